@@ -1,0 +1,166 @@
+import Foundation
+import PostgresNIO
+
+/// A job as stored in the `jobs` table.
+public struct Job: Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var queue: String
+    public var kind: String
+    /// The job's arguments as JSON text.
+    public var args: String
+    public var state: JobState
+    public var priority: Int
+    /// How many times the job has started; 1 while its first attempt runs.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var runAt: Date
+    public var leaseUntil: Date?
+    public var workerID: String?
+    public var cancelRequestedAt: Date?
+    public var uniqueKey: String?
+    /// The recorded failures, oldest first.
+    public var errors: [JobErrorEntry]
+    public var createdAt: Date
+    public var attemptedAt: Date?
+    public var finishedAt: Date?
+
+    /// Decodes the job's arguments.
+    public func decodeArgs<Args: Decodable>(_ type: Args.Type = Args.self) throws -> Args {
+        try JSONDecoder().decode(Args.self, from: Data(args.utf8))
+    }
+
+    /// Decodes a row selected with `Job.columnList`.
+    init(row: PostgresRow) throws {
+        let cells = row.makeRandomAccess()
+        id = try cells[0].decode(Int64.self)
+        queue = try cells[1].decode(String.self)
+        kind = try cells[2].decode(String.self)
+        args = try cells[3].decode(String.self)
+        let rawState = try cells[4].decode(String.self)
+        state = JobState(rawValue: rawState) ?? .discarded
+        priority = Int(try cells[5].decode(Int32.self))
+        attempt = Int(try cells[6].decode(Int32.self))
+        maxAttempts = Int(try cells[7].decode(Int32.self))
+        runAt = try cells[8].decode(Date.self)
+        leaseUntil = try cells[9].decode(Date?.self)
+        workerID = try cells[10].decode(String?.self)
+        cancelRequestedAt = try cells[11].decode(Date?.self)
+        uniqueKey = try cells[12].decode(String?.self)
+        let errorsJSON = try cells[13].decode(String.self)
+        errors = (try? JobErrorEntry.decodeList(errorsJSON)) ?? []
+        createdAt = try cells[14].decode(Date.self)
+        attemptedAt = try cells[15].decode(Date?.self)
+        finishedAt = try cells[16].decode(Date?.self)
+    }
+}
+
+extension JobErrorEntry {
+    static func decodeList(_ json: String) throws -> [JobErrorEntry] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            return JobErrorEntry.parseTimestamp(text) ?? Date(timeIntervalSince1970: 0)
+        }
+        return try decoder.decode([JobErrorEntry].self, from: Data(json.utf8))
+    }
+
+    /// Postgres renders `timestamptz` in JSON as `2026-11-29T08:09:15.123456+00:00`.
+    static func parseTimestamp(_ text: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: text) { return date }
+        return ISO8601DateFormatter().date(from: text)
+    }
+
+    /// The entry as a JSON object for `errors || $1::jsonb`.
+    var json: String {
+        let object: [String: Any] = ["attempt": attempt, "at": ISO8601DateFormatter().string(from: at), "error": error]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A job to insert.
+public struct NewJob: Sendable, Equatable {
+    public var kind: String
+    /// The arguments as JSON text (an object).
+    public var args: String
+    public var queue: String
+    public var priority: Int
+    public var maxAttempts: Int
+    /// When to run; `nil` means now (the database's clock).
+    public var runAt: Date?
+    /// A duplicate insert with the same key returns the existing job instead of a second one.
+    public var uniqueKey: String?
+
+    /// - Parameters:
+    ///   - kind: the handler that runs it.
+    ///   - args: JSON object text.
+    ///   - queue: default `default`.
+    ///   - priority: lower runs first; default 0.
+    ///   - maxAttempts: after this many failed attempts the job is discarded; default 20.
+    ///   - runAt: not before this time; default now.
+    ///   - uniqueKey: idempotency key; default none.
+    public init(kind: String, args: String = "{}", queue: String = "default", priority: Int = 0,
+                maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil) {
+        self.kind = kind
+        self.args = args
+        self.queue = queue
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.uniqueKey = uniqueKey
+    }
+
+    /// A job whose arguments are encoded from a `Codable` value.
+    public init<Args: Encodable>(kind: String, encoding args: Args, queue: String = "default", priority: Int = 0,
+                                 maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil) throws {
+        let data = try JSONEncoder().encode(args)
+        self.init(kind: kind, args: String(decoding: data, as: UTF8.self), queue: queue, priority: priority,
+                  maxAttempts: maxAttempts, runAt: runAt, uniqueKey: uniqueKey)
+    }
+
+    /// Checks the fields the database would otherwise reject with a less helpful message.
+    func validate() throws {
+        guard !kind.isEmpty, kind.utf8.count <= 200 else {
+            throw QueueError(.invalidJob, "job kind must be 1 to 200 characters")
+        }
+        guard QueueName.isValid(queue) else {
+            throw QueueError(.invalidJob, "queue name '\(queue)' must be 1 to 64 letters, digits, '_', '-' or '.'")
+        }
+        guard (Int(Int16.min)...Int(Int16.max)).contains(priority) else {
+            throw QueueError(.invalidJob, "priority must be between \(Int16.min) and \(Int16.max)")
+        }
+        guard maxAttempts >= 1, maxAttempts <= 1000 else {
+            throw QueueError(.invalidJob, "max_attempts must be between 1 and 1000")
+        }
+        if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > 500 {
+            throw QueueError(.invalidJob, "unique key must be 1 to 500 characters")
+        }
+        guard let data = args.data(using: .utf8),
+              (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+        else {
+            throw QueueError(.invalidJob, "job args must be a JSON object")
+        }
+    }
+}
+
+/// What an insert returns for each job given, in the same order.
+public struct InsertedJob: Sendable, Equatable {
+    public var id: Int64
+    /// False when a job with the same unique key already existed and was returned instead.
+    public var inserted: Bool
+
+    public init(id: Int64, inserted: Bool) {
+        self.id = id
+        self.inserted = inserted
+    }
+}
+
+/// Queue names: short, printable, safe to show in metrics labels and NOTIFY payloads.
+public enum QueueName {
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0) }
+    }
+}

@@ -1,0 +1,28 @@
+/// Where a job is in its life. Stored as text in `jobs.state`.
+///
+/// ```
+/// available ──claim──> running ──ok──> completed
+///     ^                  │ ├──error, attempts left──> retryable ──promote──> available
+///     │                  │ ├──error, none left─────> discarded
+///     │                  │ ├──snooze───────────────> scheduled ──promote──> available
+///     └──release─────────┘ └──cancel───────────────> cancelled
+/// ```
+public enum JobState: String, Sendable, CaseIterable, Codable {
+    case available, scheduled, running, retryable, completed, cancelled, discarded
+
+    /// Completed, cancelled and discarded jobs never run again (unless an operator retries them).
+    public var isFinal: Bool {
+        switch self {
+        case .completed, .cancelled, .discarded: true
+        case .available, .scheduled, .running, .retryable: false
+        }
+    }
+
+    /// States a job waits in before it runs.
+    public var isWaiting: Bool {
+        switch self {
+        case .available, .scheduled, .retryable: true
+        case .running, .completed, .cancelled, .discarded: false
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import PostgresNIO
+
+/// Statements the leader's maintenance services run.
+extension JobStore {
+    /// Returns running jobs whose lease expired (their worker died or hung) to `available`,
+    /// or to `discarded` when they used their last attempt, or to `cancelled` when a cancel
+    /// was requested. Each gets an entry in its `errors`.
+    /// - Returns: how many jobs were rescued.
+    public func rescueExpired(limit: Int = 1000) async throws -> Int {
+        let rows = try await client.query("""
+            WITH expired AS (
+                SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
+                 ORDER BY lease_until LIMIT \(Int32(limit)) FOR UPDATE SKIP LOCKED
+            ), rescued AS (
+                UPDATE jobs j
+                   SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                                    WHEN j.attempt >= j.max_attempts THEN 'discarded'
+                                    ELSE 'available' END,
+                       errors = j.errors || jsonb_build_array(jsonb_build_object(
+                           'attempt', j.attempt, 'at', now(), 'error', 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped answering')),
+                       finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts THEN now() END,
+                       run_at = now(), lease_until = NULL, worker_id = NULL
+                  FROM expired WHERE j.id = expired.id
+                RETURNING j.queue, j.state
+            )
+            SELECT count(*), (SELECT count(pg_notify(\(NotificationChannel.jobs), q.queue))
+                                FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'available') q)
+              FROM rescued
+            """, logger: logger)
+        for try await (count, _) in rows.decode((Int64, Int64).self) { return Int(count) }
+        return 0
+    }
+
+    /// Makes scheduled and retryable jobs whose time has come `available`, and wakes their
+    /// queues' workers.
+    /// - Returns: how many jobs were promoted.
+    public func promoteDue(limit: Int = 10_000) async throws -> Int {
+        let rows = try await client.query("""
+            WITH due AS (
+                SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= now()
+                 ORDER BY run_at LIMIT \(Int32(limit)) FOR UPDATE SKIP LOCKED
+            ), promoted AS (
+                UPDATE jobs j SET state = 'available' FROM due WHERE j.id = due.id RETURNING j.queue
+            )
+            SELECT count(*), (SELECT count(pg_notify(\(NotificationChannel.jobs), q.queue))
+                                FROM (SELECT DISTINCT queue FROM promoted) q)
+              FROM promoted
+            """, logger: logger)
+        for try await (count, _) in rows.decode((Int64, Int64).self) { return Int(count) }
+        return 0
+    }
+
+    /// Deletes finished jobs older than the retention of their state.
+    /// - Returns: how many rows were deleted.
+    public func pruneFinished(completedOlderThan: Duration, failedOlderThan: Duration, limit: Int = 10_000) async throws -> Int {
+        let rows = try await client.query("""
+            WITH old AS (
+                SELECT id FROM jobs
+                 WHERE (state = 'completed' AND finished_at < now() - make_interval(secs => \(completedOlderThan.seconds)))
+                    OR (state IN ('cancelled', 'discarded') AND finished_at < now() - make_interval(secs => \(failedOlderThan.seconds)))
+                 LIMIT \(Int32(limit)) FOR UPDATE SKIP LOCKED
+            ), deleted AS (
+                DELETE FROM jobs j USING old WHERE j.id = old.id RETURNING 1
+            )
+            SELECT count(*) FROM deleted
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}

@@ -1,0 +1,117 @@
+import Logging
+import ServiceLifecycle
+
+/// A periodic chore of the leader: rescue, promote, prune, expire. Each has a `runOnce`
+/// that tests call directly.
+public protocol MaintenanceTask: Sendable {
+    /// A short name for logs.
+    var name: String { get }
+    /// How often the leader runs it.
+    var interval: Duration { get }
+    /// Does one round of the work.
+    /// - Returns: how many rows it changed (for logs).
+    func runOnce() async throws -> Int
+}
+
+/// Runs each maintenance task on its interval while this process is the leader.
+public struct Maintainer: Service {
+    public let elector: LeaderElector
+    public let tasks: [any MaintenanceTask]
+    public let logger: Logger
+
+    public init(elector: LeaderElector, tasks: [any MaintenanceTask], logger: Logger) {
+        self.elector = elector
+        self.tasks = tasks
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for task in tasks {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            if elector.isLeader {
+                                do {
+                                    let changed = try await task.runOnce()
+                                    if changed > 0 {
+                                        logger.debug("maintenance", metadata: ["task": "\(task.name)", "rows": "\(changed)"])
+                                    }
+                                } catch {
+                                    logger.warning("maintenance failed", metadata: ["task": "\(task.name)", "error": "\(String(reflecting: error))"])
+                                }
+                            }
+                            try? await Task.sleep(for: task.interval)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The queue engine's standard chores with their default intervals.
+    public static func queueTasks(jobs: JobStore, workers: WorkerStore, configuration: MaintenanceConfiguration) -> [any MaintenanceTask] {
+        [
+            JobRescuer(store: jobs, interval: configuration.rescueInterval),
+            JobScheduler(store: jobs, interval: configuration.scheduleInterval),
+            JobPruner(store: jobs, interval: configuration.pruneInterval,
+                      completedRetention: configuration.completedRetention, failedRetention: configuration.failedRetention),
+            WorkerReaper(store: workers, interval: configuration.pruneInterval, silence: configuration.workerSilence),
+        ]
+    }
+}
+
+/// Intervals and retentions of the queue's maintenance. Every default is production's.
+public struct MaintenanceConfiguration: Sendable {
+    /// How often expired leases are looked for. Default 5 s.
+    public var rescueInterval: Duration = .seconds(5)
+    /// How often due scheduled/retryable jobs are promoted. Default 1 s.
+    public var scheduleInterval: Duration = .seconds(1)
+    /// How often old rows are pruned. Default 1 min.
+    public var pruneInterval: Duration = .seconds(60)
+    /// How long completed jobs are kept. Default 1 day.
+    public var completedRetention: Duration = .seconds(86_400)
+    /// How long cancelled and discarded jobs are kept for inspection. Default 7 days.
+    public var failedRetention: Duration = .seconds(7 * 86_400)
+    /// A worker silent this long is removed from the registry. Default 2 min.
+    public var workerSilence: Duration = .seconds(120)
+
+    public init() {}
+}
+
+/// Takes jobs back from workers whose lease expired.
+public struct JobRescuer: MaintenanceTask {
+    public let store: JobStore
+    public let interval: Duration
+    public var name: String { "rescuer" }
+    public func runOnce() async throws -> Int { try await store.rescueExpired() }
+}
+
+/// Makes due scheduled and retryable jobs available.
+public struct JobScheduler: MaintenanceTask {
+    public let store: JobStore
+    public let interval: Duration
+    public var name: String { "scheduler" }
+    public func runOnce() async throws -> Int { try await store.promoteDue() }
+}
+
+/// Deletes finished jobs past their retention.
+public struct JobPruner: MaintenanceTask {
+    public let store: JobStore
+    public let interval: Duration
+    public let completedRetention: Duration
+    public let failedRetention: Duration
+    public var name: String { "pruner" }
+    public func runOnce() async throws -> Int {
+        try await store.pruneFinished(completedOlderThan: completedRetention, failedOlderThan: failedRetention)
+    }
+}
+
+/// Removes workers that stopped heartbeating from the registry.
+public struct WorkerReaper: MaintenanceTask {
+    public let store: WorkerStore
+    public let interval: Duration
+    public let silence: Duration
+    public var name: String { "worker-reaper" }
+    public func runOnce() async throws -> Int { try await store.expire(silentFor: silence) }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+
+/// The claim loop of one queue and the run of one job.
+extension Worker {
+    /// Claims jobs of `queue` whenever woken (NOTIFY, poll, a freed slot) until shutdown, then
+    /// waits for its running jobs.
+    func produce(queue: String) async {
+        guard let kicks = kickStreams[queue], let slots = configuration.queues[queue] else { return }
+        await withDiscardingTaskGroup { jobs in
+            kick(queue)
+            for await _ in kicks {
+                if isStopping { break }
+                while !isStopping {
+                    let free = slots - running.count(in: queue)
+                    if free <= 0 { break }
+                    let claimed: [Job]
+                    do {
+                        claimed = try await store.claim(queue: queue, workerID: configuration.id, limit: free, lease: configuration.lease)
+                    } catch {
+                        logger.warning("claim failed", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
+                        try? await Task.sleep(for: .milliseconds(250))
+                        break
+                    }
+                    metrics.claimed.increment(by: claimed.count)
+                    let full = claimed.count == free
+                    backlog.withLock { queues in
+                        if full { queues.insert(queue) } else { queues.remove(queue) }
+                    }
+                    for job in claimed {
+                        let stop = running.add(job.id, queue: queue)
+                        jobs.addTask {
+                            await self.execute(job, stop: stop)
+                            if self.backlog.withLock({ $0.contains(queue) }) { self.kick(queue) }
+                        }
+                    }
+                    if !full { break }
+                }
+            }
+        }
+    }
+
+    private enum Race: Sendable {
+        case finished(Result<JobResult, any Error>)
+        /// The watcher ended: with a reason to stop the handler, or nil once the handler finished.
+        case stopped(StopReason?)
+    }
+
+    /// Runs one claimed job's handler, racing it against stop requests and its timeout, and
+    /// records the outcome.
+    func execute(_ job: Job, stop: AsyncStream<StopReason>) async {
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.kind)"
+        guard let entry = registry.entry(for: job.kind) else {
+            running.remove(job.id)
+            await record(job, .transition(.failed("no handler is registered for job kind '\(job.kind)' on worker \(configuration.id)")), logger: logger)
+            return
+        }
+        let context = JobContext(job: job, workerID: configuration.id, store: store, logger: logger)
+        let result: Result<JobResult, any Error> = await withTaskGroup(of: Race.self) { group in
+            group.addTask {
+                do { return .finished(.success(try await entry.handler(context))) } catch { return .finished(.failure(error)) }
+            }
+            group.addTask {
+                await withTaskGroup(of: StopReason?.self) { watch in
+                    watch.addTask {
+                        for await reason in stop { return reason }
+                        return nil
+                    }
+                    if let timeout = entry.timeout {
+                        watch.addTask {
+                            try? await Task.sleep(for: timeout)
+                            return Task.isCancelled ? nil : .timedOut(timeout)
+                        }
+                    }
+                    while let next = await watch.next() {
+                        if let reason = next {
+                            watch.cancelAll()
+                            return .stopped(reason)
+                        }
+                    }
+                    return .stopped(nil)
+                }
+            }
+            var outcome: Result<JobResult, any Error> = .failure(CancellationError())
+            while let next = await group.next() {
+                switch next {
+                case .finished(let result):
+                    outcome = result
+                    group.cancelAll()
+                case .stopped(let reason?):
+                    if case .timedOut = reason { running.stop(job.id, reason: reason) }
+                    group.cancelAll()
+                case .stopped(nil):
+                    break
+                }
+            }
+            return outcome
+        }
+        let stopReason = running.remove(job.id)
+        await record(job, ending(of: result, stoppedFor: stopReason), logger: logger)
+    }
+
+    /// What the attempt amounts to, from the handler's result and why it was stopped.
+    private func ending(of result: Result<JobResult, any Error>, stoppedFor reason: StopReason?) -> Outcome {
+        switch (result, reason) {
+        case (.success(let value), _):
+            switch value {
+            case .completed: return .complete
+            case .completedByHandler: return .nothing
+            case .snooze(let delay): return .transition(.snoozed(until: Date().addingTimeInterval(delay.seconds)))
+            case .cancel(let why): return .transition(.cancelled(why))
+            }
+        case (.failure, .cancelRequested?): return .transition(.cancelled("cancel requested"))
+        case (.failure, .released?): return .transition(.released)
+        case (.failure, .leaseLost?): return .nothing
+        case (.failure, .timedOut(let limit)?): return .transition(.failed("timed out after \(limit)"))
+        case (.failure(let error), nil): return .transition(.failed(String(describing: error)))
+        }
+    }
+
+    enum Outcome {
+        case complete
+        case transition(JobTransition.Ending)
+        case nothing
+    }
+
+    private func record(_ job: Job, _ outcome: Outcome, logger: Logger) async {
+        switch outcome {
+        case .complete:
+            completer.complete(job.id)
+        case .nothing:
+            return
+        case .transition(let ending):
+            if case .failed(let message) = ending {
+                metrics.failed.increment()
+                logger.warning("job attempt failed", metadata: ["job.attempt": "\(job.attempt)", "error": "\(message)"])
+            }
+            let transition = JobTransition.after(ending, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                                 now: Date(), retryPolicy: configuration.retryPolicy)
+            for attempt in 1...5 {
+                do {
+                    _ = try await store.finish(id: job.id, workerID: configuration.id, transition: transition)
+                    return
+                } catch {
+                    logger.error("recording a job outcome failed", metadata: ["error": "\(String(reflecting: error))"])
+                    try? await Task.sleep(for: .milliseconds(100 * attempt * attempt))
+                }
+            }
+        }
+    }
+}

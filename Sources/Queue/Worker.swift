@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// A worker process's job engine: claims jobs from its queues in batches sized to its free
+/// slots, runs their handlers, batches completions, extends leases and stops jobs on request.
+///
+/// On graceful shutdown (SIGTERM) it stops claiming, lets running jobs finish within
+/// `shutdownGrace`, then gives the rest back to `available` without spending an attempt.
+public final class Worker: Service, Sendable {
+    public let configuration: WorkerConfiguration
+    let store: JobStore
+    let queueStore: QueueStore
+    let workerStore: WorkerStore
+    let registry: JobRegistry
+    let notifier: Notifier
+    let logger: Logger
+    let running = RunningJobs()
+    let completer: Completer
+    let stopping = Mutex<Bool>(false)
+    let kicks: [String: AsyncStream<Void>.Continuation]
+    let kickStreams: [String: AsyncStream<Void>]
+    let backlog = Mutex<Set<String>>([])
+    let metrics: WorkerMetrics
+
+    /// - Parameters:
+    ///   - client: the pool claims, completions and heartbeats use (a pool with
+    ///     `synchronous_commit=off` is safe here: a lost claim or completion only re-runs a job).
+    ///   - handlerStore: the store handed to handlers for their own durable writes; default one on `client`.
+    ///   - onCompleted: called with the ids of each committed completion batch (benchmarks count with it).
+    public init(configuration: WorkerConfiguration, client: PostgresClient, registry: JobRegistry, notifier: Notifier,
+                logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in }) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker.id"] = "\(configuration.id)"
+        self.logger = logger
+        self.store = JobStore(client: client, logger: logger)
+        self.queueStore = QueueStore(client: client, logger: logger)
+        self.workerStore = WorkerStore(client: client, logger: logger)
+        self.registry = registry
+        self.notifier = notifier
+        let metrics = WorkerMetrics()
+        self.metrics = metrics
+        self.completer = Completer(store: store, workerID: configuration.id, batchSize: configuration.completionBatchSize,
+                                   logger: logger, onCompleted: { ids in
+                                       metrics.completed.increment(by: ids.count)
+                                       onCompleted(ids)
+                                   })
+        var kicks: [String: AsyncStream<Void>.Continuation] = [:]
+        var streams: [String: AsyncStream<Void>] = [:]
+        for queue in configuration.queues.keys {
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            kicks[queue] = continuation
+            streams[queue] = stream
+        }
+        self.kicks = kicks
+        self.kickStreams = streams
+    }
+
+    /// The number of jobs this worker is running now.
+    public var runningCount: Int { running.count }
+
+    public func run() async throws {
+        let queues = configuration.queues.keys.sorted()
+        try await queueStore.ensure(queues)
+        try await workerStore.register(id: configuration.id, host: ProcessInfo.processInfo.hostName,
+                                       pid: Int(ProcessInfo.processInfo.processIdentifier), queues: queues)
+        logger.info("worker started", metadata: ["queues": "\(configuration.queues)"])
+        let jobsEvents = notifier.subscribe(to: NotificationChannel.jobs)
+        let controlEvents = notifier.subscribe(to: NotificationChannel.control)
+
+        async let completions: Void = completer.run()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { helpers in
+                helpers.addTask { await self.heartbeatLoop() }
+                helpers.addTask { await self.pollLoop() }
+                helpers.addTask { await self.listen(jobsEvents) }
+                helpers.addTask { await self.listen(controlEvents) }
+                helpers.addTask { await self.releaseAfterGrace() }
+                await withTaskGroup(of: Void.self) { producers in
+                    for queue in queues {
+                        producers.addTask { await self.produce(queue: queue) }
+                    }
+                }
+                helpers.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+        completer.finish()
+        await completions
+        try? await workerStore.deregister(id: configuration.id)
+        logger.info("worker stopped")
+    }
+
+    /// Stops claiming and lets the producers wind down; the grace timer starts.
+    public func beginShutdown() {
+        let first = stopping.withLock { wasStopping in
+            defer { wasStopping = true }
+            return !wasStopping
+        }
+        guard first else { return }
+        logger.info("worker draining", metadata: ["running": "\(running.count)"])
+        for kick in kicks.values { kick.finish() }
+    }
+
+    var isStopping: Bool { stopping.withLock { $0 } }
+
+    func kick(_ queue: String) {
+        kicks[queue]?.yield()
+    }
+
+    /// Waits for shutdown, then gives running jobs `shutdownGrace` before releasing them.
+    private func releaseAfterGrace() async {
+        while !isStopping {
+            try? await Task.sleep(for: .milliseconds(50))
+            if Task.isCancelled { return }
+        }
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        while running.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            if Task.isCancelled { return }
+        }
+        if running.count > 0 {
+            logger.warning("shutdown grace over; releasing running jobs", metadata: ["count": "\(running.count)"])
+            running.stopAll(reason: .released)
+        }
+    }
+
+    /// Wakes producers when nothing was heard for a poll interval, in case a NOTIFY was lost.
+    private func pollLoop() async {
+        while !Task.isCancelled && !isStopping {
+            try? await Task.sleep(for: configuration.pollInterval)
+            for queue in kicks.keys { kick(queue) }
+        }
+    }
+
+    private func listen(_ events: AsyncStream<NotifierEvent>) async {
+        for await event in events {
+            switch event {
+            case .reconnected:
+                for queue in kicks.keys { kick(queue) }
+            case .notification(let payload):
+                if kicks[payload] != nil {
+                    kick(payload)
+                } else if payload.hasPrefix("cancel:"), let id = Int64(payload.dropFirst("cancel:".count)) {
+                    running.stop(id, reason: .cancelRequested)
+                } else if payload.hasPrefix("resume:") {
+                    kick(String(payload.dropFirst("resume:".count)))
+                }
+            }
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// Extends leases of running and not-yet-completed jobs; stops the ones taken away or
+    /// asked to cancel (the backstop for a lost cancel notification).
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            if Task.isCancelled { return }
+            let runningIDs = running.ids
+            let ids = runningIDs + completer.pendingIDs
+            do {
+                let held = try await store.extendLeases(ids: ids, workerID: configuration.id, lease: configuration.lease)
+                for id in runningIDs {
+                    switch held[id] {
+                    case nil: running.stop(id, reason: .leaseLost)
+                    case true?: running.stop(id, reason: .cancelRequested)
+                    case false?: break
+                    }
+                }
+                try await workerStore.heartbeat(id: configuration.id)
+            } catch {
+                logger.warning("heartbeat failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+}
+
+/// The worker's metrics (low-cardinality labels only).
+struct WorkerMetrics: Sendable {
+    let completed = Counter(label: "ytempire_jobs_completed_total")
+    let failed = Counter(label: "ytempire_jobs_failed_total")
+    let claimed = Counter(label: "ytempire_jobs_claimed_total")
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// A fresh, migrated database for one test suite on the server `ops/test` starts.
+///
+/// The server comes from `YTEMPIRE_TEST_DATABASE_URL` (an admin URL); each suite gets its
+/// own database, so suites run in parallel without seeing each other's rows.
+public final class TestDatabase: Sendable {
+    public let url: DatabaseURL
+    public let client: PostgresClient
+    public let logger: Logger
+    private let runner: Task<Void, Never>
+
+    private init(url: DatabaseURL, client: PostgresClient, logger: Logger, runner: Task<Void, Never>) {
+        self.url = url
+        self.client = client
+        self.logger = logger
+        self.runner = runner
+    }
+
+    /// Creates and migrates a database named after the suite.
+    public static func make(_ suite: String = #fileID, migrations: [Migration]? = nil) async throws -> TestDatabase {
+        guard let raw = ProcessInfo.processInfo.environment["YTEMPIRE_TEST_DATABASE_URL"] else {
+            throw QueueError(.invalidConfiguration, "YTEMPIRE_TEST_DATABASE_URL is not set: run the tests with ops/test, which starts Postgres")
+        }
+        let admin = try DatabaseURL(raw)
+        let slug = suite.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.suffix(30)
+        let name = "t_\(String(slug))_\(UInt32.random(in: 0...UInt32.max))"
+        var logger = Logger(label: "test")
+        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        try await withClient(admin) { client in
+            try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+        }
+        let url = admin.with(database: name)
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 20), backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        let database = TestDatabase(url: url, client: client, logger: logger, runner: runner)
+        try await Migrator(client: client, migrations: try migrations ?? Migration.queue(), logger: logger).migrate()
+        return database
+    }
+
+    /// The URL as a string, for child processes.
+    public var urlString: String {
+        let auth = url.password.map { "\(url.user):\($0)" } ?? url.user
+        let socket = url.socketDirectory.map { "?host=\($0)" } ?? ""
+        return "postgres://\(auth)@\(url.host):\(url.port)/\(url.database)\(socket)"
+    }
+
+    /// Makes another client on this database (e.g. one per simulated process).
+    public func makeClient(maximumConnections: Int = 5) -> PostgresClient {
+        PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
+    }
+
+    /// Runs one statement and returns the first column of the first row as Int.
+    public func scalar(_ query: PostgresQuery) async throws -> Int {
+        let rows = try await client.query(query, logger: logger)
+        for try await value in rows.decode(Int64.self) { return Int(value) }
+        return 0
+    }
+
+    /// Stops the client. (The database is dropped by the next `ops/test` run's fresh cluster.)
+    public func close() {
+        runner.cancel()
+    }
+
+    deinit { runner.cancel() }
+
+    static func withClient(_ url: DatabaseURL, _ body: (PostgresClient) async throws -> Void) async throws {
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 2))
+        let runner = Task { await client.run() }
+        defer { runner.cancel() }
+        try await body(client)
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Logging
+import PostgresNIO
+import Queue
+import ServiceLifecycle
+import Synchronization
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the system; figures go to docs/benchmarks.md.",
+                                                    subcommands: [BenchQueueCommand.self])
+}
+
+/// `ytempire bench queue`: bulk insert rate, worked no-op jobs per second (counted when the
+/// completion commits) and enqueue-to-start latency on an idle queue.
+struct BenchQueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "queue", abstract: "Benchmark the job queue with no-op jobs.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Jobs to insert and work.") var jobs = 200_000
+    @Option(help: "Worker instances (each with its own connections).") var workers = 2
+    @Option(help: "Slots per worker: the most jobs one claim takes.") var concurrency = 100
+    @Option(help: "Jobs per insert statement.") var insertBatch = 10_000
+    @Option(help: "Enqueue-to-start samples, one every 20 ms.") var latencySamples = 500
+
+    func validate() throws {
+        guard jobs > 0, workers > 0, concurrency > 0, insertBatch > 0, latencySamples > 0 else {
+            throw ValidationError("--jobs, --workers, --concurrency, --insert-batch and --latency-samples must be positive")
+        }
+    }
+
+    func run() async throws {
+        var benchLogger = try global.makeLogger("bench")
+        if global.logLevel == nil { benchLogger.logLevel = .warning }
+        let logger = benchLogger
+        let database = try global.database()
+        let queue = "bench_\(UInt32.random(in: 0...UInt32.max))"
+        let settings = (jobs: jobs, workers: workers, concurrency: concurrency, insertBatch: insertBatch, samples: latencySamples)
+        let report = try await database.withClient(maximumConnections: 8) { client in
+            try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).requireCurrent()
+            let store = JobStore(client: client, logger: logger)
+            let insertRate = try await Self.measureInsert(store: store, queue: queue, jobs: settings.jobs, batch: settings.insertBatch)
+            let worked = try await Self.measureWork(database: database, client: client, queue: queue, jobs: settings.jobs,
+                                                    workers: settings.workers, concurrency: settings.concurrency, logger: logger)
+            let latency = try await Self.measureLatency(database: database, client: client, queue: queue,
+                                                        samples: settings.samples, logger: logger)
+            try await client.query("DELETE FROM jobs WHERE queue = \(queue)", logger: logger)
+            try await client.query("DELETE FROM queues WHERE name = \(queue)", logger: logger)
+            return (insertRate, worked, latency)
+        }
+        let command = "ytempire bench queue --jobs \(jobs) --workers \(workers) --concurrency \(concurrency) --insert-batch \(insertBatch) --latency-samples \(latencySamples)"
+        print("command:            \(command)")
+        print("machine:            \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB")
+        print(String(format: "bulk insert:        %.0f jobs/s (%d jobs in statements of %d)", report.0, jobs, insertBatch))
+        print(String(format: "worked (no-op):     %.0f jobs/s (%d workers x %d slots, counted at completion commit)", report.1, workers, concurrency))
+        print(String(format: "enqueue-to-start:   p50 %.2f ms, p99 %.2f ms (idle queue, %d samples)", report.2.p50, report.2.p99, latencySamples))
+        let json = String(format: "{\"insert_jobs_per_s\": %.0f, \"worked_jobs_per_s\": %.0f, \"start_p50_ms\": %.2f, \"start_p99_ms\": %.2f, \"jobs\": %d, \"workers\": %d, \"concurrency\": %d}",
+                          report.0, report.1, report.2.p50, report.2.p99, jobs, workers, concurrency)
+        print(json)
+    }
+
+    static func measureInsert(store: JobStore, queue: String, jobs: Int, batch: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        var remaining = jobs
+        while remaining > 0 {
+            let count = min(batch, remaining)
+            try await store.insert(Array(repeating: NewJob(kind: "noop", queue: queue), count: count))
+            remaining -= count
+        }
+        return Double(jobs) / (ContinuousClock.now - start).seconds
+    }
+
+    static func measureWork(database: Database, client: PostgresClient, queue: String, jobs: Int, workers: Int,
+                            concurrency: Int, logger: Logger) async throws -> Double {
+        let done = Atomic<Int>(0)
+        let finished = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        var registry = JobRegistry()
+        DiagnosticJobs.register(into: &registry)
+        let start = ContinuousClock.now
+        try await Self.withWorkers(database: database, client: client, queue: queue, count: workers, slots: concurrency,
+                                   registry: registry, logger: logger, onCompleted: { ids in
+                                       if done.add(ids.count, ordering: .relaxed).newValue >= jobs { finished.continuation.yield() }
+                                   }) {
+            for await _ in finished.stream { break }
+        }
+        return Double(jobs) / (ContinuousClock.now - start).seconds
+    }
+
+    struct Latency { var p50: Double; var p99: Double }
+
+    static func measureLatency(database: Database, client: PostgresClient, queue: String, samples: Int, logger: Logger) async throws -> Latency {
+        let histogram = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000))
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let seen = Atomic<Int>(0)
+        var registry = JobRegistry()
+        registry.register("bench.latency") { context in
+            let startedAt = (clock.now - origin).seconds
+            struct Args: Decodable { var t: Double }
+            let enqueuedAt = try context.args(Args.self).t
+            _ = histogram.withLock { $0.record(UInt64(max(0, (startedAt - enqueuedAt) * 1_000_000))) }
+            seen.add(1, ordering: .relaxed)
+            return .completed
+        }
+        let store = JobStore(client: client, logger: logger)
+        try await Self.withWorkers(database: database, client: client, queue: queue, count: 1, slots: 10,
+                                   registry: registry, logger: logger, onCompleted: { _ in }) {
+            try? await Task.sleep(for: .milliseconds(500))
+            for _ in 0..<samples {
+                let t = (clock.now - origin).seconds
+                _ = try? await store.insert(NewJob(kind: "bench.latency", args: "{\"t\": \(t)}", queue: queue))
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            while seen.load(ordering: .relaxed) < samples { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        return histogram.withLock { h in
+            Latency(p50: Double(h.valueAtPercentile(50)) / 1000, p99: Double(h.valueAtPercentile(99)) / 1000)
+        }
+    }
+
+    /// Runs `count` workers on `queue` while `body` runs, then shuts them down.
+    static func withWorkers(database: Database, client: PostgresClient, queue: String, count: Int, slots: Int, registry: JobRegistry,
+                            logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void,
+                            _ body: @Sendable () async throws -> Void) async throws {
+        let notifier = Notifier(client: client, logger: logger)
+        let claimClients = (0..<count).map { _ in database.makeClient(maximumConnections: 3, relaxedDurability: true) }
+        let workers = claimClients.enumerated().map { index, claimClient in
+            Worker(configuration: WorkerConfiguration(id: "bench-\(index)-\(UInt32.random(in: 0...UInt32.max))", queues: [queue: slots]),
+                   client: claimClient, registry: registry, notifier: notifier, logger: logger, onCompleted: onCompleted)
+        }
+        let services: [any Service] = [notifier] + claimClients.map { $0 as any Service } + workers.map { $0 as any Service }
+        try await withRunningServices(services, logger: logger) { try await body() }
+    }
+}

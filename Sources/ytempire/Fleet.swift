@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+import ServiceLifecycle
+
+/// Builds and runs the long-lived roles of one process (worker, dispatcher, or both) in one
+/// `ServiceGroup`: SIGTERM or Ctrl-C drains, nothing is lost.
+struct Fleet {
+    var worker: WorkerConfiguration?
+    var runsDispatcher: Bool
+    var maintenance = MaintenanceConfiguration()
+    var leaderTTL: Duration = .seconds(15)
+
+    func run(database: Database, logger: Logger) async throws {
+        let client = database.makeClient(maximumConnections: 10)
+        try await database.withClient { admin in
+            let migrator = Migrator(client: admin, migrations: try Migration.queue(), logger: logger)
+            try await migrator.requireCurrent()
+        }
+        var services: [any Service] = [client]
+        let notifier = Notifier(client: client, logger: logger)
+        services.append(notifier)
+        if runsDispatcher {
+            let candidate = worker?.id ?? WorkerConfiguration.defaultID()
+            let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
+            let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
+                                              workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
+            services.append(elector)
+            services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
+        }
+        if let worker {
+            let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
+            services.insert(claimClient, at: 1)
+            var registry = JobRegistry()
+            DiagnosticJobs.register(into: &registry)
+            services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        try await group.run()
+    }
+}

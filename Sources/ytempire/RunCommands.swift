@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Queue
+
+/// Options of a process that runs workers.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Queues and slots per queue, e.g. default=16,video=8 (default: $YTEMPIRE_QUEUES or default=16).")
+    var queues: String?
+
+    @Option(help: "Lease of a claimed job without a heartbeat.")
+    var lease = DurationArgument(.seconds(30))
+
+    @Option(help: "How often an idle worker polls when no notification arrives.")
+    var poll = DurationArgument(.seconds(1))
+
+    @Option(help: "How long SIGTERM waits for running jobs before giving them back.")
+    var grace = DurationArgument(.seconds(30))
+
+    @Option(help: "This worker's id (default: host-pid-random).")
+    var workerID: String?
+
+    func configuration() throws -> WorkerConfiguration {
+        let spec = queues ?? ProcessInfo.processInfo.environment["YTEMPIRE_QUEUES"] ?? "default=16"
+        return WorkerConfiguration(id: workerID ?? WorkerConfiguration.defaultID(), queues: try WorkerConfiguration.parseQueues(spec),
+                                   lease: lease.duration, pollInterval: poll.duration, shutdownGrace: grace.duration)
+    }
+}
+
+/// Options of a process that takes part in the dispatcher election.
+struct DispatcherOptions: ParsableArguments {
+    @Option(help: "How long a won leadership lasts without renewal.")
+    var leaderTTL = DurationArgument(.seconds(15))
+
+    @Option(help: "How often expired leases are rescued.")
+    var rescueInterval = DurationArgument(.seconds(5))
+
+    @Option(help: "How often due scheduled and retryable jobs are promoted.")
+    var scheduleInterval = DurationArgument(.seconds(1))
+
+    @Option(help: "How long completed jobs are kept.")
+    var completedRetention = DurationArgument(.seconds(86_400))
+
+    func apply(to fleet: inout Fleet) {
+        fleet.leaderTTL = leaderTTL.duration
+        fleet.maintenance.rescueInterval = rescueInterval.duration
+        fleet.maintenance.scheduleInterval = scheduleInterval.duration
+        fleet.maintenance.completedRetention = completedRetention.duration
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker: claim and run jobs until SIGTERM.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: WorkerOptions
+
+    func run() async throws {
+        let fleet = Fleet(worker: try options.configuration(), runsDispatcher: false)
+        try await fleet.run(database: try global.database(), logger: try global.makeLogger())
+    }
+}
+
+struct DispatcherCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dispatcher", abstract: "Run a dispatcher: leader-elected maintenance (rescue, schedule, prune).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: DispatcherOptions
+
+    func run() async throws {
+        var fleet = Fleet(worker: nil, runsDispatcher: true)
+        options.apply(to: &fleet)
+        try await fleet.run(database: try global.database(), logger: try global.makeLogger())
+    }
+}
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Run the whole system in one process: dispatcher and workers.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var worker: WorkerOptions
+    @OptionGroup var dispatcher: DispatcherOptions
+
+    func run() async throws {
+        var fleet = Fleet(worker: try worker.configuration(), runsDispatcher: true)
+        dispatcher.apply(to: &fleet)
+        let logger = try global.makeLogger()
+        let database = try global.database()
+        logger.info("ytempire up", metadata: ["database": "\(database.url.redacted)"])
+        try await fleet.run(database: database, logger: logger)
+    }
+}
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (safe to run concurrently).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = try global.makeLogger()
+        let applied = try await global.database().withClient { client in
+            try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).migrate()
+        }
+        print(applied.isEmpty ? "schema is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
+    }
+}

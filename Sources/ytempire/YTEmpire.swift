@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct YTEmpire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ytempire",
+        abstract: "YTEmpire Fleet: the API, workers and dispatcher of a Postgres job-queue fleet.",
+        subcommands: [
+            UpCommand.self, WorkerCommand.self, DispatcherCommand.self, MigrateCommand.self,
+            QueuesCommand.self, JobsCommand.self, WorkersCommand.self, BenchCommand.self,
+        ]
+    )
+}
+
+/// Options every command that touches the database shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Postgres URL (default: $DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default: $LOG_LEVEL or info).")
+    var logLevel: String?
+
+    func makeLogger(_ label: String = "ytempire") throws -> Logger {
+        let raw = logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(raw)')")
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+
+    func database() throws -> Database {
+        try Database.resolve(databaseURL, logger: try makeLogger())
+    }
+}
+
+/// A duration flag: `250ms`, `5s`, `2m`, `1h` (a bare number is seconds).
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    var duration: Duration
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            guard let value = Double(argument.dropLast(suffix.count)), value >= 0 else { return nil }
+            duration = .milliseconds(Int64(value * scale * 1000))
+            return
+        }
+        guard let value = Double(argument), value >= 0 else { return nil }
+        duration = .milliseconds(Int64(value * 1000))
+    }
+
+    init(_ duration: Duration) { self.duration = duration }
+
+    var defaultValueDescription: String { "\(duration)" }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+import ServiceLifecycle
+import TestSupport
+import Testing
+
+/// Runs real workers (and optionally a dispatcher) against a test database while `body` runs.
+struct Harness {
+    let db: TestDatabase
+
+    var store: JobStore { JobStore(client: db.client, logger: db.logger) }
+    var queues: QueueStore { QueueStore(client: db.client, logger: db.logger) }
+
+    /// A worker configuration with test-friendly timings.
+    func workerConfiguration(_ id: String = "w-\(UInt16.random(in: 0...UInt16.max))", queues: [String: Int] = ["default": 10],
+                             lease: Duration = .seconds(30), grace: Duration = .seconds(5)) -> WorkerConfiguration {
+        WorkerConfiguration(id: id, queues: queues, lease: lease, pollInterval: .milliseconds(200), shutdownGrace: grace,
+                            retryPolicy: RetryPolicy(base: 0.05, maximum: 0.2, jitter: 0))
+    }
+
+    /// Runs the given workers, each on its own client, plus a dispatcher when `maintenance` is
+    /// given, until `body` returns; then shuts them down gracefully.
+    func run<T: Sendable>(workers: [WorkerConfiguration], registry: JobRegistry, maintenance: MaintenanceConfiguration? = nil,
+                          onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in },
+                          _ body: () async throws -> T) async throws -> T {
+        let notifier = Notifier(client: db.client, logger: db.logger)
+        var services: [any Service] = [notifier]
+        for configuration in workers {
+            let client = db.makeClient()
+            services.append(client)
+            services.append(Worker(configuration: configuration, client: client, registry: registry, notifier: notifier,
+                                   logger: db.logger, onCompleted: onCompleted))
+        }
+        if let maintenance {
+            let elector = LeaderElector(store: LeaderStore(client: db.client, logger: db.logger), candidateID: "dispatcher-test",
+                                        ttl: .seconds(5), logger: db.logger)
+            services.append(elector)
+            services.append(Maintainer(elector: elector, tasks: Maintainer.queueTasks(
+                jobs: store, workers: WorkerStore(client: db.client, logger: db.logger), configuration: maintenance), logger: db.logger))
+        }
+        return try await withRunningServices(services, logger: db.logger, body)
+    }
+
+    /// Fast maintenance intervals for tests.
+    static var fastMaintenance: MaintenanceConfiguration {
+        var configuration = MaintenanceConfiguration()
+        configuration.rescueInterval = .milliseconds(100)
+        configuration.scheduleInterval = .milliseconds(50)
+        return configuration
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// Records an issue unless `condition` comes true within `timeout`.
+func expectEventually(timeout: Duration = .seconds(15), _ comment: Comment? = nil,
+                      sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async throws {
+    if try await !eventually(timeout: timeout, condition) {
+        Issue.record(comment ?? "condition did not come true within \(timeout)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Runs `body` with a fresh migrated database, closing it afterwards.
+func withDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
+    let db = try await TestDatabase.make(suite)
+    defer { db.close() }
+    return try await body(db)
+}
