@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 
 /// A parsed `postgres://user:password@host:port/database?sslmode=…&host=/socket/dir` URL.
@@ -66,6 +67,26 @@ public struct DatabaseURL: Sendable, Equatable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         return configuration
+    }
+
+    /// Opens one connection and closes it: a fast, precise answer (refused, unknown host,
+    /// bad password) where a pool would keep retrying.
+    public func probe(logger: Logger) async throws {
+        var configuration: PostgresConnection.Configuration
+        if let socketDirectory {
+            configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS
+            switch sslMode {
+            case "require": tls = .require(try .init(configuration: .makeClientConfiguration()))
+            case "prefer": tls = .prefer(try .init(configuration: .makeClientConfiguration()))
+            default: tls = .disable
+            }
+            configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+        configuration.options.connectTimeout = .seconds(5)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
     }
 
     /// The URL without its password, for logs and messages.

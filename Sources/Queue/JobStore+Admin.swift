@@ -43,8 +43,7 @@ extension JobStore {
     /// - Throws: `invalidState` when the job already finished.
     @discardableResult
     public func cancel(id: Int64, on executor: (any PostgresExecutor)? = nil) async throws -> JobState? {
-        let count = try await cancel(ids: [id], on: executor)
-        if count > 0 { return try await job(id: id, on: executor)?.state }
+        if let state = try await cancelReturningStates(ids: [id], on: executor)[id] { return state }
         guard let job = try await job(id: id, on: executor) else { return nil }
         throw QueueError(.invalidState, "job \(id) is already \(job.state.rawValue)")
     }
@@ -54,7 +53,13 @@ extension JobStore {
     /// - Returns: how many jobs were cancelled or asked to stop.
     @discardableResult
     public func cancel(ids: [Int64], on executor: (any PostgresExecutor)? = nil) async throws -> Int {
-        guard !ids.isEmpty else { return 0 }
+        try await cancelReturningStates(ids: ids, on: executor).count
+    }
+
+    /// The cancel statement; returns each changed job's state as the statement left it
+    /// (`cancelled`, or `running` for a job whose worker was asked to stop it).
+    private func cancelReturningStates(ids: [Int64], on executor: (any PostgresExecutor)?) async throws -> [Int64: JobState] {
+        guard !ids.isEmpty else { return [:] }
         let rows = try await (executor ?? client).run("""
             WITH changed AS (
                 UPDATE jobs
@@ -64,13 +69,16 @@ extension JobStore {
                  WHERE id = ANY(\(ids)) AND state IN ('available', 'scheduled', 'retryable', 'running')
                    AND (state <> 'running' OR cancel_requested_at IS NULL)
                 RETURNING id, state
+            ), notified AS (
+                SELECT count(pg_notify(\(NotificationChannel.control), 'cancel:' || id)) AS n FROM changed WHERE state = 'running'
             )
-            SELECT count(*), (SELECT count(pg_notify(\(NotificationChannel.control), 'cancel:' || id))
-                                FROM changed WHERE state = 'running')
-              FROM changed
+            SELECT changed.id, changed.state FROM changed, notified
             """, logger: logger)
-        for try await (count, _) in rows.decode((Int64, Int64).self) { return Int(count) }
-        return 0
+        var states: [Int64: JobState] = [:]
+        for try await (id, state) in rows.decode((Int64, String).self) {
+            states[id] = JobState(rawValue: state)
+        }
+        return states
     }
 
     /// Puts a finished or waiting job back to `available` to run now. A job that used up

@@ -28,6 +28,13 @@ public struct JobTransition: Sendable, Equatable {
     /// Whether the attempt counter is given back (snooze, release).
     public var refundsAttempt: Bool
 
+    public init(state: JobState, runAt: Date?, error: JobErrorEntry?, refundsAttempt: Bool) {
+        self.state = state
+        self.runAt = runAt
+        self.error = error
+        self.refundsAttempt = refundsAttempt
+    }
+
     /// Decides the next state of a running job.
     /// - Parameters:
     ///   - ending: how the attempt ended.

@@ -84,6 +84,10 @@ public struct JobRescuer: MaintenanceTask {
     public let store: JobStore
     public let interval: Duration
     public var name: String { "rescuer" }
+    public init(store: JobStore, interval: Duration) {
+        self.store = store
+        self.interval = interval
+    }
     public func runOnce() async throws -> Int { try await store.rescueExpired() }
 }
 
@@ -92,6 +96,10 @@ public struct JobScheduler: MaintenanceTask {
     public let store: JobStore
     public let interval: Duration
     public var name: String { "scheduler" }
+    public init(store: JobStore, interval: Duration) {
+        self.store = store
+        self.interval = interval
+    }
     public func runOnce() async throws -> Int { try await store.promoteDue() }
 }
 
@@ -102,6 +110,12 @@ public struct JobPruner: MaintenanceTask {
     public let completedRetention: Duration
     public let failedRetention: Duration
     public var name: String { "pruner" }
+    public init(store: JobStore, interval: Duration, completedRetention: Duration, failedRetention: Duration) {
+        self.store = store
+        self.interval = interval
+        self.completedRetention = completedRetention
+        self.failedRetention = failedRetention
+    }
     public func runOnce() async throws -> Int {
         try await store.pruneFinished(completedOlderThan: completedRetention, failedOlderThan: failedRetention)
     }
@@ -113,5 +127,10 @@ public struct WorkerReaper: MaintenanceTask {
     public let interval: Duration
     public let silence: Duration
     public var name: String { "worker-reaper" }
+    public init(store: WorkerStore, interval: Duration, silence: Duration) {
+        self.store = store
+        self.interval = interval
+        self.silence = silence
+    }
     public func runOnce() async throws -> Int { try await store.expire(silentFor: silence) }
 }

@@ -23,44 +23,71 @@ final class RunningJobs: Sendable {
         var stopped: StopReason?
     }
 
-    private let entries = Mutex<[Int64: Entry]>([:])
+    private struct State {
+        var entries: [Int64: Entry] = [:]
+        /// Cancel requests for jobs not (yet) registered: a request can overtake the claim's
+        /// result on its way to this process. Bounded; oldest forgotten first.
+        var early: [Int64: StopReason] = [:]
+        var earlyOrder: [Int64] = []
+    }
 
-    /// Registers a job and returns the stream its runner watches.
+    private static let earlyLimit = 1024
+    private let state = Mutex(State())
+
+    /// Registers a job and returns the stream its runner watches; a stop requested before
+    /// the job got here is delivered at once.
     func add(_ id: Int64, queue: String) -> AsyncStream<StopReason> {
         let (stream, continuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingOldest(1))
-        entries.withLock { $0[id] = Entry(queue: queue, stop: continuation, stopped: nil) }
+        let early = state.withLock { state in
+            let early = state.early.removeValue(forKey: id)
+            state.entries[id] = Entry(queue: queue, stop: continuation, stopped: early)
+            return early
+        }
+        if let early { continuation.yield(early) }
         return stream
     }
 
     /// Forgets a job and returns the reason it was stopped for, if any.
     @discardableResult
     func remove(_ id: Int64) -> StopReason? {
-        let entry = entries.withLock { $0.removeValue(forKey: id) }
+        let entry = state.withLock { $0.entries.removeValue(forKey: id) }
         entry?.stop.finish()
         return entry?.stopped
     }
 
-    /// Asks a running job to stop; ignored when the job is not here or already stopping.
+    /// Asks a running job to stop; ignored when it is already stopping. A cancel request for
+    /// a job not here is remembered in case its claim is still on the way.
     func stop(_ id: Int64, reason: StopReason) {
-        let continuation: AsyncStream<StopReason>.Continuation? = entries.withLock { entries in
-            guard var entry = entries[id], entry.stopped == nil else { return nil }
+        let continuation: AsyncStream<StopReason>.Continuation? = state.withLock { state in
+            guard var entry = state.entries[id] else {
+                if reason == .cancelRequested && state.early[id] == nil {
+                    state.early[id] = reason
+                    state.earlyOrder.append(id)
+                    if state.earlyOrder.count > Self.earlyLimit {
+                        state.early.removeValue(forKey: state.earlyOrder.removeFirst())
+                    }
+                }
+                return nil
+            }
+            guard entry.stopped == nil else { return nil }
             entry.stopped = reason
-            entries[id] = entry
+            state.entries[id] = entry
             return entry.stop
         }
         continuation?.yield(reason)
     }
 
-    /// Stops every running job for the same reason.
-    func stopAll(reason: StopReason) {
+    /// Stops every running job of a queue for the same reason.
+    func stopAll(in queue: String, reason: StopReason) {
+        let ids = state.withLock { $0.entries.filter { $0.value.queue == queue }.map(\.key) }
         for id in ids { stop(id, reason: reason) }
     }
 
-    var ids: [Int64] { entries.withLock { Array($0.keys) } }
+    var ids: [Int64] { state.withLock { Array($0.entries.keys) } }
 
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { state.withLock { $0.entries.count } }
 
     func count(in queue: String) -> Int {
-        entries.withLock { $0.values.reduce(0) { $0 + ($1.queue == queue ? 1 : 0) } }
+        state.withLock { $0.entries.values.reduce(0) { $0 + ($1.queue == queue ? 1 : 0) } }
     }
 }

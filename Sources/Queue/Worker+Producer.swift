@@ -37,6 +37,21 @@ extension Worker {
                     if !full { break }
                 }
             }
+            await releaseAfterGrace(queue: queue)
+        }
+    }
+
+    /// At shutdown: gives the queue's running jobs `shutdownGrace` to finish, then stops the
+    /// rest so they go back to the queue unspent.
+    private func releaseAfterGrace(queue: String) async {
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        while running.count(in: queue) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let left = running.count(in: queue)
+        if left > 0 {
+            logger.warning("shutdown grace over; releasing running jobs", metadata: ["queue": "\(queue)", "count": "\(left)"])
+            running.stopAll(in: queue, reason: .released)
         }
     }
 

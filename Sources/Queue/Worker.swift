@@ -79,7 +79,6 @@ public final class Worker: Service, Sendable {
                 helpers.addTask { await self.pollLoop() }
                 helpers.addTask { await self.listen(jobsEvents) }
                 helpers.addTask { await self.listen(controlEvents) }
-                helpers.addTask { await self.releaseAfterGrace() }
                 await withTaskGroup(of: Void.self) { producers in
                     for queue in queues {
                         producers.addTask { await self.produce(queue: queue) }
@@ -111,23 +110,6 @@ public final class Worker: Service, Sendable {
 
     func kick(_ queue: String) {
         kicks[queue]?.yield()
-    }
-
-    /// Waits for shutdown, then gives running jobs `shutdownGrace` before releasing them.
-    private func releaseAfterGrace() async {
-        while !isStopping {
-            try? await Task.sleep(for: .milliseconds(50))
-            if Task.isCancelled { return }
-        }
-        let deadline = ContinuousClock.now + configuration.shutdownGrace
-        while running.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-            if Task.isCancelled { return }
-        }
-        if running.count > 0 {
-            logger.warning("shutdown grace over; releasing running jobs", metadata: ["count": "\(running.count)"])
-            running.stopAll(reason: .released)
-        }
     }
 
     /// Wakes producers when nothing was heard for a poll interval, in case a NOTIFY was lost.

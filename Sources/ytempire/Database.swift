@@ -28,7 +28,7 @@ struct Database {
 
     /// Runs `body` with a running client, turning connection failures into one clear line.
     func withClient<T: Sendable>(maximumConnections: Int = 4, _ body: @Sendable @escaping (PostgresClient) async throws -> T) async throws -> T {
-        let client = makeClient(maximumConnections: maximumConnections)
+        let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: quietLogger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await client.run()
@@ -45,22 +45,17 @@ struct Database {
         }
     }
 
-    /// Fails fast (5 s) with a readable error when the server cannot be reached.
+    /// Fails fast with a readable error when the server cannot be reached.
     func checkReachable(_ client: PostgresClient) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await client.query("SELECT 1", logger: logger)
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(5))
-                return false
-            }
-            defer { group.cancelAll() }
-            guard try await group.next() == true else {
-                throw CommandFailure("cannot reach the database at \(url.redacted): no answer within 5 s")
-            }
-        }
+        try await url.probe(logger: quietLogger)
+    }
+
+    /// The pool's own logger: connection retries are noise for a one-shot command, whose
+    /// failure is reported once by `CommandFailure`.
+    var quietLogger: Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        return quiet
     }
 }
 

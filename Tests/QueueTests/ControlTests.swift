@@ -1,0 +1,168 @@
+import Foundation
+import Queue
+import Synchronization
+import Testing
+
+/// Cancellation, pause, resume, drain and graceful shutdown.
+@Suite struct ControlTests {
+    @Test func cancellingARunningJobStopsItsHandlerWithinASecond() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            let stoppedAt = Mutex<ContinuousClock.Instant?>(nil)
+            var registry = JobRegistry()
+            registry.register("sleeper") { _ in
+                do { try await Task.sleep(for: .seconds(60)) } catch {
+                    stoppedAt.withLock { $0 = .now }
+                    throw error
+                }
+                return .completed
+            }
+            let job = try await harness.store.insert(NewJob(kind: "sleeper"))
+            try await harness.run(workers: [harness.workerConfiguration()], registry: registry) {
+                try await expectEventually { try await harness.store.job(id: job.id)?.state == .running }
+                let requestedAt = ContinuousClock.now
+                let state = try await harness.store.cancel(id: job.id)
+                #expect(state == .running)
+                try await expectEventually(timeout: .seconds(5)) { try await harness.store.job(id: job.id)?.state == .cancelled }
+                let stopped = try #require(stoppedAt.withLock { $0 })
+                #expect(stopped - requestedAt < .seconds(1))
+            }
+            let stored = try #require(try await harness.store.job(id: job.id))
+            #expect(stored.cancelRequestedAt != nil)
+            #expect(stored.finishedAt != nil)
+        }
+    }
+
+    @Test func cancellingAWaitingJobIsImmediateAndFinishedJobsRefuse() async throws {
+        try await withDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let waiting = try await store.insert(NewJob(kind: "noop"))
+            #expect(try await store.cancel(id: waiting.id) == .cancelled)
+            await #expect(throws: QueueError.self) { try await store.cancel(id: waiting.id) }
+            #expect(try await store.cancel(id: 999_999) == nil)
+            // A retry brings it back.
+            let retried = try await store.retry(id: waiting.id)
+            #expect(retried?.state == .available)
+        }
+    }
+
+    @Test func pauseStopsClaimsAndResumeRestartsThem() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            var registry = JobRegistry()
+            registry.register("noop") { _ in .completed }
+            try await harness.queues.pause("default")
+            let job = try await harness.store.insert(NewJob(kind: "noop"))
+            try await harness.run(workers: [harness.workerConfiguration()], registry: registry) {
+                try await Task.sleep(for: .seconds(1.5))  // several polls and the insert's NOTIFY
+                #expect(try await harness.store.job(id: job.id)?.state == .available)
+                #expect(try await harness.queues.summary("default")?.paused == true)
+                try await harness.queues.resume("default")
+                try await expectEventually(timeout: .seconds(2)) { try await harness.store.job(id: job.id)?.state == .completed }
+            }
+        }
+    }
+
+    @Test func pausingWhileWorkersRunStopsNewClaimsAtOnce() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            var registry = JobRegistry()
+            registry.register("noop") { _ in .completed }
+            try await harness.run(workers: [harness.workerConfiguration()], registry: registry) {
+                let first = try await harness.store.insert(NewJob(kind: "noop"))
+                try await expectEventually { try await harness.store.job(id: first.id)?.state == .completed }
+                try await harness.queues.pause("default")
+                let second = try await harness.store.insert(NewJob(kind: "noop"))
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await harness.store.job(id: second.id)?.state == .available)
+            }
+        }
+    }
+
+    @Test func drainPausesThenReportsRunningJobsFallingToZero() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            let started = Atomic<Int>(0)
+            var registry = JobRegistry()
+            registry.register("short") { _ in
+                started.add(1, ordering: .relaxed)
+                try await Task.sleep(for: .milliseconds(1500))
+                return .completed
+            }
+            try await harness.store.insert((0..<20).map { _ in NewJob(kind: "short") })
+            try await harness.run(workers: [harness.workerConfiguration(queues: ["default": 3])], registry: registry) {
+                try await expectEventually { started.load(ordering: .relaxed) >= 3 }
+                let reported = Mutex<[Int]>([])
+                try await harness.queues.drain("default", pollInterval: .milliseconds(50)) { count in
+                    reported.withLock { $0.append(count) }
+                }
+                let counts = reported.withLock { $0 }
+                #expect(counts.first.map { $0 > 0 } == true)
+                #expect(counts.last == 0)
+                #expect(counts == counts.sorted(by: >))
+                // Drained: nothing runs and, paused, nothing new starts.
+                let before = started.load(ordering: .relaxed)
+                try await Task.sleep(for: .seconds(1))
+                #expect(started.load(ordering: .relaxed) == before)
+                #expect(try await harness.queues.runningCount("default") == 0)
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'available'") > 0)
+            }
+        }
+    }
+
+    @Test func gracefulShutdownFinishesShortJobsAndReleasesLongOnes() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            var registry = JobRegistry()
+            registry.register("sleep") { context in
+                struct Args: Decodable { var ms: Int }
+                try await Task.sleep(for: .milliseconds(try context.args(Args.self).ms))
+                return .completed
+            }
+            let short = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 300}"#))
+            let long = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 60000}"#))
+            let worker = harness.workerConfiguration(grace: .seconds(1))
+            try await harness.run(workers: [worker], registry: registry) {
+                try await expectEventually {
+                    try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'running'") == 2
+                }
+            }
+            // The services were shut down as SIGTERM would: the short job finished in the
+            // grace period, the long one went back to the queue with its attempt refunded.
+            #expect(try await harness.store.job(id: short.id)?.state == .completed)
+            let released = try #require(try await harness.store.job(id: long.id))
+            #expect(released.state == .available)
+            #expect(released.attempt == 0)
+            #expect(released.workerID == nil)
+            #expect(try await db.scalar("SELECT count(*) FROM workers") == 0)
+        }
+    }
+
+    @Test func leaseLossStopsTheLocalHandler() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            let stopped = Atomic<Bool>(false)
+            var registry = JobRegistry()
+            registry.register("sleeper") { _ in
+                do { try await Task.sleep(for: .seconds(60)) } catch {
+                    stopped.store(true, ordering: .relaxed)
+                    throw error
+                }
+                return .completed
+            }
+            let job = try await harness.store.insert(NewJob(kind: "sleeper"))
+            let worker = WorkerConfiguration(id: "slow", queues: ["default": 1], lease: .seconds(30),
+                                             heartbeatInterval: .milliseconds(100), pollInterval: .milliseconds(200))
+            try await harness.run(workers: [worker], registry: registry) {
+                try await expectEventually { try await harness.store.job(id: job.id)?.state == .running }
+                // Another process took the job (as the rescuer would after a stall).
+                try await db.client.query("UPDATE jobs SET worker_id = 'someone-else' WHERE id = \(job.id)", logger: db.logger)
+                try await expectEventually(timeout: .seconds(3)) { stopped.load(ordering: .relaxed) }
+            }
+            // The stopped worker wrote nothing over the other worker's claim.
+            let stored = try #require(try await harness.store.job(id: job.id))
+            #expect(stored.state == .running)
+            #expect(stored.workerID == "someone-else")
+        }
+    }
+}
