@@ -18,8 +18,10 @@ public struct Job: Sendable, Equatable, Identifiable {
     public var workerID: String?
     public var cancelRequestedAt: Date?
     public var uniqueKey: String?
-    /// The recorded failures, oldest first.
-    public var errors: [JobErrorEntry]
+    /// The recorded failures as JSON text; see `errors`.
+    public var errorsJSON: String
+    /// The recorded failures, oldest first (decoded on access: claims never pay for it).
+    public var errors: [JobErrorEntry] { (try? JobErrorEntry.decodeList(errorsJSON)) ?? [] }
     public var createdAt: Date
     public var attemptedAt: Date?
     public var finishedAt: Date?
@@ -46,8 +48,7 @@ public struct Job: Sendable, Equatable, Identifiable {
         workerID = try cells[10].decode(String?.self)
         cancelRequestedAt = try cells[11].decode(Date?.self)
         uniqueKey = try cells[12].decode(String?.self)
-        let errorsJSON = try cells[13].decode(String.self)
-        errors = (try? JobErrorEntry.decodeList(errorsJSON)) ?? []
+        errorsJSON = try cells[13].decode(String.self)
         createdAt = try cells[14].decode(Date.self)
         attemptedAt = try cells[15].decode(Date?.self)
         finishedAt = try cells[16].decode(Date?.self)
@@ -137,9 +138,9 @@ public struct NewJob: Sendable, Equatable {
         if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > 500 {
             throw QueueError(.invalidJob, "unique key must be 1 to 500 characters")
         }
-        guard let data = args.data(using: .utf8),
-              (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
-        else {
+        // The database parses the JSON; this catches the common mistake cheaply on the hot path.
+        let trimmed = args.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }
+        guard trimmed.first == UInt8(ascii: "{") else {
             throw QueueError(.invalidJob, "job args must be a JSON object")
         }
     }

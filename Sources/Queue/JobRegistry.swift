@@ -19,7 +19,18 @@ public struct JobContext: Sendable {
     public let job: Job
     public let workerID: String
     public let store: JobStore
-    public let logger: Logger
+    let workerLogger: Logger
+
+    /// The worker's logger with the job's id and kind as metadata (built on first use: most
+    /// jobs never log).
+    public var logger: Logger { Self.logger(for: job, base: workerLogger) }
+
+    static func logger(for job: Job, base: Logger) -> Logger {
+        var logger = base
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.kind)"
+        return logger
+    }
 
     /// Decodes the job's arguments.
     public func args<Args: Decodable>(_ type: Args.Type = Args.self) throws -> Args {

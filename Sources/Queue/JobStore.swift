@@ -35,6 +35,49 @@ public struct JobStore: Sendable {
     public func insert(_ jobs: [NewJob], on executor: (any PostgresExecutor)? = nil) async throws -> [InsertedJob] {
         guard !jobs.isEmpty else { return [] }
         for job in jobs { try job.validate() }
+        // A key repeated within the call is sent once; its repeats get the first one's job.
+        var firstWithKey: [String: Int] = [:]
+        var sent: [NewJob] = []
+        var sentIndex: [Int] = []  // for each job given: its position in `sent`
+        sent.reserveCapacity(jobs.count)
+        sentIndex.reserveCapacity(jobs.count)
+        for job in jobs {
+            if let key = job.uniqueKey, let first = firstWithKey[key] {
+                sentIndex.append(sentIndex[first])
+                continue
+            }
+            if let key = job.uniqueKey { firstWithKey[key] = sentIndex.count }
+            sentIndex.append(sent.count)
+            sent.append(job)
+        }
+        let executor = executor ?? client
+        let (assigned, inserted) = try await insertRows(sent, on: executor)
+        var ids = assigned
+        // Keys that already had a job: look the existing jobs up in a new statement, whose
+        // snapshot also sees a competing insert that committed while this one waited on it.
+        let conflicting = sent.indices.filter { !inserted.contains(assigned[$0]) }
+        if !conflicting.isEmpty {
+            let keys = conflicting.compactMap { sent[$0].uniqueKey }
+            var existing: [String: Int64] = [:]
+            let rows = try await executor.run("SELECT unique_key, id FROM jobs WHERE unique_key = ANY(\(keys))", logger: logger)
+            for try await (key, id) in rows.decode((String, Int64).self) { existing[key] = id }
+            for index in conflicting {
+                guard let key = sent[index].uniqueKey, let id = existing[key] else {
+                    throw QueueError(.invalidJob, "a job with unique key '\(sent[index].uniqueKey ?? "")' changed during the insert; retry")
+                }
+                ids[index] = id
+            }
+        }
+        var seen = Set<Int>()
+        return sentIndex.map { index in
+            InsertedJob(id: ids[index], inserted: inserted.contains(ids[index]) && seen.insert(index).inserted)
+        }
+    }
+
+    /// The insert statement: ids are drawn in input order, conflicts on a unique key skipped,
+    /// and each queue that got available jobs is notified once.
+    /// - Returns: the id drawn for each row, in order, and the ids actually inserted.
+    private func insertRows(_ jobs: [NewJob], on executor: any PostgresExecutor) async throws -> ([Int64], Set<Int64>) {
         let queues = jobs.map(\.queue)
         let kinds = jobs.map(\.kind)
         let args = jobs.map(\.args)
@@ -44,7 +87,7 @@ public struct JobStore: Sendable {
         let uniqueKeys = jobs.map { $0.uniqueKey ?? "" }
         let query: PostgresQuery = """
             WITH input AS (
-                SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, t.*
+                SELECT nextval('jobs_id_seq'::regclass) AS id, t.*
                   FROM unnest(\(queues)::text[], \(kinds)::text[], \(args)::text[], \(priorities)::int2[],
                               \(maxAttempts)::int4[], \(runAts)::float8[], \(uniqueKeys)::text[])
                        WITH ORDINALITY AS t(queue, kind, args, priority, max_attempts, run_at, unique_key, ord)
@@ -56,34 +99,22 @@ public struct JobStore: Sendable {
                        nullif(unique_key, '')
                   FROM input ORDER BY ord
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
-                RETURNING id, unique_key, queue, state
+                RETURNING id, queue, state
             )
-            SELECT coalesce(ins.id, dup.id, existing.id, 0), ins.id IS NOT NULL, input.unique_key,
+            SELECT (SELECT array_agg(id ORDER BY ord) FROM input),
+                   coalesce((SELECT array_agg(id) FROM ins), '{}'),
                    (SELECT count(pg_notify(\(NotificationChannel.jobs), q.queue))
                       FROM (SELECT DISTINCT queue FROM ins WHERE state = 'available') q)
-              FROM input
-              LEFT JOIN ins ON ins.id = input.id
-              LEFT JOIN LATERAL (SELECT d.id FROM ins d WHERE ins.id IS NULL AND input.unique_key <> ''
-                                    AND d.unique_key = input.unique_key LIMIT 1) dup ON true
-              LEFT JOIN jobs existing ON ins.id IS NULL AND input.unique_key <> '' AND existing.unique_key = input.unique_key
-             ORDER BY input.ord
             """
-        var results: [InsertedJob] = []
-        var unresolved: [(index: Int, key: String)] = []
-        results.reserveCapacity(jobs.count)
-        let rows = try await (executor ?? client).run(query, logger: logger)
-        for try await (id, inserted, key, _) in rows.decode((Int64, Bool, String, Int64).self) {
-            if id == 0 { unresolved.append((results.count, key)) }
-            results.append(InsertedJob(id: id, inserted: inserted))
+        do {
+            let rows = try await executor.run(query, logger: logger)
+            for try await (assigned, inserted, _) in rows.decode(([Int64], [Int64], Int64).self) {
+                return (assigned, Set(inserted))
+            }
+            throw QueueError(.invalidJob, "the insert returned no row")
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22P02" {
+            throw QueueError(.invalidJob, "job args must be valid JSON")
         }
-        // A competing transaction committed the same key while this statement waited on it:
-        // its row was invisible to this statement's snapshot, so look it up once more.
-        for (index, key) in unresolved {
-            let again = try await (executor ?? client).run(
-                "SELECT id FROM jobs WHERE unique_key = \(key)", logger: logger)
-            for try await id in again.decode(Int64.self) { results[index].id = id }
-        }
-        return results
     }
 
     /// Claims up to `limit` available jobs of `queue` for `workerID` (see `queue_claim` in the

@@ -12,8 +12,14 @@ extension Worker {
             for await _ in kicks {
                 if isStopping { break }
                 while !isStopping {
-                    let free = slots - running.count(in: queue)
+                    var free = slots - running.count(in: queue)
                     if free <= 0 { break }
+                    // With a backlog, a slot freed by a quick job is followed by many more: wait
+                    // a moment so one claim fills them all instead of one claim per slot.
+                    if free < refillThreshold(slots), backlog.withLock({ $0.contains(queue) }) {
+                        try? await Task.sleep(for: configuration.fetchCooldown)
+                        free = slots - running.count(in: queue)
+                    }
                     let claimed: [Job]
                     do {
                         claimed = try await store.claim(queue: queue, workerID: configuration.id, limit: free, lease: configuration.lease)
@@ -55,6 +61,9 @@ extension Worker {
         }
     }
 
+    /// Below this many free slots a claim with a backlog waits `fetchCooldown` first.
+    private func refillThreshold(_ slots: Int) -> Int { max(1, slots / 2) }
+
     private enum Race: Sendable {
         case finished(Result<JobResult, any Error>)
         /// The watcher ended: with a reason to stop the handler, or nil once the handler finished.
@@ -64,30 +73,29 @@ extension Worker {
     /// Runs one claimed job's handler, racing it against stop requests and its timeout, and
     /// records the outcome.
     func execute(_ job: Job, stop: AsyncStream<StopReason>) async {
-        var logger = self.logger
-        logger[metadataKey: "job.id"] = "\(job.id)"
-        logger[metadataKey: "job.kind"] = "\(job.kind)"
         guard let entry = registry.entry(for: job.kind) else {
             running.remove(job.id)
-            await record(job, .transition(.failed("no handler is registered for job kind '\(job.kind)' on worker \(configuration.id)")), logger: logger)
+            await record(job, .transition(.failed("no handler is registered for job kind '\(job.kind)' on worker \(configuration.id)")))
             return
         }
-        let context = JobContext(job: job, workerID: configuration.id, store: store, logger: logger)
+        let context = JobContext(job: job, workerID: configuration.id, store: store, workerLogger: logger)
         let result: Result<JobResult, any Error> = await withTaskGroup(of: Race.self) { group in
             group.addTask {
                 do { return .finished(.success(try await entry.handler(context))) } catch { return .finished(.failure(error)) }
             }
             group.addTask {
-                await withTaskGroup(of: StopReason?.self) { watch in
+                guard let timeout = entry.timeout else {
+                    for await reason in stop { return .stopped(reason) }
+                    return .stopped(nil)
+                }
+                return await withTaskGroup(of: StopReason?.self) { watch in
                     watch.addTask {
                         for await reason in stop { return reason }
                         return nil
                     }
-                    if let timeout = entry.timeout {
-                        watch.addTask {
-                            try? await Task.sleep(for: timeout)
-                            return Task.isCancelled ? nil : .timedOut(timeout)
-                        }
+                    watch.addTask {
+                        try? await Task.sleep(for: timeout)
+                        return Task.isCancelled ? nil : .timedOut(timeout)
                     }
                     while let next = await watch.next() {
                         if let reason = next {
@@ -114,7 +122,7 @@ extension Worker {
             return outcome
         }
         let stopReason = running.remove(job.id)
-        await record(job, ending(of: result, stoppedFor: stopReason), logger: logger)
+        await record(job, ending(of: result, stoppedFor: stopReason))
     }
 
     /// What the attempt amounts to, from the handler's result and why it was stopped.
@@ -141,13 +149,14 @@ extension Worker {
         case nothing
     }
 
-    private func record(_ job: Job, _ outcome: Outcome, logger: Logger) async {
+    private func record(_ job: Job, _ outcome: Outcome) async {
         switch outcome {
         case .complete:
             completer.complete(job.id)
         case .nothing:
             return
         case .transition(let ending):
+            let logger = JobContext.logger(for: job, base: logger)
             if case .failed(let message) = ending {
                 metrics.failed.increment()
                 logger.warning("job attempt failed", metadata: ["job.attempt": "\(job.attempt)", "error": "\(message)"])

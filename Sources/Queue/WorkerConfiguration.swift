@@ -17,6 +17,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// Most job ids per completion statement. Default 1,000.
     public var completionBatchSize: Int
+    /// With a backlog and fewer than half the slots free, how long a claim waits for more
+    /// slots to free up, so claims stay batched. Default 2 ms.
+    public var fetchCooldown: Duration = .milliseconds(2)
     /// Delays between failed attempts.
     public var retryPolicy: RetryPolicy
 

@@ -39,14 +39,15 @@ struct BenchQueueCommand: AsyncParsableCommand {
         let report = try await database.withClient(maximumConnections: 8) { client in
             try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).requireCurrent()
             let store = JobStore(client: client, logger: logger)
+            let roundTrip = try await Self.measureRoundTrip(client: client, logger: logger)
+            let latency = try await Self.measureLatency(database: database, client: client, queue: queue,
+                                                        samples: settings.samples, logger: logger)
             let insertRate = try await Self.measureInsert(store: store, queue: queue, jobs: settings.jobs, batch: settings.insertBatch)
             let worked = try await Self.measureWork(database: database, client: client, queue: queue, jobs: settings.jobs,
                                                     workers: settings.workers, concurrency: settings.concurrency, logger: logger)
-            let latency = try await Self.measureLatency(database: database, client: client, queue: queue,
-                                                        samples: settings.samples, logger: logger)
             try await client.query("DELETE FROM jobs WHERE queue = \(queue)", logger: logger)
             try await client.query("DELETE FROM queues WHERE name = \(queue)", logger: logger)
-            return (insertRate, worked, latency)
+            return (insertRate, worked, latency, roundTrip)
         }
         let command = "ytempire bench queue --jobs \(jobs) --workers \(workers) --concurrency \(concurrency) --insert-batch \(insertBatch) --latency-samples \(latencySamples)"
         print("command:            \(command)")
@@ -54,6 +55,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
         print(String(format: "bulk insert:        %.0f jobs/s (%d jobs in statements of %d)", report.0, jobs, insertBatch))
         print(String(format: "worked (no-op):     %.0f jobs/s (%d workers x %d slots, counted at completion commit)", report.1, workers, concurrency))
         print(String(format: "enqueue-to-start:   p50 %.2f ms, p99 %.2f ms (idle queue, %d samples)", report.2.p50, report.2.p99, latencySamples))
+        print(String(format: "SELECT 1 round trip: p50 %.2f ms, p99 %.2f ms (for scale)", report.3.p50, report.3.p99))
         let json = String(format: "{\"insert_jobs_per_s\": %.0f, \"worked_jobs_per_s\": %.0f, \"start_p50_ms\": %.2f, \"start_p99_ms\": %.2f, \"jobs\": %d, \"workers\": %d, \"concurrency\": %d}",
                           report.0, report.1, report.2.p50, report.2.p99, jobs, workers, concurrency)
         print(json)
@@ -70,20 +72,35 @@ struct BenchQueueCommand: AsyncParsableCommand {
         return Double(jobs) / (ContinuousClock.now - start).seconds
     }
 
+    static func measureRoundTrip(client: PostgresClient, logger: Logger) async throws -> Latency {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        for _ in 0..<500 {
+            let start = ContinuousClock.now
+            try await client.query("SELECT 1", logger: logger)
+            _ = histogram.record(UInt64((ContinuousClock.now - start).seconds * 1_000_000))
+        }
+        return Latency(p50: Double(histogram.valueAtPercentile(50)) / 1000, p99: Double(histogram.valueAtPercentile(99)) / 1000)
+    }
+
     static func measureWork(database: Database, client: PostgresClient, queue: String, jobs: Int, workers: Int,
                             concurrency: Int, logger: Logger) async throws -> Double {
         let done = Atomic<Int>(0)
+        let finishedAt = Mutex<ContinuousClock.Instant?>(nil)
         let finished = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         var registry = JobRegistry()
         DiagnosticJobs.register(into: &registry)
         let start = ContinuousClock.now
         try await Self.withWorkers(database: database, client: client, queue: queue, count: workers, slots: concurrency,
                                    registry: registry, logger: logger, onCompleted: { ids in
-                                       if done.add(ids.count, ordering: .relaxed).newValue >= jobs { finished.continuation.yield() }
+                                       if done.add(ids.count, ordering: .relaxed).newValue >= jobs {
+                                           finishedAt.withLock { $0 = $0 ?? .now }
+                                           finished.continuation.yield()
+                                       }
                                    }) {
             for await _ in finished.stream { break }
         }
-        return Double(jobs) / (ContinuousClock.now - start).seconds
+        let end = finishedAt.withLock { $0 } ?? .now
+        return Double(jobs) / (end - start).seconds
     }
 
     struct Latency { var p50: Double; var p99: Double }

@@ -78,6 +78,7 @@ import Testing
             let store = JobStore(client: db.client, logger: db.logger)
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "")) }
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "noop", args: "[1,2]")) }
+            await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "noop", args: "{oops")) }
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "noop", queue: "bad queue!")) }
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "noop", maxAttempts: 0)) }
             let count = try await db.scalar("SELECT count(*) FROM jobs")

@@ -34,7 +34,6 @@ CREATE INDEX jobs_running ON jobs (lease_until) WHERE state = 'running';
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('completed', 'cancelled', 'discarded');
 -- One job per unique key for as long as the row is kept.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key) WHERE unique_key IS NOT NULL;
-CREATE INDEX jobs_queue_state ON jobs (queue, state);
 
 CREATE TABLE queues (
     name              text        PRIMARY KEY,
