@@ -3,9 +3,10 @@ import PostgresNIO
 
 /// Statements the leader's maintenance services run.
 extension JobStore {
-    /// Returns running jobs whose lease expired (their worker died or hung) to `available`,
-    /// or to `discarded` when they used their last attempt, or to `cancelled` when a cancel
-    /// was requested. Each gets an entry in its `errors`.
+    /// Returns running jobs whose lease expired (their worker died or hung) to `retryable`
+    /// (due at once; the scheduler makes them available), or to `discarded` when they used
+    /// their last attempt, or to `cancelled` when a cancel was requested. Each gets an entry
+    /// in its `errors`.
     /// - Returns: how many jobs were rescued.
     public func rescueExpired(limit: Int = 1000) async throws -> Int {
         let rows = try await client.query("""
@@ -16,19 +17,17 @@ extension JobStore {
                 UPDATE jobs j
                    SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
                                     WHEN j.attempt >= j.max_attempts THEN 'discarded'
-                                    ELSE 'available' END,
+                                    ELSE 'retryable' END,
                        errors = j.errors || jsonb_build_array(jsonb_build_object(
                            'attempt', j.attempt, 'at', now(), 'error', 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped answering')),
                        finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts THEN now() END,
                        run_at = now(), lease_until = NULL, worker_id = NULL
                   FROM expired WHERE j.id = expired.id
-                RETURNING j.queue, j.state
+                RETURNING 1
             )
-            SELECT count(*), (SELECT count(pg_notify(\(NotificationChannel.jobs), q.queue))
-                                FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'available') q)
-              FROM rescued
+            SELECT count(*) FROM rescued
             """, logger: logger)
-        for try await (count, _) in rows.decode((Int64, Int64).self) { return Int(count) }
+        for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 

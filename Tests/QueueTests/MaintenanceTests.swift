@@ -18,12 +18,14 @@ import Testing
             try await db.client.query("UPDATE jobs SET cancel_requested_at = now() WHERE id = \(cancelled.id)", logger: db.logger)
             let rescued = try await JobRescuer(store: store, interval: .seconds(1)).runOnce()
             #expect(rescued == 3)
-            #expect(try await store.job(id: retry.id)?.state == .available)
+            #expect(try await store.job(id: retry.id)?.state == .retryable)
             #expect(try await store.job(id: spent.id)?.state == .discarded)
             #expect(try await store.job(id: cancelled.id)?.state == .cancelled)
             #expect(try await store.job(id: healthy.id)?.state == .running)
             #expect(try await store.job(id: retry.id)?.errors.first?.error.contains("gone") == true)
             #expect(try await JobRescuer(store: store, interval: .seconds(1)).runOnce() == 0)
+            #expect(try await JobScheduler(store: store, interval: .seconds(1)).runOnce() == 1)
+            #expect(try await store.job(id: retry.id)?.state == .available)
         }
     }
 
