@@ -74,3 +74,10 @@ public final class TestDatabase: Sendable {
         try await body(client)
     }
 }
+
+/// Runs `body` with a fresh migrated database, closing it afterwards.
+public func withDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
+    let db = try await TestDatabase.make(suite)
+    defer { db.close() }
+    return try await body(db)
+}

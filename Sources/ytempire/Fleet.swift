@@ -1,12 +1,16 @@
 import Foundation
+import API
 import Logging
+import Metrics
 import PostgresNIO
+import Prometheus
 import Queue
 import ServiceLifecycle
 
-/// Builds and runs the long-lived roles of one process (worker, dispatcher, or both) in one
-/// `ServiceGroup`: SIGTERM or Ctrl-C drains, nothing is lost.
+/// Builds and runs the long-lived roles of one process (API, worker, dispatcher, or all) in
+/// one `ServiceGroup`: SIGTERM or Ctrl-C drains, nothing is lost.
 struct Fleet {
+    var api: APIConfiguration?
     var worker: WorkerConfiguration?
     var runsDispatcher: Bool
     var maintenance = MaintenanceConfiguration()
@@ -35,6 +39,11 @@ struct Fleet {
             var registry = JobRegistry()
             DiagnosticJobs.register(into: &registry)
             services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
+        }
+        if let api {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            services.append(try APIServer.makeApplication(configuration: api, client: client, registry: registry, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Foundation
 import Queue
@@ -23,6 +24,25 @@ struct WorkerOptions: ParsableArguments {
         let spec = queues ?? ProcessInfo.processInfo.environment["YTEMPIRE_QUEUES"] ?? "default=16"
         return WorkerConfiguration(id: workerID ?? WorkerConfiguration.defaultID(), queues: try WorkerConfiguration.parseQueues(spec),
                                    lease: lease.duration, pollInterval: poll.duration, shutdownGrace: grace.duration)
+    }
+}
+
+/// Options of a process that serves the API.
+struct APIOptions: ParsableArguments {
+    @Option(help: "Interface to listen on (default: $YTEMPIRE_API_HOST or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default: $YTEMPIRE_API_PORT or 8000).")
+    var port: Int?
+
+    func configuration() throws -> APIConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let host = host ?? environment["YTEMPIRE_API_HOST"] ?? "127.0.0.1"
+        let rawPort = port.map(String.init) ?? environment["YTEMPIRE_API_PORT"] ?? "8000"
+        guard let port = Int(rawPort), (1...65535).contains(port) else {
+            throw ValidationError("--port (or YTEMPIRE_API_PORT) must be a number from 1 to 65535 (got '\(rawPort)')")
+        }
+        return APIConfiguration(host: host, port: port)
     }
 }
 
@@ -54,7 +74,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: WorkerOptions
 
     func run() async throws {
-        let fleet = Fleet(worker: try options.configuration(), runsDispatcher: false)
+        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -65,20 +85,32 @@ struct DispatcherCommand: AsyncParsableCommand {
     @OptionGroup var options: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(worker: nil, runsDispatcher: true)
+        var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true)
         options.apply(to: &fleet)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
 
-struct UpCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "up", abstract: "Run the whole system in one process: dispatcher and workers.")
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "api", abstract: "Serve the API (port 8000 by default) until SIGTERM.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: APIOptions
+
+    func run() async throws {
+        let fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false)
+        try await fleet.run(database: try global.database(), logger: try global.makeLogger())
+    }
+}
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Run the whole system in one process: API, dispatcher and workers.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var api: APIOptions
     @OptionGroup var worker: WorkerOptions
     @OptionGroup var dispatcher: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(worker: try worker.configuration(), runsDispatcher: true)
+        var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true)
         dispatcher.apply(to: &fleet)
         let logger = try global.makeLogger()
         let database = try global.database()

@@ -8,7 +8,7 @@ struct YTEmpire: AsyncParsableCommand {
         commandName: "ytempire",
         abstract: "YTEmpire Fleet: the API, workers and dispatcher of a Postgres job-queue fleet.",
         subcommands: [
-            UpCommand.self, WorkerCommand.self, DispatcherCommand.self, MigrateCommand.self,
+            UpCommand.self, APICommand.self, WorkerCommand.self, DispatcherCommand.self, MigrateCommand.self,
             QueuesCommand.self, JobsCommand.self, WorkersCommand.self, BenchCommand.self,
         ]
     )

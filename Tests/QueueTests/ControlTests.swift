@@ -1,6 +1,7 @@
 import Foundation
 import Queue
 import Synchronization
+import TestSupport
 import Testing
 
 /// Cancellation, pause, resume, drain and graceful shutdown.

@@ -69,10 +69,3 @@ func expectEventually(timeout: Duration = .seconds(15), _ comment: Comment? = ni
         Issue.record(comment ?? "condition did not come true within \(timeout)", sourceLocation: sourceLocation)
     }
 }
-
-/// Runs `body` with a fresh migrated database, closing it afterwards.
-func withDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
-    let db = try await TestDatabase.make(suite)
-    defer { db.close() }
-    return try await body(db)
-}

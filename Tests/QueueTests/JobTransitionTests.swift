@@ -1,5 +1,6 @@
 import Foundation
 import Queue
+import TestSupport
 import Testing
 
 /// The job state machine and the backoff math, with a fixed clock and pinned randomness.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Queue
+import TestSupport
 import Testing
 
 @Suite struct ParsingTests {

@@ -1,0 +1,68 @@
+package import Foundation
+import Hummingbird
+import Logging
+package import OpenAPIRuntime
+import OpenAPIHummingbird
+import PostgresNIO
+import Prometheus
+
+/// How the API server listens. Every default is the embedded one.
+public struct APIConfiguration: Sendable {
+    /// Interface to bind. Default 127.0.0.1; production uses 0.0.0.0 behind a proxy.
+    public var host: String
+    /// Port. Default 8000, the spec's base URL.
+    public var port: Int
+    /// Reported by /health and /status.
+    public var version: String
+
+    public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0") {
+        self.host = host
+        self.port = port
+        self.version = version
+    }
+}
+
+/// Builds the Hummingbird application that serves the API.
+public enum APIServer {
+    /// The path prefix of every spec operation.
+    public static let basePath = "/api/v1"
+
+    /// The router with every route and middleware; tests drive it without a socket.
+    public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
+                                  logger: Logger) throws -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
+        router.add(middleware: MetricsMiddleware())
+        let service = APIService(client: client, logger: logger, version: version, startedAt: .now)
+        guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
+        try service.registerHandlers(on: router, serverURL: serverURL)
+
+        let metrics = MetricsEndpoint(registry: registry, client: client, logger: logger)
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: await metrics.render())))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/docs") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
+        }
+        return router
+    }
+
+    /// The application, a `Service` to run in the process's `ServiceGroup`.
+    public static func makeApplication(configuration: APIConfiguration, client: PostgresClient,
+                                       registry: PrometheusCollectorRegistry, logger: Logger) throws -> some ApplicationProtocol {
+        let router = try makeRouter(client: client, registry: registry, version: configuration.version, logger: logger)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),
+            onServerRunning: { _ in
+                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])
+            },
+            logger: logger)
+    }
+}

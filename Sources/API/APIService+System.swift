@@ -1,0 +1,70 @@
+package import Foundation
+package import OpenAPIRuntime
+import PostgresNIO
+import Queue
+
+/// System: `GET /health` and `GET /status`.
+extension APIService {
+    func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        var services: [String: String] = [:]
+        let database = await check { try await client.query("SELECT 1", logger: logger) }
+        services["database"] = database
+        // The queue is healthy when its schema answers and is current.
+        services["queue"] = database == "healthy"
+            ? await check { try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).requireCurrent() }
+            : "unhealthy: database unreachable"
+        let healthy = services.values.allSatisfy { $0 == "healthy" }
+        let body = Components.Schemas.Health(
+            status: healthy ? .healthy : .unhealthy, version: version,
+            services: .init(additionalProperties: services), uptime: uptimeSeconds)
+        return healthy ? .ok(.init(body: .json(body))) : .serviceUnavailable(.init(body: .json(body)))
+    }
+
+    func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output {
+        let queues: [QueueSummary]
+        let workers: [WorkerRecord]
+        do {
+            queues = try await QueueStore(client: client, logger: logger).list()
+            workers = try await WorkerStore(client: client, logger: logger).list()
+        } catch {
+            logger.warning("status: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
+            return .serviceUnavailable(.init(body: .json(.init(error: "service_unavailable", message: "The database is unreachable"))))
+        }
+        let now = Date()
+        let body = Components.Schemas.SystemStatus(
+            version: version, uptime: uptimeSeconds,
+            queues: queues.map { queue in
+                .init(name: queue.name, paused: queue.paused, concurrencyLimit: queue.concurrencyLimit,
+                      counts: .init(additionalProperties: Dictionary(uniqueKeysWithValues: queue.counts.map { ($0.key.rawValue, $0.value) })),
+                      oldestAvailableSeconds: queue.oldestAvailableAge)
+            },
+            workers: workers.map { worker in
+                .init(id: worker.id, host: worker.host, pid: worker.pid, queues: worker.queues, startedAt: worker.startedAt,
+                      heartbeatAgeSeconds: now.timeIntervalSince(worker.heartbeatAt))
+            })
+        return .ok(.init(body: .json(body)))
+    }
+
+    /// Runs a probe with a 2-second limit: "healthy", or "unhealthy: reason".
+    private func check(_ probe: @escaping @Sendable () async throws -> Void) async -> String {
+        await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                do {
+                    try await probe()
+                    return "healthy"
+                } catch let error as QueueError {
+                    return "unhealthy: \(error.message)"
+                } catch {
+                    return "unhealthy: unreachable"
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return "unhealthy: no answer within 2 s"
+            }
+            let first = await group.next() ?? "unhealthy"
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package import Foundation
+import Logging
+package import OpenAPIRuntime
+import PostgresNIO
+import Queue
+
+/// The handlers of every operation in `openapi.yaml` (the generated `APIProtocol`), one
+/// extension per spec section. Holds only what handlers share: the database and the clock.
+struct APIService: APIProtocol {
+    let client: PostgresClient
+    let logger: Logger
+    let version: String
+    let startedAt: ContinuousClock.Instant
+
+    var uptimeSeconds: Int { Int((ContinuousClock.now - startedAt).seconds) }
+}

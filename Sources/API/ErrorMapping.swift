@@ -1,0 +1,94 @@
+package import Foundation
+import Hummingbird
+package import OpenAPIRuntime
+
+/// Turns any error that reaches the edge into the `APIError` a client sees.
+enum ErrorMapping {
+    static func apiError(for error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as ServerError:
+            // The generated code wraps what handlers throw and what it could not decode.
+            if let inner = error.underlyingError as? APIError { return inner }
+            return decodingFailure(error)
+        case let error as HTTPError:
+            return httpError(error)
+        case let error as any HTTPResponseError:
+            return APIError(error.status, code: code(for: error.status), message: error.status.reasonPhrase)
+        default:
+            return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+        }
+    }
+
+    private static func httpError(_ error: HTTPError) -> APIError {
+        switch error.status {
+        case .notFound:
+            return APIError(.notFound, code: "not_found", message: "No such route")
+        case .contentTooLarge:
+            return .payloadTooLarge
+        case .methodNotAllowed:
+            return APIError(.methodNotAllowed, code: "method_not_allowed", message: "Method not allowed on this route")
+        default:
+            return APIError(error.status, code: code(for: error.status), message: error.body ?? error.status.reasonPhrase)
+        }
+    }
+
+    /// A request the generated code could not decode: malformed JSON, a wrong type, an
+    /// unknown enum value, a missing field or parameter, a wrong content type.
+    private static func decodingFailure(_ error: ServerError) -> APIError {
+        if error.httpStatus == .unsupportedMediaType {
+            return APIError(.unsupportedMediaType, code: "validation_error", message: "Content-Type must be application/json")
+        }
+        let underlying = error.underlyingError
+        var field: String?
+        var issue = "is invalid"
+        if let decoding = underlying as? DecodingError {
+            switch decoding {
+            case .keyNotFound(let key, let context):
+                field = path(context.codingPath + [key])
+                issue = "is required"
+            case .typeMismatch(let type, let context):
+                field = path(context.codingPath)
+                issue = "must be of type \(typeName(type))"
+            case .valueNotFound(_, let context):
+                field = path(context.codingPath)
+                issue = "must not be null"
+            case .dataCorrupted(let context):
+                field = context.codingPath.isEmpty ? nil : path(context.codingPath)
+                issue = context.codingPath.isEmpty ? "body is not valid JSON" : "has an invalid value"
+            @unknown default:
+                break
+            }
+        }
+        let message = field.map { "\($0) \(issue)" } ?? "Invalid request: \(issue)"
+        return APIError.validation(message, field: field, issue: issue)
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "integer"
+        case is Double.Type, is Float.Type: "number"
+        case is Bool.Type: "boolean"
+        default: "\(type)".lowercased()
+        }
+    }
+
+    private static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "validation_error"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 409: "conflict"
+        case 429: "rate_limit_exceeded"
+        case 500...: "internal_error"
+        default: "error"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Hummingbird
+import Logging
+
+/// Gives every request an id (`X-Request-ID` on the response, `request.id` in the logs),
+/// turns every error below it into the envelope, and enforces the body limit.
+///
+/// It is the outermost middleware, so unknown routes, malformed bodies, oversized bodies
+/// and unexpected errors all answer with the envelope and a 4xx (or a logged 500), never a
+/// framework page.
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let allowedMethods: AllowedMethods
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.logger[metadataKey: "request.id"] = "\(context.requestID)"
+        let requestID = context.requestID
+        do {
+            var request = request
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
+                throw APIError.payloadTooLarge
+            }
+            if request.method != .get && request.method != .head {
+                _ = try await request.collectBody(upTo: context.maxUploadSize)
+            }
+            var response = try await next(request, context)
+            response.headers[.requestID] = requestID
+            return response
+        } catch {
+            var apiError = ErrorMapping.apiError(for: error)
+            if apiError.status == .notFound, let allow = allowedMethods.methods(for: request.uri.path), !allow.isEmpty {
+                apiError = .methodNotAllowed(allow)
+            }
+            if apiError.status.kind == .serverError {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            return apiError.response(requestID: requestID)
+        }
+    }
+}
+
+extension APIError {
+    static let payloadTooLarge = APIError(.contentTooLarge, code: "payload_too_large",
+                                          message: "Request body is larger than \(APIRequestContext.bodyLimit) bytes")
+}

@@ -1,0 +1,179 @@
+@testable import API
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import Prometheus
+import Queue
+import TestSupport
+import Testing
+
+/// The application shell: system endpoints, the error envelope, request ids, the document.
+@Suite struct SystemTests {
+    func withApp(_ db: TestDatabase, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let router = try APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test", logger: db.logger)
+        try await Application(router: router).test(.router, body)
+    }
+
+    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any])
+    }
+
+    @Test func healthChecksTheDatabaseAndTheQueue() async throws {
+        try await withDatabase { db in
+            try await withApp(db) { client in
+                try await client.execute(uri: "/api/v1/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = try json(response.body)
+                    #expect(body["status"] as? String == "healthy")
+                    #expect(body["version"] as? String == "test")
+                    #expect(body["services"] as? [String: String] == ["database": "healthy", "queue": "healthy"])
+                    #expect(body["uptime"] is Int)
+                    #expect(response.headers[.requestID]?.hasPrefix("req_") == true)
+                }
+            }
+        }
+    }
+
+    @Test func healthAnswers503NamingTheDatabaseWhenItIsUnreachable() async throws {
+        try await withDatabase { db in
+            let unreachable = try DatabaseURL("postgres://postgres@127.0.0.1:1/none")
+            let client = PostgresClient(configuration: unreachable.clientConfiguration(), backgroundLogger: db.logger)
+            try await withRunningServices([client], logger: db.logger) {
+                let router = try APIServer.makeRouter(client: client, registry: PrometheusCollectorRegistry(), version: "test", logger: db.logger)
+                try await Application(router: router).test(.router) { client in
+                    try await client.execute(uri: "/api/v1/health", method: .get) { response in
+                        #expect(response.status == .serviceUnavailable)
+                        let body = try json(response.body)
+                        #expect(body["status"] as? String == "unhealthy")
+                        let services = try #require(body["services"] as? [String: String])
+                        #expect(services["database"]?.hasPrefix("unhealthy") == true)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func statusListsQueuesWithCountsAndLiveWorkers() async throws {
+        try await withDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            try await store.insert([NewJob(kind: "noop", queue: "video"), NewJob(kind: "noop", queue: "video")])
+            try await WorkerStore(client: db.client, logger: db.logger).register(id: "w1", host: "h", pid: 42, queues: ["video"])
+            try await withApp(db) { client in
+                try await client.execute(uri: "/api/v1/status", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = try json(response.body)
+                    let queues = try #require(body["queues"] as? [[String: Any]])
+                    let video = try #require(queues.first { $0["name"] as? String == "video" })
+                    #expect((video["counts"] as? [String: Int])?["available"] == 2)
+                    let workers = try #require(body["workers"] as? [[String: Any]])
+                    #expect(workers.first?["id"] as? String == "w1")
+                }
+            }
+        }
+    }
+
+    @Test func unknownRoutesAndMethodsGetTheEnvelope() async throws {
+        try await withDatabase { db in
+            try await withApp(db) { client in
+                try await client.execute(uri: "/api/v1/no-such-thing", method: .get) { response in
+                    #expect(response.status == .notFound)
+                    let body = try json(response.body)
+                    #expect(body["error"] as? String == "not_found")
+                    #expect(body["message"] is String)
+                    #expect(response.headers[.requestID] != nil)
+                }
+                try await client.execute(uri: "/api/v1/health", method: .delete) { response in
+                    let body = try json(response.body)
+                    #expect(response.status == .methodNotAllowed)
+                    #expect(response.headers[.allow] == "GET")
+                    #expect(body["error"] as? String == "method_not_allowed")
+                }
+            }
+        }
+    }
+
+    @Test func oversizedBodiesGet413WithTheEnvelope() async throws {
+        try await withDatabase { db in
+            try await withApp(db) { client in
+                let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: APIRequestContext.bodyLimit + 1)
+                try await client.execute(uri: "/api/v1/health", method: .post, body: big) { response in
+                    let body = try json(response.body)
+                    #expect(response.status == .contentTooLarge)
+                    #expect(body["error"] as? String == "payload_too_large")
+                }
+            }
+        }
+    }
+
+    @Test func documentDocsAndMetricsAreServed() async throws {
+        try await withDatabase { db in
+            try await JobStore(client: db.client, logger: db.logger).insert(NewJob(kind: "noop", queue: "video"))
+            try await withApp(db) { client in
+                try await client.execute(uri: "/openapi.json", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = try json(response.body)
+                    #expect(body["openapi"] as? String == "3.1.0")
+                    #expect((body["paths"] as? [String: Any])?["/health"] != nil)
+                }
+                try await client.execute(uri: "/docs", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let html = String(buffer: response.body)
+                    #expect(html.contains("/openapi.json"))
+                    #expect(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere")
+                }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let text = String(buffer: response.body)
+                    #expect(text.contains(#"ytempire_queue_jobs{queue="video",state="available"} 1"#))
+                    #expect(text.contains("ytempire_queue_oldest_available_seconds"))
+                }
+            }
+        }
+    }
+}
+
+/// Every operation in the document answers the envelope's error statuses, so clients can
+/// rely on them; and the generated code is as new as the yaml.
+@Suite struct ContractTests {
+    @Test func everyOperationDocumentsTheStandardErrors() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        #expect(!paths.isEmpty)
+        for (path, item) in paths {
+            for (method, raw) in item {
+                let operation = try #require(raw as? [String: Any])
+                let responses = try #require(operation["responses"] as? [String: Any])
+                for status in ["400", "401", "404", "429", "500"] {
+                    #expect(responses[status] != nil, "\(method.uppercased()) \(path) does not document \(status)")
+                }
+            }
+        }
+    }
+
+    @Test func generatedCodeMatchesTheYaml() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let api = root.appendingPathComponent("Sources/API")
+        let yaml = try Data(contentsOf: api.appendingPathComponent("openapi.yaml"))
+        let config = try Data(contentsOf: api.appendingPathComponent("openapi-generator-config.yaml"))
+        let recorded = try String(contentsOf: api.appendingPathComponent("Generated/openapi.sha256"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try sha256(yaml + config) == recorded, "openapi.yaml changed: run ops/generate-openapi and commit the result")
+    }
+
+    /// The digest `ops/generate-openapi` records, computed the same way (coreutils sha256sum).
+    func sha256(_ data: Data) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString)")
+        try data.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return String(output.prefix { !$0.isWhitespace })
+    }
+}

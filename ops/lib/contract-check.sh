@@ -1,0 +1,22 @@
+# Sourced by ops/test: starts the API on loopback against a scratch database and runs
+# schemathesis (PyPI) over /openapi.json. Any failed check fails the tests.
+contract_check() {
+  local pg_port=$1 bin=$2 api_port=${YTEMPIRE_CONTRACT_PORT:-18765}
+  python3 -c 'import schemathesis' 2>/dev/null || pip install --quiet schemathesis >/dev/null 2>&1 \
+    || die "could not install schemathesis from PyPI"
+  psql_at "$pg_port" postgres "DROP DATABASE IF EXISTS t_contract" >/dev/null
+  psql_at "$pg_port" postgres "CREATE DATABASE t_contract" >/dev/null
+  local url="postgres://postgres@127.0.0.1:$pg_port/t_contract"
+  DATABASE_URL="$url" "$bin" migrate >/dev/null
+  DATABASE_URL="$url" LOG_LEVEL=warning "$bin" api --port "$api_port" &
+  local pid=$!
+  local status=0
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$api_port/api/v1/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  schemathesis run "http://127.0.0.1:$api_port/openapi.json" --url "http://127.0.0.1:$api_port/api/v1" \
+    --checks all --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 || status=$?
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  [ "$status" -eq 0 ] || die "schemathesis found contract failures (above)"
+}
