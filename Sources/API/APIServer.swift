@@ -5,6 +5,7 @@ package import OpenAPIRuntime
 import OpenAPIHummingbird
 import PostgresNIO
 import Prometheus
+import Domain
 
 /// How the API server listens. Every default is the embedded one.
 public struct APIConfiguration: Sendable {
@@ -29,13 +30,22 @@ public enum APIServer {
 
     /// The router with every route and middleware; tests drive it without a socket.
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
-                                  logger: Logger) throws -> Router<APIRequestContext> {
+                                  auth: AuthConfiguration, logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: MetricsMiddleware())
-        let service = APIService(client: client, logger: logger, version: version, startedAt: .now)
+        let signer = try await TokenSigner.load(auth)
+        let sessions = SessionRepository(client: client, logger: logger)
+        let service = APIService(
+            client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
+            passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
+            users: UserRepository(client: client, logger: logger), sessions: sessions)
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
-        try service.registerHandlers(on: router, serverURL: serverURL)
+        try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
+                                     middlewares: [AuthMiddleware(signer: signer, sessions: sessions)])
+        router.get("/.well-known/jwks.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: signer.jwks)))
+        }
 
         let metrics = MetricsEndpoint(registry: registry, client: client, logger: logger)
         router.get("/metrics") { _, _ in
@@ -54,9 +64,9 @@ public enum APIServer {
     }
 
     /// The application, a `Service` to run in the process's `ServiceGroup`.
-    public static func makeApplication(configuration: APIConfiguration, client: PostgresClient,
-                                       registry: PrometheusCollectorRegistry, logger: Logger) throws -> some ApplicationProtocol {
-        let router = try makeRouter(client: client, registry: registry, version: configuration.version, logger: logger)
+    public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, client: PostgresClient,
+                                       registry: PrometheusCollectorRegistry, logger: Logger) async throws -> some ApplicationProtocol {
+        let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

@@ -3,6 +3,7 @@ import Logging
 package import OpenAPIRuntime
 import PostgresNIO
 import Queue
+import Domain
 
 /// The handlers of every operation in `openapi.yaml` (the generated `APIProtocol`), one
 /// extension per spec section. Holds only what handlers share: the database and the clock.
@@ -11,6 +12,12 @@ struct APIService: APIProtocol {
     let logger: Logger
     let version: String
     let startedAt: ContinuousClock.Instant
+    let auth: AuthConfiguration
+    let signer: TokenSigner
+    let passwords: PasswordHasher
+    let accounts: AccountService
+    let users: UserRepository
+    let sessions: SessionRepository
 
     var uptimeSeconds: Int { Int((ContinuousClock.now - startedAt).seconds) }
 }

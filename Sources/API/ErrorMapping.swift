@@ -1,16 +1,40 @@
 package import Foundation
 import Hummingbird
 package import OpenAPIRuntime
+import Domain
+import PostgresNIO
 
 /// Turns any error that reaches the edge into the `APIError` a client sees.
 enum ErrorMapping {
+    /// What may be logged about an error: never the request (a `ServerError` describes its
+    /// input, passwords included), only what went wrong.
+    static func loggable(_ error: any Error) -> String {
+        if let error = error as? ServerError {
+            return "\(error.operationID): \(String(reflecting: error.underlyingError))"
+        }
+        return String(reflecting: error)
+    }
+
     static func apiError(for error: any Error) -> APIError {
         switch error {
         case let error as APIError:
             return error
+        case let error as DomainError:
+            return domainError(error)
+        case let error as PostgresTransactionError:
+            // What a transaction's closure threw (a domain rule, say) decides the answer.
+            if let inner = error.closureError { return apiError(for: inner) }
+            return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
         case let error as ServerError:
             // The generated code wraps what handlers throw and what it could not decode.
             if let inner = error.underlyingError as? APIError { return inner }
+            if let inner = error.underlyingError as? DomainError { return domainError(inner) }
+            if let inner = error.underlyingError as? PostgresTransactionError { return apiError(for: inner) }
+            // The runtime marks what it could not decode as a client error; anything else a
+            // handler threw is ours.
+            guard error.httpStatus.kind == .clientError else {
+                return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+            }
             return decodingFailure(error)
         case let error as HTTPError:
             return httpError(error)
@@ -18,6 +42,16 @@ enum ErrorMapping {
             return APIError(error.status, code: code(for: error.status), message: error.status.reasonPhrase)
         default:
             return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+        }
+    }
+
+    private static func domainError(_ error: DomainError) -> APIError {
+        switch error.code {
+        case .invalid: return .validation(error.message, field: error.field, issue: error.message)
+        case .conflict: return APIError(.conflict, code: "conflict", message: error.message, field: error.field)
+        case .notFound: return .notFound
+        case .unauthorized: return APIError(.unauthorized, code: "unauthorized", message: error.message)
+        default: return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
         }
     }
 

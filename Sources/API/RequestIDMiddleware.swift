@@ -32,7 +32,7 @@ struct RequestIDMiddleware: RouterMiddleware {
                 apiError = .methodNotAllowed(allow)
             }
             if apiError.status.kind == .serverError {
-                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+                context.logger.error("request failed", metadata: ["error": "\(ErrorMapping.loggable(error))"])
             }
             return apiError.response(requestID: requestID)
         }

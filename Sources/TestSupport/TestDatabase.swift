@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Queue
+import Domain
 
 /// A fresh, migrated database for one test suite on the server `ops/test` starts.
 ///
@@ -37,7 +38,7 @@ public final class TestDatabase: Sendable {
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 20), backgroundLogger: logger)
         let runner = Task { await client.run() }
         let database = TestDatabase(url: url, client: client, logger: logger, runner: runner)
-        try await Migrator(client: client, migrations: try migrations ?? Migration.queue(), logger: logger).migrate()
+        try await Migrator(client: client, migrations: try migrations ?? Migration.all(), logger: logger).migrate()
         return database
     }
 

@@ -4,6 +4,7 @@ import Histogram
 import Logging
 import PostgresNIO
 import Queue
+import Domain
 import ServiceLifecycle
 import Synchronization
 
@@ -37,7 +38,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
         let queue = "bench_\(UInt32.random(in: 0...UInt32.max))"
         let settings = (jobs: jobs, workers: workers, concurrency: concurrency, insertBatch: insertBatch, samples: latencySamples)
         let report = try await database.withClient(maximumConnections: 8) { client in
-            try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).requireCurrent()
+            try await Migrator(client: client, migrations: try Migration.all(), logger: logger).requireCurrent()
             let store = JobStore(client: client, logger: logger)
             let roundTrip = try await Self.measureRoundTrip(client: client, logger: logger)
             let latency = try await Self.measureLatency(database: database, client: client, queue: queue,

@@ -1,5 +1,6 @@
 import Foundation
 import API
+import Domain
 import Logging
 import Metrics
 import PostgresNIO
@@ -11,6 +12,7 @@ import ServiceLifecycle
 /// one `ServiceGroup`: SIGTERM or Ctrl-C drains, nothing is lost.
 struct Fleet {
     var api: APIConfiguration?
+    var auth = AuthConfiguration()
     var worker: WorkerConfiguration?
     var runsDispatcher: Bool
     var maintenance = MaintenanceConfiguration()
@@ -19,7 +21,7 @@ struct Fleet {
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
         try await database.withClient { admin in
-            let migrator = Migrator(client: admin, migrations: try Migration.queue(), logger: logger)
+            let migrator = Migrator(client: admin, migrations: try Migration.all(), logger: logger)
             try await migrator.requireCurrent()
         }
         var services: [any Service] = [client]
@@ -30,6 +32,7 @@ struct Fleet {
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
+                + [EmailSender(client: client, logger: logger)]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }
@@ -43,7 +46,7 @@ struct Fleet {
         if let api {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            services.append(try APIServer.makeApplication(configuration: api, client: client, registry: registry, logger: logger))
+            services.append(try await APIServer.makeApplication(configuration: api, auth: auth, client: client, registry: registry, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

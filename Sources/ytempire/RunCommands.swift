@@ -1,4 +1,5 @@
 import API
+import Domain
 import ArgumentParser
 import Foundation
 import Queue
@@ -43,6 +44,33 @@ struct APIOptions: ParsableArguments {
             throw ValidationError("--port (or YTEMPIRE_API_PORT) must be a number from 1 to 65535 (got '\(rawPort)')")
         }
         return APIConfiguration(host: host, port: port)
+    }
+
+    /// Token and key settings from the environment: `YTEMPIRE_JWT_PRIVATE_KEY` (a PEM file;
+    /// default: a key generated once into `YTEMPIRE_KEY_DIR`, default `.data/keys`),
+    /// `YTEMPIRE_ACCESS_TOKEN_TTL` seconds (3600), `YTEMPIRE_REFRESH_TOKEN_TTL` seconds
+    /// (2592000), `YTEMPIRE_BCRYPT_COST` (12).
+    func authConfiguration() throws -> AuthConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        var auth = AuthConfiguration()
+        auth.privateKeyFile = environment["YTEMPIRE_JWT_PRIVATE_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if let directory = environment["YTEMPIRE_KEY_DIR"], !directory.isEmpty { auth.keyDirectory = directory }
+        func seconds(_ name: String, _ range: ClosedRange<Int>) throws -> Duration? {
+            guard let raw = environment[name] else { return nil }
+            guard let value = Int(raw), range.contains(value) else {
+                throw ValidationError("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(raw)')")
+            }
+            return .seconds(value)
+        }
+        if let ttl = try seconds("YTEMPIRE_ACCESS_TOKEN_TTL", 60...86_400) { auth.accessLifetime = ttl }
+        if let ttl = try seconds("YTEMPIRE_REFRESH_TOKEN_TTL", 3600...(365 * 86_400)) { auth.refreshLifetime = ttl }
+        if let raw = environment["YTEMPIRE_BCRYPT_COST"] {
+            guard let cost = UInt8(raw), (4...31).contains(cost) else {
+                throw ValidationError("YTEMPIRE_BCRYPT_COST must be a number from 4 to 31 (got '\(raw)')")
+            }
+            auth.bcryptCost = cost
+        }
+        return auth
     }
 }
 
@@ -97,7 +125,8 @@ struct APICommand: AsyncParsableCommand {
     @OptionGroup var options: APIOptions
 
     func run() async throws {
-        let fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false)
+        var fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false)
+        fleet.auth = try options.authConfiguration()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -111,6 +140,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true)
+        fleet.auth = try api.authConfiguration()
         dispatcher.apply(to: &fleet)
         let logger = try global.makeLogger()
         let database = try global.database()
@@ -126,7 +156,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger()
         let applied = try await global.database().withClient { client in
-            try await Migrator(client: client, migrations: try Migration.queue(), logger: logger).migrate()
+            try await Migrator(client: client, migrations: try Migration.all(), logger: logger).migrate()
         }
         print(applied.isEmpty ? "schema is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
     }

@@ -11,7 +11,8 @@ import Testing
 /// The application shell: system endpoints, the error envelope, request ids, the document.
 @Suite struct SystemTests {
     func withApp(_ db: TestDatabase, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = try APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test", logger: db.logger)
+        let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                    auth: TestAuth.configuration, logger: db.logger)
         try await Application(router: router).test(.router, body)
     }
 
@@ -40,7 +41,8 @@ import Testing
             let unreachable = try DatabaseURL("postgres://postgres@127.0.0.1:1/none")
             let client = PostgresClient(configuration: unreachable.clientConfiguration(), backgroundLogger: db.logger)
             try await withRunningServices([client], logger: db.logger) {
-                let router = try APIServer.makeRouter(client: client, registry: PrometheusCollectorRegistry(), version: "test", logger: db.logger)
+                let router = try await APIServer.makeRouter(client: client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                            auth: TestAuth.configuration, logger: db.logger)
                 try await Application(router: router).test(.router) { client in
                     try await client.execute(uri: "/api/v1/health", method: .get) { response in
                         #expect(response.status == .serviceUnavailable)
@@ -175,5 +177,21 @@ import Testing
         process.waitUntilExit()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return String(output.prefix { !$0.isWhitespace })
+    }
+}
+
+extension ContractTests {
+    @Test func publicOperationsMatchTheContract() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: [String: Any]]])
+        var open: Set<String> = []
+        for item in paths.values {
+            for operation in item.values {
+                if let security = operation["security"] as? [Any], security.isEmpty, let id = operation["operationId"] as? String {
+                    open.insert(id)
+                }
+            }
+        }
+        #expect(open == AuthMiddleware.publicOperations)
     }
 }

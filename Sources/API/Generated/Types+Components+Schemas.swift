@@ -18,6 +18,351 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     package enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/RegisterRequest`.
+        package struct RegisterRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RegisterRequest/email`.
+            package var email: Swift.String
+            /// 10 to 128 characters.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RegisterRequest/password`.
+            package var password: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RegisterRequest/full_name`.
+            package var fullName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RegisterRequest/company`.
+            package var company: Swift.String?
+            /// Creates a new `RegisterRequest`.
+            ///
+            /// - Parameters:
+            ///   - email:
+            ///   - password: 10 to 128 characters.
+            ///   - fullName:
+            ///   - company:
+            package init(
+                email: Swift.String,
+                password: Swift.String,
+                fullName: Swift.String,
+                company: Swift.String? = nil
+            ) {
+                self.email = email
+                self.password = password
+                self.fullName = fullName
+                self.company = company
+            }
+            package enum CodingKeys: String, CodingKey {
+                case email
+                case password
+                case fullName = "full_name"
+                case company
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RegisterResponse`.
+        package struct RegisterResponse: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RegisterResponse/user_id`.
+            package var userId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RegisterResponse/email`.
+            package var email: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RegisterResponse/message`.
+            package var message: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RegisterResponse/verification_sent`.
+            package var verificationSent: Swift.Bool
+            /// Creates a new `RegisterResponse`.
+            ///
+            /// - Parameters:
+            ///   - userId:
+            ///   - email:
+            ///   - message:
+            ///   - verificationSent:
+            package init(
+                userId: Swift.String,
+                email: Swift.String,
+                message: Swift.String,
+                verificationSent: Swift.Bool
+            ) {
+                self.userId = userId
+                self.email = email
+                self.message = message
+                self.verificationSent = verificationSent
+            }
+            package enum CodingKeys: String, CodingKey {
+                case userId = "user_id"
+                case email
+                case message
+                case verificationSent = "verification_sent"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoginRequest`.
+        package struct LoginRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/email`.
+            package var email: Swift.String
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/password`.
+            package var password: Swift.String
+            /// Required once two-factor authentication is enabled.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/totp_code`.
+            package var totpCode: Swift.String?
+            /// Creates a new `LoginRequest`.
+            ///
+            /// - Parameters:
+            ///   - email:
+            ///   - password:
+            ///   - totpCode: Required once two-factor authentication is enabled.
+            package init(
+                email: Swift.String,
+                password: Swift.String,
+                totpCode: Swift.String? = nil
+            ) {
+                self.email = email
+                self.password = password
+                self.totpCode = totpCode
+            }
+            package enum CodingKeys: String, CodingKey {
+                case email
+                case password
+                case totpCode = "totp_code"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RefreshRequest`.
+        package struct RefreshRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RefreshRequest/refresh_token`.
+            package var refreshToken: Swift.String
+            /// Creates a new `RefreshRequest`.
+            ///
+            /// - Parameters:
+            ///   - refreshToken:
+            package init(refreshToken: Swift.String) {
+                self.refreshToken = refreshToken
+            }
+            package enum CodingKeys: String, CodingKey {
+                case refreshToken = "refresh_token"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TokenRequest`.
+        package struct TokenRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TokenRequest/token`.
+            package var token: Swift.String
+            /// Creates a new `TokenRequest`.
+            ///
+            /// - Parameters:
+            ///   - token:
+            package init(token: Swift.String) {
+                self.token = token
+            }
+            package enum CodingKeys: String, CodingKey {
+                case token
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TokenResponse`.
+        package struct TokenResponse: Codable, Hashable, Sendable {
+            /// RS256 JWT.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/access_token`.
+            package var accessToken: Swift.String
+            /// Opaque; works once.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/refresh_token`.
+            package var refreshToken: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/token_type`.
+            @frozen package enum TokenTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case bearer = "bearer"
+            }
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/token_type`.
+            package var tokenType: Components.Schemas.TokenResponse.TokenTypePayload
+            /// Seconds the access token lives.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/expires_in`.
+            package var expiresIn: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TokenResponse/user`.
+            package var user: Components.Schemas.UserSummary
+            /// Creates a new `TokenResponse`.
+            ///
+            /// - Parameters:
+            ///   - accessToken: RS256 JWT.
+            ///   - refreshToken: Opaque; works once.
+            ///   - tokenType:
+            ///   - expiresIn: Seconds the access token lives.
+            ///   - user:
+            package init(
+                accessToken: Swift.String,
+                refreshToken: Swift.String,
+                tokenType: Components.Schemas.TokenResponse.TokenTypePayload,
+                expiresIn: Swift.Int,
+                user: Components.Schemas.UserSummary
+            ) {
+                self.accessToken = accessToken
+                self.refreshToken = refreshToken
+                self.tokenType = tokenType
+                self.expiresIn = expiresIn
+                self.user = user
+            }
+            package enum CodingKeys: String, CodingKey {
+                case accessToken = "access_token"
+                case refreshToken = "refresh_token"
+                case tokenType = "token_type"
+                case expiresIn = "expires_in"
+                case user
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/UserSummary`.
+        package struct UserSummary: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/UserSummary/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/UserSummary/email`.
+            package var email: Swift.String
+            /// - Remark: Generated from `#/components/schemas/UserSummary/subscription_tier`.
+            package var subscriptionTier: Swift.String
+            /// Creates a new `UserSummary`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - email:
+            ///   - subscriptionTier:
+            package init(
+                id: Swift.String,
+                email: Swift.String,
+                subscriptionTier: Swift.String
+            ) {
+                self.id = id
+                self.email = email
+                self.subscriptionTier = subscriptionTier
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case email
+                case subscriptionTier = "subscription_tier"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Message`.
+        package struct Message: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Message/message`.
+            package var message: Swift.String
+            /// Creates a new `Message`.
+            ///
+            /// - Parameters:
+            ///   - message:
+            package init(message: Swift.String) {
+                self.message = message
+            }
+            package enum CodingKeys: String, CodingKey {
+                case message
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Profile`.
+        package struct Profile: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Profile/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Profile/email`.
+            package var email: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Profile/full_name`.
+            package var fullName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Profile/company`.
+            package var company: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Profile/email_verified`.
+            package var emailVerified: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Profile/two_factor_enabled`.
+            package var twoFactorEnabled: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Profile/subscription`.
+            package struct SubscriptionPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Profile/subscription/tier`.
+                package var tier: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Profile/subscription/videos_remaining`.
+                package var videosRemaining: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/Profile/subscription/expires_at`.
+                package var expiresAt: Foundation.Date?
+                /// Creates a new `SubscriptionPayload`.
+                ///
+                /// - Parameters:
+                ///   - tier:
+                ///   - videosRemaining:
+                ///   - expiresAt:
+                package init(
+                    tier: Swift.String,
+                    videosRemaining: Swift.Int,
+                    expiresAt: Foundation.Date? = nil
+                ) {
+                    self.tier = tier
+                    self.videosRemaining = videosRemaining
+                    self.expiresAt = expiresAt
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case tier
+                    case videosRemaining = "videos_remaining"
+                    case expiresAt = "expires_at"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Profile/subscription`.
+            package var subscription: Components.Schemas.Profile.SubscriptionPayload
+            /// - Remark: Generated from `#/components/schemas/Profile/usage`.
+            package struct UsagePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Profile/usage/videos_generated`.
+                package var videosGenerated: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/Profile/usage/total_cost`.
+                package var totalCost: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/Profile/usage/average_cost_per_video`.
+                package var averageCostPerVideo: Swift.Double
+                /// Creates a new `UsagePayload`.
+                ///
+                /// - Parameters:
+                ///   - videosGenerated:
+                ///   - totalCost:
+                ///   - averageCostPerVideo:
+                package init(
+                    videosGenerated: Swift.Int,
+                    totalCost: Swift.Double,
+                    averageCostPerVideo: Swift.Double
+                ) {
+                    self.videosGenerated = videosGenerated
+                    self.totalCost = totalCost
+                    self.averageCostPerVideo = averageCostPerVideo
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case videosGenerated = "videos_generated"
+                    case totalCost = "total_cost"
+                    case averageCostPerVideo = "average_cost_per_video"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Profile/usage`.
+            package var usage: Components.Schemas.Profile.UsagePayload
+            /// Creates a new `Profile`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - email:
+            ///   - fullName:
+            ///   - company:
+            ///   - emailVerified:
+            ///   - twoFactorEnabled:
+            ///   - subscription:
+            ///   - usage:
+            package init(
+                id: Swift.String,
+                email: Swift.String,
+                fullName: Swift.String,
+                company: Swift.String? = nil,
+                emailVerified: Swift.Bool,
+                twoFactorEnabled: Swift.Bool,
+                subscription: Components.Schemas.Profile.SubscriptionPayload,
+                usage: Components.Schemas.Profile.UsagePayload
+            ) {
+                self.id = id
+                self.email = email
+                self.fullName = fullName
+                self.company = company
+                self.emailVerified = emailVerified
+                self.twoFactorEnabled = twoFactorEnabled
+                self.subscription = subscription
+                self.usage = usage
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case email
+                case fullName = "full_name"
+                case company
+                case emailVerified = "email_verified"
+                case twoFactorEnabled = "two_factor_enabled"
+                case subscription
+                case usage
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ErrorEnvelope`.
         package struct ErrorEnvelope: Codable, Hashable, Sendable {
             /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …

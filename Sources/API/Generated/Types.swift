@@ -17,6 +17,36 @@ package import struct Foundation.Data
 package import struct Foundation.Date
 /// A type that performs HTTP operations defined by the OpenAPI document.
 package protocol APIProtocol: Sendable {
+    /// Register a new account; a verification email is sent.
+    ///
+    /// - Remark: HTTP `POST /auth/register`.
+    /// - Remark: Generated from `#/paths//auth/register/post(register)`.
+    func register(_ input: Operations.Register.Input) async throws -> Operations.Register.Output
+    /// Exchange email and password (and a TOTP code once 2FA is on) for tokens.
+    ///
+    /// - Remark: HTTP `POST /auth/login`.
+    /// - Remark: Generated from `#/paths//auth/login/post(login)`.
+    func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output
+    /// Rotate a refresh token; a reused one revokes its whole session.
+    ///
+    /// - Remark: HTTP `POST /auth/refresh`.
+    /// - Remark: Generated from `#/paths//auth/refresh/post(refresh)`.
+    func refresh(_ input: Operations.Refresh.Input) async throws -> Operations.Refresh.Output
+    /// Revoke the session of a refresh token, and with it its access tokens.
+    ///
+    /// - Remark: HTTP `POST /auth/logout`.
+    /// - Remark: Generated from `#/paths//auth/logout/post(logout)`.
+    func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output
+    /// Verify an email address with the token sent to it.
+    ///
+    /// - Remark: HTTP `POST /auth/verify-email`.
+    /// - Remark: Generated from `#/paths//auth/verify-email/post(verifyEmail)`.
+    func verifyEmail(_ input: Operations.VerifyEmail.Input) async throws -> Operations.VerifyEmail.Output
+    /// The current user's profile, subscription and usage.
+    ///
+    /// - Remark: HTTP `GET /users/profile`.
+    /// - Remark: Generated from `#/paths//users/profile/get(getProfile)`.
+    func getProfile(_ input: Operations.GetProfile.Input) async throws -> Operations.GetProfile.Output
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.
@@ -31,6 +61,78 @@ package protocol APIProtocol: Sendable {
 
 /// Convenience overloads for operation inputs.
 extension APIProtocol {
+    /// Register a new account; a verification email is sent.
+    ///
+    /// - Remark: HTTP `POST /auth/register`.
+    /// - Remark: Generated from `#/paths//auth/register/post(register)`.
+    package func register(
+        headers: Operations.Register.Input.Headers = .init(),
+        body: Operations.Register.Input.Body
+    ) async throws -> Operations.Register.Output {
+        try await register(Operations.Register.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Exchange email and password (and a TOTP code once 2FA is on) for tokens.
+    ///
+    /// - Remark: HTTP `POST /auth/login`.
+    /// - Remark: Generated from `#/paths//auth/login/post(login)`.
+    package func login(
+        headers: Operations.Login.Input.Headers = .init(),
+        body: Operations.Login.Input.Body
+    ) async throws -> Operations.Login.Output {
+        try await login(Operations.Login.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Rotate a refresh token; a reused one revokes its whole session.
+    ///
+    /// - Remark: HTTP `POST /auth/refresh`.
+    /// - Remark: Generated from `#/paths//auth/refresh/post(refresh)`.
+    package func refresh(
+        headers: Operations.Refresh.Input.Headers = .init(),
+        body: Operations.Refresh.Input.Body
+    ) async throws -> Operations.Refresh.Output {
+        try await refresh(Operations.Refresh.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Revoke the session of a refresh token, and with it its access tokens.
+    ///
+    /// - Remark: HTTP `POST /auth/logout`.
+    /// - Remark: Generated from `#/paths//auth/logout/post(logout)`.
+    package func logout(
+        headers: Operations.Logout.Input.Headers = .init(),
+        body: Operations.Logout.Input.Body
+    ) async throws -> Operations.Logout.Output {
+        try await logout(Operations.Logout.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Verify an email address with the token sent to it.
+    ///
+    /// - Remark: HTTP `POST /auth/verify-email`.
+    /// - Remark: Generated from `#/paths//auth/verify-email/post(verifyEmail)`.
+    package func verifyEmail(
+        headers: Operations.VerifyEmail.Input.Headers = .init(),
+        body: Operations.VerifyEmail.Input.Body
+    ) async throws -> Operations.VerifyEmail.Output {
+        try await verifyEmail(Operations.VerifyEmail.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The current user's profile, subscription and usage.
+    ///
+    /// - Remark: HTTP `GET /users/profile`.
+    /// - Remark: Generated from `#/paths//users/profile/get(getProfile)`.
+    package func getProfile(headers: Operations.GetProfile.Input.Headers = .init()) async throws -> Operations.GetProfile.Output {
+        try await getProfile(Operations.GetProfile.Input(headers: headers))
+    }
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.

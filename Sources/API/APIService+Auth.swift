@@ -1,0 +1,68 @@
+package import Foundation
+import Domain
+
+/// Authentication: register, login, refresh, logout, verify-email.
+extension APIService {
+    func register(_ input: Operations.Register.Input) async throws -> Operations.Register.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        let email = body.email
+        try AccountRules.validateEmail(email)
+        try AccountRules.validatePassword(body.password)
+        try AccountRules.validateName(body.fullName, field: "full_name")
+        if let company = body.company, company.count > 200 {
+            throw APIError.validation("company must be at most 200 characters", field: "company", issue: "too long")
+        }
+        let hash = try await passwords.hash(body.password)
+        let user = try await accounts.register(email: email, passwordHash: hash, fullName: body.fullName, company: body.company)
+        return .created(.init(body: .json(.init(userId: user.id, email: user.email,
+                                                 message: "Registration successful. Please verify your email.",
+                                                 verificationSent: true))))
+    }
+
+    func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        let refused = APIError(.unauthorized, code: "unauthorized", message: "Invalid email or password")
+        guard let (user, hash) = try await users.credentials(email: body.email.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            _ = try await passwords.verify(body.password, against: try await passwords.dummyHash())
+            throw refused
+        }
+        guard try await passwords.verify(body.password, against: hash) else { throw refused }
+        let session = try await sessions.start(userID: user.id, refreshLifetime: auth.refreshLifetime)
+        return .ok(.init(body: .json(try await tokenResponse(user: user, sessionID: session.sessionID, refresh: session.refresh))))
+    }
+
+    func refresh(_ input: Operations.Refresh.Input) async throws -> Operations.Refresh.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        switch try await sessions.rotate(SecretToken(value: body.refreshToken), refreshLifetime: auth.refreshLifetime) {
+        case .rotated(let userID, let sessionID, let next):
+            guard let user = try await users.user(id: userID) else { throw APIError.unauthorized }
+            return .ok(.init(body: .json(try await tokenResponse(user: user, sessionID: sessionID, refresh: next))))
+        case .reused:
+            throw APIError(.unauthorized, code: "unauthorized",
+                           message: "This refresh token was already used; the session has been revoked. Log in again.")
+        case .invalid:
+            throw APIError(.unauthorized, code: "unauthorized", message: "The refresh token is invalid or expired")
+        }
+    }
+
+    func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        guard try await sessions.revoke(byRefresh: SecretToken(value: body.refreshToken), reason: "logout") else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "The refresh token is invalid")
+        }
+        return .ok(.init(body: .json(.init(message: "Logged out"))))
+    }
+
+    func verifyEmail(_ input: Operations.VerifyEmail.Input) async throws -> Operations.VerifyEmail.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        _ = try await accounts.verifyEmail(token: SecretToken(value: body.token))
+        return .ok(.init(body: .json(.init(message: "Email verified"))))
+    }
+
+    private func tokenResponse(user: User, sessionID: String, refresh: SecretToken) async throws -> Components.Schemas.TokenResponse {
+        Components.Schemas.TokenResponse(
+            accessToken: try await signer.issue(userID: user.id, sessionID: sessionID), refreshToken: refresh.value,
+            tokenType: .bearer, expiresIn: Int(auth.accessLifetime.seconds),
+            user: .init(id: user.id, email: user.email, subscriptionTier: user.subscriptionTier))
+    }
+}

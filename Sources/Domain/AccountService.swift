@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// Account flows that span several tables and must commit together: registering (user,
+/// verification token and its email in one transaction) and verifying an email.
+public struct AccountService: Sendable {
+    public let client: PostgresClient
+    public let users: UserRepository
+    public let emailTokens: EmailTokenRepository
+    public let outbox: EmailOutbox
+    public let logger: Logger
+    /// How long a verification link works. Default 48 hours.
+    public var verificationLifetime: Duration = .seconds(48 * 3600)
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        users = UserRepository(client: client, logger: logger)
+        emailTokens = EmailTokenRepository(logger: logger)
+        outbox = EmailOutbox(logger: logger)
+    }
+
+    /// Creates the account and queues its verification email.
+    /// - Parameter passwordHash: the bcrypt hash; the domain never sees the password.
+    /// - Throws: `conflict` when the email is taken.
+    public func register(email: String, passwordHash: String, fullName: String, company: String?) async throws -> User {
+        try await client.withTransaction(logger: logger) { tx in
+            let user = try await users.create(email: email, passwordHash: passwordHash, fullName: fullName, company: company, on: tx)
+            let token = try await emailTokens.issue(userID: user.id, purpose: .verifyEmail, lifetime: verificationLifetime, on: tx)
+            try await outbox.enqueue(
+                to: email, subject: "Verify your YTEmpire email",
+                body: "Welcome to YTEmpire, \(fullName).\n\nConfirm your address with this token (valid 48 hours):\n\n\(token.value)\n\nPOST /api/v1/auth/verify-email {\"token\": \"…\"}\n",
+                on: tx)
+            return user
+        }
+    }
+
+    /// Marks the token's user verified.
+    /// - Throws: `unauthorized` for an unknown, used or expired token.
+    public func verifyEmail(token: SecretToken) async throws -> String {
+        try await client.withTransaction(logger: logger) { tx in
+            guard let userID = try await emailTokens.consume(token, purpose: .verifyEmail, on: tx) else {
+                throw DomainError(.unauthorized, "The verification token is invalid, used or expired", field: "token")
+            }
+            try await users.markEmailVerified(userID: userID, on: tx)
+            return userID
+        }
+    }
+}
+
+/// Delivers the email outbox. Without an SMTP server configured (the embedded default) it
+/// writes each email to the log, which is how a developer reads their verification token.
+public struct EmailSender: MaintenanceTask {
+    public let client: PostgresClient
+    public let logger: Logger
+    public let interval: Duration
+    public var name: String { "email-sender" }
+
+    public init(client: PostgresClient, logger: Logger, interval: Duration = .seconds(1)) {
+        self.client = client
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func runOnce() async throws -> Int {
+        let outbox = EmailOutbox(logger: logger)
+        return try await client.withTransaction(logger: logger) { tx in
+            let emails = try await outbox.pending(on: tx)
+            for email in emails {
+                logger.notice("email", metadata: ["email.to": "\(email.recipient)", "email.subject": "\(email.subject)",
+                                                  "email.body": "\(email.body)"])
+            }
+            try await outbox.markSent(ids: emails.map(\.id), on: tx)
+            return emails.count
+        }
+    }
+}

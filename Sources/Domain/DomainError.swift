@@ -1,0 +1,29 @@
+/// The one error type of the domain: a stable code the API maps to a status and envelope.
+public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        let raw: String
+        public var description: String { raw }
+
+        /// Input breaks a rule; `field` names it.
+        public static let invalid = Code(raw: "validation_error")
+        /// Already exists (an email taken, say).
+        public static let conflict = Code(raw: "conflict")
+        /// Missing, or not the caller's (tenancy answers the same).
+        public static let notFound = Code(raw: "not_found")
+        /// Credentials or a token are wrong, used, expired or revoked.
+        public static let unauthorized = Code(raw: "unauthorized")
+    }
+
+    public var code: Code
+    public var message: String
+    /// The input field at fault, for validation errors.
+    public var field: String?
+
+    public init(_ code: Code, _ message: String, field: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,237 @@
+@testable import API
+import Crypto
+import _CryptoExtras
+import Domain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import PostgresNIO
+import Prometheus
+import Queue
+import TestSupport
+import Testing
+
+/// Settings for tests: a fast bcrypt and a key generated once per test run.
+enum TestAuth {
+    static let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-test-keys-\(ProcessInfo.processInfo.processIdentifier)").path
+    static var configuration: AuthConfiguration { AuthConfiguration(keyDirectory: keyDirectory, bcryptCost: 4) }
+}
+
+/// A client of the API under test with helpers for JSON calls.
+struct APIClient {
+    let client: any TestClientProtocol
+
+    struct Reply {
+        var status: HTTPResponse.Status
+        var body: [String: Any]
+        var headers: HTTPFields
+    }
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]? = nil, raw: String? = nil, token: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [:]
+        var body: ByteBuffer?
+        if let json {
+            body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: json))
+            headers[.contentType] = "application/json"
+        } else if let raw {
+            body = ByteBuffer(string: raw)
+            headers[.contentType] = "application/json"
+        }
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: "/api/v1" + path, method: method, headers: headers, body: body) { response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+            return Reply(status: response.status, body: object, headers: response.headers)
+        }
+    }
+}
+
+func withAPI(_ db: TestDatabase, _ body: @Sendable (APIClient) async throws -> Void) async throws {
+    let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                auth: TestAuth.configuration, logger: db.logger)
+    try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
+}
+
+@Suite struct AuthTests {
+    let password = "CorrectHorse42battery"
+
+    func register(_ api: APIClient, _ email: String) async throws -> APIClient.Reply {
+        try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Ada Lovelace", "company": "YTEmpire Inc"])
+    }
+
+    func login(_ api: APIClient, _ email: String) async throws -> (access: String, refresh: String) {
+        let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
+        #expect(reply.status == .ok)
+        return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
+    }
+
+    @Test func registerVerifyLoginProfileRefreshReuseLogout() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let registered = try await register(api, "ada@example.com")
+                #expect(registered.status == .created)
+                #expect((registered.body["user_id"] as? String)?.hasPrefix("usr_") == true)
+                #expect(registered.body["verification_sent"] as? Bool == true)
+                #expect(registered.body["message"] as? String == "Registration successful. Please verify your email.")
+
+                // The verification email sits in the outbox; its token verifies once.
+                let rows = try await db.client.query("SELECT body FROM email_outbox WHERE recipient = 'ada@example.com'", logger: db.logger)
+                var emailBody = ""
+                for try await body in rows.decode(String.self) { emailBody = body }
+                let tokenLine = try #require(emailBody.split(separator: "\n").first { $0.count == 43 })
+                let token = String(tokenLine)
+                let verified = try await api.call(.post, "/auth/verify-email", json: ["token": token])
+                #expect(verified.status == .ok)
+                #expect(try await api.call(.post, "/auth/verify-email", json: ["token": token]).status == .unauthorized)
+
+                let first = try await login(api, "ADA@example.com")
+                let profile = try await api.call(.get, "/users/profile", token: first.access)
+                #expect(profile.status == .ok)
+                #expect(profile.body["email"] as? String == "ada@example.com")
+                #expect(profile.body["email_verified"] as? Bool == true)
+                let subscription = try #require(profile.body["subscription"] as? [String: Any])
+                #expect(subscription["tier"] as? String == "free")
+                #expect(subscription["videos_remaining"] as? Int == 10)
+
+                let rotated = try await api.call(.post, "/auth/refresh", json: ["refresh_token": first.refresh])
+                #expect(rotated.status == .ok)
+                let second = try #require(rotated.body["refresh_token"] as? String)
+                let secondAccess = try #require(rotated.body["access_token"] as? String)
+                #expect(second != first.refresh)
+                #expect(try await api.call(.get, "/users/profile", token: secondAccess).status == .ok)
+
+                // Presenting the used token again revokes the whole session: the newest refresh
+                // token and every access token of the session stop working.
+                let reuse = try await api.call(.post, "/auth/refresh", json: ["refresh_token": first.refresh])
+                #expect(reuse.status == .unauthorized)
+                #expect((reuse.body["message"] as? String)?.contains("already used") == true)
+                #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": second]).status == .unauthorized)
+                #expect(try await api.call(.get, "/users/profile", token: secondAccess).status == .unauthorized)
+
+                // Logout ends a fresh session the same way.
+                let third = try await login(api, "ada@example.com")
+                #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": third.refresh]).status == .ok)
+                #expect(try await api.call(.get, "/users/profile", token: third.access).status == .unauthorized)
+                #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": third.refresh]).status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func registrationRulesAndDuplicates() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                #expect(try await register(api, "dup@example.com").status == .created)
+                let again = try await register(api, "DUP@example.com")
+                #expect(again.status == .conflict)
+                #expect(again.body["error"] as? String == "conflict")
+                let badEmail = try await register(api, "not-an-email")
+                #expect(badEmail.status == .badRequest)
+                #expect((badEmail.body["details"] as? [String: String])?["field"] == "email")
+                let weak = try await api.call(.post, "/auth/register", json: ["email": "w@example.com", "password": "short", "full_name": "W"])
+                #expect(weak.status == .badRequest)
+                #expect((weak.body["details"] as? [String: String])?["field"] == "password")
+                let wrongPassword = try await api.call(.post, "/auth/login", json: ["email": "dup@example.com", "password": "WrongPassword99"])
+                #expect(wrongPassword.status == .unauthorized)
+                let unknown = try await api.call(.post, "/auth/login", json: ["email": "nobody@example.com", "password": password])
+                #expect(unknown.status == .unauthorized)
+                #expect(unknown.body["message"] as? String == wrongPassword.body["message"] as? String, "no account enumeration")
+            }
+        }
+    }
+
+    @Test func malformedInputGetsTheEnvelopeOnEveryRoute() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                for path in ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/verify-email"] {
+                    let broken = try await api.call(.post, path, raw: "{not json")
+                    #expect(broken.status == .badRequest, "\(path)")
+                    #expect(broken.body["error"] as? String == "validation_error", "\(path)")
+                    let wrongType = try await api.call(.post, path, json: ["email": 5, "password": true, "refresh_token": 1, "token": [1]])
+                    #expect(wrongType.status == .badRequest, "\(path)")
+                    let empty = try await api.call(.post, path, json: [:])
+                    #expect(empty.status == .badRequest, "\(path)")
+                    #expect((empty.body["details"] as? [String: String])?["issue"] == "is required", "\(path)")
+                }
+            }
+        }
+    }
+
+    @Test func tokenAttacksAreRefused() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                _ = try await register(api, "eve@example.com")
+                let good = try await login(api, "eve@example.com")
+                let parts = good.access.split(separator: ".").map(String.init)
+                let claims = try #require(try JSONSerialization.jsonObject(with: base64URLDecode(parts[1])) as? [String: Any])
+
+                func forge(header: [String: Any], payload: [String: Any], sign: (String) -> String) throws -> String {
+                    let h = Base64URL.encode(try JSONSerialization.data(withJSONObject: header))
+                    let p = Base64URL.encode(try JSONSerialization.data(withJSONObject: payload))
+                    return "\(h).\(p).\(sign("\(h).\(p)"))"
+                }
+                // alg none
+                let none = try forge(header: ["alg": "none", "typ": "JWT"], payload: claims) { _ in "" }
+                // HS256 signed with the public key's JWKS text as the secret (the classic confusion).
+                let jwks = try await api.client.execute(uri: "/.well-known/jwks.json", method: .get) { String(buffer: $0.body) }
+                let hmac = try forge(header: ["alg": "HS256", "typ": "JWT"], payload: claims) { input in
+                    Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(jwks.utf8)))))
+                }
+                // A bad signature: the right header and claims, another signature.
+                let tampered = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+                // Claims changed under the original signature.
+                var other = claims
+                other["sub"] = "usr_someoneelse"
+                let resigned = try forge(header: ["alg": "RS256", "kid": "x"], payload: other) { _ in parts[2] }
+                // Signed correctly by a different key, for another audience, or expired.
+                let foreignKeys = JWTKeyCollection()
+                await foreignKeys.add(rsa: try JWTKit.Insecure.RSA.PrivateKey(pem: _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation), digestAlgorithm: .sha256)
+                let foreign = try await foreignKeys.sign(try JSONDecoder().decode(AccessClaims.self, from: base64URLDecode(parts[1])))
+                let signer = try await TokenSigner.load(TestAuth.configuration)
+                var audience = try JSONDecoder().decode(AccessClaims.self, from: base64URLDecode(parts[1]))
+                audience.aud = .init(value: ["someone-else"])
+                let wrongAudience = try await signer.keys.sign(audience, kid: JWKIdentifier(string: signer.kid))
+                var stale = try JSONDecoder().decode(AccessClaims.self, from: base64URLDecode(parts[1]))
+                stale.exp = .init(value: Date().addingTimeInterval(-5))
+                let expired = try await signer.keys.sign(stale, kid: JWKIdentifier(string: signer.kid))
+
+                #expect(try await api.call(.get, "/users/profile", token: good.access).status == .ok)
+                for (name, token) in [("none", none), ("hs256", hmac), ("tampered", tampered), ("resigned", resigned),
+                                      ("foreign key", foreign), ("audience", wrongAudience), ("expired", expired),
+                                      ("garbage", "not.a.jwt"), ("empty", "")] {
+                    let reply = try await api.call(.get, "/users/profile", token: token)
+                    #expect(reply.status == .unauthorized, "\(name)")
+                    #expect(reply.body["error"] as? String == "unauthorized", "\(name)")
+                }
+                #expect(try await api.call(.get, "/users/profile").status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func jwksPublishesTheSigningKey() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let jwks = try await api.client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                    #expect(response.status == .ok)
+                    return try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: [[String: String]]])
+                }
+                let key = try #require(jwks["keys"]?.first)
+                #expect(key["kty"] == "RSA")
+                #expect(key["alg"] == "RS256")
+                #expect(key["kid"]?.isEmpty == false)
+                // The token's header names the same key.
+                _ = try await register(api, "kid@example.com")
+                let tokens = try await login(api, "kid@example.com")
+                let header = try #require(try JSONSerialization.jsonObject(with: base64URLDecode(String(tokens.access.split(separator: ".")[0]))) as? [String: Any])
+                #expect(header["kid"] as? String == key["kid"])
+                #expect(header["alg"] as? String == "RS256")
+            }
+        }
+    }
+}
+
+func base64URLDecode(_ text: String) -> Data {
+    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    while base64.count % 4 != 0 { base64 += "=" }
+    return Data(base64Encoded: base64) ?? Data()
+}
