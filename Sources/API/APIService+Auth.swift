@@ -9,9 +9,7 @@ extension APIService {
         try AccountRules.validateEmail(email)
         try AccountRules.validatePassword(body.password)
         try AccountRules.validateName(body.fullName, field: "full_name")
-        if let company = body.company, company.count > 200 {
-            throw APIError.validation("company must be at most 200 characters", field: "company", issue: "too long")
-        }
+        try InputLimits.check(body.company, max: 200, field: "company")
         let hash = try await passwords.hash(body.password)
         let user = try await accounts.register(email: email, passwordHash: hash, fullName: body.fullName, company: body.company)
         return .created(.init(body: .json(.init(userId: user.id, email: user.email,
@@ -21,18 +19,30 @@ extension APIService {
 
     func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.email, max: 254, field: "email")
+        try InputLimits.check(body.password, max: 128, field: "password")
+        try InputLimits.checkDigits(body.totpCode, count: 6, field: "totp_code")
         let refused = APIError(.unauthorized, code: "unauthorized", message: "Invalid email or password")
         guard let (user, hash) = try await users.credentials(email: body.email.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             _ = try await passwords.verify(body.password, against: try await passwords.dummyHash())
             throw refused
         }
         guard try await passwords.verify(body.password, against: hash) else { throw refused }
+        if user.twoFactorEnabled {
+            guard let code = body.totpCode else {
+                throw APIError(.unauthorized, code: "unauthorized", message: "A two-factor code is required", field: "totp_code", issue: "is required")
+            }
+            let state = try await users.twoFactorState(userID: user.id)
+            guard let secret = state.secret else { throw refused }
+            try await useCode(code, secret: secret, userID: user.id)
+        }
         let session = try await sessions.start(userID: user.id, refreshLifetime: auth.refreshLifetime)
         return .ok(.init(body: .json(try await tokenResponse(user: user, sessionID: session.sessionID, refresh: session.refresh))))
     }
 
     func refresh(_ input: Operations.Refresh.Input) async throws -> Operations.Refresh.Output {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.refreshToken, max: 200, field: "refresh_token")
         switch try await sessions.rotate(SecretToken(value: body.refreshToken), refreshLifetime: auth.refreshLifetime) {
         case .rotated(let userID, let sessionID, let next):
             guard let user = try await users.user(id: userID) else { throw APIError.unauthorized }
@@ -47,6 +57,7 @@ extension APIService {
 
     func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.refreshToken, max: 200, field: "refresh_token")
         guard try await sessions.revoke(byRefresh: SecretToken(value: body.refreshToken), reason: "logout") else {
             throw APIError(.unauthorized, code: "unauthorized", message: "The refresh token is invalid")
         }
@@ -55,6 +66,7 @@ extension APIService {
 
     func verifyEmail(_ input: Operations.VerifyEmail.Input) async throws -> Operations.VerifyEmail.Output {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.token, max: 200, field: "token")
         _ = try await accounts.verifyEmail(token: SecretToken(value: body.token))
         return .ok(.init(body: .json(.init(message: "Email verified"))))
     }
@@ -64,5 +76,24 @@ extension APIService {
             accessToken: try await signer.issue(userID: user.id, sessionID: sessionID), refreshToken: refresh.value,
             tokenType: .bearer, expiresIn: Int(auth.accessLifetime.seconds),
             user: .init(id: user.id, email: user.email, subscriptionTier: user.subscriptionTier))
+    }
+}
+
+/// Password reset.
+extension APIService {
+    func forgotPassword(_ input: Operations.ForgotPassword.Input) async throws -> Operations.ForgotPassword.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.email, max: 254, field: "email")
+        try await accounts.requestPasswordReset(email: body.email)
+        return .accepted(.init(body: .json(.init(message: "If an account exists for this address, a reset email is on its way"))))
+    }
+
+    func resetPassword(_ input: Operations.ResetPassword.Input) async throws -> Operations.ResetPassword.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        try InputLimits.check(body.token, max: 200, field: "token")
+        try AccountRules.validatePassword(body.newPassword, field: "new_password")
+        let hash = try await passwords.hash(body.newPassword)
+        try await accounts.resetPassword(token: SecretToken(value: body.token), newPasswordHash: hash)
+        return .ok(.init(body: .json(.init(message: "Password changed; every session was signed out"))))
     }
 }

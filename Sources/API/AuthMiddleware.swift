@@ -21,7 +21,9 @@ struct CurrentUser: Sendable {
 /// access token whose session is still live. Anything else is 401 with the envelope.
 struct AuthMiddleware: ServerMiddleware {
     /// The operations marked `security: []` in `openapi.yaml` (a test keeps the two in sync).
-    static let publicOperations: Set<String> = ["getHealth", "getStatus", "register", "login", "refresh", "logout", "verifyEmail"]
+    static let publicOperations: Set<String> = [
+        "getHealth", "getStatus", "register", "login", "refresh", "logout", "verifyEmail", "forgotPassword", "resetPassword",
+    ]
 
     let signer: TokenSigner
     let sessions: SessionRepository

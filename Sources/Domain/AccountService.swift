@@ -37,6 +37,44 @@ public struct AccountService: Sendable {
         }
     }
 
+    /// Queues a password reset email when the address belongs to an account; does nothing
+    /// otherwise (the caller answers the same either way).
+    public func requestPasswordReset(email: String, lifetime: Duration = .seconds(3600)) async throws {
+        guard let (user, _) = try await users.credentials(email: email) else { return }
+        try await client.withTransaction(logger: logger) { tx in
+            let token = try await emailTokens.issue(userID: user.id, purpose: .resetPassword, lifetime: lifetime, on: tx)
+            try await outbox.enqueue(
+                to: user.email, subject: "Reset your YTEmpire password",
+                body: "Someone asked to reset the password of this account. If it was you, use this token within an hour:\n\n\(token.value)\n\nPOST /api/v1/auth/reset-password {\"token\": \"…\", \"new_password\": \"…\"}\n\nIf it was not you, ignore this email.\n",
+                on: tx)
+        }
+    }
+
+    /// Sets a new password with a reset token and revokes every session of the account, in one
+    /// transaction.
+    /// - Throws: `unauthorized` for an unknown, used or expired token.
+    public func resetPassword(token: SecretToken, newPasswordHash: String) async throws {
+        let sessions = SessionRepository(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { tx in
+            guard let userID = try await emailTokens.consume(token, purpose: .resetPassword, on: tx) else {
+                throw DomainError(.unauthorized, "The reset token is invalid, used or expired", field: "token")
+            }
+            try await users.setPasswordHash(userID: userID, hash: newPasswordHash, on: tx)
+            try await sessions.revokeAll(userID: userID, reason: "password reset", on: tx)
+        }
+    }
+
+    /// Deletes an account: cancels its queued and running jobs (domain jobs carry the owner in
+    /// `args.user_id`), then removes the user and, by cascade, everything it owns.
+    public func deleteAccount(userID: String) async throws {
+        let jobs = JobStore(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { tx in
+            let ids = try await jobs.unfinishedJobIDs(ownedBy: userID, on: tx)
+            try await jobs.cancel(ids: ids, on: tx)
+            try await users.delete(userID: userID, on: tx)
+        }
+    }
+
     /// Marks the token's user verified.
     /// - Throws: `unauthorized` for an unknown, used or expired token.
     public func verifyEmail(token: SecretToken) async throws -> String {

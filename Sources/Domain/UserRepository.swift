@@ -77,4 +77,78 @@ public struct UserRepository: Sendable {
         for try await allowance in rows.decode(Int32.self) { return Int(allowance) }
         return 0
     }
+
+    /// Changes the name and/or company; nil leaves a field as it is.
+    public func updateProfile(userID: String, fullName: String?, company: String?) async throws -> User? {
+        let rows = try await client.query("""
+            UPDATE users SET full_name = coalesce(\(fullName), full_name), company = coalesce(\(company), company), updated_at = now()
+             WHERE id = \(userID)
+            RETURNING \(unescaped: Self.columns())
+            """, logger: logger)
+        for try await row in rows { return try Self.decode(row) }
+        return nil
+    }
+
+    /// The password hash, for confirming a sensitive change.
+    public func passwordHash(userID: String) async throws -> String? {
+        let rows = try await client.query("SELECT password_hash FROM users WHERE id = \(userID)", logger: logger)
+        for try await hash in rows.decode(String.self) { return hash }
+        return nil
+    }
+
+    /// Replaces the password hash.
+    public func setPasswordHash(userID: String, hash: String, on executor: any PostgresExecutor) async throws {
+        try await executor.run("UPDATE users SET password_hash = \(hash), updated_at = now() WHERE id = \(userID)", logger: logger)
+    }
+
+    /// The settings document (JSON object text).
+    public func settings(userID: String) async throws -> String? {
+        let rows = try await client.query("SELECT settings::text FROM users WHERE id = \(userID)", logger: logger)
+        for try await json in rows.decode(String.self) { return json }
+        return nil
+    }
+
+    /// Merges `patch` (a JSON object) into the settings and returns the result.
+    public func mergeSettings(userID: String, patch: String) async throws -> String? {
+        let rows = try await client.query("""
+            UPDATE users SET settings = settings || \(patch)::jsonb, updated_at = now() WHERE id = \(userID) RETURNING settings::text
+            """, logger: logger)
+        for try await json in rows.decode(String.self) { return json }
+        return nil
+    }
+
+    /// The TOTP state: the secret (pending or active), whether it is enabled, the last step used.
+    public func twoFactorState(userID: String) async throws -> (secret: String?, enabled: Bool, lastStep: Int64?) {
+        let rows = try await client.query("SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = \(userID)", logger: logger)
+        for try await state in rows.decode((String?, Bool, Int64?).self) { return state }
+        return (nil, false, nil)
+    }
+
+    /// Stores a new, not yet enabled secret (a setup in progress).
+    public func setPendingTwoFactorSecret(userID: String, secret: String) async throws {
+        try await client.query("""
+            UPDATE users SET totp_secret = \(secret), totp_last_step = NULL, updated_at = now()
+             WHERE id = \(userID) AND NOT totp_enabled
+            """, logger: logger)
+    }
+
+    /// Records that `step` was used, only if it is newer than the last one, so a code works
+    /// once; optionally turns two-factor on (true) or off (false, which also drops the secret).
+    /// - Returns: false when the step was already used (a replay).
+    public func useTwoFactorStep(userID: String, step: Int64, enable: Bool? = nil) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE users SET totp_last_step = CASE WHEN \(enable) = false THEN NULL ELSE \(step) END,
+                   totp_enabled = coalesce(\(enable), totp_enabled),
+                   totp_secret = CASE WHEN \(enable) = false THEN NULL ELSE totp_secret END, updated_at = now()
+             WHERE id = \(userID) AND (totp_last_step IS NULL OR totp_last_step < \(step))
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Deletes the user; sessions, tokens and settings go with it.
+    public func delete(userID: String, on executor: any PostgresExecutor) async throws {
+        try await executor.run("DELETE FROM users WHERE id = \(userID)", logger: logger)
+    }
 }

@@ -81,6 +81,17 @@ extension JobStore {
         return states
     }
 
+    /// Unfinished jobs whose arguments name `owner` as `user_id`: the convention every domain
+    /// job follows, so an account's work can be found and cancelled.
+    public func unfinishedJobIDs(ownedBy owner: String, on executor: (any PostgresExecutor)? = nil) async throws -> [Int64] {
+        let rows = try await (executor ?? client).run("""
+            SELECT id FROM jobs WHERE args->>'user_id' = \(owner) AND state IN ('available', 'scheduled', 'retryable', 'running')
+            """, logger: logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        return ids
+    }
+
     /// Puts a finished or waiting job back to `available` to run now. A job that used up
     /// its attempts gets one more.
     /// - Returns: the job after the change, or nil when no such job exists.

@@ -8,14 +8,22 @@ contract_check() {
   psql_at "$pg_port" postgres "CREATE DATABASE t_contract" >/dev/null
   local url="postgres://postgres@127.0.0.1:$pg_port/t_contract"
   DATABASE_URL="$url" "$bin" migrate >/dev/null
-  DATABASE_URL="$url" LOG_LEVEL=warning "$bin" api --port "$api_port" &
+  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" "$bin" api --port "$api_port" &
   local pid=$!
   local status=0
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$api_port/api/v1/health" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  schemathesis run "http://127.0.0.1:$api_port/openapi.json" --url "http://127.0.0.1:$api_port/api/v1" \
+  # A real account, so the authenticated operations are exercised too.
+  local base="http://127.0.0.1:$api_port/api/v1" password="Contract-check-0123"
+  curl -fsS -X POST "$base/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\":\"contract@example.com\",\"password\":\"$password\",\"full_name\":\"Contract Check\"}" >/dev/null
+  local token
+  token=$(curl -fsS -X POST "$base/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"contract@example.com\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  schemathesis --config-file "$ROOT/ops/schemathesis.toml" run "http://127.0.0.1:$api_port/openapi.json" --url "http://127.0.0.1:$api_port/api/v1" \
+    --header "Authorization: Bearer $token" \
     --checks all --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 || status=$?
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   [ "$status" -eq 0 ] || die "schemathesis found contract failures (above)"

@@ -363,6 +363,200 @@ extension Components {
                 case usage
             }
         }
+        /// - Remark: Generated from `#/components/schemas/EmailRequest`.
+        package struct EmailRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/EmailRequest/email`.
+            package var email: Swift.String
+            /// Creates a new `EmailRequest`.
+            ///
+            /// - Parameters:
+            ///   - email:
+            package init(email: Swift.String) {
+                self.email = email
+            }
+            package enum CodingKeys: String, CodingKey {
+                case email
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ResetPasswordRequest`.
+        package struct ResetPasswordRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ResetPasswordRequest/token`.
+            package var token: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ResetPasswordRequest/new_password`.
+            package var newPassword: Swift.String
+            /// Creates a new `ResetPasswordRequest`.
+            ///
+            /// - Parameters:
+            ///   - token:
+            ///   - newPassword:
+            package init(
+                token: Swift.String,
+                newPassword: Swift.String
+            ) {
+                self.token = token
+                self.newPassword = newPassword
+            }
+            package enum CodingKeys: String, CodingKey {
+                case token
+                case newPassword = "new_password"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CodeRequest`.
+        package struct CodeRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CodeRequest/code`.
+            package var code: Swift.String
+            /// Creates a new `CodeRequest`.
+            ///
+            /// - Parameters:
+            ///   - code:
+            package init(code: Swift.String) {
+                self.code = code
+            }
+            package enum CodingKeys: String, CodingKey {
+                case code
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TwoFactorSetup`.
+        package struct TwoFactorSetup: Codable, Hashable, Sendable {
+            /// Base32 TOTP secret (SHA-1
+            ///
+            /// - Remark: Generated from `#/components/schemas/TwoFactorSetup/secret`.
+            package var secret: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TwoFactorSetup/otpauth_uri`.
+            package var otpauthUri: Swift.String
+            /// Creates a new `TwoFactorSetup`.
+            ///
+            /// - Parameters:
+            ///   - secret: Base32 TOTP secret (SHA-1
+            ///   - otpauthUri:
+            package init(
+                secret: Swift.String,
+                otpauthUri: Swift.String
+            ) {
+                self.secret = secret
+                self.otpauthUri = otpauthUri
+            }
+            package enum CodingKeys: String, CodingKey {
+                case secret
+                case otpauthUri = "otpauth_uri"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PasswordConfirmation`.
+        package struct PasswordConfirmation: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PasswordConfirmation/password`.
+            package var password: Swift.String
+            /// Creates a new `PasswordConfirmation`.
+            ///
+            /// - Parameters:
+            ///   - password:
+            package init(password: Swift.String) {
+                self.password = password
+            }
+            package enum CodingKeys: String, CodingKey {
+                case password
+            }
+        }
+        /// Absent or null fields are left as they are.
+        ///
+        /// - Remark: Generated from `#/components/schemas/ProfileUpdate`.
+        package struct ProfileUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ProfileUpdate/full_name`.
+            package var fullName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ProfileUpdate/company`.
+            package var company: Swift.String?
+            /// Creates a new `ProfileUpdate`.
+            ///
+            /// - Parameters:
+            ///   - fullName:
+            ///   - company:
+            package init(
+                fullName: Swift.String? = nil,
+                company: Swift.String? = nil
+            ) {
+                self.fullName = fullName
+                self.company = company
+            }
+            package enum CodingKeys: String, CodingKey {
+                case fullName = "full_name"
+                case company
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Settings`.
+        package struct Settings: Codable, Hashable, Sendable {
+            /// IANA time zone
+            ///
+            /// - Remark: Generated from `#/components/schemas/Settings/timezone`.
+            package var timezone: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Settings/language`.
+            package var language: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Settings/email_notifications`.
+            package var emailNotifications: Swift.Bool
+            /// Default per-video cost ceiling in USD.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Settings/default_cost_limit`.
+            package var defaultCostLimit: Swift.Double
+            /// Creates a new `Settings`.
+            ///
+            /// - Parameters:
+            ///   - timezone: IANA time zone
+            ///   - language:
+            ///   - emailNotifications:
+            ///   - defaultCostLimit: Default per-video cost ceiling in USD.
+            package init(
+                timezone: Swift.String,
+                language: Swift.String,
+                emailNotifications: Swift.Bool,
+                defaultCostLimit: Swift.Double
+            ) {
+                self.timezone = timezone
+                self.language = language
+                self.emailNotifications = emailNotifications
+                self.defaultCostLimit = defaultCostLimit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case timezone
+                case language
+                case emailNotifications = "email_notifications"
+                case defaultCostLimit = "default_cost_limit"
+            }
+        }
+        /// Absent or null fields are left as they are.
+        ///
+        /// - Remark: Generated from `#/components/schemas/SettingsUpdate`.
+        package struct SettingsUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SettingsUpdate/timezone`.
+            package var timezone: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SettingsUpdate/language`.
+            package var language: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SettingsUpdate/email_notifications`.
+            package var emailNotifications: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/SettingsUpdate/default_cost_limit`.
+            package var defaultCostLimit: Swift.Double?
+            /// Creates a new `SettingsUpdate`.
+            ///
+            /// - Parameters:
+            ///   - timezone:
+            ///   - language:
+            ///   - emailNotifications:
+            ///   - defaultCostLimit:
+            package init(
+                timezone: Swift.String? = nil,
+                language: Swift.String? = nil,
+                emailNotifications: Swift.Bool? = nil,
+                defaultCostLimit: Swift.Double? = nil
+            ) {
+                self.timezone = timezone
+                self.language = language
+                self.emailNotifications = emailNotifications
+                self.defaultCostLimit = defaultCostLimit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case timezone
+                case language
+                case emailNotifications = "email_notifications"
+                case defaultCostLimit = "default_cost_limit"
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ErrorEnvelope`.
         package struct ErrorEnvelope: Codable, Hashable, Sendable {
             /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …

@@ -42,11 +42,56 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /auth/verify-email`.
     /// - Remark: Generated from `#/paths//auth/verify-email/post(verifyEmail)`.
     func verifyEmail(_ input: Operations.VerifyEmail.Input) async throws -> Operations.VerifyEmail.Output
+    /// Email a password reset token if the account exists (always 202).
+    ///
+    /// - Remark: HTTP `POST /auth/forgot-password`.
+    /// - Remark: Generated from `#/paths//auth/forgot-password/post(forgotPassword)`.
+    func forgotPassword(_ input: Operations.ForgotPassword.Input) async throws -> Operations.ForgotPassword.Output
+    /// Set a new password with a reset token; every session of the account is revoked.
+    ///
+    /// - Remark: HTTP `POST /auth/reset-password`.
+    /// - Remark: Generated from `#/paths//auth/reset-password/post(resetPassword)`.
+    func resetPassword(_ input: Operations.ResetPassword.Input) async throws -> Operations.ResetPassword.Output
+    /// Start two-factor setup - a TOTP secret and otpauth URI; confirm with /auth/2fa/verify.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/enable`.
+    /// - Remark: Generated from `#/paths//auth/2fa/enable/post(enableTwoFactor)`.
+    func enableTwoFactor(_ input: Operations.EnableTwoFactor.Input) async throws -> Operations.EnableTwoFactor.Output
+    /// Confirm a TOTP code; two-factor authentication is then on and login requires a code.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/verify`.
+    /// - Remark: Generated from `#/paths//auth/2fa/verify/post(verifyTwoFactor)`.
+    func verifyTwoFactor(_ input: Operations.VerifyTwoFactor.Input) async throws -> Operations.VerifyTwoFactor.Output
+    /// Turn two-factor authentication off with a current code.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/disable`.
+    /// - Remark: Generated from `#/paths//auth/2fa/disable/post(disableTwoFactor)`.
+    func disableTwoFactor(_ input: Operations.DisableTwoFactor.Input) async throws -> Operations.DisableTwoFactor.Output
+    /// The user's settings.
+    ///
+    /// - Remark: HTTP `GET /users/settings`.
+    /// - Remark: Generated from `#/paths//users/settings/get(getSettings)`.
+    func getSettings(_ input: Operations.GetSettings.Input) async throws -> Operations.GetSettings.Output
+    /// Replace some or all settings.
+    ///
+    /// - Remark: HTTP `PUT /users/settings`.
+    /// - Remark: Generated from `#/paths//users/settings/put(updateSettings)`.
+    func updateSettings(_ input: Operations.UpdateSettings.Input) async throws -> Operations.UpdateSettings.Output
+    /// Delete the account - requires the password; cancels its jobs and removes its data.
+    ///
+    /// - Remark: HTTP `DELETE /users/account`.
+    /// - Remark: Generated from `#/paths//users/account/delete(deleteAccount)`.
+    func deleteAccount(_ input: Operations.DeleteAccount.Input) async throws -> Operations.DeleteAccount.Output
     /// The current user's profile, subscription and usage.
     ///
     /// - Remark: HTTP `GET /users/profile`.
     /// - Remark: Generated from `#/paths//users/profile/get(getProfile)`.
     func getProfile(_ input: Operations.GetProfile.Input) async throws -> Operations.GetProfile.Output
+    /// Update the name or company.
+    ///
+    /// - Remark: HTTP `PUT /users/profile`.
+    /// - Remark: Generated from `#/paths//users/profile/put(updateProfile)`.
+    func updateProfile(_ input: Operations.UpdateProfile.Input) async throws -> Operations.UpdateProfile.Output
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.
@@ -126,12 +171,117 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// Email a password reset token if the account exists (always 202).
+    ///
+    /// - Remark: HTTP `POST /auth/forgot-password`.
+    /// - Remark: Generated from `#/paths//auth/forgot-password/post(forgotPassword)`.
+    package func forgotPassword(
+        headers: Operations.ForgotPassword.Input.Headers = .init(),
+        body: Operations.ForgotPassword.Input.Body
+    ) async throws -> Operations.ForgotPassword.Output {
+        try await forgotPassword(Operations.ForgotPassword.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Set a new password with a reset token; every session of the account is revoked.
+    ///
+    /// - Remark: HTTP `POST /auth/reset-password`.
+    /// - Remark: Generated from `#/paths//auth/reset-password/post(resetPassword)`.
+    package func resetPassword(
+        headers: Operations.ResetPassword.Input.Headers = .init(),
+        body: Operations.ResetPassword.Input.Body
+    ) async throws -> Operations.ResetPassword.Output {
+        try await resetPassword(Operations.ResetPassword.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Start two-factor setup - a TOTP secret and otpauth URI; confirm with /auth/2fa/verify.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/enable`.
+    /// - Remark: Generated from `#/paths//auth/2fa/enable/post(enableTwoFactor)`.
+    package func enableTwoFactor(headers: Operations.EnableTwoFactor.Input.Headers = .init()) async throws -> Operations.EnableTwoFactor.Output {
+        try await enableTwoFactor(Operations.EnableTwoFactor.Input(headers: headers))
+    }
+    /// Confirm a TOTP code; two-factor authentication is then on and login requires a code.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/verify`.
+    /// - Remark: Generated from `#/paths//auth/2fa/verify/post(verifyTwoFactor)`.
+    package func verifyTwoFactor(
+        headers: Operations.VerifyTwoFactor.Input.Headers = .init(),
+        body: Operations.VerifyTwoFactor.Input.Body
+    ) async throws -> Operations.VerifyTwoFactor.Output {
+        try await verifyTwoFactor(Operations.VerifyTwoFactor.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Turn two-factor authentication off with a current code.
+    ///
+    /// - Remark: HTTP `POST /auth/2fa/disable`.
+    /// - Remark: Generated from `#/paths//auth/2fa/disable/post(disableTwoFactor)`.
+    package func disableTwoFactor(
+        headers: Operations.DisableTwoFactor.Input.Headers = .init(),
+        body: Operations.DisableTwoFactor.Input.Body
+    ) async throws -> Operations.DisableTwoFactor.Output {
+        try await disableTwoFactor(Operations.DisableTwoFactor.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The user's settings.
+    ///
+    /// - Remark: HTTP `GET /users/settings`.
+    /// - Remark: Generated from `#/paths//users/settings/get(getSettings)`.
+    package func getSettings(headers: Operations.GetSettings.Input.Headers = .init()) async throws -> Operations.GetSettings.Output {
+        try await getSettings(Operations.GetSettings.Input(headers: headers))
+    }
+    /// Replace some or all settings.
+    ///
+    /// - Remark: HTTP `PUT /users/settings`.
+    /// - Remark: Generated from `#/paths//users/settings/put(updateSettings)`.
+    package func updateSettings(
+        headers: Operations.UpdateSettings.Input.Headers = .init(),
+        body: Operations.UpdateSettings.Input.Body
+    ) async throws -> Operations.UpdateSettings.Output {
+        try await updateSettings(Operations.UpdateSettings.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete the account - requires the password; cancels its jobs and removes its data.
+    ///
+    /// - Remark: HTTP `DELETE /users/account`.
+    /// - Remark: Generated from `#/paths//users/account/delete(deleteAccount)`.
+    package func deleteAccount(
+        headers: Operations.DeleteAccount.Input.Headers = .init(),
+        body: Operations.DeleteAccount.Input.Body
+    ) async throws -> Operations.DeleteAccount.Output {
+        try await deleteAccount(Operations.DeleteAccount.Input(
+            headers: headers,
+            body: body
+        ))
+    }
     /// The current user's profile, subscription and usage.
     ///
     /// - Remark: HTTP `GET /users/profile`.
     /// - Remark: Generated from `#/paths//users/profile/get(getProfile)`.
     package func getProfile(headers: Operations.GetProfile.Input.Headers = .init()) async throws -> Operations.GetProfile.Output {
         try await getProfile(Operations.GetProfile.Input(headers: headers))
+    }
+    /// Update the name or company.
+    ///
+    /// - Remark: HTTP `PUT /users/profile`.
+    /// - Remark: Generated from `#/paths//users/profile/put(updateProfile)`.
+    package func updateProfile(
+        headers: Operations.UpdateProfile.Input.Headers = .init(),
+        body: Operations.UpdateProfile.Input.Body
+    ) async throws -> Operations.UpdateProfile.Output {
+        try await updateProfile(Operations.UpdateProfile.Input(
+            headers: headers,
+            body: body
+        ))
     }
     /// System health check; 503 names the failing service.
     ///

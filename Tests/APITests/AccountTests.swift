@@ -1,0 +1,173 @@
+@testable import API
+import Domain
+import Foundation
+import HummingbirdOTP
+import HummingbirdTesting
+import Queue
+import TestSupport
+import Testing
+
+/// RFC 6238 TOTP with its published test vectors (SHA-1, secret "12345678901234567890"),
+/// checked on the last 6 of the RFC's 8 digits.
+@Suite struct TwoFactorTests {
+    @Test(arguments: [
+        (59.0, "287082"), (1_111_111_109, "081804"), (1_111_111_111, "050471"),
+        (1_234_567_890, "005924"), (2_000_000_000, "279037"), (20_000_000_000, "353130"),
+    ])
+    func rfc6238Vectors(time: Double, code: String) {
+        let secret = "12345678901234567890"
+        let date = Date(timeIntervalSince1970: time)
+        let step = Int64(time) / 30
+        #expect(TwoFactor.matchingStep(code: code, secret: secret, at: date) == step)
+        // One step of drift either way, no more.
+        #expect(TwoFactor.matchingStep(code: code, secret: secret, at: date.addingTimeInterval(30)) == step)
+        #expect(TwoFactor.matchingStep(code: code, secret: secret, at: date.addingTimeInterval(-30)) == step)
+        #expect(TwoFactor.matchingStep(code: code, secret: secret, at: date.addingTimeInterval(90)) == nil)
+        #expect(TwoFactor.matchingStep(code: "000000", secret: secret, at: date) == nil || code == "000000")
+        #expect(TwoFactor.matchingStep(code: "12a456", secret: secret, at: date) == nil)
+    }
+}
+
+@Suite struct AccountTests {
+    let password = "CorrectHorse42battery"
+
+    func signUp(_ api: APIClient, _ email: String) async throws -> (access: String, refresh: String) {
+        _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Grace Hopper"])
+        let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
+        return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
+    }
+
+    /// The code an authenticator app shows for the URI's secret, `offset` seconds from now.
+    func currentCode(_ uri: String, offset: TimeInterval = 0) throws -> String {
+        let base32 = try #require(URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value)
+        let secret = String(decoding: Base32.decode(base32), as: UTF8.self)
+        return String(format: "%06d", TOTP(secret: secret).compute(date: Date().addingTimeInterval(offset)))
+    }
+
+    @Test func twoFactorOnAndOff() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let tokens = try await signUp(api, "grace@example.com")
+                let setup = try await api.call(.post, "/auth/2fa/enable", token: tokens.access)
+                #expect(setup.status == .ok)
+                let uri = try #require(setup.body["otpauth_uri"] as? String)
+                #expect(uri.hasPrefix("otpauth://totp/"))
+                #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": "000000"], token: tokens.access).status == .unauthorized)
+                let code = try currentCode(uri)
+                #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": code], token: tokens.access).status == .ok)
+
+                // On: login needs a code, and a code works once.
+                let withoutCode = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password])
+                #expect(withoutCode.status == .unauthorized)
+                #expect((withoutCode.body["details"] as? [String: String])?["field"] == "totp_code")
+                let replayed = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password, "totp_code": code])
+                #expect(replayed.status == .unauthorized, "the step used to enable cannot log in again")
+                let next = try currentCode(uri, offset: 30)
+                let withCode = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password, "totp_code": next])
+                #expect(withCode.status == .ok)
+                #expect(try await api.call(.get, "/users/profile", token: tokens.access).body["two_factor_enabled"] as? Bool == true)
+
+                // Off again with a fresh code... the next step was used by the login, so none is left
+                // in the window until time moves on; the used one is refused.
+                #expect(try await api.call(.post, "/auth/2fa/disable", json: ["code": next], token: tokens.access).status == .unauthorized)
+                try await db.client.query("UPDATE users SET totp_last_step = totp_last_step - 3", logger: db.logger)
+                #expect(try await api.call(.post, "/auth/2fa/disable", json: ["code": next], token: tokens.access).status == .ok)
+                let plain = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password])
+                #expect(plain.status == .ok)
+            }
+        }
+    }
+
+    @Test func passwordResetRevokesEverySession() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let tokens = try await signUp(api, "reset@example.com")
+                #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "reset@example.com"]).status == .accepted)
+                #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "nobody@example.com"]).status == .accepted)
+                let rows = try await db.client.query("SELECT body FROM email_outbox WHERE subject LIKE 'Reset%'", logger: db.logger)
+                var bodies: [String] = []
+                for try await body in rows.decode(String.self) { bodies.append(body) }
+                #expect(bodies.count == 1, "no email for an unknown address")
+                let token = try #require(bodies.first?.split(separator: "\n").first { $0.count == 43 }.map(String.init))
+                let weak = try await api.call(.post, "/auth/reset-password", json: ["token": token, "new_password": "short"])
+                #expect(weak.status == .badRequest)
+                let newPassword = "AnotherHorse77staple"
+                #expect(try await api.call(.post, "/auth/reset-password", json: ["token": token, "new_password": newPassword]).status == .ok)
+                #expect(try await api.call(.post, "/auth/reset-password", json: ["token": token, "new_password": newPassword]).status == .unauthorized)
+                #expect(try await api.call(.get, "/users/profile", token: tokens.access).status == .unauthorized)
+                #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": tokens.refresh]).status == .unauthorized)
+                #expect(try await api.call(.post, "/auth/login", json: ["email": "reset@example.com", "password": password]).status == .unauthorized)
+                #expect(try await api.call(.post, "/auth/login", json: ["email": "reset@example.com", "password": newPassword]).status == .ok)
+            }
+        }
+    }
+
+    @Test func profileAndSettings() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let tokens = try await signUp(api, "settings@example.com")
+                let updated = try await api.call(.put, "/users/profile", json: ["full_name": "Rear Admiral Hopper", "company": "Navy"], token: tokens.access)
+                #expect(updated.status == .ok)
+                #expect(updated.body["full_name"] as? String == "Rear Admiral Hopper")
+                #expect(updated.body["company"] as? String == "Navy")
+                let defaults = try await api.call(.get, "/users/settings", token: tokens.access)
+                #expect(defaults.body["timezone"] as? String == "UTC")
+                let changed = try await api.call(.put, "/users/settings", json: ["timezone": "Europe/Berlin", "default_cost_limit": 2.5], token: tokens.access)
+                #expect(changed.status == .ok)
+                #expect(changed.body["timezone"] as? String == "Europe/Berlin")
+                #expect(changed.body["language"] as? String == "en")
+                #expect(changed.body["default_cost_limit"] as? Double == 2.5)
+                let badZone = try await api.call(.put, "/users/settings", json: ["timezone": "Mars/Olympus"], token: tokens.access)
+                #expect(badZone.status == .badRequest)
+                #expect((badZone.body["details"] as? [String: String])?["field"] == "timezone")
+                let badLimit = try await api.call(.put, "/users/settings", json: ["default_cost_limit": -1], token: tokens.access)
+                #expect(badLimit.status == .badRequest)
+                #expect(try await api.call(.get, "/users/settings").status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func deletingTheAccountCancelsItsJobsAndRemovesItsData() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let tokens = try await signUp(api, "leaving@example.com")
+                let other = try await signUp(api, "staying@example.com")
+                let profile = try await api.call(.get, "/users/profile", token: tokens.access)
+                let userID = try #require(profile.body["id"] as? String)
+                let otherID = try #require(try await api.call(.get, "/users/profile", token: other.access).body["id"] as? String)
+                let store = JobStore(client: db.client, logger: db.logger)
+                let mine = try await store.insert(NewJob(kind: "noop", args: "{\"user_id\": \"\(userID)\"}"))
+                let theirs = try await store.insert(NewJob(kind: "noop", args: "{\"user_id\": \"\(otherID)\"}"))
+
+                let wrong = try await api.call(.delete, "/users/account", json: ["password": "not-the-password"], token: tokens.access)
+                #expect(wrong.status == .unauthorized)
+                #expect(try await api.call(.delete, "/users/account", json: ["password": password], token: tokens.access).status == .ok)
+                #expect(try await store.job(id: mine.id)?.state == .cancelled)
+                #expect(try await store.job(id: theirs.id)?.state == .available)
+                #expect(try await db.scalar("SELECT count(*) FROM users WHERE id = \(userID)") == 0)
+                #expect(try await db.scalar("SELECT count(*) FROM sessions WHERE user_id = \(userID)") == 0)
+                #expect(try await api.call(.get, "/users/profile", token: tokens.access).status == .unauthorized)
+                #expect(try await api.call(.get, "/users/profile", token: other.access).status == .ok)
+            }
+        }
+    }
+}
+
+/// RFC 4648 base32 decoding, for reading the secret back out of an otpauth URI.
+enum Base32 {
+    static func decode(_ text: String) -> [UInt8] {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var buffer = 0, bits = 0
+        var out: [UInt8] = []
+        for character in text.uppercased() where character != "=" {
+            guard let value = alphabet.firstIndex(of: character) else { continue }
+            buffer = (buffer << 5) | value
+            bits += 5
+            if bits >= 8 {
+                out.append(UInt8((buffer >> (bits - 8)) & 0xFF))
+                bits -= 8
+            }
+        }
+        return out
+    }
+}
