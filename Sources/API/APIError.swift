@@ -15,6 +15,8 @@ public struct APIError: Error, Sendable, Equatable {
     public var retryAfter: Int?
     /// For 405: the methods the path accepts (the `Allow` header).
     public var allow: [String]?
+    /// More headers for the response (rate-limit state on a 429, say).
+    public var headers = HTTPFields()
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, issue: String? = nil, retryAfter: Int? = nil) {
         self.status = status
@@ -58,7 +60,7 @@ public struct APIError: Error, Sendable, Equatable {
 
     /// The response for this error.
     func response(requestID: String) -> Response {
-        var headers = HTTPFields()
+        var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.requestID] = requestID
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }

@@ -1,3 +1,4 @@
+import Domain
 import Hummingbird
 import Logging
 
@@ -7,10 +8,13 @@ public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// `req_` + random characters; set by `RequestIDMiddleware`.
     public var requestID: String
+    /// The peer's IP address, when the connection has one (rate limits key on it).
+    public var clientAddress: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         requestID = RequestID.make()
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Request bodies larger than this are refused with 413 and the error envelope.
@@ -20,13 +24,7 @@ public struct APIRequestContext: RequestContext {
     public static let bodyLimit = 1 << 20
 }
 
-/// Prefixed, unguessable identifiers (`req_…`).
+/// Request ids: `req_` and 20 random URL-safe characters.
 public enum RequestID {
-    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-    /// A new id with the given prefix and 20 random URL-safe characters (~119 bits).
-    public static func make(prefix: String = "req_") -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + String((0..<20).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
-    }
+    public static func make() -> String { PrefixedID.make("req_") }
 }

@@ -30,7 +30,8 @@ public enum APIServer {
 
     /// The router with every route and middleware; tests drive it without a socket.
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
-                                  auth: AuthConfiguration, logger: Logger) async throws -> Router<APIRequestContext> {
+                                  auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                                  logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: MetricsMiddleware())
@@ -42,7 +43,11 @@ public enum APIServer {
             users: UserRepository(client: client, logger: logger), sessions: sessions)
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
-                                     middlewares: [AuthMiddleware(signer: signer, sessions: sessions)])
+                                     middlewares: [
+                                         AuthMiddleware(signer: signer, sessions: sessions),
+                                         RateLimitMiddleware(limiter: RateLimiter(client: client, logger: logger), policy: rateLimits,
+                                                             document: OpenAPIDocument.json),
+                                     ])
         router.get("/.well-known/jwks.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: signer.jwks)))
         }
@@ -64,9 +69,11 @@ public enum APIServer {
     }
 
     /// The application, a `Service` to run in the process's `ServiceGroup`.
-    public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, client: PostgresClient,
-                                       registry: PrometheusCollectorRegistry, logger: Logger) async throws -> some ApplicationProtocol {
-        let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth, logger: logger)
+    public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, rateLimits: RateLimitPolicy,
+                                       client: PostgresClient, registry: PrometheusCollectorRegistry,
+                                       logger: Logger) async throws -> some ApplicationProtocol {
+        let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
+                                          rateLimits: rateLimits, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

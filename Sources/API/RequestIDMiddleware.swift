@@ -23,7 +23,9 @@ struct RequestIDMiddleware: RouterMiddleware {
             if request.method != .get && request.method != .head {
                 _ = try await request.collectBody(upTo: context.maxUploadSize)
             }
-            var response = try await next(request, context)
+            var response = try await ClientAddress.$value.withValue(context.clientAddress) {
+                try await next(request, context)
+            }
             response.headers[.requestID] = requestID
             return response
         } catch {

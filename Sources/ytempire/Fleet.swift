@@ -13,6 +13,7 @@ import ServiceLifecycle
 struct Fleet {
     var api: APIConfiguration?
     var auth = AuthConfiguration()
+    var rateLimits = RateLimitPolicy()
     var worker: WorkerConfiguration?
     var runsDispatcher: Bool
     var maintenance = MaintenanceConfiguration()
@@ -32,7 +33,7 @@ struct Fleet {
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
-                + [EmailSender(client: client, logger: logger)]
+                + [EmailSender(client: client, logger: logger), RateLimitPruner(client: client, logger: logger)]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }
@@ -46,7 +47,7 @@ struct Fleet {
         if let api {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            services.append(try await APIServer.makeApplication(configuration: api, auth: auth, client: client, registry: registry, logger: logger))
+            services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

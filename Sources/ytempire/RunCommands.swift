@@ -46,6 +46,30 @@ struct APIOptions: ParsableArguments {
         return APIConfiguration(host: host, port: port)
     }
 
+    /// Rate limits from `YTEMPIRE_RATE_LIMITS`, e.g. `authentication=10/60,general=1000/3600`
+    /// (requests/seconds per category: authentication, video_generation, analytics, general);
+    /// categories not named keep the spec's limits.
+    func rateLimitPolicy() throws -> RateLimitPolicy {
+        var policy = RateLimitPolicy()
+        guard let spec = ProcessInfo.processInfo.environment["YTEMPIRE_RATE_LIMITS"], !spec.isEmpty else { return policy }
+        for entry in spec.split(separator: ",") {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            let numbers = parts.count == 2 ? parts[1].split(separator: "/").compactMap { Int($0) } : []
+            guard numbers.count == 2, numbers[0] > 0, numbers[1] > 0 else {
+                throw ValidationError("YTEMPIRE_RATE_LIMITS: '\(entry)' must look like general=1000/3600")
+            }
+            let limit = RateLimitPolicy.Limit(requests: numbers[0], window: .seconds(numbers[1]))
+            switch parts[0] {
+            case "authentication": policy.authentication = limit
+            case "video_generation": policy.videoGeneration = limit
+            case "analytics": policy.analytics = limit
+            case "general": policy.general = limit
+            default: throw ValidationError("YTEMPIRE_RATE_LIMITS: unknown category '\(parts[0])'")
+            }
+        }
+        return policy
+    }
+
     /// Token and key settings from the environment: `YTEMPIRE_JWT_PRIVATE_KEY` (a PEM file;
     /// default: a key generated once into `YTEMPIRE_KEY_DIR`, default `.data/keys`),
     /// `YTEMPIRE_ACCESS_TOKEN_TTL` seconds (3600), `YTEMPIRE_REFRESH_TOKEN_TTL` seconds
@@ -127,6 +151,7 @@ struct APICommand: AsyncParsableCommand {
     func run() async throws {
         var fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false)
         fleet.auth = try options.authConfiguration()
+        fleet.rateLimits = try options.rateLimitPolicy()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -141,6 +166,7 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true)
         fleet.auth = try api.authConfiguration()
+        fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)
         let logger = try global.makeLogger()
         let database = try global.database()

@@ -16,6 +16,14 @@ import Testing
 enum TestAuth {
     static let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-test-keys-\(ProcessInfo.processInfo.processIdentifier)").path
     static var configuration: AuthConfiguration { AuthConfiguration(keyDirectory: keyDirectory, bcryptCost: 4) }
+
+    /// Limits high enough that the flows under test never meet them (RateLimitTests meets them).
+    static var generousLimits: RateLimitPolicy {
+        var policy = RateLimitPolicy()
+        policy.authentication = .init(requests: 10_000, window: .seconds(60))
+        policy.general = .init(requests: 10_000, window: .seconds(3600))
+        return policy
+    }
 }
 
 /// A client of the API under test with helpers for JSON calls.
@@ -47,10 +55,12 @@ struct APIClient {
     }
 }
 
-func withAPI(_ db: TestDatabase, _ body: @Sendable (APIClient) async throws -> Void) async throws {
+@discardableResult
+func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits,
+                          _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                auth: TestAuth.configuration, logger: db.logger)
-    try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
+                                                auth: TestAuth.configuration, rateLimits: rateLimits, logger: db.logger)
+    return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 
 @Suite struct AuthTests {

@@ -12,7 +12,7 @@ import Testing
 @Suite struct SystemTests {
     func withApp(_ db: TestDatabase, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                    auth: TestAuth.configuration, logger: db.logger)
+                                                    auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, logger: db.logger)
         try await Application(router: router).test(.router, body)
     }
 

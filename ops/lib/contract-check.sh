@@ -8,7 +8,7 @@ contract_check() {
   psql_at "$pg_port" postgres "CREATE DATABASE t_contract" >/dev/null
   local url="postgres://postgres@127.0.0.1:$pg_port/t_contract"
   DATABASE_URL="$url" "$bin" migrate >/dev/null
-  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" "$bin" api --port "$api_port" &
+  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" "$bin" api --port "$api_port" &
   local pid=$!
   local status=0
   for _ in $(seq 1 100); do

@@ -1,0 +1,35 @@
+/// The spec's rate limits by endpoint category. Every default is the spec's.
+public struct RateLimitPolicy: Sendable {
+    public struct Limit: Sendable, Equatable {
+        public var requests: Int
+        public var window: Duration
+
+        public init(requests: Int, window: Duration) {
+            self.requests = requests
+            self.window = window
+        }
+    }
+
+    /// Authentication: 10 per minute (per client address, as callers are not signed in yet).
+    public var authentication = Limit(requests: 10, window: .seconds(60))
+    /// Video generation: 100 per hour.
+    public var videoGeneration = Limit(requests: 100, window: .seconds(3600))
+    /// Analytics: 500 per hour.
+    public var analytics = Limit(requests: 500, window: .seconds(3600))
+    /// Everything else: 1000 per hour.
+    public var general = Limit(requests: 1000, window: .seconds(3600))
+
+    public init() {}
+
+    /// The category of an operation, by its tag in the contract; nil for operations that are
+    /// not limited (System: health checks must always answer).
+    func category(forTag tag: String?) -> (name: String, limit: Limit)? {
+        switch tag {
+        case "System": nil
+        case "Authentication": ("authentication", authentication)
+        case "Videos", "Batch": ("video_generation", videoGeneration)
+        case "Analytics": ("analytics", analytics)
+        default: ("general", general)
+        }
+    }
+}
