@@ -15,11 +15,14 @@ public struct APIConfiguration: Sendable {
     public var port: Int
     /// Reported by /health and /status.
     public var version: String
+    /// Browser origins allowed to call the API. Default none.
+    public var cors: CORSPolicy
 
-    public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0") {
+    public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy()) {
         self.host = host
         self.port = port
         self.version = version
+        self.cors = cors
     }
 }
 
@@ -31,9 +34,10 @@ public enum APIServer {
     /// The router with every route and middleware; tests drive it without a socket.
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
                                   auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
-                                  logger: Logger) async throws -> Router<APIRequestContext> {
+                                  cors: CORSPolicy = CORSPolicy(), logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
+        router.add(middleware: CORSMiddleware(policy: cors))
         router.add(middleware: MetricsMiddleware())
         let signer = try await TokenSigner.load(auth)
         let sessions = SessionRepository(client: client, logger: logger)
@@ -73,7 +77,7 @@ public enum APIServer {
                                        client: PostgresClient, registry: PrometheusCollectorRegistry,
                                        logger: Logger) async throws -> some ApplicationProtocol {
         let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
-                                          rateLimits: rateLimits, logger: logger)
+                                          rateLimits: rateLimits, cors: configuration.cors, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

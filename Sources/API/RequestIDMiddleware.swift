@@ -23,8 +23,10 @@ struct RequestIDMiddleware: RouterMiddleware {
             if request.method != .get && request.method != .head {
                 _ = try await request.collectBody(upTo: context.maxUploadSize)
             }
-            var response = try await ClientAddress.$value.withValue(context.clientAddress) {
-                try await next(request, context)
+            var response = try await RequestLog.$requestID.withValue(requestID) {
+                try await ClientAddress.$value.withValue(context.clientAddress) {
+                    try await next(request, context)
+                }
             }
             response.headers[.requestID] = requestID
             return response
@@ -44,4 +46,15 @@ struct RequestIDMiddleware: RouterMiddleware {
 extension APIError {
     static let payloadTooLarge = APIError(.contentTooLarge, code: "payload_too_large",
                                           message: "Request body is larger than \(APIRequestContext.bodyLimit) bytes")
+}
+
+/// Puts the current request's id on every log line written while it is handled, by any
+/// logger: bootstrap the logging system with `RequestLog.metadataProvider`.
+public enum RequestLog {
+    @TaskLocal static var requestID: String?
+
+    /// Adds `request.id` to log lines written inside a request.
+    public static let metadataProvider = Logger.MetadataProvider {
+        requestID.map { ["request.id": .string($0)] } ?? [:]
+    }
 }

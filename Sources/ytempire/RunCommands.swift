@@ -43,7 +43,8 @@ struct APIOptions: ParsableArguments {
         guard let port = Int(rawPort), (1...65535).contains(port) else {
             throw ValidationError("--port (or YTEMPIRE_API_PORT) must be a number from 1 to 65535 (got '\(rawPort)')")
         }
-        return APIConfiguration(host: host, port: port)
+        let cors = try CORSPolicy.parse(environment["YTEMPIRE_CORS_ORIGINS"] ?? "")
+        return APIConfiguration(host: host, port: port, cors: cors)
     }
 
     /// Rate limits from `YTEMPIRE_RATE_LIMITS`, e.g. `authentication=10/60,general=1000/3600`

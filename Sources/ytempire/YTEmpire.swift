@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import API
 import Logging
+import Synchronization
 
 @main
 struct YTEmpire: AsyncParsableCommand {
@@ -23,6 +25,7 @@ struct GlobalOptions: ParsableArguments {
     var logLevel: String?
 
     func makeLogger(_ label: String = "ytempire") throws -> Logger {
+        LoggingBootstrap.once()
         let raw = logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: raw.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(raw)')")
@@ -55,4 +58,18 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     init(_ duration: Duration) { self.duration = duration }
 
     var defaultValueDescription: String { "\(duration)" }
+}
+
+/// Logs go to stderr, each line carrying the request id when written inside a request.
+enum LoggingBootstrap {
+    private static let done = Mutex(false)
+
+    static func once() {
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap({ label, provider in StreamLogHandler.standardError(label: label, metadataProvider: provider) },
+                                    metadataProvider: RequestLog.metadataProvider)
+        }
+    }
 }

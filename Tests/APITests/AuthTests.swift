@@ -56,10 +56,10 @@ struct APIClient {
 }
 
 @discardableResult
-func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits,
+func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
                           _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                auth: TestAuth.configuration, rateLimits: rateLimits, logger: db.logger)
+                                                auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, logger: db.logger)
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 
