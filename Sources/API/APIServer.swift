@@ -6,6 +6,7 @@ import OpenAPIHummingbird
 import PostgresNIO
 import Prometheus
 import Domain
+import Queue
 
 /// How the API server listens. Every default is the embedded one.
 public struct APIConfiguration: Sendable {
@@ -44,7 +45,7 @@ public enum APIServer {
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
             passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
-            users: UserRepository(client: client, logger: logger), sessions: sessions)
+            users: UserRepository(client: client, logger: logger), sessions: sessions, migrations: try Migration.all())
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
                                      middlewares: [

@@ -12,7 +12,7 @@ extension APIService {
         services["database"] = database
         // The queue is healthy when its schema answers and is current.
         services["queue"] = database == "healthy"
-            ? await check { try await Migrator(client: client, migrations: try Migration.all(), logger: logger).requireCurrent() }
+            ? await check { try await Migrator(client: client, migrations: migrations, logger: logger).requireCurrent() }
             : "unhealthy: database unreachable"
         let healthy = services.values.allSatisfy { $0 == "healthy" }
         let body = Components.Schemas.Health(

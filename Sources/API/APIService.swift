@@ -18,6 +18,8 @@ struct APIService: APIProtocol {
     let accounts: AccountService
     let users: UserRepository
     let sessions: SessionRepository
+    /// The schema this build expects, read once: health checks compare the database with it.
+    let migrations: [Migration]
 
     var uptimeSeconds: Int { Int((ContinuousClock.now - startedAt).seconds) }
 }

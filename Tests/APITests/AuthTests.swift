@@ -167,6 +167,31 @@ func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = Test
         }
     }
 
+    @Test func malformedInputGetsTheEnvelopeOnSignedInRoutes() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                _ = try await register(api, "mal@example.com")
+                let tokens = try await login(api, "mal@example.com")
+                let routes: [(HTTPRequest.Method, String)] = [
+                    (.put, "/users/profile"), (.put, "/users/settings"), (.delete, "/users/account"),
+                    (.post, "/auth/2fa/verify"), (.post, "/auth/2fa/disable"), (.post, "/auth/forgot-password"), (.post, "/auth/reset-password"),
+                ]
+                for (method, path) in routes {
+                    let broken = try await api.call(method, path, raw: "{not json", token: tokens.access)
+                    #expect(broken.status == .badRequest, "\(method) \(path)")
+                    #expect(broken.body["error"] as? String == "validation_error", "\(method) \(path)")
+                    let wrongType = try await api.call(method, path, json: ["full_name": 7, "timezone": false, "password": 1, "code": 123456, "email": [], "token": 1],
+                                                       token: tokens.access)
+                    #expect(wrongType.status == .badRequest, "\(method) \(path)")
+                    #expect(wrongType.body["message"] is String, "\(method) \(path)")
+                }
+                let tooLong = try await api.call(.put, "/users/profile", json: ["company": String(repeating: "x", count: 201)], token: tokens.access)
+                #expect(tooLong.status == .badRequest)
+                #expect((tooLong.body["details"] as? [String: String])?["field"] == "company")
+            }
+        }
+    }
+
     @Test func tokenAttacksAreRefused() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
