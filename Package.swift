@@ -45,6 +45,15 @@ let package = Package(
             resources: [.copy("Migrations")]
         ),
         .target(
+            name: "Providers",
+            dependencies: [
+                "Domain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "API",
             dependencies: [
                 "Queue",
@@ -68,6 +77,8 @@ let package = Package(
             dependencies: [
                 "Queue",
                 "API",
+                "Domain",
+                "Providers",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -86,6 +97,10 @@ let package = Package(
         .testTarget(
             name: "QueueTests",
             dependencies: ["Queue", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ProvidersTests",
+            dependencies: ["Providers", "Domain", "Queue", "TestSupport"]
         ),
         .testTarget(
             name: "APITests",

@@ -88,30 +88,57 @@ public struct AccountService: Sendable {
     }
 }
 
-/// Delivers the email outbox. Without an SMTP server configured (the embedded default) it
-/// writes each email to the log, which is how a developer reads their verification token.
+/// Where outbox emails go: an SMTP server in production, the log in the embedded default.
+public protocol EmailTransport: Sendable {
+    /// Delivers one email; throwing leaves it in the outbox for the next round.
+    func send(_ email: OutgoingEmail) async throws
+}
+
+/// Writes each email to the log, which is how a developer reads their verification token
+/// when no SMTP server is configured.
+public struct LogEmailTransport: EmailTransport {
+    public let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    public func send(_ email: OutgoingEmail) async throws {
+        logger.notice("email", metadata: ["email.to": "\(email.recipient)", "email.subject": "\(email.subject)",
+                                          "email.body": "\(email.body)"])
+    }
+}
+
+/// Delivers the email outbox through a transport, oldest first; an email that fails stays
+/// in the outbox and is tried again on the next round.
 public struct EmailSender: MaintenanceTask {
     public let client: PostgresClient
+    public let transport: any EmailTransport
     public let logger: Logger
     public let interval: Duration
     public var name: String { "email-sender" }
 
-    public init(client: PostgresClient, logger: Logger, interval: Duration = .seconds(1)) {
+    public init(client: PostgresClient, transport: any EmailTransport, logger: Logger, interval: Duration = .seconds(1)) {
         self.client = client
+        self.transport = transport
         self.logger = logger
         self.interval = interval
     }
 
     public func runOnce() async throws -> Int {
         let outbox = EmailOutbox(logger: logger)
-        return try await client.withTransaction(logger: logger) { tx in
-            let emails = try await outbox.pending(on: tx)
-            for email in emails {
-                logger.notice("email", metadata: ["email.to": "\(email.recipient)", "email.subject": "\(email.subject)",
-                                                  "email.body": "\(email.body)"])
+        var sent: [Int64] = []
+        for email in try await outbox.pending(on: client) {
+            do {
+                try await transport.send(email)
+                sent.append(email.id)
+            } catch {
+                logger.warning("sending an email failed; it stays in the outbox",
+                               metadata: ["email.id": "\(email.id)", "error": "\(String(reflecting: error))"])
+                break
             }
-            try await outbox.markSent(ids: emails.map(\.id), on: tx)
-            return emails.count
         }
+        try await outbox.markSent(ids: sent, on: client)
+        return sent.count
     }
 }

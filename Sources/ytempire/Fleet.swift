@@ -1,6 +1,7 @@
 import Foundation
 import API
 import Domain
+import Providers
 import Logging
 import Metrics
 import PostgresNIO
@@ -33,7 +34,8 @@ struct Fleet {
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
-                + [EmailSender(client: client, logger: logger), RateLimitPruner(client: client, logger: logger)]
+                + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
+                   RateLimitPruner(client: client, logger: logger)]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }
@@ -55,5 +57,13 @@ struct Fleet {
             cancellationSignals: [],
             logger: logger))
         try await group.run()
+    }
+
+    /// SMTP when `YTEMPIRE_SMTP_URL` is set (with `YTEMPIRE_EMAIL_FROM`), else the log.
+    static func emailTransport(logger: Logger) throws -> any EmailTransport {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["YTEMPIRE_SMTP_URL"], !url.isEmpty else { return LogEmailTransport(logger: logger) }
+        let from = environment["YTEMPIRE_EMAIL_FROM"] ?? "no-reply@ytempire.local"
+        return SMTPEmailTransport(configuration: try .init(url: url, from: from))
     }
 }
