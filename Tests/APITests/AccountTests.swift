@@ -127,6 +127,25 @@ import Testing
         }
     }
 
+    @Test func everyUserSeesAndChangesOnlyTheirOwnAccount() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let ada = try await signUp(api, "ada@tenancy.example.com")
+                let bob = try await signUp(api, "bob@tenancy.example.com")
+                _ = try await api.call(.put, "/users/profile", json: ["company": "Bob Corp"], token: bob.access)
+                _ = try await api.call(.put, "/users/settings", json: ["timezone": "Asia/Tokyo"], token: bob.access)
+                let adaProfile = try await api.call(.get, "/users/profile", token: ada.access)
+                #expect(adaProfile.body["email"] as? String == "ada@tenancy.example.com")
+                #expect(adaProfile.body["company"] == nil)
+                #expect(try await api.call(.get, "/users/settings", token: ada.access).body["timezone"] as? String == "UTC")
+                // Bob's refresh token cannot end Ada's session, nor Ada's code change Bob's 2FA.
+                #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": bob.refresh]).status == .ok)
+                #expect(try await api.call(.get, "/users/profile", token: ada.access).status == .ok)
+                #expect(try await api.call(.get, "/users/profile", token: bob.access).status == .unauthorized)
+            }
+        }
+    }
+
     @Test func deletingTheAccountCancelsItsJobsAndRemovesItsData() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
