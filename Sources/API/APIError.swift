@@ -39,6 +39,11 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     public static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "Authentication required")
+
+    /// 401 with a message saying which credential failed.
+    public static func unauthorized(_ message: String, field: String? = nil, issue: String? = nil) -> APIError {
+        APIError(.unauthorized, code: "unauthorized", message: message, field: field, issue: issue)
+    }
     public static let notFound = APIError(.notFound, code: "not_found", message: "Resource not found")
 
     public static func conflict(_ message: String) -> APIError {

@@ -22,7 +22,7 @@ extension APIService {
         try InputLimits.check(body.email, max: 254, field: "email")
         try InputLimits.check(body.password, max: 128, field: "password")
         try InputLimits.checkDigits(body.totpCode, count: 6, field: "totp_code")
-        let refused = APIError(.unauthorized, code: "unauthorized", message: "Invalid email or password")
+        let refused = APIError.unauthorized("Invalid email or password")
         guard let (user, hash) = try await users.credentials(email: body.email.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             _ = try await passwords.verify(body.password, against: try await passwords.dummyHash())
             throw refused
@@ -30,7 +30,7 @@ extension APIService {
         guard try await passwords.verify(body.password, against: hash) else { throw refused }
         if user.twoFactorEnabled {
             guard let code = body.totpCode else {
-                throw APIError(.unauthorized, code: "unauthorized", message: "A two-factor code is required", field: "totp_code", issue: "is required")
+                throw APIError.unauthorized("A two-factor code is required", field: "totp_code", issue: "is required")
             }
             let state = try await users.twoFactorState(userID: user.id)
             guard let secret = state.secret else { throw refused }
@@ -48,10 +48,9 @@ extension APIService {
             guard let user = try await users.user(id: userID) else { throw APIError.unauthorized }
             return .ok(.init(body: .json(try await tokenResponse(user: user, sessionID: sessionID, refresh: next))))
         case .reused:
-            throw APIError(.unauthorized, code: "unauthorized",
-                           message: "This refresh token was already used; the session has been revoked. Log in again.")
+            throw APIError.unauthorized("This refresh token was already used; the session has been revoked. Log in again.")
         case .invalid:
-            throw APIError(.unauthorized, code: "unauthorized", message: "The refresh token is invalid or expired")
+            throw APIError.unauthorized("The refresh token is invalid or expired")
         }
     }
 
@@ -59,7 +58,7 @@ extension APIService {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
         try InputLimits.check(body.refreshToken, max: 200, field: "refresh_token")
         guard try await sessions.revoke(byRefresh: SecretToken(value: body.refreshToken), reason: "logout") else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "The refresh token is invalid")
+            throw APIError.unauthorized("The refresh token is invalid")
         }
         return .ok(.init(body: .json(.init(message: "Logged out"))))
     }

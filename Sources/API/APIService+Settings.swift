@@ -56,7 +56,7 @@ extension APIService {
         let caller = try CurrentUser.require()
         guard let hash = try await users.passwordHash(userID: caller.user.id),
               try await passwords.verify(body.password, against: hash)
-        else { throw APIError(.unauthorized, code: "unauthorized", message: "The password is wrong", field: "password", issue: "does not match") }
+        else { throw APIError.unauthorized("The password is wrong", field: "password", issue: "does not match") }
         try await accounts.deleteAccount(userID: caller.user.id)
         return .ok(.init(body: .json(.init(message: "The account and its data were deleted"))))
     }

@@ -40,7 +40,7 @@ extension APIService {
     /// Accepts a code once: it must match a current step newer than the last one used.
     func useCode(_ code: String, secret: String, userID: String, enable: Bool? = nil) async throws {
         try InputLimits.checkDigits(code, count: TwoFactor.digits, field: "code")
-        let invalid = APIError(.unauthorized, code: "unauthorized", message: "The two-factor code is invalid or was already used")
+        let invalid = APIError.unauthorized("The two-factor code is invalid or was already used")
         guard let step = TwoFactor.matchingStep(code: code, secret: secret, at: Date()),
               try await users.useTwoFactorStep(userID: userID, step: step, enable: enable)
         else { throw invalid }

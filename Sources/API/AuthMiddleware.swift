@@ -38,7 +38,7 @@ struct AuthMiddleware: ServerMiddleware {
         else { throw APIError.unauthorized }
         guard let claims = await signer.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)),
               let user = try await sessions.activeUser(sessionID: claims.sid, userID: claims.sub.value)
-        else { throw APIError(.unauthorized, code: "unauthorized", message: "The access token is invalid, expired or revoked") }
+        else { throw APIError.unauthorized("The access token is invalid, expired or revoked") }
         return try await CurrentUser.$value.withValue(CurrentUser(user: user, sessionID: claims.sid)) {
             try await next(request, body, metadata)
         }

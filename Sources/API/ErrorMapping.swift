@@ -50,7 +50,7 @@ enum ErrorMapping {
         case .invalid: return .validation(error.message, field: error.field, issue: error.message)
         case .conflict: return APIError(.conflict, code: "conflict", message: error.message, field: error.field)
         case .notFound: return .notFound
-        case .unauthorized: return APIError(.unauthorized, code: "unauthorized", message: error.message)
+        case .unauthorized: return APIError.unauthorized(error.message)
         default: return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
         }
     }

@@ -47,7 +47,7 @@ struct TokenSigner: Sendable {
             throw ConfigurationError("JWT private key is not an RSA private key in PEM form")
         }
         let (modulus, exponent) = try key.publicKey.getKeyPrimitives()
-        let kid = String(Base64URL.encode(Data(SHA256Digest.of(modulus))).prefix(16))
+        let kid = String(Base64URL.encode(Data(SHA256.hash(data: modulus))).prefix(16))
         let keys = JWTKeyCollection()
         await keys.add(rsa: key, digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
         let jwk: [String: String] = ["kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
@@ -94,10 +94,4 @@ struct TokenSigner: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-enum SHA256Digest {
-    static func of(_ data: Data) -> [UInt8] {
-        Array(SHA256.hash(data: data))
-    }
 }
