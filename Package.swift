@@ -54,6 +54,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Worker",
+            dependencies: [
+                "Domain",
+                "Providers",
+                "Queue",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "API",
             dependencies: [
                 "Queue",
@@ -79,6 +89,7 @@ let package = Package(
                 "API",
                 "Domain",
                 "Providers",
+                "Worker",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -97,6 +108,10 @@ let package = Package(
         .testTarget(
             name: "QueueTests",
             dependencies: ["Queue", "TestSupport"]
+        ),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "Providers", "Domain", "Queue", "TestSupport"]
         ),
         .testTarget(
             name: "ProvidersTests",

@@ -12,6 +12,12 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let notFound = Code(raw: "not_found")
         /// Credentials or a token are wrong, used, expired or revoked.
         public static let unauthorized = Code(raw: "unauthorized")
+        /// The plan's allowance is used up (channels, videos this month).
+        public static let limitReached = Code(raw: "plan_limit_reached")
+        /// The budget cannot cover the work (`cost_limit` below the estimate).
+        public static let costLimitExceeded = Code(raw: "cost_limit_exceeded")
+        /// The resource is in a state that does not allow this (publishing an unfinished video).
+        public static let invalidState = Code(raw: "invalid_state")
     }
 
     public var code: Code

@@ -8,6 +8,7 @@ import PostgresNIO
 import Prometheus
 import Queue
 import ServiceLifecycle
+import Worker
 
 /// Builds and runs the long-lived roles of one process (API, worker, dispatcher, or all) in
 /// one `ServiceGroup`: SIGTERM or Ctrl-C drains, nothing is lost.
@@ -19,6 +20,7 @@ struct Fleet {
     var runsDispatcher: Bool
     var maintenance = MaintenanceConfiguration()
     var leaderTTL: Duration = .seconds(15)
+    var pipeline: PipelineSettings
 
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
@@ -35,7 +37,8 @@ struct Fleet {
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
                 + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
-                   RateLimitPruner(client: client, logger: logger)]
+                   RateLimitPruner(client: client, logger: logger),
+                   ReservationSettler(ledger: CostLedger(client: client, logger: logger))]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }
@@ -44,6 +47,7 @@ struct Fleet {
             services.insert(claimClient, at: 1)
             var registry = JobRegistry()
             DiagnosticJobs.register(into: &registry)
+            PipelineJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(), logger: logger).register(into: &registry)
             services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
         }
         if let api {

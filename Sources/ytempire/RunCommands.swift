@@ -3,10 +3,11 @@ import Domain
 import ArgumentParser
 import Foundation
 import Queue
+import Worker
 
 /// Options of a process that runs workers.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Queues and slots per queue, e.g. default=16,video=8 (default: $YTEMPIRE_QUEUES or default=16).")
+    @Option(help: "Queues and slots per queue, e.g. default=16,video=8 (default: $YTEMPIRE_QUEUES or every video stage queue and default=16).")
     var queues: String?
 
     @Option(help: "Lease of a claimed job without a heartbeat.")
@@ -22,7 +23,7 @@ struct WorkerOptions: ParsableArguments {
     var workerID: String?
 
     func configuration() throws -> WorkerConfiguration {
-        let spec = queues ?? ProcessInfo.processInfo.environment["YTEMPIRE_QUEUES"] ?? "default=16"
+        let spec = queues ?? ProcessInfo.processInfo.environment["YTEMPIRE_QUEUES"] ?? PipelineJobs.defaultQueues
         return WorkerConfiguration(id: workerID ?? WorkerConfiguration.defaultID(), queues: try WorkerConfiguration.parseQueues(spec),
                                    lease: lease.duration, pollInterval: poll.duration, shutdownGrace: grace.duration)
     }
@@ -127,7 +128,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: WorkerOptions
 
     func run() async throws {
-        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false)
+        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment())
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -138,7 +139,7 @@ struct DispatcherCommand: AsyncParsableCommand {
     @OptionGroup var options: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true)
+        var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true, pipeline: try PipelineSettings.fromEnvironment())
         options.apply(to: &fleet)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
@@ -150,7 +151,7 @@ struct APICommand: AsyncParsableCommand {
     @OptionGroup var options: APIOptions
 
     func run() async throws {
-        var fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false)
+        var fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment())
         fleet.auth = try options.authConfiguration()
         fleet.rateLimits = try options.rateLimitPolicy()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
@@ -165,7 +166,8 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var dispatcher: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true)
+        var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true,
+                          pipeline: try PipelineSettings.fromEnvironment())
         fleet.auth = try api.authConfiguration()
         fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)

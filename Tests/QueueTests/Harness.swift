@@ -52,16 +52,6 @@ struct Harness {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
 /// Records an issue unless `condition` comes true within `timeout`.
 func expectEventually(timeout: Duration = .seconds(15), _ comment: Comment? = nil,
                       sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async throws {

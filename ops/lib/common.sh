@@ -17,6 +17,10 @@ ensure_packages() {
   command -v psql >/dev/null || missing+=(postgresql-client)
   command -v pgbench >/dev/null || [ -n "$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null)" ] || missing+=(postgresql-contrib)
   command -v curl >/dev/null || missing+=(curl)
+  # The offline providers: speech, media assembly and probing, and a font for thumbnails.
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || missing+=(fonts-dejavu-core)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// The cost ceiling in SQL: reservations before paid calls, ledger rows after them.
+///
+/// The invariant: for every video, `spent + reserved <= cost_limit` whenever a reservation
+/// is taken, reservations are held only by a running attempt, and each stage attempt is
+/// written to the ledger at most once (`UNIQUE (job_id, attempt)`). So the ledger sum —
+/// the video's `spent` — never passes its `cost_limit`, whatever crashes or retries do.
+public struct CostLedger: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Holds `quote.amount` of the video's budget for one stage attempt, if it fits.
+    /// - Returns: false when `spent + reserved + amount` would pass the limit, or the video is
+    ///   no longer processing; nothing is held then.
+    public func reserve(jobID: Int64, attempt: Int, videoID: String, stage: PipelineStage, quote: CostQuote) async throws -> Bool {
+        let rows = try await client.query("""
+            WITH v AS (
+                UPDATE videos SET reserved = reserved + \(quote.amount.micros), updated_at = now()
+                 WHERE id = \(videoID) AND status = 'processing' AND spent + reserved + \(quote.amount.micros) <= cost_limit
+                RETURNING id
+            )
+            INSERT INTO cost_reservations (job_id, attempt, video_id, stage, provider, model, amount)
+            SELECT \(jobID), \(Int32(attempt)), id, \(stage.rawValue), \(quote.choice.provider), \(quote.choice.model), \(quote.amount.micros)
+              FROM v
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Gives a reservation back without a ledger row: for a call known not to have been
+    /// billed (the provider refused it).
+    public func release(jobID: Int64, attempt: Int) async throws {
+        try await client.query("""
+            WITH r AS (DELETE FROM cost_reservations WHERE job_id = \(jobID) AND attempt = \(Int32(attempt)) RETURNING video_id, amount)
+            UPDATE videos v SET reserved = v.reserved - r.amount, updated_at = now() FROM r WHERE v.id = r.video_id
+            """, logger: logger)
+    }
+
+    /// Writes what an attempt cost and releases its reservation, in the caller's transaction:
+    /// the ledger row, `spent` and `reserved` change together, once per attempt.
+    /// - Returns: the amount written (zero when the attempt was already settled).
+    @discardableResult
+    public func settle(jobID: Int64, attempt: Int, videoID: String, userID: String, stage: PipelineStage,
+                       charge: CostQuote, on executor: any PostgresExecutor) async throws -> Money {
+        let rows = try await executor.run("""
+            WITH r AS (
+                DELETE FROM cost_reservations WHERE job_id = \(jobID) AND attempt = \(Int32(attempt)) RETURNING amount
+            ), l AS (
+                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
+                VALUES (\(jobID), \(Int32(attempt)), \(videoID), \(userID), \(stage.rawValue), \(charge.choice.provider), \(charge.choice.model),
+                        \(charge.units), \(charge.unit), \(charge.unitPrice), \(charge.amount.micros), 'actual')
+                ON CONFLICT (job_id, attempt) DO NOTHING
+                RETURNING amount
+            ), v AS (
+                UPDATE videos SET reserved = reserved - coalesce((SELECT sum(amount) FROM r), 0),
+                                  spent = spent + coalesce((SELECT sum(amount) FROM l), 0), updated_at = now()
+                 WHERE id = \(videoID)
+                RETURNING 1
+            )
+            SELECT coalesce((SELECT sum(amount) FROM l), 0)::int8
+            """, logger: logger)
+        for try await amount in rows.decode(Int64.self) { return Money(micros: amount) }
+        return .zero
+    }
+
+    /// Settles every reservation no running attempt holds any more (its worker crashed, the
+    /// job was rescued, cancelled or timed out): the call may have been billed, so the
+    /// reserved amount — the worst case — goes to the ledger as `assumed` and the hold ends.
+    /// - Parameter videoID: only this video's reservations, or nil for all.
+    /// - Returns: how many reservations were settled.
+    @discardableResult
+    public func settleAbandoned(videoID: String? = nil) async throws -> Int {
+        let rows = try await client.query("""
+            WITH gone AS (
+                DELETE FROM cost_reservations r
+                 WHERE (\(videoID)::text IS NULL OR r.video_id = \(videoID))
+                   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state = 'running' AND j.attempt = r.attempt)
+                RETURNING r.*
+            ), l AS (
+                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
+                SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed'
+                  FROM gone g JOIN videos v ON v.id = g.video_id
+                ON CONFLICT (job_id, attempt) DO NOTHING
+                RETURNING video_id, amount
+            ), held AS (
+                SELECT video_id, sum(amount) AS amount FROM gone GROUP BY video_id
+            ), written AS (
+                SELECT video_id, sum(amount) AS amount FROM l GROUP BY video_id
+            ), v AS (
+                UPDATE videos v SET reserved = v.reserved - held.amount, spent = v.spent + coalesce(written.amount, 0), updated_at = now()
+                  FROM held LEFT JOIN written USING (video_id)
+                 WHERE v.id = held.video_id
+                RETURNING 1
+            )
+            SELECT count(*) FROM gone
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}
+
+/// The leader's chore that ends reservations no attempt holds (see `settleAbandoned`).
+public struct ReservationSettler: MaintenanceTask {
+    public let ledger: CostLedger
+    public let interval: Duration
+    public var name: String { "reservation-settler" }
+
+    public init(ledger: CostLedger, interval: Duration = .seconds(5)) {
+        self.ledger = ledger
+        self.interval = interval
+    }
+
+    public func runOnce() async throws -> Int { try await ledger.settleAbandoned() }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// Domain events: the outbox the dispatcher fans out to webhooks, and the live
+/// notifications every API instance relays to WebSocket clients.
+public enum DomainEvents {
+    /// The NOTIFY channel of live video updates. Payload: JSON with `type`, `video_id`,
+    /// `user_id`, `channel_id`, `status`, `stage`, `progress`.
+    public static let videoChannel = "ytempire_video_events"
+
+    /// Writes an outbox event in the caller's transaction, so it exists exactly when the
+    /// change it describes does.
+    /// - Parameter data: a JSON object (text).
+    public static func record(type: String, userID: String, data: String, on executor: any PostgresExecutor, logger: Logger) async throws {
+        try await executor.run("""
+            INSERT INTO domain_events (id, user_id, type, data) VALUES (\(PrefixedID.make("evt_")), \(userID), \(type), \(data)::jsonb)
+            """, logger: logger)
+    }
+
+    /// Publishes a video's current state to listeners (sent when the transaction commits).
+    public static func publishVideo(_ videoID: String, type: String, on executor: any PostgresExecutor, logger: Logger) async throws {
+        try await executor.run("""
+            SELECT pg_notify(\(videoChannel), json_build_object(
+                       'type', \(type)::text, 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
+                       'stage', stage, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)
+              FROM videos WHERE id = \(videoID)
+            """, logger: logger)
+    }
+
+    /// JSON text of a flat dictionary (event data).
+    public static func json(_ object: [String: any Sendable]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,337 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// The arguments of every stage job. `user_id` lets account deletion find the work;
+/// `generation` counts redos after a failed review (each has its own unique key).
+public struct StageJobArgs: Codable, Sendable, Equatable {
+    public var videoID: String
+    public var userID: String
+    public var stage: PipelineStage
+    public var generation: Int
+
+    public init(videoID: String, userID: String, stage: PipelineStage, generation: Int) {
+        self.videoID = videoID
+        self.userID = userID
+        self.stage = stage
+        self.generation = generation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case videoID = "video_id", userID = "user_id", stage, generation
+    }
+
+    /// The queue job for this stage, unique per video, stage and generation so a retried
+    /// transaction can never enqueue the same stage twice.
+    public func job(priority: Int) throws -> NewJob {
+        try NewJob(kind: stage.jobKind, encoding: self, queue: stage.queue, priority: priority, maxAttempts: 5,
+                   uniqueKey: "video:\(videoID):\(stage.rawValue):\(generation)")
+    }
+}
+
+/// What a stage produced, written by `PipelineStore.completeStage` in one transaction.
+public struct StageOutcome: Sendable {
+    public var args: StageJobArgs
+    public var jobID: Int64
+    public var attempt: Int
+    public var workerID: String
+    /// What the call cost (a zero-priced quote for free providers): one ledger row.
+    public var charge: CostQuote
+    public var artifacts: [Artifact]
+
+    public init(args: StageJobArgs, jobID: Int64, attempt: Int, workerID: String, charge: CostQuote, artifacts: [Artifact]) {
+        self.args = args
+        self.jobID = jobID
+        self.attempt = attempt
+        self.workerID = workerID
+        self.charge = charge
+        self.artifacts = artifacts
+    }
+}
+
+/// The outcome of a review.
+public enum ReviewVerdict: Sendable, Equatable {
+    case passed
+    /// Below the threshold: redo this stage (and what follows it) once.
+    case regenerate(PipelineStage)
+    case failed
+}
+
+/// A stage's job was taken from this worker (rescued, cancelled) before it could record its
+/// result; the transaction rolled back and nothing was written.
+public struct StageLostError: Error, CustomStringConvertible {
+    public var jobID: Int64
+    public var description: String { "job \(jobID) is no longer running on this worker; its result was not recorded" }
+}
+
+/// The pipeline's writes: a stage starting, a stage completing with its successors, a review's
+/// verdict, a video failing. Each completion is one transaction with the job's own completion.
+public struct PipelineStore: Sendable {
+    public let client: PostgresClient
+    public let jobs: JobStore
+    public let ledger: CostLedger
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.jobs = JobStore(client: client, logger: logger)
+        self.ledger = CostLedger(client: client, logger: logger)
+        self.logger = logger
+    }
+
+    /// Records that an attempt of a stage started and publishes the video's progress.
+    public func markStarted(_ args: StageJobArgs, jobID: Int64, attempt: Int, choice: ProviderChoice) async throws {
+        try await client.query("""
+            WITH s AS (
+                UPDATE video_stages SET status = 'running', job_id = \(jobID), attempt = \(Int32(attempt)), provider = \(choice.provider),
+                       model = \(choice.model), started_at = now(), finished_at = NULL, error = NULL
+                 WHERE video_id = \(args.videoID) AND stage = \(args.stage.rawValue) AND generation = \(Int32(args.generation))
+                RETURNING video_id
+            ), v AS (
+                UPDATE videos SET stage = \(args.stage.rawValue), updated_at = now()
+                 WHERE id IN (SELECT video_id FROM s) AND status = 'processing'
+                RETURNING id, user_id, channel_id, status, progress, spent, reserved
+            )
+            SELECT pg_notify(\(DomainEvents.videoChannel), json_build_object(
+                       'type', 'video.progress', 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
+                       'stage', \(args.stage.rawValue)::text, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)
+              FROM v
+            """, logger: logger)
+    }
+
+    /// Records a completed stage: the ledger row, the artifacts, the stage's state and the
+    /// video's progress, the successors whose prerequisites are now all complete, and the
+    /// job's completion — all or nothing.
+    /// - Throws: `StageLostError` when the job is no longer this worker's.
+    public func completeStage(_ outcome: StageOutcome) async throws {
+        let args = outcome.args
+        try await client.withTransaction(logger: logger) { connection in
+            guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
+                throw StageLostError(jobID: outcome.jobID)
+            }
+            let video = try await lockVideo(args.videoID, on: connection)
+            let cost = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
+                                               stage: args.stage, charge: outcome.charge, on: connection)
+            try await connection.query("""
+                UPDATE video_stages SET status = 'completed', cost = cost + \(cost.micros), finished_at = now()
+                 WHERE video_id = \(args.videoID) AND stage = \(args.stage.rawValue) AND generation = \(Int32(args.generation))
+                """, logger: logger)
+            for artifact in outcome.artifacts {
+                try await connection.query("""
+                    INSERT INTO artifacts (video_id, kind, storage_key, content_type, size_bytes, duration_seconds)
+                    VALUES (\(args.videoID), \(artifact.kind), \(artifact.storageKey), \(artifact.contentType), \(artifact.sizeBytes),
+                            \(artifact.durationSeconds))
+                    ON CONFLICT (video_id, kind) DO UPDATE
+                       SET storage_key = excluded.storage_key, content_type = excluded.content_type, size_bytes = excluded.size_bytes,
+                           duration_seconds = excluded.duration_seconds, created_at = now()
+                    """, logger: logger)
+            }
+            guard video?.status == .processing else { return }
+            let stages = try await stageStates(args.videoID, on: connection)
+            var next: [NewJob] = []
+            for successor in args.stage.successors
+            where stages[successor]?.status == "pending" && successor.prerequisites.allSatisfy({ stages[$0]?.status == "completed" }) {
+                let generation = stages[successor]?.generation ?? args.generation
+                next.append(try StageJobArgs(videoID: args.videoID, userID: args.userID, stage: successor, generation: generation)
+                    .job(priority: video?.priority ?? 2))
+            }
+            try await enqueue(next, videoID: args.videoID, on: connection)
+            try await updateProgress(args.videoID, on: connection)
+            try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
+        }
+    }
+
+    /// Records a review: its score and parts, then completes the video, redoes one stage
+    /// (at most once per video), or fails it with `quality_below_threshold`.
+    /// - Throws: `StageLostError` when the job is no longer this worker's.
+    public func finishReview(_ outcome: StageOutcome, score: Int, partsJSON: String, verdict: ReviewVerdict) async throws {
+        let args = outcome.args
+        try await client.withTransaction(logger: logger) { connection in
+            guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
+                throw StageLostError(jobID: outcome.jobID)
+            }
+            let video = try await lockVideo(args.videoID, on: connection)
+            try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
+                                    stage: args.stage, charge: outcome.charge, on: connection)
+            try await connection.query("""
+                UPDATE video_stages SET status = 'completed', finished_at = now()
+                 WHERE video_id = \(args.videoID) AND stage = 'review'
+                """, logger: logger)
+            try await connection.query("""
+                UPDATE videos SET quality_score = \(Int32(score)), quality = \(partsJSON)::jsonb, updated_at = now() WHERE id = \(args.videoID)
+                """, logger: logger)
+            guard let video, video.status == .processing else { return }
+            switch verdict {
+            case .passed:
+                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
+            case .regenerate(let stage):
+                let generation = args.generation + 1
+                try await connection.query("""
+                    UPDATE video_stages SET status = 'pending', generation = \(Int32(generation)), job_id = NULL, error = NULL,
+                           started_at = NULL, finished_at = NULL
+                     WHERE video_id = \(args.videoID) AND stage = ANY(\(stage.downstream.map(\.rawValue)))
+                    """, logger: logger)
+                try await connection.query("""
+                    UPDATE videos SET regenerated_stage = \(stage.rawValue), updated_at = now() WHERE id = \(args.videoID)
+                    """, logger: logger)
+                let job = try StageJobArgs(videoID: args.videoID, userID: args.userID, stage: stage, generation: generation)
+                    .job(priority: video.priority)
+                try await enqueue([job], videoID: args.videoID, on: connection)
+                try await updateProgress(args.videoID, on: connection)
+                try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
+            case .failed:
+                try await finishVideo(args.videoID, userID: args.userID, status: .failed, errorCode: "quality_below_threshold",
+                                      message: "The quality score \(score) is below the threshold", on: connection)
+            }
+        }
+    }
+
+    /// Fails a video (a stage out of attempts, a budget that cannot cover the next call):
+    /// its other work is cancelled, the reason recorded, `video.failed` written.
+    /// - Parameter completing: this worker's job to complete in the same transaction, if any.
+    /// - Throws: `StageLostError` when `completing` is no longer this worker's.
+    public func failVideo(_ videoID: String, userID: String, code: String, message: String,
+                          completing job: (id: Int64, workerID: String)? = nil) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            if let job, !(try await jobs.complete(id: job.id, workerID: job.workerID, on: connection)) {
+                throw StageLostError(jobID: job.id)
+            }
+            guard let video = try await lockVideo(videoID, on: connection), video.status == .processing else { return }
+            try await finishVideo(videoID, userID: userID, status: .failed, errorCode: code, message: message, on: connection,
+                                  sparing: job?.id)
+        }
+    }
+
+    /// Ends a video in `status`: stage rows and jobs still waiting or running are cancelled,
+    /// the outbox gets `video.<status>`, and its batch is checked for completion.
+    /// - Parameter sparing: a job of the caller's not to cancel (it is being completed).
+    func finishVideo(_ videoID: String, userID: String, status: VideoStatus, errorCode: String?, message: String?,
+                     on connection: PostgresConnection, sparing: Int64? = nil) async throws {
+        let rows = try await connection.query("""
+            WITH s AS (
+                UPDATE video_stages SET status = 'cancelled', finished_at = now()
+                 WHERE video_id = \(videoID) AND status IN ('pending', 'running')
+                RETURNING job_id
+            )
+            SELECT coalesce(array_agg(job_id) FILTER (WHERE job_id IS NOT NULL AND job_id IS DISTINCT FROM \(sparing)), '{}') FROM s
+            """, logger: logger)
+        var jobIDs: [Int64] = []
+        for try await ids in rows.decode([Int64].self) { jobIDs = ids }
+        try await jobs.cancel(ids: jobIDs, on: connection)
+        let batchRows = try await connection.query("""
+            UPDATE videos SET status = \(status.rawValue), error_code = \(errorCode), error_message = \(message),
+                   progress = CASE WHEN \(status.rawValue) = 'completed' THEN 100 ELSE progress END,
+                   finished_at = now(), updated_at = now()
+             WHERE id = \(videoID)
+            RETURNING batch_id, channel_id, spent
+            """, logger: logger)
+        var batchID: String?
+        var channelID = ""
+        var spent: Int64 = 0
+        for try await (batch, channel, amount) in batchRows.decode((String?, String, Int64).self) {
+            (batchID, channelID, spent) = (batch, channel, amount)
+        }
+        var data: [String: any Sendable] = ["video_id": videoID, "channel_id": channelID, "status": status.rawValue,
+                                            "actual_cost": Money(micros: spent).dollars]
+        if let batchID { data["batch_id"] = batchID }
+        if let errorCode { data["error"] = errorCode }
+        if let message { data["message"] = message }
+        try await DomainEvents.record(type: "video.\(status.rawValue)", userID: userID, data: DomainEvents.json(data), on: connection, logger: logger)
+        try await DomainEvents.publishVideo(videoID, type: "video.\(status.rawValue)", on: connection, logger: logger)
+        if let batchID {
+            try await completeBatchIfDone(batchID, userID: userID, on: connection)
+            try await startNextInSequence(batchID, on: connection)
+        }
+    }
+
+    /// In a sequential batch (`parallel: false`) each video starts when the one before it ends.
+    func startNextInSequence(_ batchID: String, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query("""
+            SELECT v.id, v.user_id, v.priority::int4 FROM videos v JOIN batches b ON b.id = v.batch_id
+             WHERE v.batch_id = \(batchID) AND NOT b.parallel AND b.cancelled_at IS NULL AND v.status = 'processing'
+               AND EXISTS (SELECT 1 FROM video_stages s WHERE s.video_id = v.id AND s.stage = 'script' AND s.job_id IS NULL)
+             ORDER BY v.batch_position LIMIT 1
+            """, logger: logger)
+        var next: (videoID: String, userID: String, priority: Int32)?
+        for try await row in rows.decode((String, String, Int32).self) { next = row }
+        guard let next else { return }
+        let job = try StageJobArgs(videoID: next.videoID, userID: next.userID, stage: .script, generation: 1).job(priority: Int(next.priority))
+        try await enqueue([job], videoID: next.videoID, on: connection)
+    }
+
+    /// Writes `batch.completed` once, when the last video of a batch finishes. Videos of one
+    /// batch finish one at a time (a transaction-scoped advisory lock on the batch), so of two
+    /// finishing together the second sees the first. (An advisory lock rather than the batch
+    /// row's: row locks there meet the foreign-key share locks of the batch's videos.)
+    func completeBatchIfDone(_ batchID: String, userID: String, on connection: PostgresConnection) async throws {
+        let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(batchID), 7))", logger: logger)
+        for try await _ in lock {}
+        let rows = try await connection.query("""
+            WITH b AS (
+                UPDATE batches SET completed_at = now()
+                 WHERE id = \(batchID) AND completed_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM videos WHERE batch_id = \(batchID) AND status = 'processing')
+                RETURNING id
+            )
+            SELECT count(*) FILTER (WHERE v.status IN ('completed', 'published')), count(*) FILTER (WHERE v.status = 'failed'),
+                   count(*) FILTER (WHERE v.status = 'cancelled'), coalesce(sum(v.spent), 0)::int8
+              FROM b JOIN videos v ON v.batch_id = b.id
+            HAVING count(*) > 0
+            """, logger: logger)
+        var counts: (completed: Int64, failed: Int64, cancelled: Int64, spent: Int64)?
+        for try await row in rows.decode((Int64, Int64, Int64, Int64).self) { counts = row }
+        if let (completed, failed, cancelled, spent) = counts {
+            let data = DomainEvents.json(["batch_id": batchID, "completed": completed, "failed": failed, "cancelled": cancelled,
+                                          "total_cost": Money(micros: spent).dollars])
+            try await DomainEvents.record(type: "batch.completed", userID: userID, data: data, on: connection, logger: logger)
+        }
+    }
+
+    /// Inserts stage jobs and points their stage rows at them.
+    func enqueue(_ next: [NewJob], videoID: String, on connection: PostgresConnection) async throws {
+        guard !next.isEmpty else { return }
+        let inserted = try await jobs.insert(next, on: connection)
+        for (job, result) in zip(next, inserted) {
+            guard let stage = PipelineStage(jobKind: job.kind) else { continue }
+            try await connection.query("""
+                UPDATE video_stages SET job_id = \(result.id) WHERE video_id = \(videoID) AND stage = \(stage.rawValue)
+                """, logger: logger)
+        }
+    }
+
+    /// Progress is the weight of the completed stages.
+    func updateProgress(_ videoID: String, on connection: PostgresConnection) async throws {
+        let weights = PipelineStage.allCases.map { Int32($0.weight) }
+        let names = PipelineStage.allCases.map(\.rawValue)
+        try await connection.query("""
+            UPDATE videos SET progress = (
+                SELECT coalesce(sum(w.weight), 0) FROM video_stages s
+                  JOIN unnest(\(names)::text[], \(weights)::int4[]) AS w(stage, weight) ON w.stage = s.stage
+                 WHERE s.video_id = \(videoID) AND s.status = 'completed'), updated_at = now()
+             WHERE id = \(videoID)
+            """, logger: logger)
+    }
+
+    struct LockedVideo {
+        var status: VideoStatus
+        var priority: Int
+    }
+
+    func lockVideo(_ videoID: String, on connection: PostgresConnection) async throws -> LockedVideo? {
+        let rows = try await connection.query("SELECT status, priority::int4 FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
+        for try await (status, priority) in rows.decode((String, Int32).self) {
+            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority))
+        }
+        return nil
+    }
+
+    func stageStates(_ videoID: String, on connection: PostgresConnection) async throws -> [PipelineStage: (status: String, generation: Int)] {
+        let rows = try await connection.query("SELECT stage, status, generation FROM video_stages WHERE video_id = \(videoID)", logger: logger)
+        var states: [PipelineStage: (status: String, generation: Int)] = [:]
+        for try await (stage, status, generation) in rows.decode((String, String, Int32).self) {
+            if let stage = PipelineStage(rawValue: stage) { states[stage] = (status, Int(generation)) }
+        }
+        return states
+    }
+}

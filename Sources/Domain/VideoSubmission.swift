@@ -1,0 +1,210 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// How a batch runs.
+public struct BatchOptions: Sendable, Equatable {
+    /// All videos at once (true), or one after another in the order given.
+    public var parallel: Bool
+    /// `high`, `normal` or `low`: the queue priority of the batch's jobs.
+    public var priority: String
+    /// A retried submission with the same key returns the same batch.
+    public var idempotencyKey: String?
+
+    public init(parallel: Bool = true, priority: String = "normal", idempotencyKey: String? = nil) throws {
+        guard ["high", "normal", "low"].contains(priority) else {
+            throw DomainError(.invalid, "processing_options.priority must be high, normal or low", field: "processing_options.priority")
+        }
+        if let key = idempotencyKey, !(1...255).contains(key.count) || !key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
+            throw DomainError(.invalid, "Idempotency-Key must be 1 to 255 printable ASCII characters", field: "Idempotency-Key")
+        }
+        self.parallel = parallel
+        self.priority = priority
+        self.idempotencyKey = idempotencyKey
+    }
+
+    /// Queue priority: lower runs first.
+    public var queuePriority: Int { priority == "high" ? 1 : priority == "low" ? 3 : 2 }
+}
+
+/// What a submission created.
+public struct Submission: Sendable, Equatable {
+    public struct Item: Sendable, Equatable {
+        public var videoID: String
+        public var estimatedCost: Money
+    }
+
+    public var batchID: String?
+    public var videos: [Item]
+    /// True when an earlier submission with the same idempotency key was returned.
+    public var replayed: Bool
+    public var createdAt: Date
+}
+
+/// Submits videos: checks the plan's allowance, the channels and each budget against the
+/// estimate, then inserts the videos, their stage rows and their first jobs in **one
+/// transaction** — after it commits nothing can be lost, before it nothing is half-written.
+public struct VideoSubmission: Sendable {
+    public static let maximumBatch = 1000
+
+    public let client: PostgresClient
+    public let plan: PipelinePlan
+    public let jobs: JobStore
+    public let logger: Logger
+
+    public init(client: PostgresClient, plan: PipelinePlan, logger: Logger) {
+        self.client = client
+        self.plan = plan
+        self.jobs = JobStore(client: client, logger: logger)
+        self.logger = logger
+    }
+
+    /// Submits one video.
+    public func submit(userID: String, _ request: VideoRequest) async throws -> Submission {
+        try await submit(userID: userID, [request], batch: nil)
+    }
+
+    /// Submits videos, as a batch when `batch` is given.
+    /// - Throws: `invalid` (bad input, unknown channel), `limitReached` (monthly allowance),
+    ///   `costLimitExceeded` (a budget below its estimate), `conflict` (an idempotency key
+    ///   reused with a different request).
+    public func submit(userID: String, _ requests: [VideoRequest], batch: BatchOptions?) async throws -> Submission {
+        guard !requests.isEmpty else { throw DomainError(.invalid, "videos must not be empty", field: "videos") }
+        guard requests.count <= Self.maximumBatch else {
+            throw DomainError(.invalid, "a batch has at most \(Self.maximumBatch) videos", field: "videos")
+        }
+        let estimates = requests.map { plan.estimate($0) }
+        for (index, (request, estimate)) in zip(requests, estimates).enumerated() where estimate > request.costLimit {
+            let prefix = batch == nil ? "" : "videos[\(index)]."
+            throw DomainError(.costLimitExceeded,
+                              "\(prefix)cost_limit \(request.costLimit) is below the estimated cost \(estimate) of the configured providers",
+                              field: prefix + "cost_limit")
+        }
+        let requestHash = try Data(SHA256.hash(data: JSONEncoder().encode(requests) + Data("\(batch?.parallel ?? true)\(batch?.priority ?? "")".utf8)))
+        return try await client.withTransaction(logger: logger) { connection in
+            try await checkAllowance(userID: userID, adding: requests.count, on: connection)
+            var batchID: String?
+            if let batch {
+                let (id, replay) = try await createBatch(userID: userID, options: batch, requestHash: requestHash,
+                                                         total: requests.count, costLimit: requests[0].costLimit, on: connection)
+                if let replay { return replay }
+                batchID = id
+            }
+            try await checkChannels(userID: userID, requests, on: connection)
+            let ids = requests.map { _ in PrefixedID.make("vid_") }
+            let priority = batch?.queuePriority ?? 2
+            let createdAt = try await insertVideos(ids: ids, userID: userID, requests, estimates: estimates, batchID: batchID,
+                                                   priority: priority, on: connection)
+            let first = (batch?.parallel ?? true) ? ids : Array(ids.prefix(1))
+            let jobs = try first.map { try StageJobArgs(videoID: $0, userID: userID, stage: .script, generation: 1).job(priority: priority) }
+            let inserted = try await self.jobs.insert(jobs, on: connection)
+            try await connection.query("""
+                UPDATE video_stages s SET job_id = j.job_id
+                  FROM unnest(\(first)::text[], \(inserted.map(\.id))::int8[]) AS j(video_id, job_id)
+                 WHERE s.video_id = j.video_id AND s.stage = 'script'
+                """, logger: logger)
+            return Submission(batchID: batchID, videos: zip(ids, estimates).map { .init(videoID: $0, estimatedCost: $1) },
+                              replayed: false, createdAt: createdAt)
+        }
+    }
+
+    /// Locks the user row (one submission of a user at a time) and checks the month's allowance.
+    private func checkAllowance(userID: String, adding count: Int, on connection: PostgresConnection) async throws {
+        let rows = try await connection.query("""
+            SELECT t.videos_per_month,
+                   (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.created_at >= date_trunc('month', now()))
+              FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
+             WHERE u.id = \(userID) FOR UPDATE OF u
+            """, logger: logger)
+        for try await (allowed, used) in rows.decode((Int32, Int64).self) {
+            guard used + Int64(count) <= Int64(allowed) else {
+                let left = max(0, Int64(allowed) - used)
+                throw DomainError(.limitReached, "Your plan allows \(allowed) videos a month and \(left) remain; this submission has \(count)")
+            }
+            return
+        }
+        throw DomainError(.notFound, "The account no longer exists")
+    }
+
+    /// Inserts the batch, or returns the earlier submission under the same idempotency key.
+    private func createBatch(userID: String, options: BatchOptions, requestHash: Data, total: Int, costLimit: Money,
+                             on connection: PostgresConnection) async throws -> (String, Submission?) {
+        let id = PrefixedID.make("bat_")
+        let hash = ByteBuffer(bytes: requestHash)
+        let rows = try await connection.query("""
+            INSERT INTO batches (id, user_id, idempotency_key, request_hash, priority, parallel, cost_limit_per_video, total)
+            VALUES (\(id), \(userID), \(options.idempotencyKey), \(hash), \(options.priority), \(options.parallel), \(costLimit.micros), \(Int32(total)))
+            ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return (id, nil) }
+        let existing = try await connection.query("""
+            SELECT b.id, b.request_hash, b.created_at, coalesce(array_agg(v.id ORDER BY v.batch_position) FILTER (WHERE v.id IS NOT NULL), '{}'),
+                   coalesce(array_agg(v.estimated_cost ORDER BY v.batch_position) FILTER (WHERE v.id IS NOT NULL), '{}')
+              FROM batches b LEFT JOIN videos v ON v.batch_id = b.id
+             WHERE b.user_id = \(userID) AND b.idempotency_key = \(options.idempotencyKey)
+             GROUP BY b.id
+            """, logger: logger)
+        for try await (batchID, storedHash, createdAt, videoIDs, costs) in existing.decode((String, ByteBuffer, Date, [String], [Int64]).self) {
+            guard storedHash == hash else {
+                throw DomainError(.conflict, "This Idempotency-Key was used for a different request", field: "Idempotency-Key")
+            }
+            let items = zip(videoIDs, costs).map { Submission.Item(videoID: $0, estimatedCost: Money(micros: $1)) }
+            return (batchID, Submission(batchID: batchID, videos: items, replayed: true, createdAt: createdAt))
+        }
+        throw DomainError(.conflict, "A submission with this Idempotency-Key is being processed; retry", field: "Idempotency-Key")
+    }
+
+    /// Every channel named must be the user's and active.
+    private func checkChannels(userID: String, _ requests: [VideoRequest], on connection: PostgresConnection) async throws {
+        let wanted = Array(Set(requests.map(\.channelID)))
+        let rows = try await connection.query("""
+            SELECT id, status FROM channels WHERE user_id = \(userID) AND id = ANY(\(wanted))
+            """, logger: logger)
+        var found: [String: String] = [:]
+        for try await (id, status) in rows.decode((String, String).self) { found[id] = status }
+        for (index, request) in requests.enumerated() {
+            let field = requests.count == 1 ? "channel_id" : "videos[\(index)].channel_id"
+            guard let status = found[request.channelID] else {
+                throw DomainError(.notFound, "Channel \(request.channelID) not found", field: field)
+            }
+            guard status == "active" else {
+                throw DomainError(.invalidState, "Channel \(request.channelID) is \(status); activate it first", field: field)
+            }
+        }
+    }
+
+    private func insertVideos(ids: [String], userID: String, _ requests: [VideoRequest], estimates: [Money], batchID: String?,
+                              priority: Int, on connection: PostgresConnection) async throws -> Date {
+        let keywords = try requests.map { String(decoding: try JSONEncoder().encode($0.keywords), as: UTF8.self) }
+        let rows = try await connection.query("""
+            WITH input AS (
+                SELECT * FROM unnest(\(ids)::text[], \(requests.map(\.channelID))::text[], \(requests.map(\.title))::text[],
+                                     \(requests.map(\.description))::text[], \(requests.map(\.scriptStyle))::text[],
+                                     \(requests.map(\.voiceID))::text[], \(requests.map(\.thumbnailStyle))::text[],
+                                     \(requests.map { Int32($0.durationTarget) })::int4[], \(keywords)::text[],
+                                     \(requests.map { Int32($0.qualityThreshold) })::int4[], \(requests.map(\.costLimit.micros))::int8[],
+                                     \(estimates.map(\.micros))::int8[])
+                       WITH ORDINALITY AS t(id, channel_id, title, description, script_style, voice_id, thumbnail_style,
+                                            duration_target, keywords, quality_threshold, cost_limit, estimated_cost, position)
+            ), v AS (
+                INSERT INTO videos (id, user_id, channel_id, batch_id, batch_position, title, description, script_style, voice_id,
+                                    thumbnail_style, duration_target, keywords, quality_threshold, priority, cost_limit, estimated_cost)
+                SELECT id, \(userID), channel_id, \(batchID), CASE WHEN \(batchID)::text IS NULL THEN NULL ELSE position END, title,
+                       description, script_style, voice_id, thumbnail_style, duration_target,
+                       ARRAY(SELECT jsonb_array_elements_text(keywords::jsonb)), quality_threshold, \(Int16(priority)), cost_limit,
+                       estimated_cost
+                  FROM input ORDER BY position
+                RETURNING id, created_at
+            ), s AS (
+                INSERT INTO video_stages (video_id, stage)
+                SELECT v.id, stage FROM v, unnest(\(PipelineStage.allCases.map(\.rawValue))::text[]) AS stage
+            )
+            SELECT max(created_at) FROM v
+            """, logger: logger)
+        for try await createdAt in rows.decode(Date.self) { return createdAt }
+        return Date()
+    }
+}

@@ -1,0 +1,121 @@
+import Domain
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// The video pipeline's stage handlers, registered on the queue engine: each stage reserves
+/// its worst-case cost before a paid call, runs its provider, stores its artifact, and
+/// records the result with its successors in one transaction.
+public struct PipelineJobs: Sendable {
+    public let plan: PipelinePlan
+    public let providers: StageProviderSet
+    public let videos: VideoRepository
+    public let pipeline: PipelineStore
+    public let logger: Logger
+
+    public init(client: PostgresClient, plan: PipelinePlan, providers: StageProviderSet, logger: Logger) {
+        self.plan = plan
+        self.providers = providers
+        self.videos = VideoRepository(client: client, logger: logger)
+        self.pipeline = PipelineStore(client: client, logger: logger)
+        self.logger = logger
+    }
+
+    /// The longest one attempt of each stage may take.
+    public static let timeouts: [PipelineStage: Duration] = [
+        .script: .seconds(300), .voice: .seconds(900), .thumbnail: .seconds(180), .assemble: .seconds(1800), .review: .seconds(300),
+    ]
+
+    /// Slots per stage queue for `ytempire worker` and `ytempire up` when none are given.
+    public static let defaultQueues = "default=16,video_script=8,video_voice=4,video_thumbnail=4,video_assemble=2,video_review=8"
+
+    /// Registers a handler for every stage's job kind.
+    public func register(into registry: inout JobRegistry) {
+        for stage in PipelineStage.allCases {
+            registry.register(stage.jobKind, timeout: Self.timeouts[stage]) { context in
+                try await run(stage, context: context)
+            }
+        }
+    }
+
+    /// Runs one attempt of a stage.
+    func run(_ stage: PipelineStage, context: JobContext) async throws -> JobResult {
+        let args = try context.args(StageJobArgs.self)
+        let job = context.job
+        // What an earlier attempt of this video left held (it crashed or was rescued) is settled first.
+        try await pipeline.ledger.settleAbandoned(videoID: args.videoID)
+        guard let video = try await videos.videoForStage(id: args.videoID) else { return .cancel("the video was deleted") }
+        guard video.status == .processing else { return .cancel("the video is \(video.status.rawValue)") }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-\(job.id)-\(job.attempt)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let attempt = StageAttempt(args: args, video: video, jobID: job.id, attempt: job.attempt, workerID: context.workerID, scratch: scratch)
+        do {
+            switch stage {
+            case .script: try await runScript(attempt)
+            case .voice: try await runVoice(attempt)
+            case .thumbnail: try await runThumbnail(attempt)
+            case .assemble: try await runAssemble(attempt)
+            case .review: try await runReview(attempt)
+            }
+            return .completedByHandler
+        } catch let error as BudgetExhausted {
+            try await pipeline.failVideo(args.videoID, userID: args.userID, code: "cost_limit_exceeded", message: error.description,
+                                         completing: (job.id, context.workerID))
+            return .completedByHandler
+        } catch let error as PermanentProviderError {
+            try await pipeline.ledger.release(jobID: job.id, attempt: job.attempt)
+            try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description,
+                                         completing: (job.id, context.workerID))
+            return .completedByHandler
+        } catch is CancellationError {
+            // Stopped mid-call (cancelled, timed out, shutting down): whether the call was
+            // billed is unknown, so the reservation stays for `settleAbandoned`.
+            throw CancellationError()
+        } catch let error as StageLostError {
+            throw error
+        } catch {
+            // The provider or tool failed: nothing was billed for a failed call.
+            try await pipeline.ledger.release(jobID: job.id, attempt: job.attempt)
+            if job.attempt >= job.maxAttempts {
+                try await pipeline.failVideo(args.videoID, userID: args.userID, code: "stage_failed",
+                                             message: "The \(stage.rawValue) stage failed \(job.attempt) times: \(String(describing: error).prefix(300))")
+            }
+            throw error
+        }
+    }
+}
+
+/// One attempt of one stage: the job, the video as it was read, a private scratch directory.
+struct StageAttempt {
+    var args: StageJobArgs
+    var video: Video
+    var jobID: Int64
+    var attempt: Int
+    var workerID: String
+    var scratch: URL
+
+    var stage: PipelineStage { args.stage }
+
+    /// Where this generation's artifact of `kind` lives in storage.
+    func storageKey(_ file: String) -> String { "videos/\(video.id)/g\(args.generation)/\(file)" }
+
+    /// The budget not yet spent or held, as read at the start of the attempt (SQL re-checks).
+    var available: Money { video.request.costLimit - video.spent - video.reserved }
+
+    func outcome(charge: CostQuote, artifacts: [Artifact]) -> StageOutcome {
+        StageOutcome(args: args, jobID: jobID, attempt: attempt, workerID: workerID, charge: charge, artifacts: artifacts)
+    }
+}
+
+/// No configured provider's worst case fits in what is left of the video's budget.
+struct BudgetExhausted: Error, CustomStringConvertible {
+    var stage: PipelineStage
+    var available: Money
+    var cheapest: Money?
+    var description: String {
+        let need = cheapest.map { " needs at least \($0)" } ?? " has no priced provider"
+        return "The \(stage.rawValue) stage\(need) and \(available) of the budget remains"
+    }
+}

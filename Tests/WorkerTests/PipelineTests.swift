@@ -1,0 +1,119 @@
+import Domain
+import Foundation
+import Providers
+import Queue
+import TestSupport
+import Testing
+import Worker
+
+@Suite struct PipelineTests {
+    @Test func aBatchRunsEndToEndIntoPlayableVideos() async throws {
+        try await withDatabase { db in
+            let harness = try PipelineHarness(db: db)
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            let requests = try (0..<20).map { try PipelineHarness.request(channelID: channel, title: "Video number \($0)", duration: 20 + $0 % 10) }
+            let submitted = try await harness.submission.submit(userID: user, requests, batch: BatchOptions(priority: "high"))
+            #expect(submitted.videos.count == 20)
+            try await harness.run(workers: 2) {
+                let finished = try await harness.waitForVideos()
+                #expect(finished)
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM videos WHERE status = 'completed'") == 20)
+            let media = FFmpegMedia()
+            for item in submitted.videos {
+                let video = try #require(try await harness.videos.video(id: item.videoID, userID: user))
+                #expect(video.progress == 100)
+                #expect(video.stages.allSatisfy { $0.status == "completed" })
+                #expect((video.qualityScore ?? 0) >= 70, "\(video.quality ?? "")")
+                let mp4 = try #require(video.artifacts.first { $0.kind == "video" })
+                let audio = try #require(video.artifacts.first { $0.kind == "audio" })
+                let file = harness.artifacts.appendingPathComponent(mp4.storageKey)
+                let length = try await media.durationSeconds(of: file)
+                #expect(abs(length - (audio.durationSeconds ?? 0)) < 0.25, "the MP4 plays as long as its narration")
+                #expect(length > 10)
+            }
+            // One ledger row per stage attempt; every event once.
+            #expect(try await db.scalar("SELECT count(*) FROM cost_ledger") == 100)
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'video.completed'") == 20)
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'batch.completed'") == 1)
+            try await harness.expectCostInvariant()
+        }
+    }
+
+    /// Prices the offline providers so budgets bind: 1 µ$ per script character, 100 µ$ per
+    /// voice character (a pricey "hd" model and the normal one), $0.01 per thumbnail.
+    static func pricedPlan() -> PipelinePlan {
+        var plan = PipelinePlan.offline
+        plan.voice = [ProviderChoice(provider: "offline", model: "espeak-hd"), ProviderChoice(provider: "offline", model: "espeak-ng")]
+        plan.prices = PriceTable(asOf: "2026-11-29", prices: [
+            .init(provider: "offline", model: "script-template", unit: "character", usdPerUnit: 0.000001),
+            .init(provider: "offline", model: "espeak-hd", unit: "character", usdPerUnit: 0.001),
+            .init(provider: "offline", model: "espeak-ng", unit: "character", usdPerUnit: 0.0001),
+            .init(provider: "offline", model: "ffmpeg-title-card", unit: "image", usdPerUnit: 0.01),
+        ])
+        return plan
+    }
+
+    @Test func aTightBudgetFallsBackToTheCheaperVoiceOrFailsWithoutCalling() async throws {
+        try await withDatabase { db in
+            let harness = try PipelineHarness(db: db, plan: Self.pricedPlan())
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            // The 12 s script has about 190 characters: hd voice ≈ $0.19, normal ≈ $0.019, and with the
+            // thumbnail the whole video ≈ $0.0293. The estimate at submit (≈ $0.0282) lets $0.029 in;
+            // at run time voice and thumbnail together no longer fit.
+            let roomy = try await harness.submission.submit(userID: user, try PipelineHarness.request(channelID: channel, costLimit: 1))
+            let tight = try await harness.submission.submit(userID: user, try PipelineHarness.request(channelID: channel, costLimit: 0.08))
+            let starved = try await harness.submission.submit(userID: user, try PipelineHarness.request(channelID: channel, costLimit: 0.029))
+            try await harness.run(workers: 1) {
+                let finished = try await harness.waitForVideos()
+                #expect(finished)
+            }
+            let roomyVideo = try #require(try await harness.videos.video(id: roomy.videos[0].videoID, userID: user))
+            #expect(roomyVideo.status == .completed)
+            #expect(roomyVideo.stages.first { $0.stage == .voice }?.model == "espeak-hd")
+            let tightVideo = try #require(try await harness.videos.video(id: tight.videos[0].videoID, userID: user))
+            #expect(tightVideo.status == .completed)
+            #expect(tightVideo.stages.first { $0.stage == .voice }?.model == "espeak-ng", "downgraded to the cheaper voice")
+            let starvedVideo = try #require(try await harness.videos.video(id: starved.videos[0].videoID, userID: user))
+            #expect(starvedVideo.status == .failed)
+            #expect(starvedVideo.errorCode == "cost_limit_exceeded")
+            // Voice and thumbnail race for the last cents: whichever lost never called its provider.
+            let calls = try await db.scalar("""
+                SELECT count(*) FROM cost_ledger WHERE video_id = \(starvedVideo.id) AND stage IN ('voice', 'thumbnail')
+                """)
+            #expect(calls <= 1)
+            #expect(try await db.scalar("SELECT count(*) FROM artifacts WHERE video_id = \(starvedVideo.id) AND kind = 'video'") == 0)
+            try await harness.expectCostInvariant()
+        }
+    }
+
+    @Test func concurrentReservationsNeverPassTheLimit() async throws {
+        try await withDatabase { db in
+            let harness = try PipelineHarness(db: db)
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            let video = try await harness.submission.submit(userID: user, try PipelineHarness.request(channelID: channel, costLimit: 1)).videos[0].videoID
+            let ledger = CostLedger(client: db.client, logger: db.logger)
+            let quote = CostQuote(choice: ProviderChoice(provider: "openai", model: "gpt-4o"), usage: Usage([:]), amount: Money(dollars: 0.03),
+                                  unit: "token_out", units: 3000, unitPrice: 0.00001)
+            let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for job in 0..<60 {
+                    group.addTask {
+                        try await ledger.reserve(jobID: Int64(100_000 + job), attempt: 1, videoID: video, stage: .script, quote: quote)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(granted == 33, "$1 holds 33 reservations of 3 cents")
+            #expect(try await db.scalar("SELECT reserved FROM videos WHERE id = \(video)") == 990_000)
+            // No running job holds them: each is settled as spent (the worst case) exactly once.
+            #expect(try await ledger.settleAbandoned(videoID: video) == 33)
+            #expect(try await ledger.settleAbandoned(videoID: video) == 0)
+            #expect(try await db.scalar("SELECT spent FROM videos WHERE id = \(video)") == 990_000)
+            #expect(try await db.scalar("SELECT count(*) FROM cost_ledger WHERE basis = 'assumed'") == 33)
+            try await harness.expectCostInvariant()
+        }
+    }
+}
