@@ -35,7 +35,8 @@ public enum APIServer {
     /// The router with every route and middleware; tests drive it without a socket.
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
                                   auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
-                                  cors: CORSPolicy = CORSPolicy(), logger: Logger) async throws -> Router<APIRequestContext> {
+                                  cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
+                                  logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: CORSMiddleware(policy: cors))
@@ -45,7 +46,11 @@ public enum APIServer {
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
             passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
-            users: UserRepository(client: client, logger: logger), sessions: sessions, migrations: try Migration.all())
+            users: UserRepository(client: client, logger: logger), sessions: sessions,
+            channels: ChannelRepository(client: client, logger: logger), videos: VideoRepository(client: client, logger: logger),
+            submission: VideoSubmission(client: client, plan: plan, logger: logger),
+            control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)), artifacts: artifacts,
+            migrations: try Migration.all())
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
                                      middlewares: [
@@ -75,10 +80,10 @@ public enum APIServer {
 
     /// The application, a `Service` to run in the process's `ServiceGroup`.
     public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, rateLimits: RateLimitPolicy,
-                                       client: PostgresClient, registry: PrometheusCollectorRegistry,
-                                       logger: Logger) async throws -> some ApplicationProtocol {
+                                       client: PostgresClient, registry: PrometheusCollectorRegistry, plan: PipelinePlan,
+                                       artifacts: any ArtifactStorage, logger: Logger) async throws -> some ApplicationProtocol {
         let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
-                                          rateLimits: rateLimits, cors: configuration.cors, logger: logger)
+                                          rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

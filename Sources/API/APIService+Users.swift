@@ -9,14 +9,17 @@ extension APIService {
         return .ok(.init(body: .json(try await profile(of: caller.user))))
     }
 
-    /// The profile body. Videos and the cost ledger arrive with the pipeline; until a user has
-    /// videos their usage is zero and the whole monthly allowance remains.
+    /// The profile body: the month's remaining allowance, and usage from the videos and their
+    /// ledger-backed spend.
     func profile(of user: User) async throws -> Components.Schemas.Profile {
         let allowance = try await users.monthlyVideoAllowance(tier: user.subscriptionTier)
+        let usage = try await videos.usage(userID: user.id)
+        let average = usage.videosTotal == 0 ? 0 : usage.totalCost.dollars / Double(usage.videosTotal)
         return .init(
             id: user.id, email: user.email, fullName: user.fullName, company: user.company,
             emailVerified: user.emailVerified, twoFactorEnabled: user.twoFactorEnabled,
-            subscription: .init(tier: user.subscriptionTier, videosRemaining: allowance),
-            usage: .init(videosGenerated: 0, totalCost: 0, averageCostPerVideo: 0))
+            subscription: .init(tier: user.subscriptionTier, videosRemaining: max(0, allowance - usage.videosThisMonth)),
+            usage: .init(videosGenerated: usage.videosTotal, totalCost: usage.totalCost.dollars,
+                         averageCostPerVideo: (average * 100).rounded() / 100))
     }
 }

@@ -18,6 +18,12 @@ struct APIService: APIProtocol {
     let accounts: AccountService
     let users: UserRepository
     let sessions: SessionRepository
+    let channels: ChannelRepository
+    let videos: VideoRepository
+    let submission: VideoSubmission
+    let control: VideoControl
+    /// Where workers store artifacts, for downloads; nil on an instance configured without it.
+    let artifacts: (any ArtifactStorage)?
     /// The schema this build expects, read once: health checks compare the database with it.
     let migrations: [Migration]
 

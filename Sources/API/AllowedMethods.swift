@@ -6,6 +6,7 @@ struct AllowedMethods: Sendable {
     private struct Route: Sendable {
         var segments: [String?]  // nil matches any one segment (a `{parameter}`)
         var methods: [String]
+        var literalCount: Int { segments.count { $0 != nil } }
     }
 
     private let routes: [Route]
@@ -23,12 +24,14 @@ struct AllowedMethods: Sendable {
         }
     }
 
-    /// The methods `path` accepts, or nil when no documented path matches it.
+    /// The methods `path` accepts, or nil when no documented path matches it. When several
+    /// templates match (`/videos/batch` and `/videos/{video_id}`), the most literal one wins,
+    /// as it does in the router.
     func methods(for path: String) -> [String]? {
         let parts = path.split(separator: "?", maxSplits: 1).first.map { $0.split(separator: "/") } ?? []
-        for route in routes where route.segments.count == parts.count {
-            if zip(route.segments, parts).allSatisfy({ $0 == nil || $0 == String($1) }) { return route.methods }
+        let matching = routes.filter { route in
+            route.segments.count == parts.count && zip(route.segments, parts).allSatisfy { $0 == nil || $0 == String($1) }
         }
-        return nil
+        return matching.max { $0.literalCount < $1.literalCount }?.methods
     }
 }

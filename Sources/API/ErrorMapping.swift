@@ -25,11 +25,17 @@ enum ErrorMapping {
             // What a transaction's closure threw (a domain rule, say) decides the answer.
             if let inner = error.closureError { return apiError(for: inner) }
             return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+        case let error as PSQLError where ["22021", "22P05"].contains(error.serverInfo?[.sqlState]):
+            // Text Postgres cannot store (a NUL character, invalid UTF-8) came from the client.
+            return .validation("Text must be valid UTF-8 without NUL characters", issue: "invalid characters")
         case let error as ServerError:
             // The generated code wraps what handlers throw and what it could not decode.
             if let inner = error.underlyingError as? APIError { return inner }
             if let inner = error.underlyingError as? DomainError { return domainError(inner) }
             if let inner = error.underlyingError as? PostgresTransactionError { return apiError(for: inner) }
+            if let inner = error.underlyingError as? PSQLError, ["22021", "22P05"].contains(inner.serverInfo?[.sqlState]) {
+                return apiError(for: inner)
+            }
             // The runtime marks what it could not decode as a client error; anything else a
             // handler threw is ours.
             guard error.httpStatus.kind == .clientError else {
@@ -49,7 +55,7 @@ enum ErrorMapping {
         switch error.code {
         case .invalid: return .validation(error.message, field: error.field, issue: error.message)
         case .conflict: return APIError(.conflict, code: "conflict", message: error.message, field: error.field)
-        case .notFound: return .notFound
+        case .notFound: return APIError(.notFound, code: "not_found", message: error.message)
         case .unauthorized: return APIError.unauthorized(error.message)
         case .limitReached: return APIError(.forbidden, code: "plan_limit_reached", message: error.message, field: error.field)
         case .costLimitExceeded:

@@ -27,7 +27,7 @@ public struct RateLimitPolicy: Sendable {
         switch tag {
         case "System": nil
         case "Authentication": ("authentication", authentication)
-        case "Videos", "Batch": ("video_generation", videoGeneration)
+        case "Generation": ("video_generation", videoGeneration)
         case "Analytics": ("analytics", analytics)
         default: ("general", general)
         }

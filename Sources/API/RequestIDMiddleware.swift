@@ -32,7 +32,10 @@ struct RequestIDMiddleware: RouterMiddleware {
             return response
         } catch {
             var apiError = ErrorMapping.apiError(for: error)
-            if apiError.status == .notFound, let allow = allowedMethods.methods(for: request.uri.path), !allow.isEmpty {
+            // A documented path called with a method it does not accept is a 405; a handler's own
+            // 404 (no such id, or not the caller's) stays a 404.
+            if apiError.status == .notFound, let allow = allowedMethods.methods(for: request.uri.path), !allow.isEmpty,
+               !allow.contains(request.method.rawValue) {
                 apiError = .methodNotAllowed(allow)
             }
             if apiError.status.kind == .serverError {

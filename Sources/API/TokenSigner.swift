@@ -62,12 +62,20 @@ struct TokenSigner: Sendable {
         if let existing = try? String(contentsOfFile: path, encoding: .utf8) { return existing }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let pem = try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
-        // Another process may have won the race: keep whichever file landed first.
-        if FileManager.default.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]),
-           let written = try? String(contentsOfFile: path, encoding: .utf8) {
-            return written
+        // Write beside it, then link into place: link(2) never replaces an existing file, so of
+        // processes racing here every one ends up with the key that landed first, never a half-written one.
+        let partial = path + ".\(UUID().uuidString).partial"
+        guard FileManager.default.createFile(atPath: partial, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the generated JWT key to \(directory)")
         }
-        throw ConfigurationError("cannot write the generated JWT key to \(path)")
+        defer { unlink(partial) }
+        if link(partial, path) != 0 && errno != EEXIST {
+            throw ConfigurationError("cannot write the generated JWT key to \(path)")
+        }
+        guard let landed = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the JWT key at \(path)")
+        }
+        return landed
     }
 
     /// A signed access token for a user's session.

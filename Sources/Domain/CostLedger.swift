@@ -73,6 +73,12 @@ public struct CostLedger: Sendable {
         return .zero
     }
 
+    /// Settles one attempt's reservation as spent (`assumed`): its call went out and the answer
+    /// was lost, so it may have been billed.
+    public func settleAssumed(jobID: Int64, attempt: Int) async throws {
+        try await settleAsAssumed(videoID: nil, attempt: (jobID, attempt))
+    }
+
     /// Settles every reservation no running attempt holds any more (its worker crashed, the
     /// job was rescued, cancelled or timed out): the call may have been billed, so the
     /// reserved amount — the worst case — goes to the ledger as `assumed` and the hold ends.
@@ -80,11 +86,21 @@ public struct CostLedger: Sendable {
     /// - Returns: how many reservations were settled.
     @discardableResult
     public func settleAbandoned(videoID: String? = nil) async throws -> Int {
+        try await settleAsAssumed(videoID: videoID, attempt: nil)
+    }
+
+    /// The one statement of both: the reservations of `attempt`, or else those no running
+    /// attempt holds (of `videoID`, or all), become `assumed` ledger rows.
+    private func settleAsAssumed(videoID: String?, attempt: (jobID: Int64, attempt: Int)?) async throws -> Int {
+        let jobID = attempt?.jobID
+        let number = attempt.map { Int32($0.attempt) }
         let rows = try await client.query("""
             WITH gone AS (
                 DELETE FROM cost_reservations r
-                 WHERE (\(videoID)::text IS NULL OR r.video_id = \(videoID))
-                   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state = 'running' AND j.attempt = r.attempt)
+                 WHERE CASE WHEN \(jobID)::int8 IS NOT NULL THEN r.job_id = \(jobID) AND r.attempt = \(number)
+                            ELSE (\(videoID)::text IS NULL OR r.video_id = \(videoID))
+                                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state = 'running' AND j.attempt = r.attempt)
+                       END
                 RETURNING r.*
             ), l AS (
                 INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)

@@ -111,9 +111,9 @@ public struct PipelinePlan: Sendable, Equatable {
 
     /// The expected cost of a whole video, for `estimated_cost` and the check at submit:
     /// the cheapest configured provider of each stage at the expected usage.
-    public func estimate(_ request: VideoRequest) -> Money {
+    public func estimate(_ request: VideoRequest, stages: [PipelineStage] = PipelineStage.allCases) -> Money {
         var total = Money.zero
-        for stage in [PipelineStage.script, .voice, .thumbnail] {
+        for stage in [PipelineStage.script, .voice, .thumbnail] where stages.contains(stage) {
             let usage = UsageModel.expected(stage, request: request)
             let amounts = choices(for: stage).compactMap { quote(usage, with: $0)?.amount }
             total = total + (amounts.min() ?? .zero)

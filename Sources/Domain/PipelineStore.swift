@@ -138,6 +138,11 @@ public struct PipelineStore: Sendable {
             }
             try await enqueue(next, videoID: args.videoID, on: connection)
             try await updateProgress(args.videoID, on: connection)
+            if video?.kind != .video, stages.values.allSatisfy({ $0.status == "completed" }) {
+                // A processing task is done when its stage is.
+                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
+                return
+            }
             try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
         }
     }
@@ -316,12 +321,13 @@ public struct PipelineStore: Sendable {
     struct LockedVideo {
         var status: VideoStatus
         var priority: Int
+        var kind: VideoKind
     }
 
     func lockVideo(_ videoID: String, on connection: PostgresConnection) async throws -> LockedVideo? {
-        let rows = try await connection.query("SELECT status, priority::int4 FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
-        for try await (status, priority) in rows.decode((String, Int32).self) {
-            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority))
+        let rows = try await connection.query("SELECT status, priority::int4, kind FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
+        for try await (status, priority, kind) in rows.decode((String, Int32, String).self) {
+            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority), kind: VideoKind(rawValue: kind) ?? .video)
         }
         return nil
     }

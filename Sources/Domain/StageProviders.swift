@@ -91,3 +91,32 @@ public struct PermanentProviderError: Error, CustomStringConvertible {
 
     public var description: String { "\(provider): \(message)" }
 }
+
+/// A provider call failed in a way that leaves open whether it was billed (the request went
+/// out and the answer was lost: a read timeout, a dropped connection). The reservation of
+/// the attempt is settled as spent and the stage retried as a new attempt with a new one.
+public struct UncertainProviderError: Error, CustomStringConvertible {
+    public var provider: String
+    public var message: String
+
+    public init(provider: String, message: String) {
+        self.provider = provider
+        self.message = message
+    }
+
+    public var description: String { "\(provider): \(message) (the call may have been billed)" }
+}
+
+/// A provider asked us to come back later than a worker should wait (`Retry-After`): the
+/// reservation is released and the job snoozed that long without spending an attempt.
+public struct ProviderBusyError: Error, CustomStringConvertible {
+    public var provider: String
+    public var retryAfter: Duration
+
+    public init(provider: String, retryAfter: Duration) {
+        self.provider = provider
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "\(provider) is busy; retry after \(retryAfter)" }
+}

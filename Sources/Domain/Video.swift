@@ -75,9 +75,27 @@ public enum VideoStatus: String, Sendable, CaseIterable, Codable {
     public var isFinished: Bool { self != .processing }
 }
 
+/// What a row of `videos` produces: a whole video, or one asset (a processing task).
+public enum VideoKind: String, Sendable, CaseIterable, Codable {
+    case video, script, voice, thumbnail
+
+    /// The stages it runs.
+    public var stages: [PipelineStage] {
+        switch self {
+        case .video: PipelineStage.allCases
+        case .script: [.script]
+        case .voice: [.voice]
+        case .thumbnail: [.thumbnail]
+        }
+    }
+}
+
 /// A video as clients see it.
 public struct Video: Sendable, Equatable {
     public var id: String
+    public var kind: VideoKind
+    /// The text a voice task speaks.
+    public var inputText: String?
     public var channelID: String
     public var batchID: String?
     public var request: VideoRequest

@@ -17,7 +17,7 @@ public struct VideoRepository: Sendable {
         v.id, v.channel_id, v.batch_id, v.title, v.description, v.script_style, v.voice_id, v.thumbnail_style, v.duration_target, \
         v.keywords, v.cost_limit, v.quality_threshold, v.status, v.stage, v.progress, v.estimated_cost, v.spent, v.reserved, \
         v.quality_score, v.quality::text, v.regenerated_stage, v.error_code, v.error_message, v.tags, v.created_at, v.updated_at, \
-        v.finished_at
+        v.finished_at, v.kind, v.input_text
         """
 
     static func decode(_ row: PostgresRow) throws -> Video {
@@ -28,7 +28,8 @@ public struct VideoRepository: Sendable {
                                        durationTarget: Int(c[8].decode(Int32.self)), keywords: c[9].decode([String].self),
                                        costLimit: 0, qualityThreshold: Int(c[11].decode(Int32.self)), defaultCostLimit: 0)
         request.costLimit = Money(micros: try c[10].decode(Int64.self))
-        return Video(id: try c[0].decode(String.self), channelID: request.channelID, batchID: try c[2].decode(String?.self),
+        return Video(id: try c[0].decode(String.self), kind: VideoKind(rawValue: try c[27].decode(String.self)) ?? .video,
+                     inputText: try c[28].decode(String?.self), channelID: request.channelID, batchID: try c[2].decode(String?.self),
                      request: request, status: VideoStatus(rawValue: try c[12].decode(String.self)) ?? .failed,
                      stage: try c[13].decode(String?.self), progress: Int(try c[14].decode(Int32.self)),
                      estimatedCost: Money(micros: try c[15].decode(Int64.self)), spent: Money(micros: try c[16].decode(Int64.self)),
@@ -119,7 +120,7 @@ public struct VideoRepository: Sendable {
         var total = 0
         for try await row in rows {
             videos.append(try Self.decode(row))
-            total = Int(try row.makeRandomAccess()[27].decode(Int64.self))
+            total = Int(try row.makeRandomAccess()[29].decode(Int64.self))
         }
         return (videos, total)
     }
@@ -148,12 +149,35 @@ public struct VideoRepository: Sendable {
     /// This month's generated videos and the user's total spend, for the profile.
     public func usage(userID: String) async throws -> (videosThisMonth: Int, videosTotal: Int, totalCost: Money) {
         let rows = try await client.query("""
-            SELECT count(*) FILTER (WHERE created_at >= date_trunc('month', now())), count(*), coalesce(sum(spent), 0)::int8
+            SELECT count(*) FILTER (WHERE kind = 'video' AND created_at >= date_trunc('month', now())), count(*) FILTER (WHERE kind = 'video'),
+                   coalesce(sum(spent), 0)::int8
               FROM videos WHERE user_id = \(userID)
             """, logger: logger)
         for try await (month, total, spent) in rows.decode((Int64, Int64, Int64).self) {
             return (Int(month), Int(total), Money(micros: spent))
         }
         return (0, 0, .zero)
+    }
+}
+
+extension VideoRepository {
+    /// The user's unfinished stages by stage and state, and how many videos and tasks are
+    /// still processing.
+    public func unfinishedWork(userID: String) async throws -> (processing: Int, stages: [(stage: PipelineStage, state: String, count: Int)]) {
+        let rows = try await client.query("""
+            SELECT s.stage, s.status, count(*) FROM video_stages s JOIN videos v ON v.id = s.video_id
+             WHERE v.user_id = \(userID) AND v.status = 'processing' AND s.status IN ('pending', 'running')
+             GROUP BY 1, 2 ORDER BY 1, 2
+            """, logger: logger)
+        var stages: [(stage: PipelineStage, state: String, count: Int)] = []
+        for try await (stage, state, count) in rows.decode((String, String, Int64).self) {
+            if let stage = PipelineStage(rawValue: stage) { stages.append((stage, state, Int(count))) }
+        }
+        let order = PipelineStage.allCases
+        stages.sort { (order.firstIndex(of: $0.stage) ?? 0, $0.state) < (order.firstIndex(of: $1.stage) ?? 0, $1.state) }
+        let counted = try await client.query("SELECT count(*) FROM videos WHERE user_id = \(userID) AND status = 'processing'", logger: logger)
+        var processing = 0
+        for try await count in counted.decode(Int64.self) { processing = Int(count) }
+        return (processing, stages)
     }
 }

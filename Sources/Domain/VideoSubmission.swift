@@ -17,16 +17,22 @@ public struct BatchOptions: Sendable, Equatable {
         guard ["high", "normal", "low"].contains(priority) else {
             throw DomainError(.invalid, "processing_options.priority must be high, normal or low", field: "processing_options.priority")
         }
-        if let key = idempotencyKey, !(1...255).contains(key.count) || !key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
-            throw DomainError(.invalid, "Idempotency-Key must be 1 to 255 printable ASCII characters", field: "Idempotency-Key")
+        // An empty key is no key; any other is opaque, up to 255 characters.
+        let key = idempotencyKey?.trimmingCharacters(in: .whitespaces).nilIfEmpty
+        if let key, key.count > 255 {
+            throw DomainError(.invalid, "Idempotency-Key is at most 255 characters", field: "Idempotency-Key")
         }
         self.parallel = parallel
         self.priority = priority
-        self.idempotencyKey = idempotencyKey
+        self.idempotencyKey = key
     }
 
     /// Queue priority: lower runs first.
     public var queuePriority: Int { priority == "high" ? 1 : priority == "low" ? 3 : 2 }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
 /// What a submission created.
@@ -71,20 +77,29 @@ public struct VideoSubmission: Sendable {
     ///   `costLimitExceeded` (a budget below its estimate), `conflict` (an idempotency key
     ///   reused with a different request).
     public func submit(userID: String, _ requests: [VideoRequest], batch: BatchOptions?) async throws -> Submission {
+        try await submit(userID: userID, requests, batch: batch, kind: .video, inputText: nil)
+    }
+
+    /// Submits a processing task: one stage (`kind`) for one asset, e.g. a voice-over of
+    /// `inputText`. It is followed like a video (status, artifacts) and costs like one.
+    public func submitTask(userID: String, _ request: VideoRequest, kind: VideoKind, inputText: String? = nil) async throws -> Submission {
+        try await submit(userID: userID, [request], batch: nil, kind: kind, inputText: inputText)
+    }
+
+    private func submit(userID: String, _ requests: [VideoRequest], batch: BatchOptions?, kind: VideoKind,
+                        inputText: String?) async throws -> Submission {
         guard !requests.isEmpty else { throw DomainError(.invalid, "videos must not be empty", field: "videos") }
         guard requests.count <= Self.maximumBatch else {
             throw DomainError(.invalid, "a batch has at most \(Self.maximumBatch) videos", field: "videos")
         }
-        let estimates = requests.map { plan.estimate($0) }
-        for (index, (request, estimate)) in zip(requests, estimates).enumerated() where estimate > request.costLimit {
-            let prefix = batch == nil ? "" : "videos[\(index)]."
-            throw DomainError(.costLimitExceeded,
-                              "\(prefix)cost_limit \(request.costLimit) is below the estimated cost \(estimate) of the configured providers",
-                              field: prefix + "cost_limit")
-        }
-        let requestHash = try Data(SHA256.hash(data: JSONEncoder().encode(requests) + Data("\(batch?.parallel ?? true)\(batch?.priority ?? "")".utf8)))
+        let estimates = requests.map { plan.estimate($0, stages: kind.stages) }
+        // Sorted keys: the same request must hash the same every time (key order is not stable otherwise).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let requestHash = try Data(SHA256.hash(data: encoder.encode(requests) + Data("\(batch?.parallel ?? true)\(batch?.priority ?? "")".utf8)))
         return try await client.withTransaction(logger: logger) { connection in
-            try await checkAllowance(userID: userID, adding: requests.count, on: connection)
+            // Tasks (one asset) are paid for by their budget; only videos count against the plan.
+            try await checkAllowance(userID: userID, adding: kind == .video ? requests.count : 0, on: connection)
             var batchID: String?
             if let batch {
                 let (id, replay) = try await createBatch(userID: userID, options: batch, requestHash: requestHash,
@@ -93,17 +108,19 @@ public struct VideoSubmission: Sendable {
                 batchID = id
             }
             try await checkChannels(userID: userID, requests, on: connection)
+            try checkBudgets(requests, estimates: estimates, inBatch: batch != nil)
             let ids = requests.map { _ in PrefixedID.make("vid_") }
             let priority = batch?.queuePriority ?? 2
             let createdAt = try await insertVideos(ids: ids, userID: userID, requests, estimates: estimates, batchID: batchID,
-                                                   priority: priority, on: connection)
+                                                   priority: priority, kind: kind, inputText: inputText, on: connection)
             let first = (batch?.parallel ?? true) ? ids : Array(ids.prefix(1))
-            let jobs = try first.map { try StageJobArgs(videoID: $0, userID: userID, stage: .script, generation: 1).job(priority: priority) }
+            let firstStage = kind.stages[0]
+            let jobs = try first.map { try StageJobArgs(videoID: $0, userID: userID, stage: firstStage, generation: 1).job(priority: priority) }
             let inserted = try await self.jobs.insert(jobs, on: connection)
             try await connection.query("""
                 UPDATE video_stages s SET job_id = j.job_id
                   FROM unnest(\(first)::text[], \(inserted.map(\.id))::int8[]) AS j(video_id, job_id)
-                 WHERE s.video_id = j.video_id AND s.stage = 'script'
+                 WHERE s.video_id = j.video_id AND s.stage = \(firstStage.rawValue)
                 """, logger: logger)
             return Submission(batchID: batchID, videos: zip(ids, estimates).map { .init(videoID: $0, estimatedCost: $1) },
                               replayed: false, createdAt: createdAt)
@@ -114,7 +131,7 @@ public struct VideoSubmission: Sendable {
     private func checkAllowance(userID: String, adding count: Int, on connection: PostgresConnection) async throws {
         let rows = try await connection.query("""
             SELECT t.videos_per_month,
-                   (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.created_at >= date_trunc('month', now()))
+                   (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.kind = 'video' AND v.created_at >= date_trunc('month', now()))
               FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
              WHERE u.id = \(userID) FOR UPDATE OF u
             """, logger: logger)
@@ -157,6 +174,16 @@ public struct VideoSubmission: Sendable {
         throw DomainError(.conflict, "A submission with this Idempotency-Key is being processed; retry", field: "Idempotency-Key")
     }
 
+    /// Every budget must cover its video's estimate with the configured providers.
+    private func checkBudgets(_ requests: [VideoRequest], estimates: [Money], inBatch: Bool) throws {
+        for (index, (request, estimate)) in zip(requests, estimates).enumerated() where estimate > request.costLimit {
+            let prefix = inBatch ? "videos[\(index)]." : ""
+            throw DomainError(.costLimitExceeded,
+                              "\(prefix)cost_limit \(request.costLimit) is below the estimated cost \(estimate) of the configured providers",
+                              field: prefix + "cost_limit")
+        }
+    }
+
     /// Every channel named must be the user's and active.
     private func checkChannels(userID: String, _ requests: [VideoRequest], on connection: PostgresConnection) async throws {
         let wanted = Array(Set(requests.map(\.channelID)))
@@ -177,7 +204,7 @@ public struct VideoSubmission: Sendable {
     }
 
     private func insertVideos(ids: [String], userID: String, _ requests: [VideoRequest], estimates: [Money], batchID: String?,
-                              priority: Int, on connection: PostgresConnection) async throws -> Date {
+                              priority: Int, kind: VideoKind, inputText: String?, on connection: PostgresConnection) async throws -> Date {
         let keywords = try requests.map { String(decoding: try JSONEncoder().encode($0.keywords), as: UTF8.self) }
         let rows = try await connection.query("""
             WITH input AS (
@@ -191,16 +218,17 @@ public struct VideoSubmission: Sendable {
                                             duration_target, keywords, quality_threshold, cost_limit, estimated_cost, position)
             ), v AS (
                 INSERT INTO videos (id, user_id, channel_id, batch_id, batch_position, title, description, script_style, voice_id,
-                                    thumbnail_style, duration_target, keywords, quality_threshold, priority, cost_limit, estimated_cost)
+                                    thumbnail_style, duration_target, keywords, quality_threshold, priority, cost_limit, estimated_cost,
+                                    kind, input_text)
                 SELECT id, \(userID), channel_id, \(batchID), CASE WHEN \(batchID)::text IS NULL THEN NULL ELSE position END, title,
                        description, script_style, voice_id, thumbnail_style, duration_target,
                        ARRAY(SELECT jsonb_array_elements_text(keywords::jsonb)), quality_threshold, \(Int16(priority)), cost_limit,
-                       estimated_cost
+                       estimated_cost, \(kind.rawValue), \(inputText)
                   FROM input ORDER BY position
                 RETURNING id, created_at
             ), s AS (
                 INSERT INTO video_stages (video_id, stage)
-                SELECT v.id, stage FROM v, unnest(\(PipelineStage.allCases.map(\.rawValue))::text[]) AS stage
+                SELECT v.id, stage FROM v, unnest(\(kind.stages.map(\.rawValue))::text[]) AS stage
             )
             SELECT max(created_at) FROM v
             """, logger: logger)

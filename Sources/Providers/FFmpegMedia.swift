@@ -16,16 +16,25 @@ public struct FFmpegMedia: ThumbnailRenderer, VideoAssembler, MediaProbe {
 
     /// A 1280×720 PNG: the title, wrapped, centred on the style's colour.
     public func renderThumbnail(title: String, style: String, model: String, to file: URL) async throws -> Usage {
+        let background = Self.backgrounds[style] ?? "0x1e3a8a"
+        try await drawTitle(title, style: style, input: ["-f", "lavfi", "-i", "color=c=\(background):s=1280x720"], scale: nil, to: file)
+        return UsageModel.thumbnail
+    }
+
+    /// The title over an image (scaled and cropped to 1280×720): thumbnails from image models.
+    public func composeThumbnail(background: URL, title: String, style: String, to file: URL) async throws {
+        try await drawTitle(title, style: style, input: ["-i", background.path],
+                            scale: "scale=1280:720:force_original_aspect_ratio=increase,crop=1280:720,", to: file)
+    }
+
+    private func drawTitle(_ title: String, style: String, input: [String], scale: String?, to file: URL) async throws {
         let textFile = file.deletingLastPathComponent().appendingPathComponent("\(UUID().uuidString).title.txt")
         try Self.wrap(title, width: 24).write(to: textFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: textFile) }
-        let background = Self.backgrounds[style] ?? "0x1e3a8a"
         let color = style == "minimal" ? "black" : "white"
-        let draw = "drawtext=fontfile=\(fontFile):textfile=\(textFile.path):fontcolor=\(color):fontsize=72:line_spacing=12:"
+        let draw = (scale ?? "") + "drawtext=fontfile=\(fontFile):textfile=\(textFile.path):fontcolor=\(color):fontsize=72:line_spacing=12:"
             + "x=(w-text_w)/2:y=(h-text_h)/2:box=1:boxcolor=black@0.25:boxborderw=24"
-        try await runner.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=\(background):s=1280x720",
-                                         "-vf", draw, "-frames:v", "1", file.path])
-        return UsageModel.thumbnail
+        try await runner.run("ffmpeg", ["-v", "error", "-y"] + input + ["-vf", draw, "-frames:v", "1", file.path])
     }
 
     /// H.264 + AAC, the still image for the whole narration, cut to its exact length.

@@ -55,8 +55,13 @@ extension PipelineJobs {
     }
 
     func runVoice(_ attempt: StageAttempt) async throws {
-        let (scriptFile, _) = try await fetch("script", attempt)
-        let text = try String(contentsOf: scriptFile, encoding: .utf8)
+        let text: String
+        if let input = attempt.video.inputText {
+            text = input  // a voice-over task speaks the text it was given
+        } else {
+            let (scriptFile, _) = try await fetch("script", attempt)
+            text = try String(contentsOf: scriptFile, encoding: .utf8)
+        }
         let quote = try await reserve(attempt) { _ in UsageModel.voice(script: text) }
         guard let voice = providers.voices[quote.choice.provider] else { throw MissingProvider(choice: quote.choice) }
         let ext = voice.contentType == "audio/mpeg" ? "mp3" : "wav"

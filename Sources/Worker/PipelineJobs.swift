@@ -69,6 +69,19 @@ public struct PipelineJobs: Sendable {
             try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description,
                                          completing: (job.id, context.workerID))
             return .completedByHandler
+        } catch let error as ProviderBusyError {
+            // Not billed; come back when the provider says, without spending an attempt.
+            try await pipeline.ledger.release(jobID: job.id, attempt: job.attempt)
+            context.logger.info("provider busy; snoozing", metadata: ["provider": "\(error.provider)", "retry_after": "\(error.retryAfter)"])
+            return .snooze(error.retryAfter)
+        } catch let error as UncertainProviderError {
+            // The call may have been billed: its reservation becomes spend, and the next attempt
+            // reserves afresh (so a retry can never spend more than the budget).
+            try await pipeline.ledger.settleAssumed(jobID: job.id, attempt: job.attempt)
+            if job.attempt >= job.maxAttempts {
+                try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description)
+            }
+            throw error
         } catch is CancellationError {
             // Stopped mid-call (cancelled, timed out, shutting down): whether the call was
             // billed is unknown, so the reservation stays for `settleAbandoned`.

@@ -30,6 +30,23 @@ public struct StageProviderSet: Sendable {
                                 thumbnails: ["offline": media], assembler: media, probe: media, storage: storage)
     }
 
+    /// The offline providers plus the paid ones whose endpoints are given: `openai` (chat
+    /// scripts, speech, image thumbnails) and `elevenlabs` (speech).
+    public static func configured(storage: any ArtifactStorage, openAI: ProviderEndpoint?, elevenLabs: ProviderEndpoint?,
+                                  timeout: Duration = .seconds(120)) -> StageProviderSet {
+        var set = offline(storage: storage)
+        if let openAI {
+            let http = ProviderHTTP(provider: "openai", timeout: timeout)
+            set.scriptWriters["openai"] = OpenAIChatScriptWriter(endpoint: openAI, http: http)
+            set.voices["openai"] = OpenAISpeechVoice(endpoint: openAI, http: http)
+            set.thumbnails["openai"] = OpenAIImageThumbnail(endpoint: openAI, http: http)
+        }
+        if let elevenLabs {
+            set.voices["elevenlabs"] = ElevenLabsVoice(endpoint: elevenLabs, http: ProviderHTTP(provider: "elevenlabs", timeout: timeout))
+        }
+        return set
+    }
+
     /// Checks that every provider the plan names has an implementation here.
     public func validate(_ plan: PipelinePlan) throws {
         for choice in plan.script where scriptWriters[choice.provider] == nil {

@@ -10,7 +10,7 @@ import Synchronization
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the system; figures go to docs/benchmarks.md.",
-                                                    subcommands: [BenchQueueCommand.self])
+                                                    subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self])
 }
 
 /// `ytempire bench queue`: bulk insert rate, worked no-op jobs per second (counted when the

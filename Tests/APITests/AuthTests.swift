@@ -34,11 +34,14 @@ struct APIClient {
         var status: HTTPResponse.Status
         var body: [String: Any]
         var headers: HTTPFields
+        /// The raw body (downloads).
+        var data = Data()
     }
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]? = nil, raw: String? = nil, token: String? = nil) async throws -> Reply {
-        var headers: HTTPFields = [:]
+    func call(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]? = nil, raw: String? = nil, token: String? = nil,
+              headers extra: HTTPFields = [:]) async throws -> Reply {
+        var headers = extra
         var body: ByteBuffer?
         if let json {
             body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: json))
@@ -49,17 +52,20 @@ struct APIClient {
         }
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await client.execute(uri: "/api/v1" + path, method: method, headers: headers, body: body) { response in
-            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-            return Reply(status: response.status, body: object, headers: response.headers)
+            let data = Data(buffer: response.body)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            return Reply(status: response.status, body: object, headers: response.headers, data: data)
         }
     }
 }
 
 @discardableResult
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
+                          plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
                           _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, logger: db.logger)
+                                                auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
+                                                artifacts: artifacts, logger: db.logger)
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 

@@ -117,3 +117,47 @@ import Worker
         }
     }
 }
+
+/// Cancelling a batch stops the stages that are running, not only the queued ones.
+@Suite struct PipelineCancellationTests {
+    @Test func cancellingABatchStopsItsRunningStagesAndSettlesTheirReservations() async throws {
+        var faults = ProviderStub.Faults()
+        faults.slowEvery = 1
+        faults.slowDelay = .seconds(60)
+        let stub = ProviderStub(faults: faults)
+        var plan = PipelinePlan.offline
+        plan.script = [ProviderChoice(provider: "openai", model: "gpt-4o-mini")]
+        try await withDatabase { db in
+            let harness = try PipelineHarness(db: db, plan: plan)
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            let requests = try (0..<3).map { try PipelineHarness.request(channelID: channel, title: "Slow \($0)") }
+            let batch = try #require(try await harness.submission.submit(userID: user, requests, batch: BatchOptions()).batchID)
+            try await stub.run { base in
+                var providers = StageProviderSet.offline(storage: try harness.storage)
+                providers.scriptWriters["openai"] = OpenAIChatScriptWriter(
+                    endpoint: ProviderEndpoint(baseURL: base + "/v1", apiKey: "k"), http: ProviderHTTP(provider: "openai", timeout: .seconds(120)))
+                try await harness.run(workers: 1, providers: providers) {
+                    // All three scripts are in flight at the stub, each holding a reservation.
+                    let inFlight = try await eventually(timeout: .seconds(30)) {
+                        try await db.scalar("SELECT count(*) FROM cost_reservations") == 3 && stub.requests.count == 3
+                    }
+                    #expect(inFlight)
+                    #expect(try await harness.control.cancelBatch(id: batch, userID: user) == 3)
+                    let stopped = try await eventually(timeout: .seconds(10)) {
+                        try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 3
+                    }
+                    #expect(stopped, "the running stages stopped")
+                    let settled = try await eventually(timeout: .seconds(10)) {
+                        try await db.scalar("SELECT count(*) FROM cost_reservations") == 0
+                    }
+                    #expect(settled)
+                }
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM videos WHERE status = 'cancelled'") == 3)
+            #expect(try await db.scalar("SELECT count(*) FROM cost_ledger WHERE basis = 'assumed'") == 3, "interrupted calls count as spent")
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'batch.completed'") == 1)
+            try await harness.expectCostInvariant()
+        }
+    }
+}

@@ -1,5 +1,6 @@
-# Sourced by ops/test: starts the API on loopback against a scratch database and runs
-# schemathesis (PyPI) over /openapi.json. Any failed check fails the tests.
+# Sourced by ops/test: starts the whole system (API, workers, dispatcher) on loopback against a
+# scratch database and runs schemathesis (PyPI) over /openapi.json, so submitted work really
+# runs. Any failed check fails the tests.
 contract_check() {
   local pg_port=$1 bin=$2 api_port=${YTEMPIRE_CONTRACT_PORT:-18765}
   python3 -c 'import schemathesis' 2>/dev/null || pip install --quiet schemathesis >/dev/null 2>&1 \
@@ -8,7 +9,8 @@ contract_check() {
   psql_at "$pg_port" postgres "CREATE DATABASE t_contract" >/dev/null
   local url="postgres://postgres@127.0.0.1:$pg_port/t_contract"
   DATABASE_URL="$url" "$bin" migrate >/dev/null
-  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" "$bin" api --port "$api_port" &
+  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" \
+    YTEMPIRE_ARTIFACT_DIR="$ROOT/.data/contract-artifacts" "$bin" up --port "$api_port" &
   local pid=$!
   local status=0
   for _ in $(seq 1 100); do
@@ -19,6 +21,8 @@ contract_check() {
   local base="http://127.0.0.1:$api_port/api/v1" password="Contract-check-0123"
   curl -fsS -X POST "$base/auth/register" -H 'content-type: application/json' \
     -d "{\"email\":\"contract@example.com\",\"password\":\"$password\",\"full_name\":\"Contract Check\"}" >/dev/null
+  # The largest plan, so submissions reach their logic instead of the monthly allowance.
+  psql_at "$pg_port" t_contract "UPDATE users SET subscription_tier = 'enterprise'" >/dev/null
   local token
   token=$(curl -fsS -X POST "$base/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"contract@example.com\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

@@ -26,6 +26,22 @@ package enum OpenAPIDocument {
       "description": "The authenticated user's own account."
     },
     {
+      "name": "Channels",
+      "description": "The YouTube channels a user produces videos for."
+    },
+    {
+      "name": "Generation",
+      "description": "Submitting videos, one or a batch (counted against the video_generation rate limit)."
+    },
+    {
+      "name": "Videos",
+      "description": "Videos, their pipeline stages, costs and artifacts."
+    },
+    {
+      "name": "Batches",
+      "description": "Progress and cancellation of batch submissions."
+    },
+    {
       "name": "System",
       "description": "Health, status and operations."
     }
@@ -746,6 +762,1166 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/channels": {
+      "get": {
+        "operationId": "listChannels",
+        "tags": [
+          "Channels"
+        ],
+        "summary": "The user's channels, oldest first.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Page"
+          },
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/ChannelStatusFilter"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ChannelList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "post": {
+        "operationId": "createChannel",
+        "tags": [
+          "Channels"
+        ],
+        "summary": "Connect a channel (the plan's channel limit applies).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ChannelCreate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Channel"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/channels/{channel_id}": {
+      "get": {
+        "operationId": "getChannel",
+        "tags": [
+          "Channels"
+        ],
+        "summary": "One channel.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Channel"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "put": {
+        "operationId": "updateChannel",
+        "tags": [
+          "Channels"
+        ],
+        "summary": "Change a channel's settings.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ChannelUpdate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Channel"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteChannel",
+        "tags": [
+          "Channels"
+        ],
+        "summary": "Remove a channel; its videos' work is cancelled and they are deleted.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/generate": {
+      "post": {
+        "operationId": "generateVideo",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Submit a video; its pipeline runs as queue jobs.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/VideoGenerateRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Accepted; follow it with GET /videos/{video_id}/status or the WebSocket channel.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoAccepted"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/videos": {
+      "get": {
+        "operationId": "listVideos",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "The user's videos, newest first.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Page"
+          },
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/ChannelIDFilter"
+          },
+          {
+            "$ref": "#/components/parameters/VideoStatusFilter"
+          },
+          {
+            "$ref": "#/components/parameters/DateFrom"
+          },
+          {
+            "$ref": "#/components/parameters/DateTo"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/batch": {
+      "post": {
+        "operationId": "createVideoBatch",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Submit up to 1,000 videos in one transaction (same as POST /batch/videos).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BatchRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Accepted (or the earlier batch with the same Idempotency-Key).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BatchAccepted"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}": {
+      "get": {
+        "operationId": "getVideo",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "A video with its stages, costs, quality and artifacts.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Video"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "put": {
+        "operationId": "updateVideo",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "Change a video's title, description or tags.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/VideoUpdate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Video"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteVideo",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "Delete a video; running work is cancelled first.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}/status": {
+      "get": {
+        "operationId": "getVideoStatus",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "Where a video is: stage, progress, spend, reservations, ETA.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}/cancel": {
+      "post": {
+        "operationId": "cancelVideo",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "Stop a video: queued stages at once, a running stage within a second.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}/artifacts/{kind}": {
+      "get": {
+        "operationId": "downloadArtifact",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "Download an artifact (script, audio, thumbnail or video) of one of your videos.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          },
+          {
+            "name": "kind",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "script",
+                "audio",
+                "thumbnail",
+                "video"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The file.",
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/video-processing/script": {
+      "post": {
+        "operationId": "processScript",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Write a script only, as a queue job.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Wait"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ScriptTaskRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Finished within the wait: the result.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "202": {
+            "description": "Accepted; poll GET /videos/{task_id}/status, download from GET /videos/{task_id}/artifacts/{kind}.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/video-processing/voice": {
+      "post": {
+        "operationId": "processVoice",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Synthesize a voice-over of a text only, as a queue job.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Wait"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/VoiceTaskRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Finished within the wait: the result.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "202": {
+            "description": "Accepted; poll GET /videos/{task_id}/status, download from GET /videos/{task_id}/artifacts/{kind}.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/video-processing/thumbnail": {
+      "post": {
+        "operationId": "processThumbnail",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Render a thumbnail only, as a queue job.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Wait"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ThumbnailTaskRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Finished within the wait: the result.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "202": {
+            "description": "Accepted; poll GET /videos/{task_id}/status, download from GET /videos/{task_id}/artifacts/{kind}.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingTask"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/video-processing/queue": {
+      "get": {
+        "operationId": "getProcessingQueue",
+        "tags": [
+          "Videos"
+        ],
+        "summary": "The user's unfinished work by stage and state.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProcessingQueue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/batch/videos": {
+      "post": {
+        "operationId": "createBatch",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Submit up to 1,000 videos in one transaction.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BatchRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Accepted (or the earlier batch with the same Idempotency-Key).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BatchAccepted"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/batch/{batch_id}/status": {
+      "get": {
+        "operationId": "getBatchStatus",
+        "tags": [
+          "Batches"
+        ],
+        "summary": "Counts per state, spend and ETA of a batch.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/BatchID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BatchProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/batch/{batch_id}/cancel": {
+      "post": {
+        "operationId": "cancelBatch",
+        "tags": [
+          "Batches"
+        ],
+        "summary": "Stop a batch's queued and running work; finished videos stay.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/BatchID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BatchProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/health": {
       "get": {
         "operationId": "getHealth",
@@ -849,7 +2025,153 @@ package enum OpenAPIDocument {
         "bearerFormat": "JWT"
       }
     },
+    "parameters": {
+      "Page": {
+        "name": "page",
+        "in": "query",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000000,
+          "default": 1
+        }
+      },
+      "Limit": {
+        "name": "limit",
+        "in": "query",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100,
+          "default": 20
+        }
+      },
+      "ChannelStatusFilter": {
+        "name": "status",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "active",
+            "suspended",
+            "all"
+          ],
+          "default": "all"
+        }
+      },
+      "ChannelID": {
+        "name": "channel_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
+      "VideoID": {
+        "name": "video_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
+      "BatchID": {
+        "name": "batch_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
+      "ChannelIDFilter": {
+        "name": "channel_id",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
+      "VideoStatusFilter": {
+        "name": "status",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "processing",
+            "completed",
+            "failed",
+            "cancelled",
+            "published"
+          ]
+        }
+      },
+      "DateFrom": {
+        "name": "date_from",
+        "in": "query",
+        "description": "Videos created at or after this time (ISO 8601).",
+        "schema": {
+          "type": "string",
+          "format": "date-time"
+        }
+      },
+      "DateTo": {
+        "name": "date_to",
+        "in": "query",
+        "description": "Videos created at or before this time (ISO 8601).",
+        "schema": {
+          "type": "string",
+          "format": "date-time"
+        }
+      },
+      "Wait": {
+        "name": "wait",
+        "in": "query",
+        "description": "Seconds to wait for the result before answering 202 (0 to 30).",
+        "schema": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 30,
+          "default": 0
+        }
+      },
+      "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "description": "A retried submission with the same key (and body) returns the same batch instead of a second one.",
+        "schema": {
+          "type": "string",
+          "maxLength": 255
+        }
+      }
+    },
     "responses": {
+      "Forbidden": {
+        "description": "The plan does not allow it (channels, videos this month).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
+      "Unprocessable": {
+        "description": "The request is valid but cannot be done (cost_limit below the estimate).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
       "Conflict": {
         "description": "The resource already exists.",
         "content": {
@@ -936,12 +2258,14 @@ package enum OpenAPIDocument {
           },
           "password": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 10,
             "maxLength": 128,
             "description": "10 to 128 characters."
           },
           "full_name": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 1,
             "maxLength": 200
           },
@@ -950,6 +2274,7 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 200
           }
         }
@@ -965,13 +2290,16 @@ package enum OpenAPIDocument {
         "properties": {
           "user_id": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "example": "usr_3kTq0Vb2mZ8xYw1nLp4a"
           },
           "email": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "message": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "verification_sent": {
             "type": "boolean"
@@ -987,10 +2315,12 @@ package enum OpenAPIDocument {
         "properties": {
           "email": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 254
           },
           "password": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 128
           },
           "totp_code": {
@@ -1011,6 +2341,7 @@ package enum OpenAPIDocument {
         "properties": {
           "refresh_token": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 200
           }
         }
@@ -1023,6 +2354,7 @@ package enum OpenAPIDocument {
         "properties": {
           "token": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 200
           }
         }
@@ -1039,10 +2371,12 @@ package enum OpenAPIDocument {
         "properties": {
           "access_token": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "description": "RS256 JWT."
           },
           "refresh_token": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "description": "Opaque; works once."
           },
           "token_type": {
@@ -1069,13 +2403,16 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "id": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "email": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "subscription_tier": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -1086,7 +2423,8 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "message": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -1103,16 +2441,20 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "id": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "email": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "full_name": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "company": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "email_verified": {
             "type": "boolean"
@@ -1128,7 +2470,8 @@ package enum OpenAPIDocument {
             ],
             "properties": {
               "tier": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
               },
               "videos_remaining": {
                 "type": "integer"
@@ -1168,6 +2511,7 @@ package enum OpenAPIDocument {
         "properties": {
           "email": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 254
           }
         }
@@ -1181,10 +2525,12 @@ package enum OpenAPIDocument {
         "properties": {
           "token": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 200
           },
           "new_password": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 10,
             "maxLength": 128
           }
@@ -1211,12 +2557,14 @@ package enum OpenAPIDocument {
         "properties": {
           "secret": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "description": "Base32 TOTP secret (SHA-1",
             "6 digits": null,
             "30 s).": null
           },
           "otpauth_uri": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -1228,6 +2576,7 @@ package enum OpenAPIDocument {
         "properties": {
           "password": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 128
           }
         }
@@ -1241,6 +2590,7 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
+            "pattern": "^[^\\u0000]*$",
             "minLength": 1,
             "maxLength": 200
           },
@@ -1249,6 +2599,7 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 200
           }
         }
@@ -1264,6 +2615,7 @@ package enum OpenAPIDocument {
         "properties": {
           "timezone": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "description": "IANA time zone",
             "e.g. Europe/Berlin.": null
           },
@@ -1291,6 +2643,7 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
+            "pattern": "^[^\\u0000]*$",
             "maxLength": 64
           },
           "language": {
@@ -1316,6 +2669,1433 @@ package enum OpenAPIDocument {
           }
         }
       },
+      "PostingSchedule": {
+        "type": "object",
+        "required": [
+          "frequency"
+        ],
+        "properties": {
+          "frequency": {
+            "type": "string",
+            "enum": [
+              "daily",
+              "weekly",
+              "biweekly",
+              "monthly",
+              "custom"
+            ]
+          },
+          "preferred_times": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "maxItems": 24,
+            "items": {
+              "type": "string",
+              "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+              "example": "09:00"
+            }
+          }
+        }
+      },
+      "Channel": {
+        "type": "object",
+        "required": [
+          "id",
+          "name",
+          "status",
+          "health_score",
+          "videos_count",
+          "subscribers",
+          "monthly_views",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "example": "ch_3kTq0Vb2mZ8xYw1nLp4a"
+          },
+          "name": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+          },
+          "youtube_channel_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "category": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "target_audience": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "posting_schedule": {
+            "$ref": "#/components/schemas/PostingSchedule"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "active",
+              "suspended"
+            ]
+          },
+          "health_score": {
+            "type": "integer"
+          },
+          "videos_count": {
+            "type": "integer"
+          },
+          "subscribers": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "monthly_views": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ChannelList": {
+        "type": "object",
+        "required": [
+          "channels",
+          "total",
+          "page",
+          "pages"
+        ],
+        "properties": {
+          "channels": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Channel"
+            }
+          },
+          "total": {
+            "type": "integer"
+          },
+          "page": {
+            "type": "integer"
+          },
+          "pages": {
+            "type": "integer"
+          }
+        }
+      },
+      "ChannelCreate": {
+        "type": "object",
+        "required": [
+          "name"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "youtube_channel_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 2,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "category": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 50
+          },
+          "target_audience": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 100
+          },
+          "posting_schedule": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "required": [
+              "frequency"
+            ],
+            "properties": {
+              "frequency": {
+                "type": "string",
+                "enum": [
+                  "daily",
+                  "weekly",
+                  "biweekly",
+                  "monthly",
+                  "custom"
+                ]
+              },
+              "preferred_times": {
+                "type": [
+                  "array",
+                  "null"
+                ],
+                "maxItems": 24,
+                "items": {
+                  "type": "string",
+                  "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                  "example": "09:00"
+                }
+              }
+            }
+          }
+        }
+      },
+      "ChannelUpdate": {
+        "type": "object",
+        "description": "Absent or null fields are left as they are.",
+        "properties": {
+          "name": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "youtube_channel_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 2,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "category": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 50
+          },
+          "target_audience": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 100
+          },
+          "posting_schedule": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "required": [
+              "frequency"
+            ],
+            "properties": {
+              "frequency": {
+                "type": "string",
+                "enum": [
+                  "daily",
+                  "weekly",
+                  "biweekly",
+                  "monthly",
+                  "custom"
+                ]
+              },
+              "preferred_times": {
+                "type": [
+                  "array",
+                  "null"
+                ],
+                "maxItems": 24,
+                "items": {
+                  "type": "string",
+                  "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                  "example": "09:00"
+                }
+              }
+            }
+          },
+          "status": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "active",
+              "suspended",
+              null
+            ]
+          }
+        }
+      },
+      "VideoGenerateRequest": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "title"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "description": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 5000
+          },
+          "script_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "informative",
+              "entertaining",
+              "educational",
+              "storytelling",
+              "review",
+              "tutorial",
+              null
+            ]
+          },
+          "voice_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_-]+$",
+            "example": "voice_professional_male"
+          },
+          "thumbnail_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "modern",
+              "minimal",
+              "bold",
+              "classic",
+              null
+            ]
+          },
+          "duration_target": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 10,
+            "maximum": 3600,
+            "description": "Seconds (default 600)."
+          },
+          "keywords": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "maxItems": 30,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "minLength": 1,
+              "maxLength": 50
+            }
+          },
+          "cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000,
+            "description": "USD ceiling for this video (default: the default_cost_limit setting)."
+          },
+          "quality_threshold": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 100,
+            "description": "Lowest acceptable quality score (default 70)."
+          }
+        }
+      },
+      "VideoAccepted": {
+        "type": "object",
+        "required": [
+          "video_id",
+          "status",
+          "estimated_completion",
+          "estimated_cost",
+          "websocket_channel"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "example": "vid_3kTq0Vb2mZ8xYw1nLp4a"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing"
+            ]
+          },
+          "estimated_completion": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "estimated_cost": {
+            "type": "number"
+          },
+          "websocket_channel": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "VideoStage": {
+        "type": "object",
+        "required": [
+          "stage",
+          "status",
+          "attempt",
+          "cost"
+        ],
+        "properties": {
+          "stage": {
+            "type": "string",
+            "enum": [
+              "script",
+              "voice",
+              "thumbnail",
+              "assemble",
+              "review"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "running",
+              "completed",
+              "failed",
+              "cancelled"
+            ]
+          },
+          "attempt": {
+            "type": "integer"
+          },
+          "provider": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "model": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "cost": {
+            "type": "number"
+          },
+          "error": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "started_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "finished_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          }
+        }
+      },
+      "ArtifactInfo": {
+        "type": "object",
+        "required": [
+          "kind",
+          "content_type",
+          "size_bytes",
+          "url"
+        ],
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "script",
+              "audio",
+              "thumbnail",
+              "video"
+            ]
+          },
+          "content_type": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "size_bytes": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "duration_seconds": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "url": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "Download path (requires the same bearer token)."
+          }
+        }
+      },
+      "QualityParts": {
+        "type": "object",
+        "required": [
+          "score",
+          "script_length",
+          "audio_duration",
+          "thumbnail",
+          "keyword_coverage"
+        ],
+        "properties": {
+          "score": {
+            "type": "integer"
+          },
+          "script_length": {
+            "type": "integer"
+          },
+          "audio_duration": {
+            "type": "integer"
+          },
+          "thumbnail": {
+            "type": "integer"
+          },
+          "keyword_coverage": {
+            "type": "integer"
+          }
+        }
+      },
+      "VideoError": {
+        "type": "object",
+        "required": [
+          "code",
+          "message"
+        ],
+        "properties": {
+          "code": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ..."
+          },
+          "message": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "Video": {
+        "type": "object",
+        "required": [
+          "id",
+          "kind",
+          "channel_id",
+          "title",
+          "description",
+          "tags",
+          "script_style",
+          "voice_id",
+          "thumbnail_style",
+          "duration_target",
+          "keywords",
+          "status",
+          "progress",
+          "cost_limit",
+          "estimated_cost",
+          "actual_cost",
+          "reserved_cost",
+          "quality_threshold",
+          "stages",
+          "artifacts",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "video",
+              "script",
+              "voice",
+              "thumbnail"
+            ],
+            "description": "video, or the asset of a processing task."
+          },
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "batch_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+          },
+          "description": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          },
+          "script_style": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "voice_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "thumbnail_style": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "duration_target": {
+            "type": "integer"
+          },
+          "keywords": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing",
+              "completed",
+              "failed",
+              "cancelled",
+              "published"
+            ]
+          },
+          "stage": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "progress": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "cost_limit": {
+            "type": "number"
+          },
+          "estimated_cost": {
+            "type": "number"
+          },
+          "actual_cost": {
+            "type": "number",
+            "description": "The cost ledger sum for this video."
+          },
+          "reserved_cost": {
+            "type": "number",
+            "description": "Held for paid calls in flight."
+          },
+          "quality_threshold": {
+            "type": "integer"
+          },
+          "quality_score": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "quality": {
+            "$ref": "#/components/schemas/QualityParts"
+          },
+          "regenerated_stage": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "error": {
+            "$ref": "#/components/schemas/VideoError"
+          },
+          "stages": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/VideoStage"
+            }
+          },
+          "artifacts": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ArtifactInfo"
+            }
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "completed_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          }
+        }
+      },
+      "VideoList": {
+        "type": "object",
+        "required": [
+          "videos",
+          "total",
+          "page",
+          "pages"
+        ],
+        "properties": {
+          "videos": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Video"
+            }
+          },
+          "total": {
+            "type": "integer"
+          },
+          "page": {
+            "type": "integer"
+          },
+          "pages": {
+            "type": "integer"
+          }
+        }
+      },
+      "VideoUpdate": {
+        "type": "object",
+        "description": "Absent or null fields are left as they are.",
+        "properties": {
+          "title": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "description": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 5000
+          },
+          "tags": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "maxItems": 30,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "minLength": 1,
+              "maxLength": 50
+            }
+          }
+        }
+      },
+      "VideoProgress": {
+        "type": "object",
+        "required": [
+          "video_id",
+          "status",
+          "progress",
+          "spent",
+          "reserved",
+          "cost_limit"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing",
+              "completed",
+              "failed",
+              "cancelled",
+              "published"
+            ]
+          },
+          "stage": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "progress": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "spent": {
+            "type": "number"
+          },
+          "reserved": {
+            "type": "number"
+          },
+          "cost_limit": {
+            "type": "number"
+          },
+          "estimated_completion": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "error": {
+            "$ref": "#/components/schemas/VideoError"
+          }
+        }
+      },
+      "BatchVideo": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "title"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "description": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 5000
+          },
+          "script_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "informative",
+              "entertaining",
+              "educational",
+              "storytelling",
+              "review",
+              "tutorial",
+              null
+            ]
+          },
+          "voice_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "thumbnail_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "modern",
+              "minimal",
+              "bold",
+              "classic",
+              null
+            ]
+          },
+          "duration_target": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 10,
+            "maximum": 3600
+          },
+          "keywords": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "maxItems": 30,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "minLength": 1,
+              "maxLength": 50
+            }
+          },
+          "cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000,
+            "description": "Overrides processing_options.cost_limit_per_video."
+          },
+          "quality_threshold": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 100
+          }
+        }
+      },
+      "ProcessingOptions": {
+        "type": [
+          "object",
+          "null"
+        ],
+        "properties": {
+          "parallel": {
+            "type": [
+              "boolean",
+              "null"
+            ],
+            "description": "All at once (default) or one after another."
+          },
+          "priority": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "high",
+              "normal",
+              "low",
+              null
+            ]
+          },
+          "cost_limit_per_video": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000
+          }
+        }
+      },
+      "BatchRequest": {
+        "type": "object",
+        "required": [
+          "videos"
+        ],
+        "properties": {
+          "videos": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+              "$ref": "#/components/schemas/BatchVideo"
+            }
+          },
+          "processing_options": {
+            "$ref": "#/components/schemas/ProcessingOptions"
+          }
+        }
+      },
+      "BatchAccepted": {
+        "type": "object",
+        "required": [
+          "batch_id",
+          "status",
+          "total",
+          "video_ids",
+          "estimated_cost",
+          "estimated_completion",
+          "replayed"
+        ],
+        "properties": {
+          "batch_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "example": "bat_3kTq0Vb2mZ8xYw1nLp4a"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing"
+            ]
+          },
+          "total": {
+            "type": "integer"
+          },
+          "video_ids": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          },
+          "estimated_cost": {
+            "type": "number"
+          },
+          "estimated_completion": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "replayed": {
+            "type": "boolean",
+            "description": "True when this is the earlier batch with the same Idempotency-Key."
+          }
+        }
+      },
+      "BatchProgress": {
+        "type": "object",
+        "required": [
+          "batch_id",
+          "status",
+          "total",
+          "counts",
+          "progress",
+          "spent",
+          "reserved",
+          "cost_limit_per_video",
+          "priority",
+          "parallel",
+          "created_at"
+        ],
+        "properties": {
+          "batch_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing",
+              "completed",
+              "cancelled"
+            ]
+          },
+          "total": {
+            "type": "integer"
+          },
+          "counts": {
+            "type": "object",
+            "description": "Videos per state (processing, completed, failed, cancelled, published).",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "progress": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "spent": {
+            "type": "number"
+          },
+          "reserved": {
+            "type": "number"
+          },
+          "cost_limit_per_video": {
+            "type": "number"
+          },
+          "priority": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "parallel": {
+            "type": "boolean"
+          },
+          "estimated_completion": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "completed_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "cancelled_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          }
+        }
+      },
+      "ScriptTaskRequest": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "title"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "description": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 5000
+          },
+          "script_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "informative",
+              "entertaining",
+              "educational",
+              "storytelling",
+              "review",
+              "tutorial",
+              null
+            ]
+          },
+          "duration_target": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 10,
+            "maximum": 3600
+          },
+          "keywords": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "maxItems": 30,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "minLength": 1,
+              "maxLength": 50
+            }
+          },
+          "cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000
+          }
+        }
+      },
+      "VoiceTaskRequest": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "text"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "text": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 20000
+          },
+          "voice_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000
+          }
+        }
+      },
+      "ThumbnailTaskRequest": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "title"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "thumbnail_style": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "modern",
+              "minimal",
+              "bold",
+              "classic",
+              null
+            ]
+          },
+          "cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000
+          }
+        }
+      },
+      "ProcessingTask": {
+        "type": "object",
+        "required": [
+          "task_id",
+          "kind",
+          "status",
+          "estimated_cost",
+          "actual_cost",
+          "status_url"
+        ],
+        "properties": {
+          "task_id": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "script",
+              "voice",
+              "thumbnail"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "processing",
+              "completed",
+              "failed",
+              "cancelled",
+              "published"
+            ]
+          },
+          "estimated_cost": {
+            "type": "number"
+          },
+          "actual_cost": {
+            "type": "number"
+          },
+          "estimated_completion": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "text": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The script, for a finished script task."
+          },
+          "artifact": {
+            "$ref": "#/components/schemas/ArtifactInfo"
+          },
+          "error": {
+            "$ref": "#/components/schemas/VideoError"
+          },
+          "status_url": {
+            "type": "string"
+          }
+        }
+      },
+      "QueueEntry": {
+        "type": "object",
+        "required": [
+          "stage",
+          "state",
+          "count"
+        ],
+        "properties": {
+          "stage": {
+            "type": "string",
+            "enum": [
+              "script",
+              "voice",
+              "thumbnail",
+              "assemble",
+              "review"
+            ]
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "running"
+            ]
+          },
+          "count": {
+            "type": "integer"
+          }
+        }
+      },
+      "ProcessingQueue": {
+        "type": "object",
+        "required": [
+          "processing",
+          "stages"
+        ],
+        "properties": {
+          "processing": {
+            "type": "integer",
+            "description": "Videos and tasks not finished yet."
+          },
+          "stages": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/QueueEntry"
+            }
+          }
+        }
+      },
       "ErrorEnvelope": {
         "type": "object",
         "required": [
@@ -1328,16 +4108,19 @@ package enum OpenAPIDocument {
             "description": "validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …"
           },
           "message": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "details": {
             "type": "object",
             "properties": {
               "field": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
               },
               "issue": {
-                "type": "string"
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
               }
             }
           },
@@ -1345,7 +4128,8 @@ package enum OpenAPIDocument {
             "type": "integer"
           },
           "request_id": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -1366,13 +4150,15 @@ package enum OpenAPIDocument {
             ]
           },
           "version": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "services": {
             "type": "object",
             "description": "Each checked service and its state (healthy, or unhealthy with the reason).",
             "additionalProperties": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
             }
           },
           "uptime": {
@@ -1391,7 +4177,8 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "version": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "uptime": {
             "type": "integer"
@@ -1420,7 +4207,8 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "name": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
           },
           "paused": {
             "type": "boolean"
@@ -1452,10 +4240,12 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "id": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "host": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "pid": {
             "type": "integer"
@@ -1463,7 +4253,8 @@ package enum OpenAPIDocument {
           "queues": {
             "type": "array",
             "items": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
             }
           },
           "started_at": {

@@ -17,5 +17,48 @@ package import struct Foundation.Data
 package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/parameters` section of the OpenAPI document.
-    package enum Parameters {}
+    package enum Parameters {
+        /// - Remark: Generated from `#/components/parameters/Page`.
+        package typealias Page = Swift.Int
+        /// - Remark: Generated from `#/components/parameters/Limit`.
+        package typealias Limit = Swift.Int
+        /// - Remark: Generated from `#/components/parameters/ChannelStatusFilter`.
+        @frozen package enum ChannelStatusFilter: String, Codable, Hashable, Sendable, CaseIterable {
+            case active = "active"
+            case suspended = "suspended"
+            case all = "all"
+        }
+        /// - Remark: Generated from `#/components/parameters/ChannelID`.
+        package typealias ChannelID = Swift.String
+        /// - Remark: Generated from `#/components/parameters/VideoID`.
+        package typealias VideoID = Swift.String
+        /// - Remark: Generated from `#/components/parameters/BatchID`.
+        package typealias BatchID = Swift.String
+        /// - Remark: Generated from `#/components/parameters/ChannelIDFilter`.
+        package typealias ChannelIDFilter = Swift.String
+        /// - Remark: Generated from `#/components/parameters/VideoStatusFilter`.
+        @frozen package enum VideoStatusFilter: String, Codable, Hashable, Sendable, CaseIterable {
+            case processing = "processing"
+            case completed = "completed"
+            case failed = "failed"
+            case cancelled = "cancelled"
+            case published = "published"
+        }
+        /// Videos created at or after this time (ISO 8601).
+        ///
+        /// - Remark: Generated from `#/components/parameters/DateFrom`.
+        package typealias DateFrom = Foundation.Date
+        /// Videos created at or before this time (ISO 8601).
+        ///
+        /// - Remark: Generated from `#/components/parameters/DateTo`.
+        package typealias DateTo = Foundation.Date
+        /// Seconds to wait for the result before answering 202 (0 to 30).
+        ///
+        /// - Remark: Generated from `#/components/parameters/Wait`.
+        package typealias Wait = Swift.Int
+        /// A retried submission with the same key (and body) returns the same batch instead of a second one.
+        ///
+        /// - Remark: Generated from `#/components/parameters/IdempotencyKey`.
+        package typealias IdempotencyKey = Swift.String
+    }
 }

@@ -557,6 +557,1631 @@ extension Components {
                 case defaultCostLimit = "default_cost_limit"
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PostingSchedule`.
+        package struct PostingSchedule: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PostingSchedule/frequency`.
+            @frozen package enum FrequencyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case daily = "daily"
+                case weekly = "weekly"
+                case biweekly = "biweekly"
+                case monthly = "monthly"
+                case custom = "custom"
+            }
+            /// - Remark: Generated from `#/components/schemas/PostingSchedule/frequency`.
+            package var frequency: Components.Schemas.PostingSchedule.FrequencyPayload
+            /// - Remark: Generated from `#/components/schemas/PostingSchedule/preferred_times`.
+            package var preferredTimes: [Swift.String]?
+            /// Creates a new `PostingSchedule`.
+            ///
+            /// - Parameters:
+            ///   - frequency:
+            ///   - preferredTimes:
+            package init(
+                frequency: Components.Schemas.PostingSchedule.FrequencyPayload,
+                preferredTimes: [Swift.String]? = nil
+            ) {
+                self.frequency = frequency
+                self.preferredTimes = preferredTimes
+            }
+            package enum CodingKeys: String, CodingKey {
+                case frequency
+                case preferredTimes = "preferred_times"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Channel`.
+        package struct Channel: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Channel/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Channel/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Channel/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Channel/category`.
+            package var category: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Channel/target_audience`.
+            package var targetAudience: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Channel/posting_schedule`.
+            package var postingSchedule: Components.Schemas.PostingSchedule?
+            /// - Remark: Generated from `#/components/schemas/Channel/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case suspended = "suspended"
+            }
+            /// - Remark: Generated from `#/components/schemas/Channel/status`.
+            package var status: Components.Schemas.Channel.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Channel/health_score`.
+            package var healthScore: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Channel/videos_count`.
+            package var videosCount: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Channel/subscribers`.
+            package var subscribers: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Channel/monthly_views`.
+            package var monthlyViews: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Channel/created_at`.
+            package var createdAt: Foundation.Date
+            /// Creates a new `Channel`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - name:
+            ///   - youtubeChannelId:
+            ///   - category:
+            ///   - targetAudience:
+            ///   - postingSchedule:
+            ///   - status:
+            ///   - healthScore:
+            ///   - videosCount:
+            ///   - subscribers:
+            ///   - monthlyViews:
+            ///   - createdAt:
+            package init(
+                id: Swift.String,
+                name: Swift.String,
+                youtubeChannelId: Swift.String? = nil,
+                category: Swift.String? = nil,
+                targetAudience: Swift.String? = nil,
+                postingSchedule: Components.Schemas.PostingSchedule? = nil,
+                status: Components.Schemas.Channel.StatusPayload,
+                healthScore: Swift.Int,
+                videosCount: Swift.Int,
+                subscribers: Swift.Int64,
+                monthlyViews: Swift.Int64,
+                createdAt: Foundation.Date
+            ) {
+                self.id = id
+                self.name = name
+                self.youtubeChannelId = youtubeChannelId
+                self.category = category
+                self.targetAudience = targetAudience
+                self.postingSchedule = postingSchedule
+                self.status = status
+                self.healthScore = healthScore
+                self.videosCount = videosCount
+                self.subscribers = subscribers
+                self.monthlyViews = monthlyViews
+                self.createdAt = createdAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case youtubeChannelId = "youtube_channel_id"
+                case category
+                case targetAudience = "target_audience"
+                case postingSchedule = "posting_schedule"
+                case status
+                case healthScore = "health_score"
+                case videosCount = "videos_count"
+                case subscribers
+                case monthlyViews = "monthly_views"
+                case createdAt = "created_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ChannelList`.
+        package struct ChannelList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelList/channels`.
+            package var channels: [Components.Schemas.Channel]
+            /// - Remark: Generated from `#/components/schemas/ChannelList/total`.
+            package var total: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ChannelList/page`.
+            package var page: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ChannelList/pages`.
+            package var pages: Swift.Int
+            /// Creates a new `ChannelList`.
+            ///
+            /// - Parameters:
+            ///   - channels:
+            ///   - total:
+            ///   - page:
+            ///   - pages:
+            package init(
+                channels: [Components.Schemas.Channel],
+                total: Swift.Int,
+                page: Swift.Int,
+                pages: Swift.Int
+            ) {
+                self.channels = channels
+                self.total = total
+                self.page = page
+                self.pages = pages
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channels
+                case total
+                case page
+                case pages
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ChannelCreate`.
+        package struct ChannelCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/category`.
+            package var category: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/target_audience`.
+            package var targetAudience: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/posting_schedule`.
+            package struct PostingSchedulePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ChannelCreate/posting_schedule/frequency`.
+                @frozen package enum FrequencyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case daily = "daily"
+                    case weekly = "weekly"
+                    case biweekly = "biweekly"
+                    case monthly = "monthly"
+                    case custom = "custom"
+                }
+                /// - Remark: Generated from `#/components/schemas/ChannelCreate/posting_schedule/frequency`.
+                package var frequency: Components.Schemas.ChannelCreate.PostingSchedulePayload.FrequencyPayload
+                /// - Remark: Generated from `#/components/schemas/ChannelCreate/posting_schedule/preferred_times`.
+                package var preferredTimes: [Swift.String]?
+                /// Creates a new `PostingSchedulePayload`.
+                ///
+                /// - Parameters:
+                ///   - frequency:
+                ///   - preferredTimes:
+                package init(
+                    frequency: Components.Schemas.ChannelCreate.PostingSchedulePayload.FrequencyPayload,
+                    preferredTimes: [Swift.String]? = nil
+                ) {
+                    self.frequency = frequency
+                    self.preferredTimes = preferredTimes
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case frequency
+                    case preferredTimes = "preferred_times"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ChannelCreate/posting_schedule`.
+            package var postingSchedule: Components.Schemas.ChannelCreate.PostingSchedulePayload?
+            /// Creates a new `ChannelCreate`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - youtubeChannelId:
+            ///   - category:
+            ///   - targetAudience:
+            ///   - postingSchedule:
+            package init(
+                name: Swift.String,
+                youtubeChannelId: Swift.String? = nil,
+                category: Swift.String? = nil,
+                targetAudience: Swift.String? = nil,
+                postingSchedule: Components.Schemas.ChannelCreate.PostingSchedulePayload? = nil
+            ) {
+                self.name = name
+                self.youtubeChannelId = youtubeChannelId
+                self.category = category
+                self.targetAudience = targetAudience
+                self.postingSchedule = postingSchedule
+            }
+            package enum CodingKeys: String, CodingKey {
+                case name
+                case youtubeChannelId = "youtube_channel_id"
+                case category
+                case targetAudience = "target_audience"
+                case postingSchedule = "posting_schedule"
+            }
+        }
+        /// Absent or null fields are left as they are.
+        ///
+        /// - Remark: Generated from `#/components/schemas/ChannelUpdate`.
+        package struct ChannelUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/name`.
+            package var name: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/category`.
+            package var category: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/target_audience`.
+            package var targetAudience: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/posting_schedule`.
+            package struct PostingSchedulePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ChannelUpdate/posting_schedule/frequency`.
+                @frozen package enum FrequencyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case daily = "daily"
+                    case weekly = "weekly"
+                    case biweekly = "biweekly"
+                    case monthly = "monthly"
+                    case custom = "custom"
+                }
+                /// - Remark: Generated from `#/components/schemas/ChannelUpdate/posting_schedule/frequency`.
+                package var frequency: Components.Schemas.ChannelUpdate.PostingSchedulePayload.FrequencyPayload
+                /// - Remark: Generated from `#/components/schemas/ChannelUpdate/posting_schedule/preferred_times`.
+                package var preferredTimes: [Swift.String]?
+                /// Creates a new `PostingSchedulePayload`.
+                ///
+                /// - Parameters:
+                ///   - frequency:
+                ///   - preferredTimes:
+                package init(
+                    frequency: Components.Schemas.ChannelUpdate.PostingSchedulePayload.FrequencyPayload,
+                    preferredTimes: [Swift.String]? = nil
+                ) {
+                    self.frequency = frequency
+                    self.preferredTimes = preferredTimes
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case frequency
+                    case preferredTimes = "preferred_times"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/posting_schedule`.
+            package var postingSchedule: Components.Schemas.ChannelUpdate.PostingSchedulePayload?
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case suspended = "suspended"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/ChannelUpdate/status`.
+            package var status: Components.Schemas.ChannelUpdate.StatusPayload?
+            /// Creates a new `ChannelUpdate`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - youtubeChannelId:
+            ///   - category:
+            ///   - targetAudience:
+            ///   - postingSchedule:
+            ///   - status:
+            package init(
+                name: Swift.String? = nil,
+                youtubeChannelId: Swift.String? = nil,
+                category: Swift.String? = nil,
+                targetAudience: Swift.String? = nil,
+                postingSchedule: Components.Schemas.ChannelUpdate.PostingSchedulePayload? = nil,
+                status: Components.Schemas.ChannelUpdate.StatusPayload? = nil
+            ) {
+                self.name = name
+                self.youtubeChannelId = youtubeChannelId
+                self.category = category
+                self.targetAudience = targetAudience
+                self.postingSchedule = postingSchedule
+                self.status = status
+            }
+            package enum CodingKeys: String, CodingKey {
+                case name
+                case youtubeChannelId = "youtube_channel_id"
+                case category
+                case targetAudience = "target_audience"
+                case postingSchedule = "posting_schedule"
+                case status
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest`.
+        package struct VideoGenerateRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/script_style`.
+            @frozen package enum ScriptStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case informative = "informative"
+                case entertaining = "entertaining"
+                case educational = "educational"
+                case storytelling = "storytelling"
+                case review = "review"
+                case tutorial = "tutorial"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/script_style`.
+            package var scriptStyle: Components.Schemas.VideoGenerateRequest.ScriptStylePayload?
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/voice_id`.
+            package var voiceId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/thumbnail_style`.
+            @frozen package enum ThumbnailStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case modern = "modern"
+                case minimal = "minimal"
+                case bold = "bold"
+                case classic = "classic"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/thumbnail_style`.
+            package var thumbnailStyle: Components.Schemas.VideoGenerateRequest.ThumbnailStylePayload?
+            /// Seconds (default 600).
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/duration_target`.
+            package var durationTarget: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/keywords`.
+            package var keywords: [Swift.String]?
+            /// USD ceiling for this video (default: the default_cost_limit setting).
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/cost_limit`.
+            package var costLimit: Swift.Double?
+            /// Lowest acceptable quality score (default 70).
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoGenerateRequest/quality_threshold`.
+            package var qualityThreshold: Swift.Int?
+            /// Creates a new `VideoGenerateRequest`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - title:
+            ///   - description:
+            ///   - scriptStyle:
+            ///   - voiceId:
+            ///   - thumbnailStyle:
+            ///   - durationTarget: Seconds (default 600).
+            ///   - keywords:
+            ///   - costLimit: USD ceiling for this video (default: the default_cost_limit setting).
+            ///   - qualityThreshold: Lowest acceptable quality score (default 70).
+            package init(
+                channelId: Swift.String,
+                title: Swift.String,
+                description: Swift.String? = nil,
+                scriptStyle: Components.Schemas.VideoGenerateRequest.ScriptStylePayload? = nil,
+                voiceId: Swift.String? = nil,
+                thumbnailStyle: Components.Schemas.VideoGenerateRequest.ThumbnailStylePayload? = nil,
+                durationTarget: Swift.Int? = nil,
+                keywords: [Swift.String]? = nil,
+                costLimit: Swift.Double? = nil,
+                qualityThreshold: Swift.Int? = nil
+            ) {
+                self.channelId = channelId
+                self.title = title
+                self.description = description
+                self.scriptStyle = scriptStyle
+                self.voiceId = voiceId
+                self.thumbnailStyle = thumbnailStyle
+                self.durationTarget = durationTarget
+                self.keywords = keywords
+                self.costLimit = costLimit
+                self.qualityThreshold = qualityThreshold
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case title
+                case description
+                case scriptStyle = "script_style"
+                case voiceId = "voice_id"
+                case thumbnailStyle = "thumbnail_style"
+                case durationTarget = "duration_target"
+                case keywords
+                case costLimit = "cost_limit"
+                case qualityThreshold = "quality_threshold"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoAccepted`.
+        package struct VideoAccepted: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/video_id`.
+            package var videoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/status`.
+            package var status: Components.Schemas.VideoAccepted.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/estimated_completion`.
+            package var estimatedCompletion: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/estimated_cost`.
+            package var estimatedCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/VideoAccepted/websocket_channel`.
+            package var websocketChannel: Swift.String
+            /// Creates a new `VideoAccepted`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            ///   - status:
+            ///   - estimatedCompletion:
+            ///   - estimatedCost:
+            ///   - websocketChannel:
+            package init(
+                videoId: Swift.String,
+                status: Components.Schemas.VideoAccepted.StatusPayload,
+                estimatedCompletion: Foundation.Date,
+                estimatedCost: Swift.Double,
+                websocketChannel: Swift.String
+            ) {
+                self.videoId = videoId
+                self.status = status
+                self.estimatedCompletion = estimatedCompletion
+                self.estimatedCost = estimatedCost
+                self.websocketChannel = websocketChannel
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+                case status
+                case estimatedCompletion = "estimated_completion"
+                case estimatedCost = "estimated_cost"
+                case websocketChannel = "websocket_channel"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoStage`.
+        package struct VideoStage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoStage/stage`.
+            @frozen package enum StagePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case script = "script"
+                case voice = "voice"
+                case thumbnail = "thumbnail"
+                case assemble = "assemble"
+                case review = "review"
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoStage/stage`.
+            package var stage: Components.Schemas.VideoStage.StagePayload
+            /// - Remark: Generated from `#/components/schemas/VideoStage/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case running = "running"
+                case completed = "completed"
+                case failed = "failed"
+                case cancelled = "cancelled"
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoStage/status`.
+            package var status: Components.Schemas.VideoStage.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/VideoStage/attempt`.
+            package var attempt: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/VideoStage/provider`.
+            package var provider: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoStage/model`.
+            package var model: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoStage/cost`.
+            package var cost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/VideoStage/error`.
+            package var error: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoStage/started_at`.
+            package var startedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/VideoStage/finished_at`.
+            package var finishedAt: Foundation.Date?
+            /// Creates a new `VideoStage`.
+            ///
+            /// - Parameters:
+            ///   - stage:
+            ///   - status:
+            ///   - attempt:
+            ///   - provider:
+            ///   - model:
+            ///   - cost:
+            ///   - error:
+            ///   - startedAt:
+            ///   - finishedAt:
+            package init(
+                stage: Components.Schemas.VideoStage.StagePayload,
+                status: Components.Schemas.VideoStage.StatusPayload,
+                attempt: Swift.Int,
+                provider: Swift.String? = nil,
+                model: Swift.String? = nil,
+                cost: Swift.Double,
+                error: Swift.String? = nil,
+                startedAt: Foundation.Date? = nil,
+                finishedAt: Foundation.Date? = nil
+            ) {
+                self.stage = stage
+                self.status = status
+                self.attempt = attempt
+                self.provider = provider
+                self.model = model
+                self.cost = cost
+                self.error = error
+                self.startedAt = startedAt
+                self.finishedAt = finishedAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case stage
+                case status
+                case attempt
+                case provider
+                case model
+                case cost
+                case error
+                case startedAt = "started_at"
+                case finishedAt = "finished_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ArtifactInfo`.
+        package struct ArtifactInfo: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/kind`.
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case script = "script"
+                case audio = "audio"
+                case thumbnail = "thumbnail"
+                case video = "video"
+            }
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/kind`.
+            package var kind: Components.Schemas.ArtifactInfo.KindPayload
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/content_type`.
+            package var contentType: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/size_bytes`.
+            package var sizeBytes: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/duration_seconds`.
+            package var durationSeconds: Swift.Double?
+            /// Download path (requires the same bearer token).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ArtifactInfo/url`.
+            package var url: Swift.String
+            /// Creates a new `ArtifactInfo`.
+            ///
+            /// - Parameters:
+            ///   - kind:
+            ///   - contentType:
+            ///   - sizeBytes:
+            ///   - durationSeconds:
+            ///   - url: Download path (requires the same bearer token).
+            package init(
+                kind: Components.Schemas.ArtifactInfo.KindPayload,
+                contentType: Swift.String,
+                sizeBytes: Swift.Int64,
+                durationSeconds: Swift.Double? = nil,
+                url: Swift.String
+            ) {
+                self.kind = kind
+                self.contentType = contentType
+                self.sizeBytes = sizeBytes
+                self.durationSeconds = durationSeconds
+                self.url = url
+            }
+            package enum CodingKeys: String, CodingKey {
+                case kind
+                case contentType = "content_type"
+                case sizeBytes = "size_bytes"
+                case durationSeconds = "duration_seconds"
+                case url
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/QualityParts`.
+        package struct QualityParts: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/QualityParts/score`.
+            package var score: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/QualityParts/script_length`.
+            package var scriptLength: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/QualityParts/audio_duration`.
+            package var audioDuration: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/QualityParts/thumbnail`.
+            package var thumbnail: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/QualityParts/keyword_coverage`.
+            package var keywordCoverage: Swift.Int
+            /// Creates a new `QualityParts`.
+            ///
+            /// - Parameters:
+            ///   - score:
+            ///   - scriptLength:
+            ///   - audioDuration:
+            ///   - thumbnail:
+            ///   - keywordCoverage:
+            package init(
+                score: Swift.Int,
+                scriptLength: Swift.Int,
+                audioDuration: Swift.Int,
+                thumbnail: Swift.Int,
+                keywordCoverage: Swift.Int
+            ) {
+                self.score = score
+                self.scriptLength = scriptLength
+                self.audioDuration = audioDuration
+                self.thumbnail = thumbnail
+                self.keywordCoverage = keywordCoverage
+            }
+            package enum CodingKeys: String, CodingKey {
+                case score
+                case scriptLength = "script_length"
+                case audioDuration = "audio_duration"
+                case thumbnail
+                case keywordCoverage = "keyword_coverage"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoError`.
+        package struct VideoError: Codable, Hashable, Sendable {
+            /// cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ...
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoError/code`.
+            package var code: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoError/message`.
+            package var message: Swift.String
+            /// Creates a new `VideoError`.
+            ///
+            /// - Parameters:
+            ///   - code: cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ...
+            ///   - message:
+            package init(
+                code: Swift.String,
+                message: Swift.String
+            ) {
+                self.code = code
+                self.message = message
+            }
+            package enum CodingKeys: String, CodingKey {
+                case code
+                case message
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Video`.
+        package struct Video: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Video/id`.
+            package var id: Swift.String
+            /// video, or the asset of a processing task.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Video/kind`.
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case video = "video"
+                case script = "script"
+                case voice = "voice"
+                case thumbnail = "thumbnail"
+            }
+            /// video, or the asset of a processing task.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Video/kind`.
+            package var kind: Components.Schemas.Video.KindPayload
+            /// - Remark: Generated from `#/components/schemas/Video/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/batch_id`.
+            package var batchId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Video/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/description`.
+            package var description: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/tags`.
+            package var tags: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Video/script_style`.
+            package var scriptStyle: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/voice_id`.
+            package var voiceId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/thumbnail_style`.
+            package var thumbnailStyle: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Video/duration_target`.
+            package var durationTarget: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Video/keywords`.
+            package var keywords: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Video/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+                case completed = "completed"
+                case failed = "failed"
+                case cancelled = "cancelled"
+                case published = "published"
+            }
+            /// - Remark: Generated from `#/components/schemas/Video/status`.
+            package var status: Components.Schemas.Video.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Video/stage`.
+            package var stage: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Video/progress`.
+            package var progress: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Video/cost_limit`.
+            package var costLimit: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Video/estimated_cost`.
+            package var estimatedCost: Swift.Double
+            /// The cost ledger sum for this video.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Video/actual_cost`.
+            package var actualCost: Swift.Double
+            /// Held for paid calls in flight.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Video/reserved_cost`.
+            package var reservedCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/Video/quality_threshold`.
+            package var qualityThreshold: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Video/quality_score`.
+            package var qualityScore: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Video/quality`.
+            package var quality: Components.Schemas.QualityParts?
+            /// - Remark: Generated from `#/components/schemas/Video/regenerated_stage`.
+            package var regeneratedStage: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Video/error`.
+            package var error: Components.Schemas.VideoError?
+            /// - Remark: Generated from `#/components/schemas/Video/stages`.
+            package var stages: [Components.Schemas.VideoStage]
+            /// - Remark: Generated from `#/components/schemas/Video/artifacts`.
+            package var artifacts: [Components.Schemas.ArtifactInfo]
+            /// - Remark: Generated from `#/components/schemas/Video/created_at`.
+            package var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Video/updated_at`.
+            package var updatedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Video/completed_at`.
+            package var completedAt: Foundation.Date?
+            /// Creates a new `Video`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - kind: video, or the asset of a processing task.
+            ///   - channelId:
+            ///   - batchId:
+            ///   - title:
+            ///   - description:
+            ///   - tags:
+            ///   - scriptStyle:
+            ///   - voiceId:
+            ///   - thumbnailStyle:
+            ///   - durationTarget:
+            ///   - keywords:
+            ///   - status:
+            ///   - stage:
+            ///   - progress:
+            ///   - costLimit:
+            ///   - estimatedCost:
+            ///   - actualCost: The cost ledger sum for this video.
+            ///   - reservedCost: Held for paid calls in flight.
+            ///   - qualityThreshold:
+            ///   - qualityScore:
+            ///   - quality:
+            ///   - regeneratedStage:
+            ///   - error:
+            ///   - stages:
+            ///   - artifacts:
+            ///   - createdAt:
+            ///   - updatedAt:
+            ///   - completedAt:
+            package init(
+                id: Swift.String,
+                kind: Components.Schemas.Video.KindPayload,
+                channelId: Swift.String,
+                batchId: Swift.String? = nil,
+                title: Swift.String,
+                description: Swift.String,
+                tags: [Swift.String],
+                scriptStyle: Swift.String,
+                voiceId: Swift.String,
+                thumbnailStyle: Swift.String,
+                durationTarget: Swift.Int,
+                keywords: [Swift.String],
+                status: Components.Schemas.Video.StatusPayload,
+                stage: Swift.String? = nil,
+                progress: Swift.Int,
+                costLimit: Swift.Double,
+                estimatedCost: Swift.Double,
+                actualCost: Swift.Double,
+                reservedCost: Swift.Double,
+                qualityThreshold: Swift.Int,
+                qualityScore: Swift.Int? = nil,
+                quality: Components.Schemas.QualityParts? = nil,
+                regeneratedStage: Swift.String? = nil,
+                error: Components.Schemas.VideoError? = nil,
+                stages: [Components.Schemas.VideoStage],
+                artifacts: [Components.Schemas.ArtifactInfo],
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date,
+                completedAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.kind = kind
+                self.channelId = channelId
+                self.batchId = batchId
+                self.title = title
+                self.description = description
+                self.tags = tags
+                self.scriptStyle = scriptStyle
+                self.voiceId = voiceId
+                self.thumbnailStyle = thumbnailStyle
+                self.durationTarget = durationTarget
+                self.keywords = keywords
+                self.status = status
+                self.stage = stage
+                self.progress = progress
+                self.costLimit = costLimit
+                self.estimatedCost = estimatedCost
+                self.actualCost = actualCost
+                self.reservedCost = reservedCost
+                self.qualityThreshold = qualityThreshold
+                self.qualityScore = qualityScore
+                self.quality = quality
+                self.regeneratedStage = regeneratedStage
+                self.error = error
+                self.stages = stages
+                self.artifacts = artifacts
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+                self.completedAt = completedAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case kind
+                case channelId = "channel_id"
+                case batchId = "batch_id"
+                case title
+                case description
+                case tags
+                case scriptStyle = "script_style"
+                case voiceId = "voice_id"
+                case thumbnailStyle = "thumbnail_style"
+                case durationTarget = "duration_target"
+                case keywords
+                case status
+                case stage
+                case progress
+                case costLimit = "cost_limit"
+                case estimatedCost = "estimated_cost"
+                case actualCost = "actual_cost"
+                case reservedCost = "reserved_cost"
+                case qualityThreshold = "quality_threshold"
+                case qualityScore = "quality_score"
+                case quality
+                case regeneratedStage = "regenerated_stage"
+                case error
+                case stages
+                case artifacts
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+                case completedAt = "completed_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoList`.
+        package struct VideoList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoList/videos`.
+            package var videos: [Components.Schemas.Video]
+            /// - Remark: Generated from `#/components/schemas/VideoList/total`.
+            package var total: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/VideoList/page`.
+            package var page: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/VideoList/pages`.
+            package var pages: Swift.Int
+            /// Creates a new `VideoList`.
+            ///
+            /// - Parameters:
+            ///   - videos:
+            ///   - total:
+            ///   - page:
+            ///   - pages:
+            package init(
+                videos: [Components.Schemas.Video],
+                total: Swift.Int,
+                page: Swift.Int,
+                pages: Swift.Int
+            ) {
+                self.videos = videos
+                self.total = total
+                self.page = page
+                self.pages = pages
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videos
+                case total
+                case page
+                case pages
+            }
+        }
+        /// Absent or null fields are left as they are.
+        ///
+        /// - Remark: Generated from `#/components/schemas/VideoUpdate`.
+        package struct VideoUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoUpdate/title`.
+            package var title: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoUpdate/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoUpdate/tags`.
+            package var tags: [Swift.String]?
+            /// Creates a new `VideoUpdate`.
+            ///
+            /// - Parameters:
+            ///   - title:
+            ///   - description:
+            ///   - tags:
+            package init(
+                title: Swift.String? = nil,
+                description: Swift.String? = nil,
+                tags: [Swift.String]? = nil
+            ) {
+                self.title = title
+                self.description = description
+                self.tags = tags
+            }
+            package enum CodingKeys: String, CodingKey {
+                case title
+                case description
+                case tags
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoProgress`.
+        package struct VideoProgress: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/video_id`.
+            package var videoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+                case completed = "completed"
+                case failed = "failed"
+                case cancelled = "cancelled"
+                case published = "published"
+            }
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/status`.
+            package var status: Components.Schemas.VideoProgress.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/stage`.
+            package var stage: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/progress`.
+            package var progress: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/spent`.
+            package var spent: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/reserved`.
+            package var reserved: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/cost_limit`.
+            package var costLimit: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/estimated_completion`.
+            package var estimatedCompletion: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/VideoProgress/error`.
+            package var error: Components.Schemas.VideoError?
+            /// Creates a new `VideoProgress`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            ///   - status:
+            ///   - stage:
+            ///   - progress:
+            ///   - spent:
+            ///   - reserved:
+            ///   - costLimit:
+            ///   - estimatedCompletion:
+            ///   - error:
+            package init(
+                videoId: Swift.String,
+                status: Components.Schemas.VideoProgress.StatusPayload,
+                stage: Swift.String? = nil,
+                progress: Swift.Int,
+                spent: Swift.Double,
+                reserved: Swift.Double,
+                costLimit: Swift.Double,
+                estimatedCompletion: Foundation.Date? = nil,
+                error: Components.Schemas.VideoError? = nil
+            ) {
+                self.videoId = videoId
+                self.status = status
+                self.stage = stage
+                self.progress = progress
+                self.spent = spent
+                self.reserved = reserved
+                self.costLimit = costLimit
+                self.estimatedCompletion = estimatedCompletion
+                self.error = error
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+                case status
+                case stage
+                case progress
+                case spent
+                case reserved
+                case costLimit = "cost_limit"
+                case estimatedCompletion = "estimated_completion"
+                case error
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BatchVideo`.
+        package struct BatchVideo: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/script_style`.
+            @frozen package enum ScriptStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case informative = "informative"
+                case entertaining = "entertaining"
+                case educational = "educational"
+                case storytelling = "storytelling"
+                case review = "review"
+                case tutorial = "tutorial"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/script_style`.
+            package var scriptStyle: Components.Schemas.BatchVideo.ScriptStylePayload?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/voice_id`.
+            package var voiceId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/thumbnail_style`.
+            @frozen package enum ThumbnailStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case modern = "modern"
+                case minimal = "minimal"
+                case bold = "bold"
+                case classic = "classic"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/thumbnail_style`.
+            package var thumbnailStyle: Components.Schemas.BatchVideo.ThumbnailStylePayload?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/duration_target`.
+            package var durationTarget: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/keywords`.
+            package var keywords: [Swift.String]?
+            /// Overrides processing_options.cost_limit_per_video.
+            ///
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/cost_limit`.
+            package var costLimit: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/BatchVideo/quality_threshold`.
+            package var qualityThreshold: Swift.Int?
+            /// Creates a new `BatchVideo`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - title:
+            ///   - description:
+            ///   - scriptStyle:
+            ///   - voiceId:
+            ///   - thumbnailStyle:
+            ///   - durationTarget:
+            ///   - keywords:
+            ///   - costLimit: Overrides processing_options.cost_limit_per_video.
+            ///   - qualityThreshold:
+            package init(
+                channelId: Swift.String,
+                title: Swift.String,
+                description: Swift.String? = nil,
+                scriptStyle: Components.Schemas.BatchVideo.ScriptStylePayload? = nil,
+                voiceId: Swift.String? = nil,
+                thumbnailStyle: Components.Schemas.BatchVideo.ThumbnailStylePayload? = nil,
+                durationTarget: Swift.Int? = nil,
+                keywords: [Swift.String]? = nil,
+                costLimit: Swift.Double? = nil,
+                qualityThreshold: Swift.Int? = nil
+            ) {
+                self.channelId = channelId
+                self.title = title
+                self.description = description
+                self.scriptStyle = scriptStyle
+                self.voiceId = voiceId
+                self.thumbnailStyle = thumbnailStyle
+                self.durationTarget = durationTarget
+                self.keywords = keywords
+                self.costLimit = costLimit
+                self.qualityThreshold = qualityThreshold
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case title
+                case description
+                case scriptStyle = "script_style"
+                case voiceId = "voice_id"
+                case thumbnailStyle = "thumbnail_style"
+                case durationTarget = "duration_target"
+                case keywords
+                case costLimit = "cost_limit"
+                case qualityThreshold = "quality_threshold"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ProcessingOptions`.
+        package struct ProcessingOptions: Codable, Hashable, Sendable {
+            /// All at once (default) or one after another.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProcessingOptions/parallel`.
+            package var parallel: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/ProcessingOptions/priority`.
+            @frozen package enum PriorityPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case high = "high"
+                case normal = "normal"
+                case low = "low"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/ProcessingOptions/priority`.
+            package var priority: Components.Schemas.ProcessingOptions.PriorityPayload?
+            /// - Remark: Generated from `#/components/schemas/ProcessingOptions/cost_limit_per_video`.
+            package var costLimitPerVideo: Swift.Double?
+            /// Creates a new `ProcessingOptions`.
+            ///
+            /// - Parameters:
+            ///   - parallel: All at once (default) or one after another.
+            ///   - priority:
+            ///   - costLimitPerVideo:
+            package init(
+                parallel: Swift.Bool? = nil,
+                priority: Components.Schemas.ProcessingOptions.PriorityPayload? = nil,
+                costLimitPerVideo: Swift.Double? = nil
+            ) {
+                self.parallel = parallel
+                self.priority = priority
+                self.costLimitPerVideo = costLimitPerVideo
+            }
+            package enum CodingKeys: String, CodingKey {
+                case parallel
+                case priority
+                case costLimitPerVideo = "cost_limit_per_video"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BatchRequest`.
+        package struct BatchRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BatchRequest/videos`.
+            package var videos: [Components.Schemas.BatchVideo]
+            /// - Remark: Generated from `#/components/schemas/BatchRequest/processing_options`.
+            package var processingOptions: Components.Schemas.ProcessingOptions?
+            /// Creates a new `BatchRequest`.
+            ///
+            /// - Parameters:
+            ///   - videos:
+            ///   - processingOptions:
+            package init(
+                videos: [Components.Schemas.BatchVideo],
+                processingOptions: Components.Schemas.ProcessingOptions? = nil
+            ) {
+                self.videos = videos
+                self.processingOptions = processingOptions
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videos
+                case processingOptions = "processing_options"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BatchAccepted`.
+        package struct BatchAccepted: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/batch_id`.
+            package var batchId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+            }
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/status`.
+            package var status: Components.Schemas.BatchAccepted.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/total`.
+            package var total: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/video_ids`.
+            package var videoIds: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/estimated_cost`.
+            package var estimatedCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/estimated_completion`.
+            package var estimatedCompletion: Foundation.Date
+            /// True when this is the earlier batch with the same Idempotency-Key.
+            ///
+            /// - Remark: Generated from `#/components/schemas/BatchAccepted/replayed`.
+            package var replayed: Swift.Bool
+            /// Creates a new `BatchAccepted`.
+            ///
+            /// - Parameters:
+            ///   - batchId:
+            ///   - status:
+            ///   - total:
+            ///   - videoIds:
+            ///   - estimatedCost:
+            ///   - estimatedCompletion:
+            ///   - replayed: True when this is the earlier batch with the same Idempotency-Key.
+            package init(
+                batchId: Swift.String,
+                status: Components.Schemas.BatchAccepted.StatusPayload,
+                total: Swift.Int,
+                videoIds: [Swift.String],
+                estimatedCost: Swift.Double,
+                estimatedCompletion: Foundation.Date,
+                replayed: Swift.Bool
+            ) {
+                self.batchId = batchId
+                self.status = status
+                self.total = total
+                self.videoIds = videoIds
+                self.estimatedCost = estimatedCost
+                self.estimatedCompletion = estimatedCompletion
+                self.replayed = replayed
+            }
+            package enum CodingKeys: String, CodingKey {
+                case batchId = "batch_id"
+                case status
+                case total
+                case videoIds = "video_ids"
+                case estimatedCost = "estimated_cost"
+                case estimatedCompletion = "estimated_completion"
+                case replayed
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BatchProgress`.
+        package struct BatchProgress: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/batch_id`.
+            package var batchId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+                case completed = "completed"
+                case cancelled = "cancelled"
+            }
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/status`.
+            package var status: Components.Schemas.BatchProgress.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/total`.
+            package var total: Swift.Int
+            /// Videos per state (processing, completed, failed, cancelled, published).
+            ///
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/counts`.
+            package struct CountsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int]
+                /// Creates a new `CountsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Videos per state (processing, completed, failed, cancelled, published).
+            ///
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/counts`.
+            package var counts: Components.Schemas.BatchProgress.CountsPayload
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/progress`.
+            package var progress: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/spent`.
+            package var spent: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/reserved`.
+            package var reserved: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/cost_limit_per_video`.
+            package var costLimitPerVideo: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/priority`.
+            package var priority: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/parallel`.
+            package var parallel: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/estimated_completion`.
+            package var estimatedCompletion: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/created_at`.
+            package var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/completed_at`.
+            package var completedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/BatchProgress/cancelled_at`.
+            package var cancelledAt: Foundation.Date?
+            /// Creates a new `BatchProgress`.
+            ///
+            /// - Parameters:
+            ///   - batchId:
+            ///   - status:
+            ///   - total:
+            ///   - counts: Videos per state (processing, completed, failed, cancelled, published).
+            ///   - progress:
+            ///   - spent:
+            ///   - reserved:
+            ///   - costLimitPerVideo:
+            ///   - priority:
+            ///   - parallel:
+            ///   - estimatedCompletion:
+            ///   - createdAt:
+            ///   - completedAt:
+            ///   - cancelledAt:
+            package init(
+                batchId: Swift.String,
+                status: Components.Schemas.BatchProgress.StatusPayload,
+                total: Swift.Int,
+                counts: Components.Schemas.BatchProgress.CountsPayload,
+                progress: Swift.Int,
+                spent: Swift.Double,
+                reserved: Swift.Double,
+                costLimitPerVideo: Swift.Double,
+                priority: Swift.String,
+                parallel: Swift.Bool,
+                estimatedCompletion: Foundation.Date? = nil,
+                createdAt: Foundation.Date,
+                completedAt: Foundation.Date? = nil,
+                cancelledAt: Foundation.Date? = nil
+            ) {
+                self.batchId = batchId
+                self.status = status
+                self.total = total
+                self.counts = counts
+                self.progress = progress
+                self.spent = spent
+                self.reserved = reserved
+                self.costLimitPerVideo = costLimitPerVideo
+                self.priority = priority
+                self.parallel = parallel
+                self.estimatedCompletion = estimatedCompletion
+                self.createdAt = createdAt
+                self.completedAt = completedAt
+                self.cancelledAt = cancelledAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case batchId = "batch_id"
+                case status
+                case total
+                case counts
+                case progress
+                case spent
+                case reserved
+                case costLimitPerVideo = "cost_limit_per_video"
+                case priority
+                case parallel
+                case estimatedCompletion = "estimated_completion"
+                case createdAt = "created_at"
+                case completedAt = "completed_at"
+                case cancelledAt = "cancelled_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest`.
+        package struct ScriptTaskRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/script_style`.
+            @frozen package enum ScriptStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case informative = "informative"
+                case entertaining = "entertaining"
+                case educational = "educational"
+                case storytelling = "storytelling"
+                case review = "review"
+                case tutorial = "tutorial"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/script_style`.
+            package var scriptStyle: Components.Schemas.ScriptTaskRequest.ScriptStylePayload?
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/duration_target`.
+            package var durationTarget: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/keywords`.
+            package var keywords: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/ScriptTaskRequest/cost_limit`.
+            package var costLimit: Swift.Double?
+            /// Creates a new `ScriptTaskRequest`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - title:
+            ///   - description:
+            ///   - scriptStyle:
+            ///   - durationTarget:
+            ///   - keywords:
+            ///   - costLimit:
+            package init(
+                channelId: Swift.String,
+                title: Swift.String,
+                description: Swift.String? = nil,
+                scriptStyle: Components.Schemas.ScriptTaskRequest.ScriptStylePayload? = nil,
+                durationTarget: Swift.Int? = nil,
+                keywords: [Swift.String]? = nil,
+                costLimit: Swift.Double? = nil
+            ) {
+                self.channelId = channelId
+                self.title = title
+                self.description = description
+                self.scriptStyle = scriptStyle
+                self.durationTarget = durationTarget
+                self.keywords = keywords
+                self.costLimit = costLimit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case title
+                case description
+                case scriptStyle = "script_style"
+                case durationTarget = "duration_target"
+                case keywords
+                case costLimit = "cost_limit"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VoiceTaskRequest`.
+        package struct VoiceTaskRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VoiceTaskRequest/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VoiceTaskRequest/text`.
+            package var text: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VoiceTaskRequest/voice_id`.
+            package var voiceId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VoiceTaskRequest/cost_limit`.
+            package var costLimit: Swift.Double?
+            /// Creates a new `VoiceTaskRequest`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - text:
+            ///   - voiceId:
+            ///   - costLimit:
+            package init(
+                channelId: Swift.String,
+                text: Swift.String,
+                voiceId: Swift.String? = nil,
+                costLimit: Swift.Double? = nil
+            ) {
+                self.channelId = channelId
+                self.text = text
+                self.voiceId = voiceId
+                self.costLimit = costLimit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case text
+                case voiceId = "voice_id"
+                case costLimit = "cost_limit"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest`.
+        package struct ThumbnailTaskRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest/thumbnail_style`.
+            @frozen package enum ThumbnailStylePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case modern = "modern"
+                case minimal = "minimal"
+                case bold = "bold"
+                case classic = "classic"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest/thumbnail_style`.
+            package var thumbnailStyle: Components.Schemas.ThumbnailTaskRequest.ThumbnailStylePayload?
+            /// - Remark: Generated from `#/components/schemas/ThumbnailTaskRequest/cost_limit`.
+            package var costLimit: Swift.Double?
+            /// Creates a new `ThumbnailTaskRequest`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - title:
+            ///   - thumbnailStyle:
+            ///   - costLimit:
+            package init(
+                channelId: Swift.String,
+                title: Swift.String,
+                thumbnailStyle: Components.Schemas.ThumbnailTaskRequest.ThumbnailStylePayload? = nil,
+                costLimit: Swift.Double? = nil
+            ) {
+                self.channelId = channelId
+                self.title = title
+                self.thumbnailStyle = thumbnailStyle
+                self.costLimit = costLimit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case title
+                case thumbnailStyle = "thumbnail_style"
+                case costLimit = "cost_limit"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ProcessingTask`.
+        package struct ProcessingTask: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/task_id`.
+            package var taskId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/kind`.
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case script = "script"
+                case voice = "voice"
+                case thumbnail = "thumbnail"
+            }
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/kind`.
+            package var kind: Components.Schemas.ProcessingTask.KindPayload
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case processing = "processing"
+                case completed = "completed"
+                case failed = "failed"
+                case cancelled = "cancelled"
+                case published = "published"
+            }
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/status`.
+            package var status: Components.Schemas.ProcessingTask.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/estimated_cost`.
+            package var estimatedCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/actual_cost`.
+            package var actualCost: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/estimated_completion`.
+            package var estimatedCompletion: Foundation.Date?
+            /// The script, for a finished script task.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/text`.
+            package var text: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/artifact`.
+            package var artifact: Components.Schemas.ArtifactInfo?
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/error`.
+            package var error: Components.Schemas.VideoError?
+            /// - Remark: Generated from `#/components/schemas/ProcessingTask/status_url`.
+            package var statusUrl: Swift.String
+            /// Creates a new `ProcessingTask`.
+            ///
+            /// - Parameters:
+            ///   - taskId:
+            ///   - kind:
+            ///   - status:
+            ///   - estimatedCost:
+            ///   - actualCost:
+            ///   - estimatedCompletion:
+            ///   - text: The script, for a finished script task.
+            ///   - artifact:
+            ///   - error:
+            ///   - statusUrl:
+            package init(
+                taskId: Swift.String,
+                kind: Components.Schemas.ProcessingTask.KindPayload,
+                status: Components.Schemas.ProcessingTask.StatusPayload,
+                estimatedCost: Swift.Double,
+                actualCost: Swift.Double,
+                estimatedCompletion: Foundation.Date? = nil,
+                text: Swift.String? = nil,
+                artifact: Components.Schemas.ArtifactInfo? = nil,
+                error: Components.Schemas.VideoError? = nil,
+                statusUrl: Swift.String
+            ) {
+                self.taskId = taskId
+                self.kind = kind
+                self.status = status
+                self.estimatedCost = estimatedCost
+                self.actualCost = actualCost
+                self.estimatedCompletion = estimatedCompletion
+                self.text = text
+                self.artifact = artifact
+                self.error = error
+                self.statusUrl = statusUrl
+            }
+            package enum CodingKeys: String, CodingKey {
+                case taskId = "task_id"
+                case kind
+                case status
+                case estimatedCost = "estimated_cost"
+                case actualCost = "actual_cost"
+                case estimatedCompletion = "estimated_completion"
+                case text
+                case artifact
+                case error
+                case statusUrl = "status_url"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/QueueEntry`.
+        package struct QueueEntry: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/QueueEntry/stage`.
+            @frozen package enum StagePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case script = "script"
+                case voice = "voice"
+                case thumbnail = "thumbnail"
+                case assemble = "assemble"
+                case review = "review"
+            }
+            /// - Remark: Generated from `#/components/schemas/QueueEntry/stage`.
+            package var stage: Components.Schemas.QueueEntry.StagePayload
+            /// - Remark: Generated from `#/components/schemas/QueueEntry/state`.
+            @frozen package enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case running = "running"
+            }
+            /// - Remark: Generated from `#/components/schemas/QueueEntry/state`.
+            package var state: Components.Schemas.QueueEntry.StatePayload
+            /// - Remark: Generated from `#/components/schemas/QueueEntry/count`.
+            package var count: Swift.Int
+            /// Creates a new `QueueEntry`.
+            ///
+            /// - Parameters:
+            ///   - stage:
+            ///   - state:
+            ///   - count:
+            package init(
+                stage: Components.Schemas.QueueEntry.StagePayload,
+                state: Components.Schemas.QueueEntry.StatePayload,
+                count: Swift.Int
+            ) {
+                self.stage = stage
+                self.state = state
+                self.count = count
+            }
+            package enum CodingKeys: String, CodingKey {
+                case stage
+                case state
+                case count
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ProcessingQueue`.
+        package struct ProcessingQueue: Codable, Hashable, Sendable {
+            /// Videos and tasks not finished yet.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProcessingQueue/processing`.
+            package var processing: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ProcessingQueue/stages`.
+            package var stages: [Components.Schemas.QueueEntry]
+            /// Creates a new `ProcessingQueue`.
+            ///
+            /// - Parameters:
+            ///   - processing: Videos and tasks not finished yet.
+            ///   - stages:
+            package init(
+                processing: Swift.Int,
+                stages: [Components.Schemas.QueueEntry]
+            ) {
+                self.processing = processing
+                self.stages = stages
+            }
+            package enum CodingKeys: String, CodingKey {
+                case processing
+                case stages
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ErrorEnvelope`.
         package struct ErrorEnvelope: Codable, Hashable, Sendable {
             /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …

@@ -92,6 +92,111 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /users/profile`.
     /// - Remark: Generated from `#/paths//users/profile/put(updateProfile)`.
     func updateProfile(_ input: Operations.UpdateProfile.Input) async throws -> Operations.UpdateProfile.Output
+    /// The user's channels, oldest first.
+    ///
+    /// - Remark: HTTP `GET /channels`.
+    /// - Remark: Generated from `#/paths//channels/get(listChannels)`.
+    func listChannels(_ input: Operations.ListChannels.Input) async throws -> Operations.ListChannels.Output
+    /// Connect a channel (the plan's channel limit applies).
+    ///
+    /// - Remark: HTTP `POST /channels`.
+    /// - Remark: Generated from `#/paths//channels/post(createChannel)`.
+    func createChannel(_ input: Operations.CreateChannel.Input) async throws -> Operations.CreateChannel.Output
+    /// One channel.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/get(getChannel)`.
+    func getChannel(_ input: Operations.GetChannel.Input) async throws -> Operations.GetChannel.Output
+    /// Change a channel's settings.
+    ///
+    /// - Remark: HTTP `PUT /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/put(updateChannel)`.
+    func updateChannel(_ input: Operations.UpdateChannel.Input) async throws -> Operations.UpdateChannel.Output
+    /// Remove a channel; its videos' work is cancelled and they are deleted.
+    ///
+    /// - Remark: HTTP `DELETE /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/delete(deleteChannel)`.
+    func deleteChannel(_ input: Operations.DeleteChannel.Input) async throws -> Operations.DeleteChannel.Output
+    /// Submit a video; its pipeline runs as queue jobs.
+    ///
+    /// - Remark: HTTP `POST /videos/generate`.
+    /// - Remark: Generated from `#/paths//videos/generate/post(generateVideo)`.
+    func generateVideo(_ input: Operations.GenerateVideo.Input) async throws -> Operations.GenerateVideo.Output
+    /// The user's videos, newest first.
+    ///
+    /// - Remark: HTTP `GET /videos`.
+    /// - Remark: Generated from `#/paths//videos/get(listVideos)`.
+    func listVideos(_ input: Operations.ListVideos.Input) async throws -> Operations.ListVideos.Output
+    /// Submit up to 1,000 videos in one transaction (same as POST /batch/videos).
+    ///
+    /// - Remark: HTTP `POST /videos/batch`.
+    /// - Remark: Generated from `#/paths//videos/batch/post(createVideoBatch)`.
+    func createVideoBatch(_ input: Operations.CreateVideoBatch.Input) async throws -> Operations.CreateVideoBatch.Output
+    /// A video with its stages, costs, quality and artifacts.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/get(getVideo)`.
+    func getVideo(_ input: Operations.GetVideo.Input) async throws -> Operations.GetVideo.Output
+    /// Change a video's title, description or tags.
+    ///
+    /// - Remark: HTTP `PUT /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/put(updateVideo)`.
+    func updateVideo(_ input: Operations.UpdateVideo.Input) async throws -> Operations.UpdateVideo.Output
+    /// Delete a video; running work is cancelled first.
+    ///
+    /// - Remark: HTTP `DELETE /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/delete(deleteVideo)`.
+    func deleteVideo(_ input: Operations.DeleteVideo.Input) async throws -> Operations.DeleteVideo.Output
+    /// Where a video is: stage, progress, spend, reservations, ETA.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/status`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/status/get(getVideoStatus)`.
+    func getVideoStatus(_ input: Operations.GetVideoStatus.Input) async throws -> Operations.GetVideoStatus.Output
+    /// Stop a video: queued stages at once, a running stage within a second.
+    ///
+    /// - Remark: HTTP `POST /videos/{video_id}/cancel`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/cancel/post(cancelVideo)`.
+    func cancelVideo(_ input: Operations.CancelVideo.Input) async throws -> Operations.CancelVideo.Output
+    /// Download an artifact (script, audio, thumbnail or video) of one of your videos.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/artifacts/{kind}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/artifacts/{kind}/get(downloadArtifact)`.
+    func downloadArtifact(_ input: Operations.DownloadArtifact.Input) async throws -> Operations.DownloadArtifact.Output
+    /// Write a script only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/script`.
+    /// - Remark: Generated from `#/paths//video-processing/script/post(processScript)`.
+    func processScript(_ input: Operations.ProcessScript.Input) async throws -> Operations.ProcessScript.Output
+    /// Synthesize a voice-over of a text only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/voice`.
+    /// - Remark: Generated from `#/paths//video-processing/voice/post(processVoice)`.
+    func processVoice(_ input: Operations.ProcessVoice.Input) async throws -> Operations.ProcessVoice.Output
+    /// Render a thumbnail only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/thumbnail`.
+    /// - Remark: Generated from `#/paths//video-processing/thumbnail/post(processThumbnail)`.
+    func processThumbnail(_ input: Operations.ProcessThumbnail.Input) async throws -> Operations.ProcessThumbnail.Output
+    /// The user's unfinished work by stage and state.
+    ///
+    /// - Remark: HTTP `GET /video-processing/queue`.
+    /// - Remark: Generated from `#/paths//video-processing/queue/get(getProcessingQueue)`.
+    func getProcessingQueue(_ input: Operations.GetProcessingQueue.Input) async throws -> Operations.GetProcessingQueue.Output
+    /// Submit up to 1,000 videos in one transaction.
+    ///
+    /// - Remark: HTTP `POST /batch/videos`.
+    /// - Remark: Generated from `#/paths//batch/videos/post(createBatch)`.
+    func createBatch(_ input: Operations.CreateBatch.Input) async throws -> Operations.CreateBatch.Output
+    /// Counts per state, spend and ETA of a batch.
+    ///
+    /// - Remark: HTTP `GET /batch/{batch_id}/status`.
+    /// - Remark: Generated from `#/paths//batch/{batch_id}/status/get(getBatchStatus)`.
+    func getBatchStatus(_ input: Operations.GetBatchStatus.Input) async throws -> Operations.GetBatchStatus.Output
+    /// Stop a batch's queued and running work; finished videos stay.
+    ///
+    /// - Remark: HTTP `POST /batch/{batch_id}/cancel`.
+    /// - Remark: Generated from `#/paths//batch/{batch_id}/cancel/post(cancelBatch)`.
+    func cancelBatch(_ input: Operations.CancelBatch.Input) async throws -> Operations.CancelBatch.Output
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.
@@ -281,6 +386,283 @@ extension APIProtocol {
         try await updateProfile(Operations.UpdateProfile.Input(
             headers: headers,
             body: body
+        ))
+    }
+    /// The user's channels, oldest first.
+    ///
+    /// - Remark: HTTP `GET /channels`.
+    /// - Remark: Generated from `#/paths//channels/get(listChannels)`.
+    package func listChannels(
+        query: Operations.ListChannels.Input.Query = .init(),
+        headers: Operations.ListChannels.Input.Headers = .init()
+    ) async throws -> Operations.ListChannels.Output {
+        try await listChannels(Operations.ListChannels.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Connect a channel (the plan's channel limit applies).
+    ///
+    /// - Remark: HTTP `POST /channels`.
+    /// - Remark: Generated from `#/paths//channels/post(createChannel)`.
+    package func createChannel(
+        headers: Operations.CreateChannel.Input.Headers = .init(),
+        body: Operations.CreateChannel.Input.Body
+    ) async throws -> Operations.CreateChannel.Output {
+        try await createChannel(Operations.CreateChannel.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// One channel.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/get(getChannel)`.
+    package func getChannel(
+        path: Operations.GetChannel.Input.Path,
+        headers: Operations.GetChannel.Input.Headers = .init()
+    ) async throws -> Operations.GetChannel.Output {
+        try await getChannel(Operations.GetChannel.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change a channel's settings.
+    ///
+    /// - Remark: HTTP `PUT /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/put(updateChannel)`.
+    package func updateChannel(
+        path: Operations.UpdateChannel.Input.Path,
+        headers: Operations.UpdateChannel.Input.Headers = .init(),
+        body: Operations.UpdateChannel.Input.Body
+    ) async throws -> Operations.UpdateChannel.Output {
+        try await updateChannel(Operations.UpdateChannel.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Remove a channel; its videos' work is cancelled and they are deleted.
+    ///
+    /// - Remark: HTTP `DELETE /channels/{channel_id}`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/delete(deleteChannel)`.
+    package func deleteChannel(
+        path: Operations.DeleteChannel.Input.Path,
+        headers: Operations.DeleteChannel.Input.Headers = .init()
+    ) async throws -> Operations.DeleteChannel.Output {
+        try await deleteChannel(Operations.DeleteChannel.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Submit a video; its pipeline runs as queue jobs.
+    ///
+    /// - Remark: HTTP `POST /videos/generate`.
+    /// - Remark: Generated from `#/paths//videos/generate/post(generateVideo)`.
+    package func generateVideo(
+        headers: Operations.GenerateVideo.Input.Headers = .init(),
+        body: Operations.GenerateVideo.Input.Body
+    ) async throws -> Operations.GenerateVideo.Output {
+        try await generateVideo(Operations.GenerateVideo.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The user's videos, newest first.
+    ///
+    /// - Remark: HTTP `GET /videos`.
+    /// - Remark: Generated from `#/paths//videos/get(listVideos)`.
+    package func listVideos(
+        query: Operations.ListVideos.Input.Query = .init(),
+        headers: Operations.ListVideos.Input.Headers = .init()
+    ) async throws -> Operations.ListVideos.Output {
+        try await listVideos(Operations.ListVideos.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Submit up to 1,000 videos in one transaction (same as POST /batch/videos).
+    ///
+    /// - Remark: HTTP `POST /videos/batch`.
+    /// - Remark: Generated from `#/paths//videos/batch/post(createVideoBatch)`.
+    package func createVideoBatch(
+        headers: Operations.CreateVideoBatch.Input.Headers = .init(),
+        body: Operations.CreateVideoBatch.Input.Body
+    ) async throws -> Operations.CreateVideoBatch.Output {
+        try await createVideoBatch(Operations.CreateVideoBatch.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A video with its stages, costs, quality and artifacts.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/get(getVideo)`.
+    package func getVideo(
+        path: Operations.GetVideo.Input.Path,
+        headers: Operations.GetVideo.Input.Headers = .init()
+    ) async throws -> Operations.GetVideo.Output {
+        try await getVideo(Operations.GetVideo.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change a video's title, description or tags.
+    ///
+    /// - Remark: HTTP `PUT /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/put(updateVideo)`.
+    package func updateVideo(
+        path: Operations.UpdateVideo.Input.Path,
+        headers: Operations.UpdateVideo.Input.Headers = .init(),
+        body: Operations.UpdateVideo.Input.Body
+    ) async throws -> Operations.UpdateVideo.Output {
+        try await updateVideo(Operations.UpdateVideo.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a video; running work is cancelled first.
+    ///
+    /// - Remark: HTTP `DELETE /videos/{video_id}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/delete(deleteVideo)`.
+    package func deleteVideo(
+        path: Operations.DeleteVideo.Input.Path,
+        headers: Operations.DeleteVideo.Input.Headers = .init()
+    ) async throws -> Operations.DeleteVideo.Output {
+        try await deleteVideo(Operations.DeleteVideo.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Where a video is: stage, progress, spend, reservations, ETA.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/status`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/status/get(getVideoStatus)`.
+    package func getVideoStatus(
+        path: Operations.GetVideoStatus.Input.Path,
+        headers: Operations.GetVideoStatus.Input.Headers = .init()
+    ) async throws -> Operations.GetVideoStatus.Output {
+        try await getVideoStatus(Operations.GetVideoStatus.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Stop a video: queued stages at once, a running stage within a second.
+    ///
+    /// - Remark: HTTP `POST /videos/{video_id}/cancel`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/cancel/post(cancelVideo)`.
+    package func cancelVideo(
+        path: Operations.CancelVideo.Input.Path,
+        headers: Operations.CancelVideo.Input.Headers = .init()
+    ) async throws -> Operations.CancelVideo.Output {
+        try await cancelVideo(Operations.CancelVideo.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Download an artifact (script, audio, thumbnail or video) of one of your videos.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/artifacts/{kind}`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/artifacts/{kind}/get(downloadArtifact)`.
+    package func downloadArtifact(
+        path: Operations.DownloadArtifact.Input.Path,
+        headers: Operations.DownloadArtifact.Input.Headers = .init()
+    ) async throws -> Operations.DownloadArtifact.Output {
+        try await downloadArtifact(Operations.DownloadArtifact.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Write a script only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/script`.
+    /// - Remark: Generated from `#/paths//video-processing/script/post(processScript)`.
+    package func processScript(
+        query: Operations.ProcessScript.Input.Query = .init(),
+        headers: Operations.ProcessScript.Input.Headers = .init(),
+        body: Operations.ProcessScript.Input.Body
+    ) async throws -> Operations.ProcessScript.Output {
+        try await processScript(Operations.ProcessScript.Input(
+            query: query,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Synthesize a voice-over of a text only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/voice`.
+    /// - Remark: Generated from `#/paths//video-processing/voice/post(processVoice)`.
+    package func processVoice(
+        query: Operations.ProcessVoice.Input.Query = .init(),
+        headers: Operations.ProcessVoice.Input.Headers = .init(),
+        body: Operations.ProcessVoice.Input.Body
+    ) async throws -> Operations.ProcessVoice.Output {
+        try await processVoice(Operations.ProcessVoice.Input(
+            query: query,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Render a thumbnail only, as a queue job.
+    ///
+    /// - Remark: HTTP `POST /video-processing/thumbnail`.
+    /// - Remark: Generated from `#/paths//video-processing/thumbnail/post(processThumbnail)`.
+    package func processThumbnail(
+        query: Operations.ProcessThumbnail.Input.Query = .init(),
+        headers: Operations.ProcessThumbnail.Input.Headers = .init(),
+        body: Operations.ProcessThumbnail.Input.Body
+    ) async throws -> Operations.ProcessThumbnail.Output {
+        try await processThumbnail(Operations.ProcessThumbnail.Input(
+            query: query,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The user's unfinished work by stage and state.
+    ///
+    /// - Remark: HTTP `GET /video-processing/queue`.
+    /// - Remark: Generated from `#/paths//video-processing/queue/get(getProcessingQueue)`.
+    package func getProcessingQueue(headers: Operations.GetProcessingQueue.Input.Headers = .init()) async throws -> Operations.GetProcessingQueue.Output {
+        try await getProcessingQueue(Operations.GetProcessingQueue.Input(headers: headers))
+    }
+    /// Submit up to 1,000 videos in one transaction.
+    ///
+    /// - Remark: HTTP `POST /batch/videos`.
+    /// - Remark: Generated from `#/paths//batch/videos/post(createBatch)`.
+    package func createBatch(
+        headers: Operations.CreateBatch.Input.Headers = .init(),
+        body: Operations.CreateBatch.Input.Body
+    ) async throws -> Operations.CreateBatch.Output {
+        try await createBatch(Operations.CreateBatch.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Counts per state, spend and ETA of a batch.
+    ///
+    /// - Remark: HTTP `GET /batch/{batch_id}/status`.
+    /// - Remark: Generated from `#/paths//batch/{batch_id}/status/get(getBatchStatus)`.
+    package func getBatchStatus(
+        path: Operations.GetBatchStatus.Input.Path,
+        headers: Operations.GetBatchStatus.Input.Headers = .init()
+    ) async throws -> Operations.GetBatchStatus.Output {
+        try await getBatchStatus(Operations.GetBatchStatus.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Stop a batch's queued and running work; finished videos stay.
+    ///
+    /// - Remark: HTTP `POST /batch/{batch_id}/cancel`.
+    /// - Remark: Generated from `#/paths//batch/{batch_id}/cancel/post(cancelBatch)`.
+    package func cancelBatch(
+        path: Operations.CancelBatch.Input.Path,
+        headers: Operations.CancelBatch.Input.Headers = .init()
+    ) async throws -> Operations.CancelBatch.Output {
+        try await cancelBatch(Operations.CancelBatch.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// System health check; 503 names the failing service.

@@ -1,0 +1,92 @@
+@testable import API
+import Domain
+import Foundation
+import Providers
+import TestSupport
+import Testing
+
+/// Through the API and real workers: a submitted video completes, its artifacts download to
+/// their owner only, byte for byte as stored.
+@Suite struct PipelineAPITests {
+    @Test func aVideoCompletesAndItsArtifactsDownloadToTheOwnerOnly() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            try await withAPI(db, artifacts: try fleet.storage) { api in
+                let owner = try await signUp(api, db, "maker@example.com")
+                let intruder = try await signUp(api, db, "peeker@example.com")
+                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Main"], token: owner).body["id"] as? String)
+                let accepted = try await api.call(.post, "/videos/generate", json: [
+                    "channel_id": channel, "title": "Queues in Postgres", "keywords": ["postgres", "queue"], "duration_target": 20,
+                    "quality_threshold": 60,
+                ], token: owner)
+                let id = try #require(accepted.body["video_id"] as? String)
+                let finished = try await fleet.run(workers: 1) { try await fleet.waitForVideos() }
+                #expect(finished)
+                let video = try await api.call(.get, "/videos/\(id)", token: owner)
+                #expect(video.body["status"] as? String == "completed")
+                #expect(video.body["progress"] as? Int == 100)
+                let artifacts = try #require(video.body["artifacts"] as? [[String: Any]])
+                #expect(Set(artifacts.compactMap { $0["kind"] as? String }) == ["script", "audio", "thumbnail", "video"])
+                let status = try await api.call(.get, "/videos/\(id)/status", token: owner)
+                #expect(status.body["reserved"] as? Double == 0)
+                #expect(status.body["estimated_completion"] == nil)
+                let mp4 = try #require(artifacts.first { $0["kind"] as? String == "video" })
+                let download = try await api.call(.get, "/videos/\(id)/artifacts/video", token: owner)
+                #expect(download.status == .ok)
+                #expect(download.data.count == mp4["size_bytes"] as? Int)
+                #expect(download.data.prefix(12).suffix(8) == Data("ftypisom".utf8), "an MP4 file")
+                let script = try await api.call(.get, "/videos/\(id)/artifacts/script", token: owner)
+                #expect(String(decoding: script.data, as: UTF8.self).lowercased().contains("postgres"))
+                #expect(try await api.call(.get, "/videos/\(id)/artifacts/video", token: intruder).status == .notFound)
+                let profile = try await api.call(.get, "/users/profile", token: owner)
+                #expect((profile.body["usage"] as? [String: Any])?["videos_generated"] as? Int == 1)
+            }
+        }
+    }
+
+    @Test func processingTasksRunOneStageEach() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            try await withAPI(db, artifacts: try fleet.storage) { api in
+                let token = try await signUp(api, db, "tasks@example.com")
+                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Main"], token: token).body["id"] as? String)
+                // Queued while no worker runs: the queue shows them by stage.
+                let voice = try await api.call(.post, "/video-processing/voice", json: [
+                    "channel_id": channel, "text": "Postgres runs every stage of this fleet as a job. Workers claim them with skip locked.",
+                ], token: token)
+                #expect(voice.status == .accepted)
+                let voiceID = try #require(voice.body["task_id"] as? String)
+                let thumbnail = try await api.call(.post, "/video-processing/thumbnail", json: ["channel_id": channel, "title": "Fleet Basics"], token: token)
+                let thumbnailID = try #require(thumbnail.body["task_id"] as? String)
+                let queue = try await api.call(.get, "/video-processing/queue", token: token)
+                #expect(queue.body["processing"] as? Int == 2)
+                let entries = try #require(queue.body["stages"] as? [[String: Any]])
+                #expect(Set(entries.compactMap { $0["stage"] as? String }) == ["voice", "thumbnail"])
+                #expect(try await api.call(.post, "/video-processing/script", json: ["channel_id": channel, "title": "x"], token: token,
+                                           headers: [:]).status == .accepted)
+                #expect(try await api.call(.post, "/video-processing/voice?wait=31", json: ["channel_id": channel, "text": "hi"], token: token).status == .badRequest)
+                try await fleet.run(workers: 1) {
+                    // With a worker running, a quick task answers with its result.
+                    let script = try await api.call(.post, "/video-processing/script?wait=30", json: [
+                        "channel_id": channel, "title": "Queues in Postgres", "keywords": ["skip", "locked"], "duration_target": 20,
+                    ], token: token)
+                    #expect(script.status == .ok)
+                    #expect(script.body["status"] as? String == "completed")
+                    #expect((script.body["text"] as? String)?.contains("skip") == true)
+                    #expect((script.body["artifact"] as? [String: Any])?["kind"] as? String == "script")
+                    #expect(try await fleet.waitForVideos())
+                }
+                let spoken = try await api.call(.get, "/videos/\(voiceID)", token: token)
+                #expect(spoken.body["status"] as? String == "completed")
+                #expect(spoken.body["kind"] as? String == "voice")
+                let audio = try #require((spoken.body["artifacts"] as? [[String: Any]])?.first)
+                #expect(audio["kind"] as? String == "audio")
+                #expect((audio["duration_seconds"] as? Double ?? 0) > 2)
+                #expect(try await api.call(.get, "/videos/\(thumbnailID)/artifacts/thumbnail", token: token).data.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+                // Tasks are not videos of the month.
+                let profile = try await api.call(.get, "/users/profile", token: token)
+                #expect((profile.body["subscription"] as? [String: Any])?["videos_remaining"] as? Int == 10)
+            }
+        }
+    }
+}

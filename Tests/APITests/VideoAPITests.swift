@@ -1,0 +1,225 @@
+@testable import API
+import Domain
+import Foundation
+import HTTPTypes
+import Queue
+import TestSupport
+import Testing
+
+/// Registers and signs in a user, optionally on another plan; returns the access token.
+func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String? = nil) async throws -> String {
+    let password = "CorrectHorse42battery"
+    _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Test User"])
+    if let tier { try await db.client.query("UPDATE users SET subscription_tier = \(tier) WHERE email = \(email)", logger: db.logger) }
+    let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
+    return try #require(reply.body["access_token"] as? String)
+}
+
+@Suite struct ChannelAPITests {
+    @Test func channelsAreCreatedListedChangedAndDeleted() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "chan@example.com", tier: "starter")
+                let created = try await api.call(.post, "/channels", json: [
+                    "name": "Tech Reviews", "youtube_channel_id": "UC123456789", "category": "technology",
+                    "posting_schedule": ["frequency": "daily", "preferred_times": ["09:00", "20:00"]],
+                ], token: token)
+                #expect(created.status == .created)
+                let id = try #require(created.body["id"] as? String)
+                #expect(id.hasPrefix("ch_"))
+                #expect(created.body["status"] as? String == "active")
+                #expect((created.body["posting_schedule"] as? [String: Any])?["frequency"] as? String == "daily")
+                // The same YouTube channel twice is a conflict.
+                let again = try await api.call(.post, "/channels", json: ["name": "Copy", "youtube_channel_id": "UC123456789"], token: token)
+                #expect(again.status == .conflict)
+                #expect(try await api.call(.post, "/channels", json: ["name": "Second"], token: token).status == .created)
+                let changed = try await api.call(.put, "/channels/\(id)", json: ["status": "suspended", "name": "Renamed"], token: token)
+                #expect(changed.body["name"] as? String == "Renamed")
+                let suspended = try await api.call(.get, "/channels?status=suspended", token: token)
+                #expect(suspended.body["total"] as? Int == 1)
+                let page = try await api.call(.get, "/channels?page=2&limit=1", token: token)
+                #expect(page.body["pages"] as? Int == 2)
+                #expect((page.body["channels"] as? [[String: Any]])?.first?["name"] as? String == "Second")
+                #expect(try await api.call(.get, "/channels?limit=101", token: token).status == .badRequest)
+                #expect(try await api.call(.delete, "/channels/\(id)", token: token).status == .ok)
+                #expect(try await api.call(.get, "/channels/\(id)", token: token).status == .notFound)
+            }
+        }
+    }
+
+    @Test func badSchedulesAndThePlansChannelLimitAreRefused() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "free@example.com")
+                let badTime = try await api.call(.post, "/channels", json: ["name": "X", "posting_schedule": ["frequency": "daily", "preferred_times": ["25:00"]]], token: token)
+                #expect(badTime.status == .badRequest)
+                let badFrequency = try await api.call(.post, "/channels", json: ["name": "X", "posting_schedule": ["frequency": "hourly"]], token: token)
+                #expect(badFrequency.status == .badRequest)
+                #expect(try await api.call(.post, "/channels", json: ["name": "  "], token: token).status == .badRequest)
+                #expect(try await api.call(.post, "/channels", json: ["name": "Only one"], token: token).status == .created)
+                let second = try await api.call(.post, "/channels", json: ["name": "One too many"], token: token)
+                #expect(second.status == .forbidden)
+                #expect(second.body["error"] as? String == "plan_limit_reached")
+            }
+        }
+    }
+}
+
+@Suite struct VideoAPITests {
+    func channel(_ api: APIClient, _ token: String) async throws -> String {
+        let reply = try await api.call(.post, "/channels", json: ["name": "Main"], token: token)
+        return try #require(reply.body["id"] as? String)
+    }
+
+    @Test func aSubmittedVideoIsQueuedAndCanBeReadAndCancelled() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "vid@example.com")
+                let channel = try await channel(api, token)
+                let accepted = try await api.call(.post, "/videos/generate", json: [
+                    "channel_id": channel, "title": "Top 10 Tech Gadgets", "keywords": ["tech", "gadgets"], "duration_target": 60,
+                    "cost_limit": 3.0, "quality_threshold": 85,
+                ], token: token)
+                #expect(accepted.status == .accepted)
+                let id = try #require(accepted.body["video_id"] as? String)
+                #expect(accepted.body["status"] as? String == "processing")
+                #expect(accepted.body["websocket_channel"] as? String == "video_updates_\(id)")
+                #expect(accepted.body["estimated_completion"] is String)
+                // The first stage is a queued job carrying the owner.
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'video.script' AND args->>'video_id' = \(id) AND args->>'user_id' IS NOT NULL") == 1)
+                let video = try await api.call(.get, "/videos/\(id)", token: token)
+                #expect(video.body["cost_limit"] as? Double == 3.0)
+                #expect((video.body["stages"] as? [[String: Any]])?.map { $0["stage"] as? String } == ["script", "voice", "thumbnail", "assemble", "review"])
+                let listed = try await api.call(.get, "/videos?status=processing&channel_id=\(channel)", token: token)
+                #expect(listed.body["total"] as? Int == 1)
+                #expect(try await api.call(.get, "/videos?status=completed", token: token).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z", token: token).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z&date_to=2020-01-01T00:00:00Z", token: token).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/videos?channel_id=\(String(repeating: "c", count: 65))", token: token).status == .badRequest)
+                let renamed = try await api.call(.put, "/videos/\(id)", json: ["title": "Renamed", "tags": ["a", "b"]], token: token)
+                #expect(renamed.body["title"] as? String == "Renamed")
+                let cancelled = try await api.call(.post, "/videos/\(id)/cancel", token: token)
+                #expect(cancelled.body["status"] as? String == "cancelled")
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled' AND args->>'video_id' = \(id)") == 1)
+                #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'video.cancelled'") == 1)
+                let profile = try await api.call(.get, "/users/profile", token: token)
+                #expect((profile.body["subscription"] as? [String: Any])?["videos_remaining"] as? Int == 9)
+                #expect(try await api.call(.delete, "/videos/\(id)", token: token).status == .ok)
+                #expect(try await api.call(.get, "/videos/\(id)/status", token: token).status == .notFound)
+            }
+        }
+    }
+
+    @Test func badSubmissionsGetClearErrors() async throws {
+        var plan = PipelinePlan.offline
+        plan.prices.prices.removeAll { $0.model == "espeak-ng" }
+        plan.prices.prices.append(.init(provider: "offline", model: "espeak-ng", unit: "character", usdPerUnit: 0.001))
+        try await withDatabase { db in
+            try await withAPI(db, plan: plan) { api in
+                let token = try await signUp(api, db, "bad@example.com")
+                let channel = try await channel(api, token)
+                func submit(_ body: [String: Any]) async throws -> APIClient.Reply {
+                    try await api.call(.post, "/videos/generate", json: body, token: token)
+                }
+                #expect(try await submit(["channel_id": channel]).status == .badRequest)
+                #expect(try await submit(["channel_id": channel, "title": "x", "duration_target": 5]).status == .badRequest)
+                #expect(try await submit(["channel_id": channel, "title": "x", "script_style": "shouty"]).status == .badRequest)
+                #expect(try await submit(["channel_id": channel, "title": "x", "cost_limit": -1]).status == .badRequest)
+                let unknown = try await submit(["channel_id": "ch_nope", "title": "x"])
+                #expect(unknown.status == .notFound)
+                // 600 s of speech at $0.001 a character is about $9: a $1 ceiling cannot cover it.
+                let tooCheap = try await submit(["channel_id": channel, "title": "x", "cost_limit": 1])
+                #expect(tooCheap.status == .unprocessableContent)
+                #expect(tooCheap.body["error"] as? String == "cost_limit_exceeded")
+                #expect(try await db.scalar("SELECT count(*) FROM videos") == 0)
+            }
+        }
+    }
+
+    @Test func batchesAreAtomicIdempotentAndCancellable() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "batch@example.com", tier: "professional")
+                let channel = try await channel(api, token)
+                let videos = (0..<25).map { ["title": "Video \($0)", "channel_id": channel] as [String: Any] }
+                let body: [String: Any] = ["videos": videos, "processing_options": ["parallel": true, "priority": "high", "cost_limit_per_video": 3.0]]
+                let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "batch-1"]
+                let first = try await api.call(.post, "/batch/videos", json: body, token: token, headers: key)
+                #expect(first.status == .accepted)
+                let batch = try #require(first.body["batch_id"] as? String)
+                #expect((first.body["video_ids"] as? [String])?.count == 25)
+                #expect(first.body["replayed"] as? Bool == false)
+                let retry = try await api.call(.post, "/batch/videos", json: body, token: token, headers: key)
+                #expect(retry.status == .accepted, "\(retry.body)")
+                #expect(retry.body["batch_id"] as? String == batch)
+                #expect(retry.body["replayed"] as? Bool == true)
+                #expect(retry.body["video_ids"] as? [String] == first.body["video_ids"] as? [String])
+                let different = try await api.call(.post, "/videos/batch", json: ["videos": [["title": "Other", "channel_id": channel]]],
+                                                   token: token, headers: key)
+                #expect(different.status == .conflict)
+                #expect(try await db.scalar("SELECT count(*) FROM videos") == 25)
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'video.script' AND priority = 1") == 25)
+                // One bad video refuses the whole batch, naming it; nothing is written.
+                var bad = videos
+                bad[7]["duration_target"] = 1
+                let refused = try await api.call(.post, "/videos/batch", json: ["videos": bad], token: token)
+                #expect(refused.status == .badRequest)
+                #expect((refused.body["details"] as? [String: Any])?["field"] as? String == "videos[7].duration_target")
+                #expect(try await db.scalar("SELECT count(*) FROM videos") == 25)
+                let tooMany = (0..<1001).map { ["title": "V\($0)", "channel_id": channel] as [String: Any] }
+                #expect(try await api.call(.post, "/videos/batch", json: ["videos": tooMany], token: token).status == .badRequest)
+                let status = try await api.call(.get, "/batch/\(batch)/status", token: token)
+                #expect(status.body["total"] as? Int == 25)
+                #expect((status.body["counts"] as? [String: Any])?["processing"] as? Int == 25)
+                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token)
+                #expect(cancelled.body["status"] as? String == "cancelled")
+                #expect((cancelled.body["counts"] as? [String: Any])?["cancelled"] as? Int == 25)
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 25)
+                #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'batch.completed'") == 1)
+            }
+        }
+    }
+
+    @Test func theMonthlyAllowanceIsEnforcedAtSubmit() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "allowance@example.com")
+                let channel = try await channel(api, token)
+                let eleven = (0..<11).map { ["title": "V\($0)", "channel_id": channel] as [String: Any] }
+                let refused = try await api.call(.post, "/batch/videos", json: ["videos": eleven], token: token)
+                #expect(refused.status == .forbidden)
+                #expect(refused.body["error"] as? String == "plan_limit_reached")
+                #expect(try await api.call(.post, "/batch/videos", json: ["videos": Array(eleven.prefix(10))], token: token).status == .accepted)
+                #expect(try await api.call(.post, "/videos/generate", json: ["title": "one more", "channel_id": channel], token: token).status == .forbidden)
+            }
+        }
+    }
+
+    @Test func everyVideoRouteAnswers404ForAnotherUsersIDs() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let owner = try await signUp(api, db, "owner@example.com")
+                let intruder = try await signUp(api, db, "intruder@example.com")
+                let channel = try await channel(api, owner)
+                let video = try #require(try await api.call(.post, "/videos/generate", json: ["title": "Mine", "channel_id": channel], token: owner).body["video_id"] as? String)
+                let batch = try #require(try await api.call(.post, "/batch/videos", json: ["videos": [["title": "Mine too", "channel_id": channel]]], token: owner).body["batch_id"] as? String)
+                let probes: [(HTTPRequest.Method, String, [String: Any]?)] = [
+                    (.get, "/channels/\(channel)", nil), (.put, "/channels/\(channel)", ["name": "Taken"]), (.delete, "/channels/\(channel)", nil),
+                    (.get, "/videos/\(video)", nil), (.put, "/videos/\(video)", ["title": "Taken"]), (.delete, "/videos/\(video)", nil),
+                    (.get, "/videos/\(video)/status", nil), (.post, "/videos/\(video)/cancel", nil),
+                    (.get, "/videos/\(video)/artifacts/script", nil), (.get, "/batch/\(batch)/status", nil), (.post, "/batch/\(batch)/cancel", nil),
+                    (.post, "/videos/generate", ["title": "Into your channel", "channel_id": channel]),
+                ]
+                for (method, path, json) in probes {
+                    let reply = try await api.call(method, path, json: json, token: intruder)
+                    #expect(reply.status == .notFound, "\(method) \(path)")
+                }
+                #expect(try await api.call(.get, "/videos", token: intruder).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/channels", token: intruder).body["total"] as? Int == 0)
+                // Nothing of the owner's changed.
+                #expect(try await api.call(.get, "/videos/\(video)", token: owner).body["status"] as? String == "processing")
+                #expect(try await api.call(.get, "/channels/\(channel)", token: owner).body["name"] as? String == "Main")
+            }
+        }
+    }
+}
