@@ -41,6 +41,34 @@ import Worker
         }
     }
 
+    @Test func aVideoBelowItsQualityThresholdRedoesItsWeakestStageOnceThenFails() async throws {
+        try await withDatabase { db in
+            let harness = try PipelineHarness(db: db)
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            // A perfect score is out of reach for the offline providers.
+            let request = try PipelineHarness.request(channelID: channel, duration: 12, threshold: 100, keywords: ["swift"])
+            let id = try await harness.submission.submit(userID: user, request).videos[0].videoID
+            try await harness.run(workers: 1) {
+                let finished = try await harness.waitForVideos()
+                #expect(finished)
+            }
+            let video = try #require(try await harness.videos.video(id: id, userID: user))
+            #expect(video.status == .failed)
+            #expect(video.errorCode == "quality_below_threshold")
+            let redone = try #require(video.regeneratedStage.flatMap(PipelineStage.init(rawValue:)))
+            // The redone stage and everything after it ran twice; the rest once.
+            for stage in PipelineStage.allCases {
+                let runs = try await db.scalar("""
+                    SELECT count(*) FROM jobs WHERE kind = \(stage.jobKind) AND args->>'video_id' = \(id) AND state = 'completed'
+                    """)
+                #expect(runs == (redone.downstream.contains(stage) ? 2 : 1), "\(stage)")
+            }
+            #expect(video.qualityScore != nil && video.quality != nil)
+            try await harness.expectCostInvariant()
+        }
+    }
+
     /// Prices the offline providers so budgets bind: 1 µ$ per script character, 100 µ$ per
     /// voice character (a pricey "hd" model and the normal one), $0.01 per thumbnail.
     static func pricedPlan() -> PipelinePlan {
