@@ -45,6 +45,29 @@ extension APIService {
         return task.status == .processing ? .accepted(.init(body: .json(task))) : .ok(.init(body: .json(task)))
     }
 
+    /// Optimize: a completed video goes back through its weakest stage (by its quality parts)
+    /// and what follows, within what is left of its budget; it stays completed whatever the new score.
+    func optimizeVideo(_ input: Operations.OptimizeVideo.Input) async throws -> Operations.OptimizeVideo.Output {
+        guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
+        let caller = try CurrentUser.require()
+        guard let video = try await videos.video(id: body.videoId, userID: caller.user.id) else { throw APIError.notFound }
+        guard video.kind == .video, video.status == .completed,
+              let review = video.quality.flatMap({ try? JSONDecoder().decode(QualityReview.self, from: Data($0.utf8)) }) else {
+            throw DomainError(.invalidState, "Only a completed, reviewed video can be optimized; this one is \(video.status.rawValue)", field: "video_id")
+        }
+        let stage = review.weakestStage
+        let available = video.request.costLimit - video.spent - video.reserved
+        guard submission.plan.affordable(stage, usage: { _ in UsageModel.expected(stage, request: video.request) }, available: available) != nil else {
+            throw DomainError(.costLimitExceeded, "Redoing the \(stage.rawValue) stage needs more than the \(available) left of this video's budget",
+                              field: "video_id")
+        }
+        guard try await control.pipeline.reopen(video.id, userID: caller.user.id, redoing: stage),
+              let reopened = try await videos.video(id: video.id, userID: caller.user.id) else {
+            throw DomainError(.invalidState, "The video changed while it was being optimized; try again", field: "video_id")
+        }
+        return .accepted(.init(body: .json(reopened.progressSchema)))
+    }
+
     func getProcessingQueue(_ input: Operations.GetProcessingQueue.Input) async throws -> Operations.GetProcessingQueue.Output {
         let caller = try CurrentUser.require()
         let queue = try await videos.unfinishedWork(userID: caller.user.id)

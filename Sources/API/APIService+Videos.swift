@@ -70,11 +70,15 @@ extension APIService {
               let video = try await videos.video(id: input.path.videoId, userID: caller.user.id),
               let artifact = video.artifacts.first(where: { $0.kind == input.path.kind.rawValue })
         else { throw APIError.notFound }
+        // Copied from storage (a shared directory or a bucket) to a local file, then streamed in
+        // chunks: memory stays bounded whatever the artifact's size.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-download-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try await storage.fetch(key: artifact.storageKey, to: file)
-        let data = try Data(contentsOf: file)
-        return .ok(.init(body: .binary(HTTPBody(data))))
+        do { try await storage.fetch(key: artifact.storageKey, to: file) } catch {
+            try? FileManager.default.removeItem(at: file)
+            throw error
+        }
+        let stream = try TemporaryFileStream(url: file)
+        return .ok(.init(body: .binary(HTTPBody(stream.chunks, length: .known(stream.size), iterationBehavior: .single))))
     }
 
     /// The caller's settings that submissions default from.

@@ -185,10 +185,42 @@ public struct PipelineStore: Sendable {
                 try await enqueue([job], videoID: args.videoID, on: connection)
                 try await updateProgress(args.videoID, on: connection)
                 try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
+            case .failed where video.optimized:
+                // Optimizing is best effort: the video stays completed, with its new score.
+                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
             case .failed:
                 try await finishVideo(args.videoID, userID: args.userID, status: .failed, errorCode: "quality_below_threshold",
                                       message: "The quality score \(score) is below the threshold", on: connection)
             }
+        }
+    }
+
+    /// Sends a completed video back through `stage` and the stages after it (optimizing):
+    /// they run again as a new generation, and the review completes the video whatever the
+    /// new score.
+    /// - Returns: false when the video is not the user's completed video.
+    public func reopen(_ videoID: String, userID: String, redoing stage: PipelineStage) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("""
+                UPDATE videos SET status = 'processing', regenerated_stage = \(stage.rawValue), optimized_at = now(), error_code = NULL,
+                       error_message = NULL, finished_at = NULL, updated_at = now()
+                 WHERE id = \(videoID) AND user_id = \(userID) AND status = 'completed' AND kind = 'video'
+                RETURNING priority::int4, (SELECT max(generation) FROM video_stages WHERE video_id = \(videoID))
+                """, logger: logger)
+            var found: (priority: Int32, generation: Int32)?
+            for try await row in rows.decode((Int32, Int32).self) { found = row }
+            guard let found else { return false }
+            let generation = Int(found.generation) + 1
+            try await connection.query("""
+                UPDATE video_stages SET status = 'pending', generation = \(Int32(generation)), job_id = NULL, error = NULL,
+                       started_at = NULL, finished_at = NULL
+                 WHERE video_id = \(videoID) AND stage = ANY(\(stage.downstream.map(\.rawValue)))
+                """, logger: logger)
+            let job = try StageJobArgs(videoID: videoID, userID: userID, stage: stage, generation: generation).job(priority: Int(found.priority))
+            try await enqueue([job], videoID: videoID, on: connection)
+            try await updateProgress(videoID, on: connection)
+            try await DomainEvents.publishVideo(videoID, type: "video.progress", on: connection, logger: logger)
+            return true
         }
     }
 
@@ -322,12 +354,16 @@ public struct PipelineStore: Sendable {
         var status: VideoStatus
         var priority: Int
         var kind: VideoKind
+        var optimized: Bool
     }
 
     func lockVideo(_ videoID: String, on connection: PostgresConnection) async throws -> LockedVideo? {
-        let rows = try await connection.query("SELECT status, priority::int4, kind FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
-        for try await (status, priority, kind) in rows.decode((String, Int32, String).self) {
-            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority), kind: VideoKind(rawValue: kind) ?? .video)
+        let rows = try await connection.query("""
+            SELECT status, priority::int4, kind, optimized_at IS NOT NULL FROM videos WHERE id = \(videoID) FOR UPDATE
+            """, logger: logger)
+        for try await (status, priority, kind, optimized) in rows.decode((String, Int32, String, Bool).self) {
+            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority), kind: VideoKind(rawValue: kind) ?? .video,
+                               optimized: optimized)
         }
         return nil
     }

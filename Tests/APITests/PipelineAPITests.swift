@@ -89,4 +89,36 @@ import Testing
             }
         }
     }
+
+    @Test func optimizingACompletedVideoRedoesItsWeakestStage() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            try await withAPI(db, artifacts: try fleet.storage) { api in
+                let owner = try await signUp(api, db, "optimizer@example.com")
+                let other = try await signUp(api, db, "bystander@example.com")
+                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Main"], token: owner).body["id"] as? String)
+                let id = try #require(try await api.call(.post, "/videos/generate", json: [
+                    "channel_id": channel, "title": "Optimize me", "duration_target": 15, "quality_threshold": 0,
+                ], token: owner).body["video_id"] as? String)
+                #expect(try await api.call(.post, "/video-processing/optimize", json: ["video_id": id], token: owner).status == .conflict,
+                        "not completed yet")
+                let first = try await fleet.run(workers: 1) { try await fleet.waitForVideos() }
+                #expect(first)
+                #expect(try await api.call(.post, "/video-processing/optimize", json: ["video_id": id], token: other).status == .notFound)
+                let accepted = try await api.call(.post, "/video-processing/optimize", json: ["video_id": id], token: owner)
+                #expect(accepted.status == .accepted)
+                #expect(accepted.body["status"] as? String == "processing")
+                let second = try await fleet.run(workers: 1) { try await fleet.waitForVideos() }
+                #expect(second)
+                let video = try await api.call(.get, "/videos/\(id)", token: owner)
+                #expect(video.body["status"] as? String == "completed")
+                let redone = try #require(video.body["regenerated_stage"] as? String)
+                let stage = try #require(PipelineStage(rawValue: redone))
+                for each in PipelineStage.allCases {
+                    let runs = try await db.scalar("SELECT count(*) FROM jobs WHERE kind = \(each.jobKind) AND args->>'video_id' = \(id)")
+                    #expect(runs == (stage.downstream.contains(each) ? 2 : 1), "\(each)")
+                }
+            }
+        }
+    }
 }

@@ -1724,6 +1724,63 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/video-processing/optimize": {
+      "post": {
+        "operationId": "optimizeVideo",
+        "tags": [
+          "Generation"
+        ],
+        "summary": "Optimize a completed video: redo its weakest stage (by its quality parts) and what follows, within its remaining budget.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/OptimizeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Accepted; the video is processing again and stays completed whatever the new score.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/video-processing/queue": {
       "get": {
         "operationId": "getProcessingQueue",
@@ -2147,6 +2204,7 @@ package enum OpenAPIDocument {
         "description": "A retried submission with the same key (and body) returns the same batch instead of a second one.",
         "schema": {
           "type": "string",
+          "pattern": "^[^\\u0000]*$",
           "maxLength": 255
         }
       }
@@ -3844,6 +3902,7 @@ package enum OpenAPIDocument {
         "properties": {
           "channel_id": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 1,
             "maxLength": 64
           },
@@ -3916,6 +3975,7 @@ package enum OpenAPIDocument {
         "properties": {
           "channel_id": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 1,
             "maxLength": 64
           },
@@ -3952,6 +4012,7 @@ package enum OpenAPIDocument {
         "properties": {
           "channel_id": {
             "type": "string",
+            "pattern": "^[^\\u0000]*$",
             "minLength": 1,
             "maxLength": 64
           },
@@ -3996,7 +4057,8 @@ package enum OpenAPIDocument {
         ],
         "properties": {
           "task_id": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           },
           "kind": {
             "type": "string",
@@ -4034,6 +4096,7 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
+            "pattern": "^[^\\u0000]*$",
             "description": "The script, for a finished script task."
           },
           "artifact": {
@@ -4043,7 +4106,8 @@ package enum OpenAPIDocument {
             "$ref": "#/components/schemas/VideoError"
           },
           "status_url": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -4074,6 +4138,20 @@ package enum OpenAPIDocument {
           },
           "count": {
             "type": "integer"
+          }
+        }
+      },
+      "OptimizeRequest": {
+        "type": "object",
+        "required": [
+          "video_id"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 64
           }
         }
       },

@@ -2157,6 +2157,21 @@ extension Components {
                 case count
             }
         }
+        /// - Remark: Generated from `#/components/schemas/OptimizeRequest`.
+        package struct OptimizeRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OptimizeRequest/video_id`.
+            package var videoId: Swift.String
+            /// Creates a new `OptimizeRequest`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            package init(videoId: Swift.String) {
+                self.videoId = videoId
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ProcessingQueue`.
         package struct ProcessingQueue: Codable, Hashable, Sendable {
             /// Videos and tasks not finished yet.

@@ -177,6 +177,11 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /video-processing/thumbnail`.
     /// - Remark: Generated from `#/paths//video-processing/thumbnail/post(processThumbnail)`.
     func processThumbnail(_ input: Operations.ProcessThumbnail.Input) async throws -> Operations.ProcessThumbnail.Output
+    /// Optimize a completed video: redo its weakest stage (by its quality parts) and what follows, within its remaining budget.
+    ///
+    /// - Remark: HTTP `POST /video-processing/optimize`.
+    /// - Remark: Generated from `#/paths//video-processing/optimize/post(optimizeVideo)`.
+    func optimizeVideo(_ input: Operations.OptimizeVideo.Input) async throws -> Operations.OptimizeVideo.Output
     /// The user's unfinished work by stage and state.
     ///
     /// - Remark: HTTP `GET /video-processing/queue`.
@@ -615,6 +620,19 @@ extension APIProtocol {
     ) async throws -> Operations.ProcessThumbnail.Output {
         try await processThumbnail(Operations.ProcessThumbnail.Input(
             query: query,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Optimize a completed video: redo its weakest stage (by its quality parts) and what follows, within its remaining budget.
+    ///
+    /// - Remark: HTTP `POST /video-processing/optimize`.
+    /// - Remark: Generated from `#/paths//video-processing/optimize/post(optimizeVideo)`.
+    package func optimizeVideo(
+        headers: Operations.OptimizeVideo.Input.Headers = .init(),
+        body: Operations.OptimizeVideo.Input.Body
+    ) async throws -> Operations.OptimizeVideo.Output {
+        try await optimizeVideo(Operations.OptimizeVideo.Input(
             headers: headers,
             body: body
         ))
