@@ -107,10 +107,11 @@ public struct PipelineStore: Sendable {
     public func completeStage(_ outcome: StageOutcome) async throws {
         let args = outcome.args
         try await client.withTransaction(logger: logger) { connection in
+            // Lock order everywhere: the video row, then its jobs (cancellation takes them so too).
+            let video = try await lockVideo(args.videoID, on: connection)
             guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
-            let video = try await lockVideo(args.videoID, on: connection)
             let cost = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
                                                stage: args.stage, charge: outcome.charge, on: connection)
             try await connection.query("""
@@ -153,10 +154,11 @@ public struct PipelineStore: Sendable {
     public func finishReview(_ outcome: StageOutcome, score: Int, partsJSON: String, verdict: ReviewVerdict) async throws {
         let args = outcome.args
         try await client.withTransaction(logger: logger) { connection in
+            // Lock order everywhere: the video row, then its jobs (cancellation takes them so too).
+            let video = try await lockVideo(args.videoID, on: connection)
             guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
-            let video = try await lockVideo(args.videoID, on: connection)
             try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
                                     stage: args.stage, charge: outcome.charge, on: connection)
             try await connection.query("""
@@ -231,10 +233,11 @@ public struct PipelineStore: Sendable {
     public func failVideo(_ videoID: String, userID: String, code: String, message: String,
                           completing job: (id: Int64, workerID: String)? = nil) async throws {
         try await client.withTransaction(logger: logger) { connection in
+            let video = try await lockVideo(videoID, on: connection)
             if let job, !(try await jobs.complete(id: job.id, workerID: job.workerID, on: connection)) {
                 throw StageLostError(jobID: job.id)
             }
-            guard let video = try await lockVideo(videoID, on: connection), video.status == .processing else { return }
+            guard let video, video.status == .processing else { return }
             try await finishVideo(videoID, userID: userID, status: .failed, errorCode: code, message: message, on: connection,
                                   sparing: job?.id)
         }

@@ -68,17 +68,17 @@ public struct VideoControl: Sendable {
     /// - Returns: how many videos were cancelled, or nil when the batch is not the user's.
     public func cancelBatch(id: String, userID: String) async throws -> Int? {
         let cancelled: Int? = try await client.withTransaction(logger: logger) { connection in
-            let batch = try await connection.query("""
-                UPDATE batches SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = \(id) AND user_id = \(userID) RETURNING id
-                """, logger: logger)
+            let batch = try await connection.query("SELECT id FROM batches WHERE id = \(id) AND user_id = \(userID)", logger: logger)
             var exists = false
             for try await _ in batch { exists = true }
             guard exists else { return nil }
+            // Videos first, then the batch row: the order a finishing video's worker takes them in.
             let rows = try await connection.query("""
                 SELECT id FROM videos WHERE batch_id = \(id) AND status = 'processing' ORDER BY batch_position FOR UPDATE
                 """, logger: logger)
             var ids: [String] = []
             for try await videoID in rows.decode(String.self) { ids.append(videoID) }
+            try await connection.query("UPDATE batches SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = \(id)", logger: logger)
             for videoID in ids {
                 try await pipeline.finishVideo(videoID, userID: userID, status: .cancelled, errorCode: nil,
                                                message: "The batch was cancelled", on: connection)

@@ -110,7 +110,8 @@ public struct VideoSubmission: Sendable {
             try await checkChannels(userID: userID, requests, on: connection)
             try checkBudgets(requests, estimates: estimates, inBatch: batch != nil)
             let ids = requests.map { _ in PrefixedID.make("vid_") }
-            let priority = batch?.queuePriority ?? 2
+            // Tasks are interactive (a client may be waiting for the result): they go first.
+            let priority = kind == .video ? batch?.queuePriority ?? 2 : 0
             let createdAt = try await insertVideos(ids: ids, userID: userID, requests, estimates: estimates, batchID: batchID,
                                                    priority: priority, kind: kind, inputText: inputText, on: connection)
             let first = (batch?.parallel ?? true) ? ids : Array(ids.prefix(1))

@@ -209,6 +209,11 @@ func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String?
                     (.get, "/videos/\(video)/status", nil), (.post, "/videos/\(video)/cancel", nil),
                     (.get, "/videos/\(video)/artifacts/script", nil), (.get, "/batch/\(batch)/status", nil), (.post, "/batch/\(batch)/cancel", nil),
                     (.post, "/videos/generate", ["title": "Into your channel", "channel_id": channel]),
+                    (.post, "/batch/videos", ["videos": [["title": "Into your channel", "channel_id": channel]]]),
+                    (.post, "/video-processing/script", ["title": "Into your channel", "channel_id": channel]),
+                    (.post, "/video-processing/voice", ["text": "Into your channel", "channel_id": channel]),
+                    (.post, "/video-processing/thumbnail", ["title": "Into your channel", "channel_id": channel]),
+                    (.post, "/video-processing/optimize", ["video_id": video]),
                 ]
                 for (method, path, json) in probes {
                     let reply = try await api.call(method, path, json: json, token: intruder)
@@ -216,6 +221,7 @@ func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String?
                 }
                 #expect(try await api.call(.get, "/videos", token: intruder).body["total"] as? Int == 0)
                 #expect(try await api.call(.get, "/channels", token: intruder).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/video-processing/queue", token: intruder).body["processing"] as? Int == 0)
                 // Nothing of the owner's changed.
                 #expect(try await api.call(.get, "/videos/\(video)", token: owner).body["status"] as? String == "processing")
                 #expect(try await api.call(.get, "/channels/\(channel)", token: owner).body["name"] as? String == "Main")
