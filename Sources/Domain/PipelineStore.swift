@@ -141,7 +141,7 @@ public struct PipelineStore: Sendable {
             try await updateProgress(args.videoID, on: connection)
             if video?.kind != .video, stages.values.allSatisfy({ $0.status == "completed" }) {
                 // A processing task is done when its stage is.
-                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
+                try await finishVideo(args.videoID, status: .completed, errorCode: nil, message: nil, on: connection)
                 return
             }
             try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
@@ -171,7 +171,7 @@ public struct PipelineStore: Sendable {
             guard let video, video.status == .processing else { return }
             switch verdict {
             case .passed:
-                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
+                try await finishVideo(args.videoID, status: .completed, errorCode: nil, message: nil, on: connection)
             case .regenerate(let stage):
                 let generation = args.generation + 1
                 try await connection.query("""
@@ -189,9 +189,9 @@ public struct PipelineStore: Sendable {
                 try await DomainEvents.publishVideo(args.videoID, type: "video.progress", on: connection, logger: logger)
             case .failed where video.optimized:
                 // Optimizing is best effort: the video stays completed, with its new score.
-                try await finishVideo(args.videoID, userID: args.userID, status: .completed, errorCode: nil, message: nil, on: connection)
+                try await finishVideo(args.videoID, status: .completed, errorCode: nil, message: nil, on: connection)
             case .failed:
-                try await finishVideo(args.videoID, userID: args.userID, status: .failed, errorCode: "quality_below_threshold",
+                try await finishVideo(args.videoID, status: .failed, errorCode: "quality_below_threshold",
                                       message: "The quality score \(score) is below the threshold", on: connection)
             }
         }
@@ -238,20 +238,29 @@ public struct PipelineStore: Sendable {
                 throw StageLostError(jobID: job.id)
             }
             guard let video, video.status == .processing else { return }
-            try await finishVideo(videoID, userID: userID, status: .failed, errorCode: code, message: message, on: connection,
+            try await finishVideo(videoID, status: .failed, errorCode: code, message: message, on: connection,
                                   sparing: job?.id)
         }
     }
 
-    /// Ends a video in `status`: stage rows and jobs still waiting or running are cancelled,
-    /// the outbox gets `video.<status>`, and its batch is checked for completion.
-    /// - Parameter sparing: a job of the caller's not to cancel (it is being completed).
-    func finishVideo(_ videoID: String, userID: String, status: VideoStatus, errorCode: String?, message: String?,
+    /// Ends a video in `status`; see `finishVideos`.
+    func finishVideo(_ videoID: String, status: VideoStatus, errorCode: String?, message: String?,
                      on connection: PostgresConnection, sparing: Int64? = nil) async throws {
+        try await finishVideos([videoID], status: status, errorCode: errorCode, message: message, on: connection, sparing: sparing)
+    }
+
+    /// Ends videos in `status`, set-based (a batch of 1,000 costs the statements of one):
+    /// stage rows and jobs still waiting or running are cancelled, each video gets its
+    /// `video.<status>` outbox event and live notification, and each batch touched is checked
+    /// for completion. The caller holds the videos' row locks.
+    /// - Parameter sparing: a job of the caller's not to cancel (it is being completed).
+    func finishVideos(_ videoIDs: [String], status: VideoStatus, errorCode: String?, message: String?,
+                      on connection: PostgresConnection, sparing: Int64? = nil) async throws {
+        guard !videoIDs.isEmpty else { return }
         let rows = try await connection.query("""
             WITH s AS (
                 UPDATE video_stages SET status = 'cancelled', finished_at = now()
-                 WHERE video_id = \(videoID) AND status IN ('pending', 'running')
+                 WHERE video_id = ANY(\(videoIDs)) AND status IN ('pending', 'running')
                 RETURNING job_id
             )
             SELECT coalesce(array_agg(job_id) FILTER (WHERE job_id IS NOT NULL AND job_id IS DISTINCT FROM \(sparing)), '{}') FROM s
@@ -259,28 +268,34 @@ public struct PipelineStore: Sendable {
         var jobIDs: [Int64] = []
         for try await ids in rows.decode([Int64].self) { jobIDs = ids }
         try await jobs.cancel(ids: jobIDs, on: connection)
+        let eventIDs = videoIDs.map { _ in PrefixedID.make("evt_") }
+        let type = "video.\(status.rawValue)"
         let batchRows = try await connection.query("""
-            UPDATE videos SET status = \(status.rawValue), error_code = \(errorCode), error_message = \(message),
-                   progress = CASE WHEN \(status.rawValue) = 'completed' THEN 100 ELSE progress END,
-                   finished_at = now(), updated_at = now()
-             WHERE id = \(videoID)
-            RETURNING batch_id, channel_id, spent
+            WITH v AS (
+                UPDATE videos SET status = \(status.rawValue), error_code = \(errorCode), error_message = \(message),
+                       progress = CASE WHEN \(status.rawValue) = 'completed' THEN 100 ELSE progress END,
+                       finished_at = now(), updated_at = now()
+                 WHERE id = ANY(\(videoIDs))
+                RETURNING id, user_id, batch_id, channel_id, status, stage, progress, spent, reserved
+            ), recorded AS (
+                INSERT INTO domain_events (id, user_id, type, data)
+                SELECT e.event_id, v.user_id, \(type), jsonb_strip_nulls(jsonb_build_object(
+                           'video_id', v.id, 'channel_id', v.channel_id, 'status', v.status, 'actual_cost', v.spent::float8 / 1000000,
+                           'batch_id', v.batch_id, 'error', \(errorCode)::text, 'message', \(message)::text))
+                  FROM v JOIN unnest(\(videoIDs)::text[], \(eventIDs)::text[]) AS e(video_id, event_id) ON e.video_id = v.id
+            ), notified AS (
+                SELECT count(pg_notify(\(DomainEvents.videoChannel), json_build_object(
+                           'type', \(type)::text, 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
+                           'stage', stage, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)) AS n
+                  FROM v
+            )
+            SELECT n, coalesce((SELECT array_agg(DISTINCT batch_id ORDER BY batch_id) FROM v WHERE batch_id IS NOT NULL), '{}')
+              FROM notified
             """, logger: logger)
-        var batchID: String?
-        var channelID = ""
-        var spent: Int64 = 0
-        for try await (batch, channel, amount) in batchRows.decode((String?, String, Int64).self) {
-            (batchID, channelID, spent) = (batch, channel, amount)
-        }
-        var data: [String: any Sendable] = ["video_id": videoID, "channel_id": channelID, "status": status.rawValue,
-                                            "actual_cost": Money(micros: spent).dollars]
-        if let batchID { data["batch_id"] = batchID }
-        if let errorCode { data["error"] = errorCode }
-        if let message { data["message"] = message }
-        try await DomainEvents.record(type: "video.\(status.rawValue)", userID: userID, data: DomainEvents.json(data), on: connection, logger: logger)
-        try await DomainEvents.publishVideo(videoID, type: "video.\(status.rawValue)", on: connection, logger: logger)
-        if let batchID {
-            try await completeBatchIfDone(batchID, userID: userID, on: connection)
+        var batchIDs: [String] = []
+        for try await (_, ids) in batchRows.decode((Int64, [String]).self) { batchIDs = ids }
+        for batchID in batchIDs {
+            try await completeBatchIfDone(batchID, on: connection)
             try await startNextInSequence(batchID, on: connection)
         }
     }
@@ -304,7 +319,7 @@ public struct PipelineStore: Sendable {
     /// batch finish one at a time (a transaction-scoped advisory lock on the batch), so of two
     /// finishing together the second sees the first. (An advisory lock rather than the batch
     /// row's: row locks there meet the foreign-key share locks of the batch's videos.)
-    func completeBatchIfDone(_ batchID: String, userID: String, on connection: PostgresConnection) async throws {
+    func completeBatchIfDone(_ batchID: String, on connection: PostgresConnection) async throws {
         let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(batchID), 7))", logger: logger)
         for try await _ in lock {}
         let rows = try await connection.query("""
@@ -312,16 +327,16 @@ public struct PipelineStore: Sendable {
                 UPDATE batches SET completed_at = now()
                  WHERE id = \(batchID) AND completed_at IS NULL
                    AND NOT EXISTS (SELECT 1 FROM videos WHERE batch_id = \(batchID) AND status = 'processing')
-                RETURNING id
+                RETURNING id, user_id
             )
-            SELECT count(*) FILTER (WHERE v.status IN ('completed', 'published')), count(*) FILTER (WHERE v.status = 'failed'),
+            SELECT b.user_id, count(*) FILTER (WHERE v.status IN ('completed', 'published')), count(*) FILTER (WHERE v.status = 'failed'),
                    count(*) FILTER (WHERE v.status = 'cancelled'), coalesce(sum(v.spent), 0)::int8
               FROM b JOIN videos v ON v.batch_id = b.id
-            HAVING count(*) > 0
+             GROUP BY b.user_id
             """, logger: logger)
-        var counts: (completed: Int64, failed: Int64, cancelled: Int64, spent: Int64)?
-        for try await row in rows.decode((Int64, Int64, Int64, Int64).self) { counts = row }
-        if let (completed, failed, cancelled, spent) = counts {
+        var done: (userID: String, completed: Int64, failed: Int64, cancelled: Int64, spent: Int64)?
+        for try await row in rows.decode((String, Int64, Int64, Int64, Int64).self) { done = row }
+        if let (userID, completed, failed, cancelled, spent) = done {
             let data = DomainEvents.json(["batch_id": batchID, "completed": completed, "failed": failed, "cancelled": cancelled,
                                           "total_cost": Money(micros: spent).dollars])
             try await DomainEvents.record(type: "batch.completed", userID: userID, data: data, on: connection, logger: logger)

@@ -5,12 +5,10 @@ extension VideoControl {
     /// Cancels the work of a channel's videos, then deletes the channel with its videos.
     /// - Returns: the storage keys of their artifacts, or nil when the channel is not the user's.
     public func deleteChannel(id: String, userID: String) async throws -> [String]? {
-        let rows = try await client.query("""
-            SELECT id FROM videos WHERE channel_id = \(id) AND user_id = \(userID) AND status = 'processing'
-            """, logger: logger)
-        var processing: [String] = []
-        for try await videoID in rows.decode(String.self) { processing.append(videoID) }
-        for videoID in processing { try await cancelVideo(id: videoID, userID: userID) }
+        let cancelled = try await client.withTransaction(logger: logger) { connection in
+            try await cancelVideos(where: .channel, is: id, userID: userID, message: "The channel was deleted", on: connection)
+        }
+        if cancelled > 0 { try await pipeline.ledger.settleAbandoned() }
         let deleted = try await client.query("""
             WITH a AS (SELECT a.storage_key FROM artifacts a JOIN videos v ON v.id = a.video_id WHERE v.channel_id = \(id)),
                  d AS (DELETE FROM channels WHERE id = \(id) AND user_id = \(userID) RETURNING id)

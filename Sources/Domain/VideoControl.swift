@@ -41,12 +41,34 @@ public struct VideoControl: Sendable {
             for try await value in rows.decode(String.self) { status = value }
             guard let status else { return false }
             if status == VideoStatus.processing.rawValue {
-                try await pipeline.finishVideo(id, userID: userID, status: .cancelled, errorCode: nil, message: "Cancelled by the user", on: connection)
+                try await pipeline.finishVideo(id, status: .cancelled, errorCode: nil, message: "Cancelled by the user", on: connection)
             }
             return true
         }
         if found { try await pipeline.ledger.settleAbandoned(videoID: id) }
         return found
+    }
+
+    /// Cancels, in one transaction and a fixed number of statements, the user's videos still
+    /// processing that `column` (`batch_id` or `channel_id`) points at `owner`.
+    /// - Returns: how many videos were cancelled.
+    func cancelVideos(where column: VideoGroup, is owner: String, userID: String, message: String,
+                      on connection: PostgresConnection) async throws -> Int {
+        // Every transaction that locks several videos takes them in id order.
+        let rows = try await connection.query("""
+            SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM (
+                SELECT id FROM videos WHERE \(unescaped: column.rawValue) = \(owner) AND user_id = \(userID) AND status = 'processing'
+                 ORDER BY id FOR UPDATE) locked
+            """, logger: logger)
+        var ids: [String] = []
+        for try await locked in rows.decode([String].self) { ids = locked }
+        try await pipeline.finishVideos(ids, status: .cancelled, errorCode: nil, message: message, on: connection)
+        return ids.count
+    }
+
+    /// The groups whose videos are cancelled together.
+    enum VideoGroup: String {
+        case batch = "batch_id", channel = "channel_id"
     }
 
     /// Cancels a video's work, then deletes it with its stages, artifacts rows and ledger.
@@ -72,18 +94,10 @@ public struct VideoControl: Sendable {
             var exists = false
             for try await _ in batch { exists = true }
             guard exists else { return nil }
-            // Videos first, then the batch row: the order a finishing video's worker takes them in.
-            let rows = try await connection.query("""
-                SELECT id FROM videos WHERE batch_id = \(id) AND status = 'processing' ORDER BY batch_position FOR UPDATE
-                """, logger: logger)
-            var ids: [String] = []
-            for try await videoID in rows.decode(String.self) { ids.append(videoID) }
+            // The videos, then their jobs, then the batch row: the order a finishing video's worker takes them in.
+            let count = try await cancelVideos(where: .batch, is: id, userID: userID, message: "The batch was cancelled", on: connection)
             try await connection.query("UPDATE batches SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = \(id)", logger: logger)
-            for videoID in ids {
-                try await pipeline.finishVideo(videoID, userID: userID, status: .cancelled, errorCode: nil,
-                                               message: "The batch was cancelled", on: connection)
-            }
-            return ids.count
+            return count
         }
         if cancelled != nil { try await pipeline.ledger.settleAbandoned() }
         return cancelled

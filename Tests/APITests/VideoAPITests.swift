@@ -180,6 +180,39 @@ func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String?
         }
     }
 
+    @Test func aThousandVideoBatchIsCancelledAtOnceAndAChannelsDeletionCancelsItsWork() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "thousand@example.com", tier: "enterprise")
+                let main = try await channel(api, token)
+                let other = try await channel(api, token)
+                let videos = (0..<1000).map { ["title": "Video \($0)", "channel_id": main] as [String: Any] }
+                let submitted = try await api.call(.post, "/batch/videos", json: ["videos": videos], token: token)
+                #expect(submitted.status == .accepted, "\(submitted.body)")
+                let batch = try #require(submitted.body["batch_id"] as? String)
+                let lone = try await api.call(.post, "/videos/generate", json: ["title": "Elsewhere", "channel_id": other], token: token)
+                let loneID = try #require(lone.body["video_id"] as? String)
+                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token)
+                #expect((cancelled.body["counts"] as? [String: Any])?["cancelled"] as? Int == 1000)
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 1000)
+                #expect(try await db.scalar("""
+                    SELECT count(DISTINCT data->>'video_id') FROM domain_events
+                     WHERE type = 'video.cancelled' AND data->>'batch_id' = \(batch) AND data->>'message' = 'The batch was cancelled'
+                    """) == 1000)
+                #expect(try await db.scalar("""
+                    SELECT (data->>'cancelled')::int8 FROM domain_events WHERE type = 'batch.completed' AND data->>'batch_id' = \(batch)
+                    """) == 1000)
+                // The other channel's video is untouched until its channel goes; then its work stops too.
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'available' AND args->>'video_id' = \(loneID)") == 1)
+                #expect(try await api.call(.delete, "/channels/\(other)", token: token).status == .ok)
+                #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled' AND args->>'video_id' = \(loneID)") == 1)
+                #expect(try await db.scalar("""
+                    SELECT count(*) FROM domain_events WHERE type = 'video.cancelled' AND data->>'video_id' = \(loneID)
+                    """) == 1)
+            }
+        }
+    }
+
     @Test func theMonthlyAllowanceIsEnforcedAtSubmit() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
