@@ -86,10 +86,19 @@ let package = Package(
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
         ),
+        .target(
+            name: "Sandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "ytempire",
             dependencies: [
                 "Queue",
+                "Sandbox",
                 "API",
                 "Domain",
                 "Providers",
@@ -123,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["Providers", "Domain", "Queue", "Worker", "TestSupport"]
+            dependencies: ["Providers", "Domain", "Queue", "Worker", "Sandbox", "TestSupport"]
         ),
         .testTarget(
             name: "APITests",

@@ -1,0 +1,71 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The sandbox's request context: Hummingbird's basic context plus the connection, so a
+/// fault can drop it mid-request the way a flaky network does.
+public struct SandboxContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
+/// Google's error bodies: the Data API's `{"error": {code, message, errors: [{domain,
+/// reason, message}], status}}` and OAuth's `{"error", "error_description"}`.
+enum GoogleError {
+    static func api(_ status: HTTPResponse.Status, reason: String, domain: String = "global", message: String) -> Response {
+        let body: [String: Any] = ["error": [
+            "code": status.code, "message": message, "status": statusName(status),
+            "errors": [["message": message, "domain": domain, "reason": reason]],
+        ]]
+        return json(body, status: status)
+    }
+
+    static func oauth(_ error: String, _ description: String, status: HTTPResponse.Status = .badRequest) -> Response {
+        json(["error": error, "error_description": description], status: status)
+    }
+
+    static func unauthenticated() -> Response {
+        api(.unauthorized, reason: "authError", message: "Request had invalid authentication credentials. Expected OAuth 2 access token.")
+    }
+
+    static func statusName(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "INVALID_ARGUMENT"
+        case 401: "UNAUTHENTICATED"
+        case 403: "PERMISSION_DENIED"
+        case 404: "NOT_FOUND"
+        case 503: "UNAVAILABLE"
+        default: "INTERNAL"
+        }
+    }
+}
+
+func json(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    var fields = headers
+    fields[.contentType] = "application/json; charset=UTF-8"
+    return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// `application/x-www-form-urlencoded` fields (OAuth token requests).
+func formFields(_ buffer: ByteBuffer) -> [String: String] {
+    var components = URLComponents()
+    components.percentEncodedQuery = String(buffer: buffer).replacingOccurrences(of: "+", with: "%20")
+    var fields: [String: String] = [:]
+    for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
+    return fields
+}
+
+extension Request {
+    /// The bearer token of the `Authorization` header.
+    var bearerToken: String? {
+        guard let value = headers[.authorization], value.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(value.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+    }
+}
