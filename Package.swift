@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Providers", "Domain", "Queue", "TestSupport"]
+            dependencies: ["Worker", "Providers", "Domain", "Queue", "Sandbox", "TestSupport"]
         ),
         .testTarget(
             name: "ProvidersTests",

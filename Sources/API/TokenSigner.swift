@@ -56,26 +56,11 @@ struct TokenSigner: Sendable {
         return TokenSigner(keys: keys, kid: kid, configuration: configuration, jwks: String(decoding: data, as: UTF8.self))
     }
 
-    /// Reads `private.pem` from `directory`, creating a 2048-bit key there (mode 0600) if absent.
+    /// Reads `jwt-private.pem` from `directory`, creating a 2048-bit key there once if absent.
     private static func generatedKey(in directory: String) throws -> String {
         let path = (directory as NSString).appendingPathComponent("jwt-private.pem")
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8) { return existing }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let pem = try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
-        // Write beside it, then link into place: link(2) never replaces an existing file, so of
-        // processes racing here every one ends up with the key that landed first, never a half-written one.
-        let partial = path + ".\(UUID().uuidString).partial"
-        guard FileManager.default.createFile(atPath: partial, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigurationError("cannot write the generated JWT key to \(directory)")
-        }
-        defer { unlink(partial) }
-        if link(partial, path) != 0 && errno != EEXIST {
-            throw ConfigurationError("cannot write the generated JWT key to \(path)")
-        }
-        guard let landed = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError("cannot read the JWT key at \(path)")
-        }
-        return landed
+        let data = try KeyFile.readOrCreate(path) { Data(try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation.utf8) }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// A signed access token for a user's session.

@@ -68,9 +68,11 @@ public struct VideoRequest: Sendable, Equatable, Codable {
 }
 
 /// A video's lifecycle: `processing` until the pipeline ends in `completed`, `failed` or
-/// `cancelled`; `published` once uploaded.
+/// `cancelled`; publishing moves a completed video through `publishing` (or `waiting_quota`
+/// until the quota resets) to `published`.
 public enum VideoStatus: String, Sendable, CaseIterable, Codable {
-    case processing, completed, failed, cancelled, published
+    case processing, completed, failed, cancelled, publishing, published
+    case waitingQuota = "waiting_quota"
 
     public var isFinished: Bool { self != .processing }
 }

@@ -113,6 +113,26 @@ extension JobStore {
         return job
     }
 
+    /// Makes scheduled or retryable jobs available now (their wait ended early), waking the
+    /// workers of their queues. Jobs in other states are left alone.
+    /// - Returns: how many jobs were made available.
+    @discardableResult
+    public func runNow(ids: [Int64]) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let rows = try await client.query("""
+            WITH updated AS (
+                UPDATE jobs SET state = 'available', run_at = now()
+                 WHERE id = ANY(\(ids)) AND state IN ('scheduled', 'retryable')
+                RETURNING queue
+            ), notified AS (
+                SELECT count(pg_notify(\(NotificationChannel.jobs), queue)) FROM (SELECT DISTINCT queue FROM updated) q
+            )
+            SELECT count(*) FROM updated, notified
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     func job(id: Int64, on executor: (any PostgresExecutor)?) async throws -> Job? {
         let rows = try await (executor ?? client).run(
             "SELECT \(unescaped: Job.columnList) FROM jobs WHERE id = \(id)", logger: logger)

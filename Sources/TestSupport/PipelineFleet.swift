@@ -27,16 +27,22 @@ public struct PipelineFleet: Sendable {
 
     /// Runs `count` workers with `providers` (default: offline over this fleet's storage) and a
     /// dispatcher while `body` runs, then drains them.
-    public func run<T: Sendable>(workers count: Int = 2, providers: StageProviderSet? = nil, _ body: () async throws -> T) async throws -> T {
+    /// - Parameters:
+    ///   - register: more job kinds for the workers (publishing, say), on `queues`.
+    ///   - tasks: more chores for the dispatcher.
+    public func run<T: Sendable>(workers count: Int = 2, providers: StageProviderSet? = nil, queues: [String: Int] = [:],
+                                 register: (inout JobRegistry) -> Void = { _ in }, tasks extraTasks: [any MaintenanceTask] = [],
+                                 _ body: () async throws -> T) async throws -> T {
         let providers = try providers ?? StageProviderSet.offline(storage: storage)
         var registry = JobRegistry()
         PipelineJobs(client: db.client, plan: plan, providers: providers, logger: db.logger).register(into: &registry)
+        register(&registry)
         let notifier = Notifier(client: db.client, logger: db.logger)
         var services: [any Service] = [notifier]
         for index in 0..<count {
             let client = db.makeClient(maximumConnections: 3)
             services.append(client)
-            let configuration = WorkerConfiguration(id: "pipeline-\(index)-\(UInt16.random(in: 0...UInt16.max))", queues: Self.queues(),
+            let configuration = WorkerConfiguration(id: "pipeline-\(index)-\(UInt16.random(in: 0...UInt16.max))", queues: Self.queues().merging(queues) { $1 },
                                                     lease: .seconds(30), pollInterval: .milliseconds(200), shutdownGrace: .seconds(5),
                                                     retryPolicy: RetryPolicy(base: 0.05, maximum: 0.2, jitter: 0))
             services.append(Worker(configuration: configuration, client: client, registry: registry, notifier: notifier, logger: db.logger))
@@ -48,7 +54,7 @@ public struct PipelineFleet: Sendable {
         maintenance.scheduleInterval = .milliseconds(50)
         let tasks = Maintainer.queueTasks(jobs: JobStore(client: db.client, logger: db.logger),
                                           workers: WorkerStore(client: db.client, logger: db.logger), configuration: maintenance)
-            + [ReservationSettler(ledger: CostLedger(client: db.client, logger: db.logger), interval: .milliseconds(100))]
+            + [ReservationSettler(ledger: CostLedger(client: db.client, logger: db.logger), interval: .milliseconds(100))] + extraTasks
         services.append(elector)
         services.append(Maintainer(elector: elector, tasks: tasks, logger: db.logger))
         return try await withRunningServices(services, logger: db.logger, body)

@@ -1,0 +1,75 @@
+import Foundation
+
+/// YouTube quota settings: each account's daily units, the safety buffer kept free, and
+/// what each API method costs (Google's published costs by default).
+public struct QuotaPolicy: Sendable, Equatable {
+    public var dailyLimit = 10_000
+    /// Units never reserved, so a miscount elsewhere cannot push an account over.
+    public var safetyBuffer = 100
+    public var costs: [String: Int] = ["videos.insert": 1600, "thumbnails.set": 50, "channels.list": 1, "videos.list": 1]
+    /// The share of the limit whose crossing writes `quota.warning`.
+    public var warningFraction = 0.8
+    /// How long an account rests after a failure (doubling per recent failure, at most a day).
+    public var cooldown: Duration = .seconds(60)
+    /// The most accounts one user may connect (the plan may allow fewer).
+    public var maximumAccounts = 15
+
+    public init() {}
+
+    /// Units of `method` (1 for one not listed).
+    public func cost(_ method: String) -> Int { costs[method] ?? 1 }
+
+    /// What one publication reserves: the upload and its thumbnail.
+    public var uploadUnits: Int { cost("videos.insert") + cost("thumbnails.set") }
+
+    /// Reads `videos.insert=1600,thumbnails.set=50` (the rest keep their defaults).
+    public mutating func setCosts(_ text: String) throws {
+        for entry in text.split(separator: ",") {
+            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let units = Int(parts[1]), units >= 0 else {
+                throw DomainError(.invalid, "quota costs: '\(entry)' must look like videos.insert=1600")
+            }
+            costs[parts[0]] = units
+        }
+    }
+}
+
+/// A connected YouTube account as users see it.
+public struct YouTubeAccount: Sendable, Equatable {
+    public var id: String
+    public var email: String
+    public var youtubeChannelID: String
+    public var channelName: String
+    /// `active`, `auth_expired`, or `cooling_down` (active but resting after a failure).
+    public var status: String
+    public var quotaUsed: Int
+    public var quotaLimit: Int
+    public var healthScore: Int
+    public var cooldownUntil: Date?
+    public var lastError: String?
+    public var createdAt: Date
+    /// When today's quota resets (midnight America/Los_Angeles).
+    public var quotaResetsAt: Date
+}
+
+/// YouTube's quota day: midnight to midnight America/Los_Angeles, DST-aware (a spring day
+/// has 23 hours, an autumn one 25).
+public enum QuotaDay {
+    static let calendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "America/Los_Angeles") ?? .gmt
+        return calendar
+    }()
+
+    /// The Pacific date containing `date`, as `yyyy-MM-dd` (a SQL `date`).
+    public static func of(_ date: Date) -> String {
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+
+    /// The instant the Pacific day after `date`'s begins.
+    public static func nextReset(after date: Date) -> Date {
+        let start = calendar.startOfDay(for: date)
+        return calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400)
+    }
+}
