@@ -36,7 +36,7 @@ public enum APIServer {
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
                                   auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
                                   cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
-                                  logger: Logger) async throws -> Router<APIRequestContext> {
+                                  youtube: YouTubeIntegration? = nil, logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: CORSMiddleware(policy: cors))
@@ -49,11 +49,14 @@ public enum APIServer {
             users: UserRepository(client: client, logger: logger), sessions: sessions,
             channels: ChannelRepository(client: client, logger: logger), videos: VideoRepository(client: client, logger: logger),
             submission: VideoSubmission(client: client, plan: plan, logger: logger),
-            control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)), artifacts: artifacts,
+            control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)),
+            publications: PublicationStore(client: client, logger: logger), stats: ChannelStats(client: client, logger: logger),
+            youtube: youtube, artifacts: artifacts,
             migrations: try Migration.all())
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
                                      middlewares: [
+                                         EmptyBodyMiddleware(),
                                          AuthMiddleware(signer: signer, sessions: sessions),
                                          RateLimitMiddleware(limiter: RateLimiter(client: client, logger: logger), policy: rateLimits,
                                                              document: OpenAPIDocument.json),
@@ -81,9 +84,10 @@ public enum APIServer {
     /// The application, a `Service` to run in the process's `ServiceGroup`.
     public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, rateLimits: RateLimitPolicy,
                                        client: PostgresClient, registry: PrometheusCollectorRegistry, plan: PipelinePlan,
-                                       artifacts: any ArtifactStorage, logger: Logger) async throws -> some ApplicationProtocol {
+                                       artifacts: any ArtifactStorage, youtube: YouTubeIntegration?, logger: Logger) async throws -> some ApplicationProtocol {
         let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
-                                          rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, logger: logger)
+                                          rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
+                                          logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

@@ -121,7 +121,7 @@ extension Video {
                           url: "\(APIServer.basePath)/videos/\(id)/artifacts/\(artifact.kind)")
                 }
             },
-            createdAt: createdAt, updatedAt: updatedAt, completedAt: finishedAt)
+            createdAt: createdAt, updatedAt: updatedAt, completedAt: finishedAt, youtubeVideoId: youtubeVideoID, publishedAt: publishedAt)
     }
 
     var errorSchema: Components.Schemas.VideoError? {

@@ -22,6 +22,10 @@ struct APIService: APIProtocol {
     let videos: VideoRepository
     let submission: VideoSubmission
     let control: VideoControl
+    let publications: PublicationStore
+    let stats: ChannelStats
+    /// Google and YouTube; nil on an instance configured without them.
+    let youtube: YouTubeIntegration?
     /// Where workers store artifacts, for downloads; nil on an instance configured without it.
     let artifacts: (any ArtifactStorage)?
     /// The schema this build expects, read once: health checks compare the database with it.

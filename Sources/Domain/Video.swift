@@ -117,6 +117,9 @@ public struct Video: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var finishedAt: Date?
+    /// Set once the video is on YouTube.
+    public var youtubeVideoID: String?
+    public var publishedAt: Date?
     public var stages: [StageRecord]
     public var artifacts: [Artifact]
 }

@@ -17,8 +17,11 @@ public struct VideoRepository: Sendable {
         v.id, v.channel_id, v.batch_id, v.title, v.description, v.script_style, v.voice_id, v.thumbnail_style, v.duration_target, \
         v.keywords, v.cost_limit, v.quality_threshold, v.status, v.stage, v.progress, v.estimated_cost, v.spent, v.reserved, \
         v.quality_score, v.quality::text, v.regenerated_stage, v.error_code, v.error_message, v.tags, v.created_at, v.updated_at, \
-        v.finished_at, v.kind, v.input_text
+        v.finished_at, v.kind, v.input_text, v.youtube_video_id, v.published_at
         """
+
+    /// How many columns `columns` selects (the next one is the caller's).
+    static let columnCount = 31
 
     static func decode(_ row: PostgresRow) throws -> Video {
         let c = row.makeRandomAccess()
@@ -37,7 +40,8 @@ public struct VideoRepository: Sendable {
                      quality: try c[19].decode(String?.self), regeneratedStage: try c[20].decode(String?.self),
                      errorCode: try c[21].decode(String?.self), errorMessage: try c[22].decode(String?.self),
                      tags: try c[23].decode([String].self), createdAt: try c[24].decode(Date.self), updatedAt: try c[25].decode(Date.self),
-                     finishedAt: try c[26].decode(Date?.self), stages: [], artifacts: [])
+                     finishedAt: try c[26].decode(Date?.self), youtubeVideoID: try c[29].decode(String?.self),
+                     publishedAt: try c[30].decode(Date?.self), stages: [], artifacts: [])
     }
 
     /// One of the user's videos with its stages and artifacts, or nil.
@@ -120,7 +124,7 @@ public struct VideoRepository: Sendable {
         var total = 0
         for try await row in rows {
             videos.append(try Self.decode(row))
-            total = Int(try row.makeRandomAccess()[29].decode(Int64.self))
+            total = Int(try row.makeRandomAccess()[Self.columnCount].decode(Int64.self))
         }
         return (videos, total)
     }

@@ -92,6 +92,17 @@ public struct YouTubeAccountRepository: Sendable {
         return account
     }
 
+    /// How many accounts the user may connect (the plan's number, at most
+    /// `policy.maximumAccounts`) and how many are connected.
+    public func capacity(userID: String) async throws -> (allowed: Int, used: Int) {
+        let rows = try await client.query("""
+            SELECT t.youtube_accounts, (SELECT count(*) FROM youtube_accounts a WHERE a.user_id = u.id)
+              FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier WHERE u.id = \(userID)
+            """, logger: logger)
+        for try await (allowed, used) in rows.decode((Int32, Int64).self) { return (min(Int(allowed), policy.maximumAccounts), Int(used)) }
+        throw DomainError(.notFound, "The account no longer exists")
+    }
+
     /// The user's accounts, oldest first.
     public func list(userID: String, now: Date = Date()) async throws -> [YouTubeAccount] {
         try await select(where: "user_id", is: userID, userID: userID, now: now)

@@ -77,6 +77,12 @@ public final class YouTubeSandbox: Sendable {
         }
     }
 
+    /// Every resumable session opened so far: bytes received of the total, and whether it
+    /// completed.
+    public var sessions: [(received: Int, total: Int, completed: Bool)] {
+        state.withLock { $0.sessions.values.map { ($0.received.count, $0.total, $0.videoID != nil) } }
+    }
+
     /// How many injected faults (503s, dropped chunks) the sandbox has produced.
     public var faultsInjected: Int { state.withLock { $0.faultsInjected } }
 
@@ -110,12 +116,18 @@ public final class YouTubeSandbox: Sendable {
         return router
     }
 
-    /// Serves the sandbox on `host:port` until cancelled; `onReady` gets the bound port.
+    /// The sandbox as a Hummingbird application on `host:port` (a `Service`, for a process's
+    /// service group); `onReady` gets the bound port.
+    public func application(host: String = "127.0.0.1", port: Int, logger: Logger,
+                            onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "youtube-sandbox"),
+                    onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// Serves the sandbox on `host:port` until cancelled or signalled.
     public func run(host: String = "127.0.0.1", port: Int, logger: Logger,
                     onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "youtube-sandbox"),
-                              onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) }, logger: logger)
-        try await app.runService()
+        try await application(host: host, port: port, logger: logger, onReady: onReady).runService()
     }
 
     /// Runs the sandbox on a free loopback port while `body` runs; `body` gets its base URL.

@@ -19,4 +19,29 @@ extension TestDatabase {
     public func createChannel(userID: String) async throws -> String {
         try await ChannelRepository(client: client, logger: logger).create(userID: userID, ChannelChanges(name: "Test Channel")).id
     }
+
+    /// A completed video of `bytes` random bytes with a thumbnail, as the pipeline leaves one
+    /// (quality 90 over a threshold of 50), its files in `storage`.
+    public func createCompletedVideo(userID: String, channelID: String, bytes: Int, storage: any ArtifactStorage) async throws -> (id: String, data: Data) {
+        let id = PrefixedID.make("vid_")
+        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255) })
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-\(id).bin")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try data.write(to: file)
+        let size = try await storage.put(key: "videos/\(id)/video.mp4", file: file, contentType: "video/mp4")
+        try Data(base64Encoded: ProviderStub.onePixelPNG)?.write(to: file)
+        let thumbnail = try await storage.put(key: "videos/\(id)/thumbnail.png", file: file, contentType: "image/png")
+        try await client.query("""
+            INSERT INTO videos (id, user_id, channel_id, title, script_style, voice_id, thumbnail_style, duration_target, quality_threshold,
+                                status, progress, cost_limit, quality_score, finished_at)
+            VALUES (\(id), \(userID), \(channelID), \("Published " + id), 'educational', 'voice_professional_male', 'modern', 30, 50,
+                    'completed', 100, 1000000, 90, now())
+            """, logger: logger)
+        try await client.query("""
+            INSERT INTO artifacts (video_id, kind, storage_key, content_type, size_bytes)
+            VALUES (\(id), 'video', \("videos/\(id)/video.mp4"), 'video/mp4', \(size)),
+                   (\(id), 'thumbnail', \("videos/\(id)/thumbnail.png"), 'image/png', \(thumbnail))
+            """, logger: logger)
+        return (id, data)
+    }
 }

@@ -17,6 +17,7 @@ public struct PublishJobs: Sendable {
     public let accounts: YouTubeAccountRepository
     public let allocator: QuotaAllocator
     public let publications: PublicationStore
+    let tokens: AccountTokens
     public let storage: any ArtifactStorage
     /// The clock quota days are counted by (tests move it).
     public let now: @Sendable () -> Date
@@ -28,6 +29,7 @@ public struct PublishJobs: Sendable {
         self.accounts = YouTubeAccountRepository(client: client, cipher: cipher, policy: policy, logger: logger)
         self.allocator = QuotaAllocator(client: client, policy: policy, logger: logger)
         self.publications = PublicationStore(client: client, logger: logger)
+        self.tokens = AccountTokens(gateway: gateway, accounts: accounts)
         self.storage = storage
         self.now = now
         self.logger = logger
@@ -112,7 +114,7 @@ public struct PublishJobs: Sendable {
             try await publications.assign(videoID: work.videoID, reservation: reservation)
             let session: String
             do {
-                let opened = try await withToken(reservation.accountID) { token in
+                let opened = try await tokens.withToken(reservation.accountID) { token in
                     try await gateway.openUpload(work.metadata, size: size, contentType: "video/mp4", accessToken: token)
                 }
                 guard let opened else { continue }
@@ -153,31 +155,13 @@ public struct PublishJobs: Sendable {
         try await storage.fetch(key: key, to: file)
         let image = try Data(contentsOf: file)
         do {
-            try await withToken(accountID) { token in
+            let set: Void? = try await tokens.withToken(accountID) { token in
                 try await gateway.setThumbnail(videoID: youtubeID, image: image, contentType: work.thumbnailType, accessToken: token)
             }
+            if set != nil { try await publications.recordThumbnail(videoID: work.videoID) }
         } catch let error as YouTubeError where error.kind == .rejected || error.kind == .quotaExceeded {
             // The video is up; a refused thumbnail leaves YouTube's own frame, not an unpublished video.
             logger.warning("thumbnail not set", metadata: ["video_id": "\(work.videoID)", "error": "\(error)"])
-        }
-        try await publications.recordThumbnail(videoID: work.videoID)
-    }
-
-    /// Runs `call` with a valid access token of the account: refreshed when it expires within
-    /// 5 minutes, and once more if Google refuses it anyway (revoked or rotated early).
-    /// - Returns: nil when the account is gone or its grant was revoked (it is then `auth_expired`).
-    func withToken<T>(_ accountID: String, _ call: (String) async throws -> T) async throws -> T? {
-        guard let credentials = try await accounts.credentials(accountID: accountID) else { return nil }
-        if credentials.expiresAt > Date().addingTimeInterval(300) {
-            do { return try await call(credentials.accessToken) } catch let error as YouTubeError where error.kind == .unauthorized {}
-        }
-        do {
-            let tokens = try await gateway.refresh(refreshToken: credentials.refreshToken)
-            try await accounts.storeRefreshed(accountID: accountID, tokens: tokens)
-            return try await call(tokens.accessToken)
-        } catch let error as YouTubeError where error.kind == .invalidGrant {
-            try await accounts.markAuthExpired(accountID: accountID, message: error.message)
-            return nil
         }
     }
 }

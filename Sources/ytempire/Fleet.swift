@@ -2,6 +2,7 @@ import Foundation
 import API
 import Domain
 import Providers
+import Sandbox
 import Logging
 import Metrics
 import PostgresNIO
@@ -21,6 +22,7 @@ struct Fleet {
     var maintenance = MaintenanceConfiguration()
     var leaderTTL: Duration = .seconds(15)
     var pipeline: PipelineSettings
+    var youtube: YouTubeSettings
 
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
@@ -31,6 +33,12 @@ struct Fleet {
         var services: [any Service] = [client]
         let notifier = Notifier(client: client, logger: logger)
         services.append(notifier)
+        let integration = try youtube.integration()
+        if let port = youtube.embeddedSandboxPort {
+            services.append(YouTubeSandbox().application(port: port, logger: logger) { bound in
+                logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
+            })
+        }
         if runsDispatcher {
             let candidate = worker?.id ?? WorkerConfiguration.defaultID()
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
@@ -38,7 +46,8 @@ struct Fleet {
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
                 + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
                    RateLimitPruner(client: client, logger: logger),
-                   ReservationSettler(ledger: CostLedger(client: client, logger: logger))]
+                   ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
+                   QuotaResetWaker(publications: PublicationStore(client: client, logger: logger))]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }
@@ -48,13 +57,20 @@ struct Fleet {
             var registry = JobRegistry()
             DiagnosticJobs.register(into: &registry)
             PipelineJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(), logger: logger).register(into: &registry)
+            if let integration {
+                PublishJobs(client: client, gateway: integration.gateway, cipher: integration.cipher, policy: integration.policy,
+                            storage: try pipeline.storage(), logger: logger).register(into: &registry)
+                ChannelSyncJobs(client: client, gateway: integration.gateway, cipher: integration.cipher, policy: integration.policy,
+                                logger: logger).register(into: &registry)
+            }
             services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
         }
         if let api {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry,
-                                                                   plan: pipeline.plan, artifacts: try pipeline.storage(), logger: logger))
+                                                                   plan: pipeline.plan, artifacts: try pipeline.storage(), youtube: integration,
+                                                                   logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

@@ -128,7 +128,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: WorkerOptions
 
     func run() async throws {
-        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment())
+        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
+                          youtube: try YouTubeSettings.fromEnvironment(embedded: false))
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -139,7 +140,8 @@ struct DispatcherCommand: AsyncParsableCommand {
     @OptionGroup var options: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true, pipeline: try PipelineSettings.fromEnvironment())
+        var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true, pipeline: try PipelineSettings.fromEnvironment(),
+                          youtube: try YouTubeSettings.fromEnvironment(embedded: false))
         options.apply(to: &fleet)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
@@ -151,7 +153,9 @@ struct APICommand: AsyncParsableCommand {
     @OptionGroup var options: APIOptions
 
     func run() async throws {
-        var fleet = Fleet(api: try options.configuration(), worker: nil, runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment())
+        let api = try options.configuration()
+        var fleet = Fleet(api: api, worker: nil, runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
+                          youtube: try YouTubeSettings.fromEnvironment(apiPort: api.port, embedded: false))
         fleet.auth = try options.authConfiguration()
         fleet.rateLimits = try options.rateLimitPolicy()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
@@ -166,8 +170,10 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup var dispatcher: DispatcherOptions
 
     func run() async throws {
-        var fleet = Fleet(api: try api.configuration(), worker: try worker.configuration(), runsDispatcher: true,
-                          pipeline: try PipelineSettings.fromEnvironment())
+        let apiConfiguration = try api.configuration()
+        var fleet = Fleet(api: apiConfiguration, worker: try worker.configuration(), runsDispatcher: true,
+                          pipeline: try PipelineSettings.fromEnvironment(),
+                          youtube: try YouTubeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true))
         fleet.auth = try api.authConfiguration()
         fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)

@@ -61,11 +61,11 @@ struct APIClient {
 
 @discardableResult
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
-                          plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
+                          plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
                           _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
                                                 auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
-                                                artifacts: artifacts, logger: db.logger)
+                                                artifacts: artifacts, youtube: youtube, logger: db.logger)
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 

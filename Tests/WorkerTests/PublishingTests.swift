@@ -25,7 +25,10 @@ final class TestClock: Sendable {
         let client: YouTubeClient
         let sandbox: YouTubeSandbox
         let clock: TestClock
+        let sandboxURL: String
         let cipher: TokenCipher
+        /// The key behind `cipher`, for child processes.
+        let tokenKey: Data
         let policy = QuotaPolicy()
 
         var accounts: YouTubeAccountRepository { YouTubeAccountRepository(client: db.client, cipher: cipher, policy: policy, logger: db.logger) }
@@ -47,29 +50,8 @@ final class TestClock: Sendable {
                                               channel: channel, tokens: tokens, now: clock.now)
         }
 
-        /// A completed video of `bytes` random bytes with a thumbnail, as the pipeline leaves one.
         func completedVideo(userID: String, channelID: String, bytes: Int) async throws -> (id: String, data: Data) {
-            let id = PrefixedID.make("vid_")
-            let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255) })
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-\(id).mp4")
-            try data.write(to: file)
-            defer { try? FileManager.default.removeItem(at: file) }
-            let storage = try fleet.storage
-            let size = try await storage.put(key: "videos/\(id)/video.mp4", file: file, contentType: "video/mp4")
-            try Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")!.write(to: file)
-            let thumbnail = try await storage.put(key: "videos/\(id)/thumbnail.png", file: file, contentType: "image/png")
-            try await db.client.query("""
-                INSERT INTO videos (id, user_id, channel_id, title, script_style, voice_id, thumbnail_style, duration_target, quality_threshold,
-                                    status, progress, cost_limit, quality_score, finished_at)
-                VALUES (\(id), \(userID), \(channelID), \("Published " + id), 'educational', 'voice_professional_male', 'modern', 30, 50,
-                        'completed', 100, 1000000, 90, now())
-                """, logger: db.logger)
-            try await db.client.query("""
-                INSERT INTO artifacts (video_id, kind, storage_key, content_type, size_bytes)
-                VALUES (\(id), 'video', \("videos/\(id)/video.mp4"), 'video/mp4', \(size)),
-                       (\(id), 'thumbnail', \("videos/\(id)/thumbnail.png"), 'image/png', \(thumbnail))
-                """, logger: db.logger)
-            return (id, data)
+            try await db.createCompletedVideo(userID: userID, channelID: channelID, bytes: bytes, storage: try fleet.storage)
         }
     }
 
@@ -82,12 +64,29 @@ final class TestClock: Sendable {
         let sandbox = YouTubeSandbox(configuration: configuration)
         return try await withDatabase { db in
             try await sandbox.withRunning { base in
+                let sandboxURL = base
                 let client = YouTubeClient(endpoints: .sandbox(base, redirectURL: "http://127.0.0.1:1/callback"), chunkSize: 256 << 10,
                                            timeout: .seconds(10), chunkRetries: 30, retryDelay: .milliseconds(5))
-                let cipher = try TokenCipher(key: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
-                return try await body(Setup(db: db, fleet: PipelineFleet(db: db), client: client, sandbox: sandbox, clock: clock, cipher: cipher))
+                let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+                return try await body(Setup(db: db, fleet: PipelineFleet(db: db), client: client, sandbox: sandbox, clock: clock,
+                                            sandboxURL: sandboxURL, cipher: try TokenCipher(key: key), tokenKey: key))
             }
         }
+    }
+
+    @Test func theQuotaDayIsPacificAndDSTAware() throws {
+        let formatter = ISO8601DateFormatter()
+        // Noon in Los Angeles on the spring-forward day (PDT after 02:00): the next day starts 12 hours later, at 07:00 UTC.
+        let spring = try #require(formatter.date(from: "2026-03-08T19:00:00Z"))
+        #expect(QuotaDay.of(spring) == "2026-03-08")
+        #expect(QuotaDay.nextReset(after: spring) == formatter.date(from: "2026-03-09T07:00:00Z"))
+        // Before midnight Pacific it is still the previous day, whatever UTC says.
+        let lateEvening = try #require(formatter.date(from: "2026-11-30T07:30:00Z"))
+        #expect(QuotaDay.of(lateEvening) == "2026-11-29")
+        #expect(QuotaDay.nextReset(after: lateEvening) == formatter.date(from: "2026-11-30T08:00:00Z"))
+        // The autumn day lasts 25 hours: it starts at 07:00 UTC and the next at 08:00 UTC the day after.
+        let autumn = try #require(formatter.date(from: "2026-11-01T12:00:00Z"))
+        #expect(QuotaDay.nextReset(after: autumn) == formatter.date(from: "2026-11-02T08:00:00Z"))
     }
 
     @Test func fifteenAccountsNeverOverspendSpreadEvenlyAndTheOverflowWaitsForTheReset() async throws {
@@ -153,6 +152,132 @@ final class TestClock: Sendable {
                 #expect(video.bytes == sent[id])
                 #expect(video.hasThumbnail)
             }
+        }
+    }
+
+    /// Runs publish and sync jobs on 2 in-process workers (plus the dispatcher) while `body` runs.
+    func runWorkers<T: Sendable>(_ setup: Setup, _ body: () async throws -> T) async throws -> T {
+        let jobs = try setup.jobs()
+        let clock = setup.clock
+        let sync = ChannelSyncJobs(client: setup.db.client, gateway: setup.client, cipher: setup.cipher, policy: setup.policy,
+                                   now: { clock.now }, logger: setup.db.logger)
+        return try await setup.fleet.run(workers: 2, queues: [PublishJobArgs.queue: 2, "default": 2],
+                                         register: { jobs.register(into: &$0); sync.register(into: &$0) }, body)
+    }
+
+    func published(_ db: TestDatabase, _ count: Int) async throws -> Bool {
+        try await eventually(timeout: .seconds(60)) { try await db.scalar("SELECT count(*) FROM videos WHERE status = 'published'") == count }
+    }
+
+    @Test func expiredTokensAreRefreshedAndARevokedGrantTakesTheAccountOutOfRotation() async throws {
+        try await withSetup { setup in
+            let db = setup.db
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            let first = try await setup.connect(userID: user, email: "first@example.com")
+            let firstVideo = try await setup.completedVideo(userID: user, channelID: channel, bytes: 3_000)
+            // The stored access token has expired: the upload refreshes it first.
+            try await db.client.query("UPDATE youtube_accounts SET token_expires_at = now() - interval '1 hour'", logger: db.logger)
+            let before = try #require(try await setup.accounts.credentials(accountID: first.id))
+            _ = try await setup.publications.request(videoID: firstVideo.id, userID: user, privacy: "public")
+            try await runWorkers(setup) {
+                let done = try await published(db, 1)
+                #expect(done)
+            }
+            let after = try #require(try await setup.accounts.credentials(accountID: first.id))
+            #expect(after.accessToken != before.accessToken)
+            #expect(after.expiresAt > Date())
+            // The user revokes the app at Google; the next upload goes to the other account.
+            let second = try await setup.connect(userID: user, email: "second@example.com")
+            setup.sandbox.revoke(email: "first@example.com")
+            try await db.client.query("UPDATE youtube_accounts SET token_expires_at = now() - interval '1 hour'", logger: db.logger)
+            // Make the revoked account the allocator's first choice.
+            try await db.client.query("UPDATE youtube_accounts SET quota_used = 5000 WHERE id = \(second.id)", logger: db.logger)
+            let secondVideo = try await setup.completedVideo(userID: user, channelID: channel, bytes: 3_000)
+            _ = try await setup.publications.request(videoID: secondVideo.id, userID: user, privacy: "public")
+            try await runWorkers(setup) {
+                let done = try await published(db, 2)
+                #expect(done)
+            }
+            let accounts = try await setup.accounts.list(userID: user)
+            #expect(accounts.first { $0.id == first.id }?.status == "auth_expired")
+            #expect(try await setup.publications.publication(videoID: secondVideo.id).accountID == second.id)
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'account.auth_expired'") == 1)
+            #expect(setup.sandbox.videos.map(\.channelID) == [first.youtubeChannelID, second.youtubeChannelID])
+        }
+    }
+
+    @Test func aWorkerKilledMidUploadIsRescuedAndResumesTheSameSession() async throws {
+        try await withSetup(sandbox: { $0.faults = .init(slowRate: 1, slowDelay: .milliseconds(300)) }) { setup in
+            let db = setup.db
+            let user = try await db.createUser()
+            let channel = try await db.createChannel(userID: user)
+            _ = try await setup.connect(userID: user, email: "resume@example.com")
+            let video = try await setup.completedVideo(userID: user, channelID: channel, bytes: 3_000_000)
+            _ = try await setup.publications.request(videoID: video.id, userID: user, privacy: "private")
+            let child = try ChildProcess.ytempire(
+                ["worker", "--queues", "video_publish=1", "--lease", "2s", "--grace", "1s", "--worker-id", "doomed-uploader"],
+                databaseURL: db.urlString,
+                environment: [
+                    "YTEMPIRE_ARTIFACT_DIR": setup.fleet.artifacts.path, "YTEMPIRE_YOUTUBE_SANDBOX_URL": setup.sandboxURL,
+                    "YTEMPIRE_TOKEN_KEY": setup.tokenKey.base64EncodedString(), "YTEMPIRE_YOUTUBE_CHUNK_SIZE": "262144", "LOG_LEVEL": "warning",
+                ])
+            // Kill it once part of the video is on the sandbox.
+            let uploading = try await eventually(timeout: .seconds(60)) {
+                setup.sandbox.sessions.contains { $0.received >= 262_144 && !$0.completed }
+            }
+            #expect(uploading, "the child never started uploading: \(child.output.suffix(800))")
+            child.signal(SIGKILL)
+            _ = await child.waitForExit()
+            let sent = setup.sandbox.sessions.first?.received ?? 0
+            try await runWorkers(setup) {
+                let done = try await published(db, 1)
+                #expect(done)
+            }
+            // One session, resumed where the dead worker left it: one video, byte for byte.
+            #expect(setup.sandbox.sessions.count == 1)
+            #expect(setup.sandbox.videos.count == 1)
+            #expect(setup.sandbox.videos.first?.bytes == video.data)
+            #expect(sent > 0 && sent < 3_000_000)
+            #expect(try await db.scalar("SELECT attempt FROM jobs WHERE kind = 'video.publish'") == 2)
+        }
+    }
+
+    @Test func channelSyncWritesSnapshotsThatAnalyticsReadBack() async throws {
+        try await withSetup { setup in
+            let db = setup.db
+            let user = try await db.createUser()
+            let account = try await setup.connect(userID: user, email: "stats@example.com")
+            let channel = try await ChannelRepository(client: db.client, logger: db.logger)
+                .create(userID: user, ChannelChanges(name: "Stats", youtubeChannelID: account.youtubeChannelID)).id
+            let video = try await setup.completedVideo(userID: user, channelID: channel, bytes: 2_000)
+            _ = try await setup.publications.request(videoID: video.id, userID: user, privacy: "public")
+            let stats = ChannelStats(client: db.client, logger: db.logger)
+            try await runWorkers(setup) {
+                let done = try await published(db, 1)
+                #expect(done)
+                // An hour later on YouTube's clock, the video has views.
+                setup.clock.advance(3_600)
+                _ = try await stats.requestSync(channelID: channel, userID: user)
+                #expect(try await eventually(timeout: .seconds(30)) {
+                    try await db.scalar("SELECT count(*) FROM channel_snapshots") == 1
+                })
+            }
+            let analytics = try #require(try await stats.analytics(channelID: channel, userID: user, days: 30))
+            let day = try #require(analytics.daily.last)
+            let youtubeID = try #require(setup.sandbox.videos.first?.id)
+            let statistics = try await setup.client.videoStatistics(ids: [youtubeID], accessToken: try #require(
+                try await setup.accounts.credentials(accountID: account.id)).accessToken)
+            #expect(day.videoCount == 1)
+            #expect(day.views == statistics.first?.views)
+            #expect(day.views > 0)
+            let videoStats = try #require(try await stats.videoAnalytics(videoID: video.id, userID: user, days: 30))
+            #expect(videoStats.daily.last?.views == statistics.first?.views)
+            #expect(videoStats.youtubeID == youtubeID)
+            let health = try #require(try await stats.health(channelID: channel, userID: user))
+            #expect(health.score == 100, "\(health.factors)")
+            #expect(try await db.scalar("SELECT health_score FROM channels WHERE id = \(channel)") == 100)
+            #expect(try await stats.analytics(channelID: channel, userID: "usr_someone_else", days: 30) == nil)
         }
     }
 }

@@ -42,6 +42,10 @@ package enum OpenAPIDocument {
       "description": "Progress and cancellation of batch submissions."
     },
     {
+      "name": "YouTube",
+      "description": "Connected YouTube accounts (OAuth), their daily quota, publishing and channel statistics."
+    },
+    {
       "name": "System",
       "description": "Health, status and operations."
     }
@@ -1016,6 +1020,151 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/channels/{channel_id}/sync": {
+      "post": {
+        "operationId": "syncChannel",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Queue a sync that pulls the channel's and its published videos' statistics from YouTube into daily snapshots.",
+        "description": "The channel must be linked (youtube_channel_id) to a connected YouTube account.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          }
+        ],
+        "responses": {
+          "202": {
+            "description": "Queued.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/SyncAccepted"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/channels/{channel_id}/analytics": {
+      "get": {
+        "operationId": "getChannelAnalytics",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "The channel's statistics over the last days, from its sync snapshots.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          },
+          {
+            "$ref": "#/components/parameters/Days"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ChannelAnalytics"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/channels/{channel_id}/health": {
+      "get": {
+        "operationId": "getChannelHealth",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "The channel's health: sync freshness, audience trend, publishing record.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ChannelID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ChannelHealth"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/videos/generate": {
       "post": {
         "operationId": "generateVideo",
@@ -1370,6 +1519,114 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/VideoProgress"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}/publish": {
+      "post": {
+        "operationId": "publishVideo",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Upload a completed video to YouTube on one of the user's accounts (queued; waits for the quota reset when none has room).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PublishRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Queued, or already on its way.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Publication"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/videos/{video_id}/analytics": {
+      "get": {
+        "operationId": "getVideoAnalytics",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "A published video's statistics over the last days, from its sync snapshots.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/VideoID"
+          },
+          {
+            "$ref": "#/components/parameters/Days"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VideoAnalytics"
                 }
               }
             }
@@ -1979,6 +2236,266 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/youtube/oauth/connect": {
+      "post": {
+        "operationId": "connectYouTube",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Start connecting a YouTube account: returns Google's consent URL; Google then redirects to /youtube/oauth/callback.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ConnectRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Send the user to authorization_url.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectStart"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/youtube/oauth/callback": {
+      "get": {
+        "operationId": "youTubeCallback",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).",
+        "description": "Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.",
+        "security": [],
+        "parameters": [
+          {
+            "name": "state",
+            "in": "query",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 200
+            }
+          },
+          {
+            "name": "code",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 2000
+            }
+          },
+          {
+            "name": "error",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 200
+            }
+          }
+        ],
+        "responses": {
+          "201": {
+            "description": "Connected.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/YouTubeAccount"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/youtube/accounts": {
+      "get": {
+        "operationId": "listYouTubeAccounts",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Connected YouTube accounts (15 at most) with today's quota.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/YouTubeAccountList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/youtube/accounts/{account_id}": {
+      "delete": {
+        "operationId": "deleteYouTubeAccount",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "Disconnect a YouTube account.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AccountID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/youtube/accounts/{account_id}/quota": {
+      "get": {
+        "operationId": "getYouTubeAccountQuota",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "An account's quota today (the day resets at midnight America/Los_Angeles).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AccountID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccountQuota"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/health": {
       "get": {
         "operationId": "getHealth",
@@ -2146,6 +2663,26 @@ package enum OpenAPIDocument {
           "maxLength": 64
         }
       },
+      "AccountID": {
+        "name": "account_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
+      "Days": {
+        "name": "days",
+        "in": "query",
+        "description": "How many days back (1-365, default 30).",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 365
+        }
+      },
       "ChannelIDFilter": {
         "name": "channel_id",
         "in": "query",
@@ -2165,6 +2702,8 @@ package enum OpenAPIDocument {
             "completed",
             "failed",
             "cancelled",
+            "publishing",
+            "waiting_quota",
             "published"
           ]
         }
@@ -2300,6 +2839,556 @@ package enum OpenAPIDocument {
       }
     },
     "schemas": {
+      "SyncAccepted": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "job_id",
+          "status"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "job_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "queued"
+            ]
+          }
+        }
+      },
+      "DailyChannelStats": {
+        "type": "object",
+        "required": [
+          "date",
+          "subscribers",
+          "views",
+          "video_count"
+        ],
+        "properties": {
+          "date": {
+            "type": "string",
+            "format": "date"
+          },
+          "subscribers": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "views": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "video_count": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      },
+      "ChannelAnalytics": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "days",
+          "daily"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "days": {
+            "type": "integer"
+          },
+          "subscribers": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "description": "Latest snapshot; null before the first sync."
+          },
+          "views": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "video_count": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "subscriber_change": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "description": "Latest minus the earliest snapshot in the window."
+          },
+          "view_change": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "published_videos": {
+            "type": "integer"
+          },
+          "last_synced_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "daily": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DailyChannelStats"
+            }
+          }
+        }
+      },
+      "ChannelHealth": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "health_score",
+          "factors"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "health_score": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "last_synced_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "account_status": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$",
+            "description": "Status of the linked YouTube account, null when none is linked."
+          },
+          "subscriber_change_7d": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "view_change_7d": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "published_30d": {
+            "type": "integer"
+          },
+          "publish_failures_30d": {
+            "type": "integer"
+          },
+          "factors": {
+            "type": "array",
+            "description": "What lowered the score, each with the points it cost.",
+            "items": {
+              "$ref": "#/components/schemas/HealthFactor"
+            }
+          }
+        }
+      },
+      "HealthFactor": {
+        "type": "object",
+        "required": [
+          "factor",
+          "points"
+        ],
+        "properties": {
+          "factor": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "points": {
+            "type": "integer"
+          }
+        }
+      },
+      "PublishRequest": {
+        "type": "object",
+        "properties": {
+          "privacy_status": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "private",
+              "unlisted",
+              "public",
+              null
+            ],
+            "description": "Absent or null: private."
+          }
+        }
+      },
+      "Publication": {
+        "type": "object",
+        "required": [
+          "video_id",
+          "status"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "queued",
+              "waiting_quota",
+              "uploading",
+              "published",
+              "failed"
+            ]
+          },
+          "account_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "youtube_video_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "waiting_until": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When waiting for the quota reset: the reset."
+          },
+          "error": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "DailyVideoStats": {
+        "type": "object",
+        "required": [
+          "date",
+          "views",
+          "likes",
+          "comments"
+        ],
+        "properties": {
+          "date": {
+            "type": "string",
+            "format": "date"
+          },
+          "views": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "likes": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "comments": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      },
+      "VideoAnalytics": {
+        "type": "object",
+        "required": [
+          "video_id",
+          "days",
+          "daily"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "youtube_video_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "days": {
+            "type": "integer"
+          },
+          "views": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "description": "Latest snapshot; null before the first sync."
+          },
+          "likes": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "comments": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
+          },
+          "engagement_rate": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "(likes + comments) / views of the latest snapshot."
+          },
+          "last_synced_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "daily": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DailyVideoStats"
+            }
+          }
+        }
+      },
+      "ConnectRequest": {
+        "type": "object",
+        "properties": {
+          "login_hint": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "email",
+            "maxLength": 254,
+            "pattern": "^[^\\u0000]*$",
+            "description": "The Google account to suggest."
+          }
+        }
+      },
+      "ConnectStart": {
+        "type": "object",
+        "required": [
+          "authorization_url",
+          "expires_in"
+        ],
+        "properties": {
+          "authorization_url": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "expires_in": {
+            "type": "integer",
+            "description": "Seconds the consent may take."
+          }
+        }
+      },
+      "YouTubeAccount": {
+        "type": "object",
+        "required": [
+          "account_id",
+          "email",
+          "channel_name",
+          "youtube_channel_id",
+          "status",
+          "quota_used",
+          "quota_limit",
+          "health_score"
+        ],
+        "properties": {
+          "account_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "example": "yt_acc_1"
+          },
+          "email": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "channel_name": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "youtube_channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "active",
+              "cooling_down",
+              "auth_expired"
+            ]
+          },
+          "quota_used": {
+            "type": "integer"
+          },
+          "quota_limit": {
+            "type": "integer"
+          },
+          "health_score": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "last_error": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "connected_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "YouTubeAccountList": {
+        "type": "object",
+        "required": [
+          "accounts",
+          "total_accounts",
+          "aggregated_quota"
+        ],
+        "properties": {
+          "accounts": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/YouTubeAccount"
+            }
+          },
+          "total_accounts": {
+            "type": "integer"
+          },
+          "aggregated_quota": {
+            "type": "object",
+            "required": [
+              "used",
+              "limit"
+            ],
+            "properties": {
+              "used": {
+                "type": "integer"
+              },
+              "limit": {
+                "type": "integer"
+              }
+            }
+          }
+        }
+      },
+      "AccountQuota": {
+        "type": "object",
+        "required": [
+          "account_id",
+          "day",
+          "used",
+          "limit",
+          "safety_buffer",
+          "available",
+          "resets_at",
+          "status"
+        ],
+        "properties": {
+          "account_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "day": {
+            "type": "string",
+            "format": "date",
+            "description": "The Pacific date the figures count."
+          },
+          "used": {
+            "type": "integer"
+          },
+          "limit": {
+            "type": "integer"
+          },
+          "safety_buffer": {
+            "type": "integer",
+            "description": "Units never reserved."
+          },
+          "available": {
+            "type": "integer",
+            "description": "What uploads and syncs may still reserve today."
+          },
+          "uploads_available": {
+            "type": "integer",
+            "description": "Whole uploads (with thumbnail) that still fit today."
+          },
+          "resets_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "active",
+              "cooling_down",
+              "auth_expired"
+            ]
+          },
+          "costs": {
+            "type": "object",
+            "description": "Units per YouTube API method.",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          }
+        }
+      },
       "RegisterRequest": {
         "type": "object",
         "required": [
@@ -3404,6 +4493,8 @@ package enum OpenAPIDocument {
               "completed",
               "failed",
               "cancelled",
+              "publishing",
+              "waiting_quota",
               "published"
             ]
           },
@@ -3476,6 +4567,20 @@ package enum OpenAPIDocument {
             "format": "date-time"
           },
           "completed_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "youtube_video_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[^\\u0000]*$"
+          },
+          "published_at": {
             "type": [
               "string",
               "null"
@@ -3568,6 +4673,8 @@ package enum OpenAPIDocument {
               "completed",
               "failed",
               "cancelled",
+              "publishing",
+              "waiting_quota",
               "published"
             ]
           },
@@ -4075,6 +5182,8 @@ package enum OpenAPIDocument {
               "completed",
               "failed",
               "cancelled",
+              "publishing",
+              "waiting_quota",
               "published"
             ]
           },

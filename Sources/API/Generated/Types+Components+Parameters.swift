@@ -34,6 +34,12 @@ extension Components {
         package typealias VideoID = Swift.String
         /// - Remark: Generated from `#/components/parameters/BatchID`.
         package typealias BatchID = Swift.String
+        /// - Remark: Generated from `#/components/parameters/AccountID`.
+        package typealias AccountID = Swift.String
+        /// How many days back (1-365, default 30).
+        ///
+        /// - Remark: Generated from `#/components/parameters/Days`.
+        package typealias Days = Swift.Int
         /// - Remark: Generated from `#/components/parameters/ChannelIDFilter`.
         package typealias ChannelIDFilter = Swift.String
         /// - Remark: Generated from `#/components/parameters/VideoStatusFilter`.
@@ -42,6 +48,8 @@ extension Components {
             case completed = "completed"
             case failed = "failed"
             case cancelled = "cancelled"
+            case publishing = "publishing"
+            case waitingQuota = "waiting_quota"
             case published = "published"
         }
         /// Videos created at or after this time (ISO 8601).

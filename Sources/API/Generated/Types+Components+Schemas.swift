@@ -18,6 +18,706 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     package enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/SyncAccepted`.
+        package struct SyncAccepted: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SyncAccepted/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SyncAccepted/job_id`.
+            package var jobId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/SyncAccepted/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case queued = "queued"
+            }
+            /// - Remark: Generated from `#/components/schemas/SyncAccepted/status`.
+            package var status: Components.Schemas.SyncAccepted.StatusPayload
+            /// Creates a new `SyncAccepted`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - jobId:
+            ///   - status:
+            package init(
+                channelId: Swift.String,
+                jobId: Swift.Int64,
+                status: Components.Schemas.SyncAccepted.StatusPayload
+            ) {
+                self.channelId = channelId
+                self.jobId = jobId
+                self.status = status
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case jobId = "job_id"
+                case status
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DailyChannelStats`.
+        package struct DailyChannelStats: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DailyChannelStats/date`.
+            package var date: Swift.String
+            /// - Remark: Generated from `#/components/schemas/DailyChannelStats/subscribers`.
+            package var subscribers: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/DailyChannelStats/views`.
+            package var views: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/DailyChannelStats/video_count`.
+            package var videoCount: Swift.Int64
+            /// Creates a new `DailyChannelStats`.
+            ///
+            /// - Parameters:
+            ///   - date:
+            ///   - subscribers:
+            ///   - views:
+            ///   - videoCount:
+            package init(
+                date: Swift.String,
+                subscribers: Swift.Int64,
+                views: Swift.Int64,
+                videoCount: Swift.Int64
+            ) {
+                self.date = date
+                self.subscribers = subscribers
+                self.views = views
+                self.videoCount = videoCount
+            }
+            package enum CodingKeys: String, CodingKey {
+                case date
+                case subscribers
+                case views
+                case videoCount = "video_count"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ChannelAnalytics`.
+        package struct ChannelAnalytics: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/days`.
+            package var days: Swift.Int
+            /// Latest snapshot; null before the first sync.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/subscribers`.
+            package var subscribers: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/views`.
+            package var views: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/video_count`.
+            package var videoCount: Swift.Int64?
+            /// Latest minus the earliest snapshot in the window.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/subscriber_change`.
+            package var subscriberChange: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/view_change`.
+            package var viewChange: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/published_videos`.
+            package var publishedVideos: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/last_synced_at`.
+            package var lastSyncedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/daily`.
+            package var daily: [Components.Schemas.DailyChannelStats]
+            /// Creates a new `ChannelAnalytics`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - days:
+            ///   - subscribers: Latest snapshot; null before the first sync.
+            ///   - views:
+            ///   - videoCount:
+            ///   - subscriberChange: Latest minus the earliest snapshot in the window.
+            ///   - viewChange:
+            ///   - publishedVideos:
+            ///   - lastSyncedAt:
+            ///   - daily:
+            package init(
+                channelId: Swift.String,
+                days: Swift.Int,
+                subscribers: Swift.Int64? = nil,
+                views: Swift.Int64? = nil,
+                videoCount: Swift.Int64? = nil,
+                subscriberChange: Swift.Int64? = nil,
+                viewChange: Swift.Int64? = nil,
+                publishedVideos: Swift.Int? = nil,
+                lastSyncedAt: Foundation.Date? = nil,
+                daily: [Components.Schemas.DailyChannelStats]
+            ) {
+                self.channelId = channelId
+                self.days = days
+                self.subscribers = subscribers
+                self.views = views
+                self.videoCount = videoCount
+                self.subscriberChange = subscriberChange
+                self.viewChange = viewChange
+                self.publishedVideos = publishedVideos
+                self.lastSyncedAt = lastSyncedAt
+                self.daily = daily
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case days
+                case subscribers
+                case views
+                case videoCount = "video_count"
+                case subscriberChange = "subscriber_change"
+                case viewChange = "view_change"
+                case publishedVideos = "published_videos"
+                case lastSyncedAt = "last_synced_at"
+                case daily
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ChannelHealth`.
+        package struct ChannelHealth: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/health_score`.
+            package var healthScore: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/last_synced_at`.
+            package var lastSyncedAt: Foundation.Date?
+            /// Status of the linked YouTube account, null when none is linked.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/account_status`.
+            package var accountStatus: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/subscriber_change_7d`.
+            package var subscriberChange7d: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/view_change_7d`.
+            package var viewChange7d: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/published_30d`.
+            package var published30d: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/publish_failures_30d`.
+            package var publishFailures30d: Swift.Int?
+            /// What lowered the score, each with the points it cost.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelHealth/factors`.
+            package var factors: [Components.Schemas.HealthFactor]
+            /// Creates a new `ChannelHealth`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - healthScore:
+            ///   - lastSyncedAt:
+            ///   - accountStatus: Status of the linked YouTube account, null when none is linked.
+            ///   - subscriberChange7d:
+            ///   - viewChange7d:
+            ///   - published30d:
+            ///   - publishFailures30d:
+            ///   - factors: What lowered the score, each with the points it cost.
+            package init(
+                channelId: Swift.String,
+                healthScore: Swift.Int,
+                lastSyncedAt: Foundation.Date? = nil,
+                accountStatus: Swift.String? = nil,
+                subscriberChange7d: Swift.Int64? = nil,
+                viewChange7d: Swift.Int64? = nil,
+                published30d: Swift.Int? = nil,
+                publishFailures30d: Swift.Int? = nil,
+                factors: [Components.Schemas.HealthFactor]
+            ) {
+                self.channelId = channelId
+                self.healthScore = healthScore
+                self.lastSyncedAt = lastSyncedAt
+                self.accountStatus = accountStatus
+                self.subscriberChange7d = subscriberChange7d
+                self.viewChange7d = viewChange7d
+                self.published30d = published30d
+                self.publishFailures30d = publishFailures30d
+                self.factors = factors
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case healthScore = "health_score"
+                case lastSyncedAt = "last_synced_at"
+                case accountStatus = "account_status"
+                case subscriberChange7d = "subscriber_change_7d"
+                case viewChange7d = "view_change_7d"
+                case published30d = "published_30d"
+                case publishFailures30d = "publish_failures_30d"
+                case factors
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/HealthFactor`.
+        package struct HealthFactor: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/HealthFactor/factor`.
+            package var factor: Swift.String
+            /// - Remark: Generated from `#/components/schemas/HealthFactor/points`.
+            package var points: Swift.Int
+            /// Creates a new `HealthFactor`.
+            ///
+            /// - Parameters:
+            ///   - factor:
+            ///   - points:
+            package init(
+                factor: Swift.String,
+                points: Swift.Int
+            ) {
+                self.factor = factor
+                self.points = points
+            }
+            package enum CodingKeys: String, CodingKey {
+                case factor
+                case points
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PublishRequest`.
+        package struct PublishRequest: Codable, Hashable, Sendable {
+            /// Absent or null: private.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PublishRequest/privacy_status`.
+            @frozen package enum PrivacyStatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case _private = "private"
+                case unlisted = "unlisted"
+                case _public = "public"
+                case _empty_ = ""
+            }
+            /// Absent or null: private.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PublishRequest/privacy_status`.
+            package var privacyStatus: Components.Schemas.PublishRequest.PrivacyStatusPayload?
+            /// Creates a new `PublishRequest`.
+            ///
+            /// - Parameters:
+            ///   - privacyStatus: Absent or null: private.
+            package init(privacyStatus: Components.Schemas.PublishRequest.PrivacyStatusPayload? = nil) {
+                self.privacyStatus = privacyStatus
+            }
+            package enum CodingKeys: String, CodingKey {
+                case privacyStatus = "privacy_status"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Publication`.
+        package struct Publication: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Publication/video_id`.
+            package var videoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Publication/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case queued = "queued"
+                case waitingQuota = "waiting_quota"
+                case uploading = "uploading"
+                case published = "published"
+                case failed = "failed"
+            }
+            /// - Remark: Generated from `#/components/schemas/Publication/status`.
+            package var status: Components.Schemas.Publication.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Publication/account_id`.
+            package var accountId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Publication/youtube_video_id`.
+            package var youtubeVideoId: Swift.String?
+            /// When waiting for the quota reset: the reset.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Publication/waiting_until`.
+            package var waitingUntil: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Publication/error`.
+            package var error: Swift.String?
+            /// Creates a new `Publication`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            ///   - status:
+            ///   - accountId:
+            ///   - youtubeVideoId:
+            ///   - waitingUntil: When waiting for the quota reset: the reset.
+            ///   - error:
+            package init(
+                videoId: Swift.String,
+                status: Components.Schemas.Publication.StatusPayload,
+                accountId: Swift.String? = nil,
+                youtubeVideoId: Swift.String? = nil,
+                waitingUntil: Foundation.Date? = nil,
+                error: Swift.String? = nil
+            ) {
+                self.videoId = videoId
+                self.status = status
+                self.accountId = accountId
+                self.youtubeVideoId = youtubeVideoId
+                self.waitingUntil = waitingUntil
+                self.error = error
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+                case status
+                case accountId = "account_id"
+                case youtubeVideoId = "youtube_video_id"
+                case waitingUntil = "waiting_until"
+                case error
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DailyVideoStats`.
+        package struct DailyVideoStats: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DailyVideoStats/date`.
+            package var date: Swift.String
+            /// - Remark: Generated from `#/components/schemas/DailyVideoStats/views`.
+            package var views: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/DailyVideoStats/likes`.
+            package var likes: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/DailyVideoStats/comments`.
+            package var comments: Swift.Int64
+            /// Creates a new `DailyVideoStats`.
+            ///
+            /// - Parameters:
+            ///   - date:
+            ///   - views:
+            ///   - likes:
+            ///   - comments:
+            package init(
+                date: Swift.String,
+                views: Swift.Int64,
+                likes: Swift.Int64,
+                comments: Swift.Int64
+            ) {
+                self.date = date
+                self.views = views
+                self.likes = likes
+                self.comments = comments
+            }
+            package enum CodingKeys: String, CodingKey {
+                case date
+                case views
+                case likes
+                case comments
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VideoAnalytics`.
+        package struct VideoAnalytics: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/video_id`.
+            package var videoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/youtube_video_id`.
+            package var youtubeVideoId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/days`.
+            package var days: Swift.Int
+            /// Latest snapshot; null before the first sync.
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/views`.
+            package var views: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/likes`.
+            package var likes: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/comments`.
+            package var comments: Swift.Int64?
+            /// (likes + comments) / views of the latest snapshot.
+            ///
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/engagement_rate`.
+            package var engagementRate: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/last_synced_at`.
+            package var lastSyncedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/daily`.
+            package var daily: [Components.Schemas.DailyVideoStats]
+            /// Creates a new `VideoAnalytics`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            ///   - youtubeVideoId:
+            ///   - days:
+            ///   - views: Latest snapshot; null before the first sync.
+            ///   - likes:
+            ///   - comments:
+            ///   - engagementRate: (likes + comments) / views of the latest snapshot.
+            ///   - lastSyncedAt:
+            ///   - daily:
+            package init(
+                videoId: Swift.String,
+                youtubeVideoId: Swift.String? = nil,
+                days: Swift.Int,
+                views: Swift.Int64? = nil,
+                likes: Swift.Int64? = nil,
+                comments: Swift.Int64? = nil,
+                engagementRate: Swift.Double? = nil,
+                lastSyncedAt: Foundation.Date? = nil,
+                daily: [Components.Schemas.DailyVideoStats]
+            ) {
+                self.videoId = videoId
+                self.youtubeVideoId = youtubeVideoId
+                self.days = days
+                self.views = views
+                self.likes = likes
+                self.comments = comments
+                self.engagementRate = engagementRate
+                self.lastSyncedAt = lastSyncedAt
+                self.daily = daily
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+                case youtubeVideoId = "youtube_video_id"
+                case days
+                case views
+                case likes
+                case comments
+                case engagementRate = "engagement_rate"
+                case lastSyncedAt = "last_synced_at"
+                case daily
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ConnectRequest`.
+        package struct ConnectRequest: Codable, Hashable, Sendable {
+            /// The Google account to suggest.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConnectRequest/login_hint`.
+            package var loginHint: Swift.String?
+            /// Creates a new `ConnectRequest`.
+            ///
+            /// - Parameters:
+            ///   - loginHint: The Google account to suggest.
+            package init(loginHint: Swift.String? = nil) {
+                self.loginHint = loginHint
+            }
+            package enum CodingKeys: String, CodingKey {
+                case loginHint = "login_hint"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ConnectStart`.
+        package struct ConnectStart: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ConnectStart/authorization_url`.
+            package var authorizationUrl: Swift.String
+            /// Seconds the consent may take.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConnectStart/expires_in`.
+            package var expiresIn: Swift.Int
+            /// Creates a new `ConnectStart`.
+            ///
+            /// - Parameters:
+            ///   - authorizationUrl:
+            ///   - expiresIn: Seconds the consent may take.
+            package init(
+                authorizationUrl: Swift.String,
+                expiresIn: Swift.Int
+            ) {
+                self.authorizationUrl = authorizationUrl
+                self.expiresIn = expiresIn
+            }
+            package enum CodingKeys: String, CodingKey {
+                case authorizationUrl = "authorization_url"
+                case expiresIn = "expires_in"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/YouTubeAccount`.
+        package struct YouTubeAccount: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/account_id`.
+            package var accountId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/email`.
+            package var email: Swift.String
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/channel_name`.
+            package var channelName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case coolingDown = "cooling_down"
+                case authExpired = "auth_expired"
+            }
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/status`.
+            package var status: Components.Schemas.YouTubeAccount.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/quota_used`.
+            package var quotaUsed: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/quota_limit`.
+            package var quotaLimit: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/health_score`.
+            package var healthScore: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/last_error`.
+            package var lastError: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/connected_at`.
+            package var connectedAt: Foundation.Date?
+            /// Creates a new `YouTubeAccount`.
+            ///
+            /// - Parameters:
+            ///   - accountId:
+            ///   - email:
+            ///   - channelName:
+            ///   - youtubeChannelId:
+            ///   - status:
+            ///   - quotaUsed:
+            ///   - quotaLimit:
+            ///   - healthScore:
+            ///   - lastError:
+            ///   - connectedAt:
+            package init(
+                accountId: Swift.String,
+                email: Swift.String,
+                channelName: Swift.String,
+                youtubeChannelId: Swift.String,
+                status: Components.Schemas.YouTubeAccount.StatusPayload,
+                quotaUsed: Swift.Int,
+                quotaLimit: Swift.Int,
+                healthScore: Swift.Int,
+                lastError: Swift.String? = nil,
+                connectedAt: Foundation.Date? = nil
+            ) {
+                self.accountId = accountId
+                self.email = email
+                self.channelName = channelName
+                self.youtubeChannelId = youtubeChannelId
+                self.status = status
+                self.quotaUsed = quotaUsed
+                self.quotaLimit = quotaLimit
+                self.healthScore = healthScore
+                self.lastError = lastError
+                self.connectedAt = connectedAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case accountId = "account_id"
+                case email
+                case channelName = "channel_name"
+                case youtubeChannelId = "youtube_channel_id"
+                case status
+                case quotaUsed = "quota_used"
+                case quotaLimit = "quota_limit"
+                case healthScore = "health_score"
+                case lastError = "last_error"
+                case connectedAt = "connected_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/YouTubeAccountList`.
+        package struct YouTubeAccountList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/accounts`.
+            package var accounts: [Components.Schemas.YouTubeAccount]
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/total_accounts`.
+            package var totalAccounts: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/aggregated_quota`.
+            package struct AggregatedQuotaPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/aggregated_quota/used`.
+                package var used: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/aggregated_quota/limit`.
+                package var limit: Swift.Int
+                /// Creates a new `AggregatedQuotaPayload`.
+                ///
+                /// - Parameters:
+                ///   - used:
+                ///   - limit:
+                package init(
+                    used: Swift.Int,
+                    limit: Swift.Int
+                ) {
+                    self.used = used
+                    self.limit = limit
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case used
+                    case limit
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccountList/aggregated_quota`.
+            package var aggregatedQuota: Components.Schemas.YouTubeAccountList.AggregatedQuotaPayload
+            /// Creates a new `YouTubeAccountList`.
+            ///
+            /// - Parameters:
+            ///   - accounts:
+            ///   - totalAccounts:
+            ///   - aggregatedQuota:
+            package init(
+                accounts: [Components.Schemas.YouTubeAccount],
+                totalAccounts: Swift.Int,
+                aggregatedQuota: Components.Schemas.YouTubeAccountList.AggregatedQuotaPayload
+            ) {
+                self.accounts = accounts
+                self.totalAccounts = totalAccounts
+                self.aggregatedQuota = aggregatedQuota
+            }
+            package enum CodingKeys: String, CodingKey {
+                case accounts
+                case totalAccounts = "total_accounts"
+                case aggregatedQuota = "aggregated_quota"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AccountQuota`.
+        package struct AccountQuota: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/account_id`.
+            package var accountId: Swift.String
+            /// The Pacific date the figures count.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/day`.
+            package var day: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/used`.
+            package var used: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/limit`.
+            package var limit: Swift.Int
+            /// Units never reserved.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/safety_buffer`.
+            package var safetyBuffer: Swift.Int
+            /// What uploads and syncs may still reserve today.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/available`.
+            package var available: Swift.Int
+            /// Whole uploads (with thumbnail) that still fit today.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/uploads_available`.
+            package var uploadsAvailable: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/resets_at`.
+            package var resetsAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case coolingDown = "cooling_down"
+                case authExpired = "auth_expired"
+            }
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/status`.
+            package var status: Components.Schemas.AccountQuota.StatusPayload
+            /// Units per YouTube API method.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/costs`.
+            package struct CostsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int]
+                /// Creates a new `CostsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Units per YouTube API method.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccountQuota/costs`.
+            package var costs: Components.Schemas.AccountQuota.CostsPayload?
+            /// Creates a new `AccountQuota`.
+            ///
+            /// - Parameters:
+            ///   - accountId:
+            ///   - day: The Pacific date the figures count.
+            ///   - used:
+            ///   - limit:
+            ///   - safetyBuffer: Units never reserved.
+            ///   - available: What uploads and syncs may still reserve today.
+            ///   - uploadsAvailable: Whole uploads (with thumbnail) that still fit today.
+            ///   - resetsAt:
+            ///   - status:
+            ///   - costs: Units per YouTube API method.
+            package init(
+                accountId: Swift.String,
+                day: Swift.String,
+                used: Swift.Int,
+                limit: Swift.Int,
+                safetyBuffer: Swift.Int,
+                available: Swift.Int,
+                uploadsAvailable: Swift.Int? = nil,
+                resetsAt: Foundation.Date,
+                status: Components.Schemas.AccountQuota.StatusPayload,
+                costs: Components.Schemas.AccountQuota.CostsPayload? = nil
+            ) {
+                self.accountId = accountId
+                self.day = day
+                self.used = used
+                self.limit = limit
+                self.safetyBuffer = safetyBuffer
+                self.available = available
+                self.uploadsAvailable = uploadsAvailable
+                self.resetsAt = resetsAt
+                self.status = status
+                self.costs = costs
+            }
+            package enum CodingKeys: String, CodingKey {
+                case accountId = "account_id"
+                case day
+                case used
+                case limit
+                case safetyBuffer = "safety_buffer"
+                case available
+                case uploadsAvailable = "uploads_available"
+                case resetsAt = "resets_at"
+                case status
+                case costs
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/RegisterRequest`.
         package struct RegisterRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/RegisterRequest/email`.
@@ -1249,6 +1949,8 @@ extension Components {
                 case completed = "completed"
                 case failed = "failed"
                 case cancelled = "cancelled"
+                case publishing = "publishing"
+                case waitingQuota = "waiting_quota"
                 case published = "published"
             }
             /// - Remark: Generated from `#/components/schemas/Video/status`.
@@ -1289,6 +1991,10 @@ extension Components {
             package var updatedAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Video/completed_at`.
             package var completedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Video/youtube_video_id`.
+            package var youtubeVideoId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Video/published_at`.
+            package var publishedAt: Foundation.Date?
             /// Creates a new `Video`.
             ///
             /// - Parameters:
@@ -1321,6 +2027,8 @@ extension Components {
             ///   - createdAt:
             ///   - updatedAt:
             ///   - completedAt:
+            ///   - youtubeVideoId:
+            ///   - publishedAt:
             package init(
                 id: Swift.String,
                 kind: Components.Schemas.Video.KindPayload,
@@ -1350,7 +2058,9 @@ extension Components {
                 artifacts: [Components.Schemas.ArtifactInfo],
                 createdAt: Foundation.Date,
                 updatedAt: Foundation.Date,
-                completedAt: Foundation.Date? = nil
+                completedAt: Foundation.Date? = nil,
+                youtubeVideoId: Swift.String? = nil,
+                publishedAt: Foundation.Date? = nil
             ) {
                 self.id = id
                 self.kind = kind
@@ -1381,6 +2091,8 @@ extension Components {
                 self.createdAt = createdAt
                 self.updatedAt = updatedAt
                 self.completedAt = completedAt
+                self.youtubeVideoId = youtubeVideoId
+                self.publishedAt = publishedAt
             }
             package enum CodingKeys: String, CodingKey {
                 case id
@@ -1412,6 +2124,8 @@ extension Components {
                 case createdAt = "created_at"
                 case updatedAt = "updated_at"
                 case completedAt = "completed_at"
+                case youtubeVideoId = "youtube_video_id"
+                case publishedAt = "published_at"
             }
         }
         /// - Remark: Generated from `#/components/schemas/VideoList`.
@@ -1490,6 +2204,8 @@ extension Components {
                 case completed = "completed"
                 case failed = "failed"
                 case cancelled = "cancelled"
+                case publishing = "publishing"
+                case waitingQuota = "waiting_quota"
                 case published = "published"
             }
             /// - Remark: Generated from `#/components/schemas/VideoProgress/status`.
@@ -2046,6 +2762,8 @@ extension Components {
                 case completed = "completed"
                 case failed = "failed"
                 case cancelled = "cancelled"
+                case publishing = "publishing"
+                case waitingQuota = "waiting_quota"
                 case published = "published"
             }
             /// - Remark: Generated from `#/components/schemas/ProcessingTask/status`.

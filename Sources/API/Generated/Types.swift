@@ -117,6 +117,23 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /channels/{channel_id}`.
     /// - Remark: Generated from `#/paths//channels/{channel_id}/delete(deleteChannel)`.
     func deleteChannel(_ input: Operations.DeleteChannel.Input) async throws -> Operations.DeleteChannel.Output
+    /// Queue a sync that pulls the channel's and its published videos' statistics from YouTube into daily snapshots.
+    ///
+    /// The channel must be linked (youtube_channel_id) to a connected YouTube account.
+    ///
+    /// - Remark: HTTP `POST /channels/{channel_id}/sync`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/sync/post(syncChannel)`.
+    func syncChannel(_ input: Operations.SyncChannel.Input) async throws -> Operations.SyncChannel.Output
+    /// The channel's statistics over the last days, from its sync snapshots.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}/analytics`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/analytics/get(getChannelAnalytics)`.
+    func getChannelAnalytics(_ input: Operations.GetChannelAnalytics.Input) async throws -> Operations.GetChannelAnalytics.Output
+    /// The channel's health: sync freshness, audience trend, publishing record.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}/health`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/health/get(getChannelHealth)`.
+    func getChannelHealth(_ input: Operations.GetChannelHealth.Input) async throws -> Operations.GetChannelHealth.Output
     /// Submit a video; its pipeline runs as queue jobs.
     ///
     /// - Remark: HTTP `POST /videos/generate`.
@@ -152,6 +169,16 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /videos/{video_id}/status`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/status/get(getVideoStatus)`.
     func getVideoStatus(_ input: Operations.GetVideoStatus.Input) async throws -> Operations.GetVideoStatus.Output
+    /// Upload a completed video to YouTube on one of the user's accounts (queued; waits for the quota reset when none has room).
+    ///
+    /// - Remark: HTTP `POST /videos/{video_id}/publish`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/publish/post(publishVideo)`.
+    func publishVideo(_ input: Operations.PublishVideo.Input) async throws -> Operations.PublishVideo.Output
+    /// A published video's statistics over the last days, from its sync snapshots.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.
+    func getVideoAnalytics(_ input: Operations.GetVideoAnalytics.Input) async throws -> Operations.GetVideoAnalytics.Output
     /// Stop a video: queued stages at once, a running stage within a second.
     ///
     /// - Remark: HTTP `POST /videos/{video_id}/cancel`.
@@ -202,6 +229,33 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /batch/{batch_id}/cancel`.
     /// - Remark: Generated from `#/paths//batch/{batch_id}/cancel/post(cancelBatch)`.
     func cancelBatch(_ input: Operations.CancelBatch.Input) async throws -> Operations.CancelBatch.Output
+    /// Start connecting a YouTube account: returns Google's consent URL; Google then redirects to /youtube/oauth/callback.
+    ///
+    /// - Remark: HTTP `POST /youtube/oauth/connect`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/connect/post(connectYouTube)`.
+    func connectYouTube(_ input: Operations.ConnectYouTube.Input) async throws -> Operations.ConnectYouTube.Output
+    /// Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).
+    ///
+    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.
+    ///
+    /// - Remark: HTTP `GET /youtube/oauth/callback`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)`.
+    func youTubeCallback(_ input: Operations.YouTubeCallback.Input) async throws -> Operations.YouTubeCallback.Output
+    /// Connected YouTube accounts (15 at most) with today's quota.
+    ///
+    /// - Remark: HTTP `GET /youtube/accounts`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/get(listYouTubeAccounts)`.
+    func listYouTubeAccounts(_ input: Operations.ListYouTubeAccounts.Input) async throws -> Operations.ListYouTubeAccounts.Output
+    /// Disconnect a YouTube account.
+    ///
+    /// - Remark: HTTP `DELETE /youtube/accounts/{account_id}`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/{account_id}/delete(deleteYouTubeAccount)`.
+    func deleteYouTubeAccount(_ input: Operations.DeleteYouTubeAccount.Input) async throws -> Operations.DeleteYouTubeAccount.Output
+    /// An account's quota today (the day resets at midnight America/Los_Angeles).
+    ///
+    /// - Remark: HTTP `GET /youtube/accounts/{account_id}/quota`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/{account_id}/quota/get(getYouTubeAccountQuota)`.
+    func getYouTubeAccountQuota(_ input: Operations.GetYouTubeAccountQuota.Input) async throws -> Operations.GetYouTubeAccountQuota.Output
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.
@@ -460,6 +514,49 @@ extension APIProtocol {
             headers: headers
         ))
     }
+    /// Queue a sync that pulls the channel's and its published videos' statistics from YouTube into daily snapshots.
+    ///
+    /// The channel must be linked (youtube_channel_id) to a connected YouTube account.
+    ///
+    /// - Remark: HTTP `POST /channels/{channel_id}/sync`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/sync/post(syncChannel)`.
+    package func syncChannel(
+        path: Operations.SyncChannel.Input.Path,
+        headers: Operations.SyncChannel.Input.Headers = .init()
+    ) async throws -> Operations.SyncChannel.Output {
+        try await syncChannel(Operations.SyncChannel.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The channel's statistics over the last days, from its sync snapshots.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}/analytics`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/analytics/get(getChannelAnalytics)`.
+    package func getChannelAnalytics(
+        path: Operations.GetChannelAnalytics.Input.Path,
+        query: Operations.GetChannelAnalytics.Input.Query = .init(),
+        headers: Operations.GetChannelAnalytics.Input.Headers = .init()
+    ) async throws -> Operations.GetChannelAnalytics.Output {
+        try await getChannelAnalytics(Operations.GetChannelAnalytics.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The channel's health: sync freshness, audience trend, publishing record.
+    ///
+    /// - Remark: HTTP `GET /channels/{channel_id}/health`.
+    /// - Remark: Generated from `#/paths//channels/{channel_id}/health/get(getChannelHealth)`.
+    package func getChannelHealth(
+        path: Operations.GetChannelHealth.Input.Path,
+        headers: Operations.GetChannelHealth.Input.Headers = .init()
+    ) async throws -> Operations.GetChannelHealth.Output {
+        try await getChannelHealth(Operations.GetChannelHealth.Input(
+            path: path,
+            headers: headers
+        ))
+    }
     /// Submit a video; its pipeline runs as queue jobs.
     ///
     /// - Remark: HTTP `POST /videos/generate`.
@@ -550,6 +647,36 @@ extension APIProtocol {
     ) async throws -> Operations.GetVideoStatus.Output {
         try await getVideoStatus(Operations.GetVideoStatus.Input(
             path: path,
+            headers: headers
+        ))
+    }
+    /// Upload a completed video to YouTube on one of the user's accounts (queued; waits for the quota reset when none has room).
+    ///
+    /// - Remark: HTTP `POST /videos/{video_id}/publish`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/publish/post(publishVideo)`.
+    package func publishVideo(
+        path: Operations.PublishVideo.Input.Path,
+        headers: Operations.PublishVideo.Input.Headers = .init(),
+        body: Operations.PublishVideo.Input.Body? = nil
+    ) async throws -> Operations.PublishVideo.Output {
+        try await publishVideo(Operations.PublishVideo.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A published video's statistics over the last days, from its sync snapshots.
+    ///
+    /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
+    /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.
+    package func getVideoAnalytics(
+        path: Operations.GetVideoAnalytics.Input.Path,
+        query: Operations.GetVideoAnalytics.Input.Query = .init(),
+        headers: Operations.GetVideoAnalytics.Input.Headers = .init()
+    ) async throws -> Operations.GetVideoAnalytics.Output {
+        try await getVideoAnalytics(Operations.GetVideoAnalytics.Input(
+            path: path,
+            query: query,
             headers: headers
         ))
     }
@@ -679,6 +806,67 @@ extension APIProtocol {
         headers: Operations.CancelBatch.Input.Headers = .init()
     ) async throws -> Operations.CancelBatch.Output {
         try await cancelBatch(Operations.CancelBatch.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Start connecting a YouTube account: returns Google's consent URL; Google then redirects to /youtube/oauth/callback.
+    ///
+    /// - Remark: HTTP `POST /youtube/oauth/connect`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/connect/post(connectYouTube)`.
+    package func connectYouTube(
+        headers: Operations.ConnectYouTube.Input.Headers = .init(),
+        body: Operations.ConnectYouTube.Input.Body? = nil
+    ) async throws -> Operations.ConnectYouTube.Output {
+        try await connectYouTube(Operations.ConnectYouTube.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).
+    ///
+    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.
+    ///
+    /// - Remark: HTTP `GET /youtube/oauth/callback`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)`.
+    package func youTubeCallback(
+        query: Operations.YouTubeCallback.Input.Query,
+        headers: Operations.YouTubeCallback.Input.Headers = .init()
+    ) async throws -> Operations.YouTubeCallback.Output {
+        try await youTubeCallback(Operations.YouTubeCallback.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Connected YouTube accounts (15 at most) with today's quota.
+    ///
+    /// - Remark: HTTP `GET /youtube/accounts`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/get(listYouTubeAccounts)`.
+    package func listYouTubeAccounts(headers: Operations.ListYouTubeAccounts.Input.Headers = .init()) async throws -> Operations.ListYouTubeAccounts.Output {
+        try await listYouTubeAccounts(Operations.ListYouTubeAccounts.Input(headers: headers))
+    }
+    /// Disconnect a YouTube account.
+    ///
+    /// - Remark: HTTP `DELETE /youtube/accounts/{account_id}`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/{account_id}/delete(deleteYouTubeAccount)`.
+    package func deleteYouTubeAccount(
+        path: Operations.DeleteYouTubeAccount.Input.Path,
+        headers: Operations.DeleteYouTubeAccount.Input.Headers = .init()
+    ) async throws -> Operations.DeleteYouTubeAccount.Output {
+        try await deleteYouTubeAccount(Operations.DeleteYouTubeAccount.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// An account's quota today (the day resets at midnight America/Los_Angeles).
+    ///
+    /// - Remark: HTTP `GET /youtube/accounts/{account_id}/quota`.
+    /// - Remark: Generated from `#/paths//youtube/accounts/{account_id}/quota/get(getYouTubeAccountQuota)`.
+    package func getYouTubeAccountQuota(
+        path: Operations.GetYouTubeAccountQuota.Input.Path,
+        headers: Operations.GetYouTubeAccountQuota.Input.Headers = .init()
+    ) async throws -> Operations.GetYouTubeAccountQuota.Output {
+        try await getYouTubeAccountQuota(Operations.GetYouTubeAccountQuota.Input(
             path: path,
             headers: headers
         ))

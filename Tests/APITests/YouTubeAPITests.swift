@@ -1,0 +1,179 @@
+import Domain
+import Foundation
+import Providers
+import Sandbox
+import TestSupport
+import Testing
+
+/// The YouTube routes against the sandbox: connecting accounts through OAuth (tokens sealed
+/// at rest, at most 15), their quota, publishing requests, analytics, and tenancy.
+@Suite struct YouTubeAPITests {
+    /// Runs the API wired to a fresh sandbox.
+    func withYouTube<T: Sendable>(_ body: @Sendable (TestDatabase, APIClient, YouTubeSandbox, YouTubeIntegration) async throws -> T) async throws -> T {
+        let sandbox = YouTubeSandbox()
+        return try await withDatabase { db in
+            try await sandbox.withRunning { base in
+                let client = YouTubeClient(endpoints: .sandbox(base, redirectURL: "http://127.0.0.1:8000/api/v1/youtube/oauth/callback"),
+                                           timeout: .seconds(10))
+                let youtube = YouTubeIntegration(gateway: client, cipher: try TokenCipher(key: Data(repeating: 7, count: 32)), policy: QuotaPolicy())
+                return try await withAPI(db, youtube: youtube) { api in try await body(db, api, sandbox, youtube) }
+            }
+        }
+    }
+
+    /// Connects the sandbox account `email` as the token's user: the consent URL, the user's
+    /// approval, then Google's redirect to the callback.
+    @discardableResult
+    func connect(_ api: APIClient, _ sandbox: YouTubeSandbox, token: String, email: String) async throws -> APIClient.Reply {
+        let started = try await api.call(.post, "/youtube/oauth/connect", json: ["login_hint": email], token: token)
+        #expect(started.status == .ok, "\(started.body)")
+        let url = try #require(started.body["authorization_url"] as? String)
+        let redirect = try #require(sandbox.consent(to: url, as: email))
+        let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
+        return try await api.call(.get, "/youtube/oauth/callback?" + query)
+    }
+
+    @Test func accountsConnectThroughOAuthWithSealedTokensAndAtMostFifteen() async throws {
+        try await withYouTube { db, api, sandbox, youtube in
+            let token = try await signUp(api, db, "accounts@example.com", tier: "enterprise")
+            for index in 0..<15 {
+                let connected = try await connect(api, sandbox, token: token, email: "creator\(index)@example.com")
+                #expect(connected.status == .created, "\(connected.body)")
+                #expect((connected.body["account_id"] as? String)?.hasPrefix("yt_acc_") == true)
+                #expect(connected.body["youtube_channel_id"] as? String == sandbox.channelID(email: "creator\(index)@example.com"))
+            }
+            let list = try await api.call(.get, "/youtube/accounts", token: token)
+            #expect(list.body["total_accounts"] as? Int == 15)
+            let aggregated = list.body["aggregated_quota"] as? [String: Any]
+            #expect(aggregated?["used"] as? Int == 0 && aggregated?["limit"] as? Int == 150_000)
+            // The 16th is refused before anyone is sent to Google.
+            let sixteenth = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
+            #expect(sixteenth.status == .forbidden)
+            #expect(sixteenth.body["error"] as? String == "plan_limit_reached")
+
+            // Tokens are sealed: neither column holds the token, and a sealed value does not open for another row.
+            let accounts = YouTubeAccountRepository(client: db.client, cipher: youtube.cipher, policy: youtube.policy, logger: db.logger)
+            let first = try #require((list.body["accounts"] as? [[String: Any]])?.first?["account_id"] as? String)
+            let credentials = try #require(try await accounts.credentials(accountID: first))
+            #expect(try await youtube.gateway.email(accessToken: credentials.accessToken) == "creator0@example.com")
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM youtube_accounts
+                 WHERE position(convert_to(\(credentials.accessToken), 'UTF8') IN access_token) > 0
+                    OR position(convert_to(\(credentials.refreshToken), 'UTF8') IN refresh_token) > 0
+                """) == 0)
+            let sealed = try youtube.cipher.seal(credentials.refreshToken, context: first)
+            #expect(throws: (any Error).self) { try youtube.cipher.open(sealed, context: "yt_acc_other") }
+
+            let quota = try await api.call(.get, "/youtube/accounts/\(first)/quota", token: token)
+            #expect(quota.status == .ok)
+            #expect(quota.body["used"] as? Int == 0 && quota.body["limit"] as? Int == 10_000)
+            #expect(quota.body["available"] as? Int == 9_900)
+            #expect(quota.body["uploads_available"] as? Int == 6)
+            #expect((quota.body["costs"] as? [String: Any])?["videos.insert"] as? Int == 1600)
+
+            // Another user sees none of it.
+            let stranger = try await signUp(api, db, "stranger@example.com")
+            #expect(try await api.call(.get, "/youtube/accounts/\(first)/quota", token: stranger).status == .notFound)
+            #expect(try await api.call(.delete, "/youtube/accounts/\(first)", token: stranger).status == .notFound)
+            #expect((try await api.call(.get, "/youtube/accounts", token: stranger)).body["total_accounts"] as? Int == 0)
+            // A free plan holds one account.
+            #expect(try await connect(api, sandbox, token: stranger, email: "solo@example.com").status == .created)
+            #expect(try await api.call(.post, "/youtube/oauth/connect", json: [:], token: stranger).status == .forbidden)
+
+            #expect(try await api.call(.delete, "/youtube/accounts/\(first)", token: token).status == .ok)
+            #expect(try await api.call(.get, "/youtube/accounts/\(first)/quota", token: token).status == .notFound)
+            #expect((try await api.call(.get, "/youtube/accounts", token: token)).body["total_accounts"] as? Int == 14)
+        }
+    }
+
+    @Test func theCallbackRefusesUnknownUsedAndDeniedStates() async throws {
+        try await withYouTube { db, api, sandbox, _ in
+            let token = try await signUp(api, db, "callback@example.com")
+            #expect(try await api.call(.get, "/youtube/oauth/callback?state=made-up&code=4%2Fx").status == .forbidden)
+            let started = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
+            let url = try #require(started.body["authorization_url"] as? String)
+            let declined = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
+            let declinedURL = try #require(declined.body["authorization_url"] as? String)
+            let declinedState = try #require(URLComponents(string: declinedURL)?.queryItems?.first { $0.name == "state" }?.value)
+            // The user said no at Google.
+            let denied = try await api.call(.get, "/youtube/oauth/callback?state=\(declinedState)&error=access_denied")
+            #expect(denied.status == .forbidden)
+            #expect((denied.body["message"] as? String)?.contains("access_denied") == true)
+            let redirect = try #require(sandbox.consent(to: url, as: "once@example.com"))
+            let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
+            #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .created)
+            // A state works once.
+            #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .forbidden)
+            #expect(try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token).status == .forbidden, "a free plan holds one account")
+            #expect(try await api.call(.post, "/youtube/oauth/connect", json: ["login_hint": "not-an-email"], token: token).status == .badRequest)
+        }
+    }
+
+    @Test func publishingAskedForChecksTheVideoAndIsIdempotent() async throws {
+        try await withYouTube { db, api, sandbox, _ in
+            let token = try await signUp(api, db, "publisher@example.com", tier: "professional")
+            let channel = try #require((try await api.call(.post, "/channels", json: ["name": "Main"], token: token)).body["id"] as? String)
+            let user = try #require(try await db.client.query("SELECT id FROM users WHERE email = 'publisher@example.com'", logger: db.logger)
+                .decode(String.self).first { _ in true })
+            let storage = try FileArtifactStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-api-\(UUID().uuidString)"))
+            let video = try await db.createCompletedVideo(userID: user, channelID: channel, bytes: 2_000, storage: storage)
+            // No account yet.
+            let early = try await api.call(.post, "/videos/\(video.id)/publish", token: token)
+            #expect(early.status == .conflict, "\(early.body)")
+            #expect(early.body["error"] as? String == "invalid_state")
+            #expect(try await connect(api, sandbox, token: token, email: "pub@example.com").status == .created)
+            let queued = try await api.call(.post, "/videos/\(video.id)/publish", json: ["privacy_status": "unlisted"], token: token)
+            #expect(queued.status == .accepted, "\(queued.body)")
+            #expect(queued.body["status"] as? String == "queued")
+            // Asking again returns the same publication, not a second upload.
+            #expect(try await api.call(.post, "/videos/\(video.id)/publish", token: token).status == .accepted)
+            #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'video.publish'") == 1)
+            let shown = try await api.call(.get, "/videos/\(video.id)", token: token)
+            #expect(shown.body["status"] as? String == "publishing")
+            #expect(try await api.call(.post, "/videos/\(video.id)/publish", json: ["privacy_status": "secret"], token: token).status == .badRequest)
+            // Unfinished videos cannot be published; another user's answer 404.
+            let processing = try #require((try await api.call(.post, "/videos/generate", json: ["title": "Later", "channel_id": channel],
+                                                               token: token)).body["video_id"] as? String)
+            #expect(try await api.call(.post, "/videos/\(processing)/publish", token: token).status == .conflict)
+            let stranger = try await signUp(api, db, "other-publisher@example.com")
+            #expect(try await api.call(.post, "/videos/\(video.id)/publish", token: stranger).status == .notFound)
+            #expect(try await api.call(.get, "/videos/\(video.id)/analytics", token: stranger).status == .notFound)
+            // Before any sync the analytics have nothing to show, and say so.
+            let analytics = try await api.call(.get, "/videos/\(video.id)/analytics", token: token)
+            #expect(analytics.status == .ok)
+            #expect(analytics.body["views"] is NSNull || analytics.body["views"] == nil)
+            #expect((analytics.body["daily"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func channelSyncNeedsALinkedAccountAndAnalyticsAreScoped() async throws {
+        try await withYouTube { db, api, sandbox, _ in
+            let token = try await signUp(api, db, "syncer@example.com", tier: "starter")
+            let unlinked = try #require((try await api.call(.post, "/channels", json: ["name": "Unlinked"], token: token)).body["id"] as? String)
+            #expect(try await api.call(.post, "/channels/\(unlinked)/sync", token: token).status == .conflict)
+            let account = try await connect(api, sandbox, token: token, email: "synced@example.com")
+            let youtubeChannel = try #require(account.body["youtube_channel_id"] as? String)
+            let linked = try #require((try await api.call(.post, "/channels", json: ["name": "Linked", "youtube_channel_id": youtubeChannel],
+                                                          token: token)).body["id"] as? String)
+            let sync = try await api.call(.post, "/channels/\(linked)/sync", token: token)
+            #expect(sync.status == .accepted)
+            let jobID = try #require(sync.body["job_id"] as? Int)
+            // A second request within the minute shares the job.
+            #expect((try await api.call(.post, "/channels/\(linked)/sync", token: token)).body["job_id"] as? Int == jobID)
+            let analytics = try await api.call(.get, "/channels/\(linked)/analytics?days=7", token: token)
+            #expect(analytics.status == .ok)
+            #expect(analytics.body["days"] as? Int == 7)
+            #expect((analytics.body["daily"] as? [Any])?.isEmpty == true)
+            #expect(try await api.call(.get, "/channels/\(linked)/analytics?days=0", token: token).status == .badRequest)
+            let health = try await api.call(.get, "/channels/\(linked)/health", token: token)
+            #expect(health.status == .ok)
+            #expect(health.body["health_score"] as? Int == 80, "\(health.body)")
+            #expect(((health.body["factors"] as? [[String: Any]])?.first?["factor"] as? String) == "never synced")
+            let stranger = try await signUp(api, db, "nosy@example.com")
+            for path in ["/channels/\(linked)/analytics", "/channels/\(linked)/health"] {
+                #expect(try await api.call(.get, path, token: stranger).status == .notFound)
+            }
+            #expect(try await api.call(.post, "/channels/\(linked)/sync", token: stranger).status == .notFound)
+        }
+    }
+}
