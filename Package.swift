@@ -87,6 +87,17 @@ let package = Package(
             exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
         ),
         .target(
+            name: "Dispatcher",
+            dependencies: [
+                "Domain",
+                "Queue",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Sandbox",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -98,6 +109,7 @@ let package = Package(
             name: "ytempire",
             dependencies: [
                 "Queue",
+                "Dispatcher",
                 "Sandbox",
                 "API",
                 "Domain",
@@ -133,6 +145,13 @@ let package = Package(
         .testTarget(
             name: "ProvidersTests",
             dependencies: ["Providers", "Domain", "Queue", "Worker", "Sandbox", "TestSupport"]
+        ),
+        .testTarget(
+            name: "DispatcherTests",
+            dependencies: [
+                "Dispatcher", "Domain", "Queue", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "APITests",

@@ -36,7 +36,8 @@ public enum APIServer {
     public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
                                   auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
                                   cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
-                                  youtube: YouTubeIntegration? = nil, logger: Logger) async throws -> Router<APIRequestContext> {
+                                  youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
+                                  logger: Logger) async throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: CORSMiddleware(policy: cors))
@@ -50,7 +51,10 @@ public enum APIServer {
             channels: ChannelRepository(client: client, logger: logger), videos: VideoRepository(client: client, logger: logger),
             submission: VideoSubmission(client: client, plan: plan, logger: logger),
             control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)),
-            publications: PublicationStore(client: client, logger: logger), stats: ChannelStats(client: client, logger: logger),
+            publications: PublicationStore(client: client, logger: logger),
+            webhooks: WebhookRepository(client: client, cipher: try secrets ?? youtube?.cipher ?? TokenCipher.ephemeral(), policy: webhookPolicy,
+                                        logger: logger),
+            stats: ChannelStats(client: client, logger: logger),
             youtube: youtube, artifacts: artifacts,
             migrations: try Migration.all())
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
@@ -84,10 +88,11 @@ public enum APIServer {
     /// The application, a `Service` to run in the process's `ServiceGroup`.
     public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, rateLimits: RateLimitPolicy,
                                        client: PostgresClient, registry: PrometheusCollectorRegistry, plan: PipelinePlan,
-                                       artifacts: any ArtifactStorage, youtube: YouTubeIntegration?, logger: Logger) async throws -> some ApplicationProtocol {
+                                       artifacts: any ArtifactStorage, youtube: YouTubeIntegration?, secrets: TokenCipher,
+                                       webhookPolicy: WebhookPolicy, logger: Logger) async throws -> some ApplicationProtocol {
         let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
                                           rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
-                                          logger: logger)
+                                          secrets: secrets, webhookPolicy: webhookPolicy, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),

@@ -23,6 +23,7 @@ struct APIService: APIProtocol {
     let submission: VideoSubmission
     let control: VideoControl
     let publications: PublicationStore
+    let webhooks: WebhookRepository
     let stats: ChannelStats
     /// Google and YouTube; nil on an instance configured without them.
     let youtube: YouTubeIntegration?

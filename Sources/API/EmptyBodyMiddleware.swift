@@ -1,4 +1,4 @@
-package import HTTPTypes
+import HTTPTypes
 package import OpenAPIRuntime
 
 /// Treats a request without a body (no `Content-Type`, no length or length 0) as having none,

@@ -94,11 +94,19 @@ public struct ChannelStats: Sendable {
                 ? "Set the channel's youtube_channel_id to a connected YouTube account's channel first"
                 : "The channel's YouTube account is not connected or needs reconnecting")
         }
-        // One sync per channel and minute: repeated requests within it share the job.
-        let minute = Int(Date().timeIntervalSince1970 / 60)
-        let job = try NewJob(kind: ChannelSyncArgs.kind, encoding: ChannelSyncArgs(channelID: channelID, userID: userID), maxAttempts: 5,
-                             uniqueKey: "sync:\(channelID):\(minute)")
-        return try await jobs.insert(job).id
+        // One waiting sync per channel: a request while one is unfinished gets that one.
+        return try await client.withTransaction(logger: logger) { connection in
+            let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(channelID), 11))", logger: logger)
+            for try await _ in lock {}
+            let waiting = try await connection.query("""
+                SELECT id FROM jobs WHERE kind = \(ChannelSyncArgs.kind) AND args->>'channel_id' = \(channelID)
+                   AND state IN ('available', 'scheduled', 'retryable', 'running')
+                 ORDER BY id LIMIT 1
+                """, logger: logger)
+            for try await id in waiting.decode(Int64.self) { return id }
+            let job = try NewJob(kind: ChannelSyncArgs.kind, encoding: ChannelSyncArgs(channelID: channelID, userID: userID), maxAttempts: 5)
+            return try await jobs.insert([job], on: connection)[0].id
+        }
     }
 
     /// The channel's account and published videos, or nil when it can no longer be synced.

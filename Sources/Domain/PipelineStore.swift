@@ -240,6 +240,10 @@ public struct PipelineStore: Sendable {
             guard let video, video.status == .processing else { return }
             try await finishVideo(videoID, status: .failed, errorCode: code, message: message, on: connection,
                                   sparing: job?.id)
+            if code == "cost_limit_exceeded" {
+                let data = DomainEvents.json(["video_id": videoID, "message": message])
+                try await DomainEvents.record(type: "cost.limit_reached", userID: userID, data: data, on: connection, logger: logger)
+            }
         }
     }
 

@@ -24,6 +24,12 @@ public struct TokenCipher: Sendable {
         return try TokenCipher(key: KeyFile.readOrCreate(path) { SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) } })
     }
 
+    /// A cipher with a random key that lives as long as the process (tests, and an API
+    /// instance nobody else needs to read secrets of).
+    public static func ephemeral() throws -> TokenCipher {
+        try TokenCipher(key: SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+    }
+
     /// Nonce, ciphertext and tag in one value.
     public func seal(_ secret: String, context: String) throws -> Data {
         let box = try AES.GCM.seal(Data(secret.utf8), using: key, authenticating: Data(context.utf8))

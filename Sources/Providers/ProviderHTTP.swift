@@ -81,7 +81,7 @@ public struct ProviderHTTP: Sendable {
             guard status == 429 || status == 408 || status >= 500 else {
                 throw PermanentProviderError(provider: provider, message: "\(status): \(message)")
             }
-            let retryAfter = response.headers.first(name: "retry-after").flatMap(Self.parseRetryAfter)
+            let retryAfter = response.headers.first(name: "retry-after").flatMap(RetryAfter.parse)
             if let retryAfter, retryAfter > maximumWait { throw ProviderBusyError(provider: provider, retryAfter: retryAfter) }
             guard attempt < maximumAttempts else { throw Unavailable(provider: provider, status: status, message: message) }
             try await pause(attempt: attempt, retryAfter: retryAfter)
@@ -91,17 +91,6 @@ public struct ProviderHTTP: Sendable {
     private func pause(attempt: Int, retryAfter: Duration?) async throws {
         let backoff = baseDelay * (1 << min(attempt - 1, 6))
         try await Task.sleep(for: retryAfter ?? backoff)
-    }
-
-    /// `Retry-After`: seconds, or an HTTP date.
-    static func parseRetryAfter(_ value: String) -> Duration? {
-        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
     }
 
     /// OpenAI-style quota errors: `{"error": {"code": "insufficient_quota"}}` (or `type`);

@@ -55,19 +55,7 @@ public final class ProviderStub: Sendable {
         router.post("/v1/audio/speech") { request, context in try await self.answer(request, context, kind: .speech) }
         router.post("/v1/images/generations") { request, context in try await self.answer(request, context, kind: .image) }
         router.post("/v1/text-to-speech/:voice") { request, context in try await self.answer(request, context, kind: .speech) }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "provider-stub")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await app.runService(); return nil }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body("http://127.0.0.1:\(port)")
-            group.cancelAll()
-            return result
-        }
+        return try await withLoopbackServer(router, label: "provider-stub", body)
     }
 
     enum Kind { case chat, speech, image }

@@ -1,5 +1,6 @@
 import Foundation
 import API
+import Dispatcher
 import Domain
 import Providers
 import Sandbox
@@ -23,6 +24,7 @@ struct Fleet {
     var leaderTTL: Duration = .seconds(15)
     var pipeline: PipelineSettings
     var youtube: YouTubeSettings
+    var webhooks: WebhookSettings
 
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
@@ -33,7 +35,8 @@ struct Fleet {
         var services: [any Service] = [client]
         let notifier = Notifier(client: client, logger: logger)
         services.append(notifier)
-        let integration = try youtube.integration()
+        let integration = youtube.integration(cipher: webhooks.cipher)
+        let deliveries = WebhookDeliveryStore(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger)
         if let port = youtube.embeddedSandboxPort {
             services.append(YouTubeSandbox().application(port: port, logger: logger) { bound in
                 logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
@@ -47,15 +50,25 @@ struct Fleet {
                 + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
                    RateLimitPruner(client: client, logger: logger),
                    ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
-                   QuotaResetWaker(publications: PublicationStore(client: client, logger: logger))]
+                   QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
+                   WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention)]
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
+        }
+        // Dispatchers send webhooks: a worker of their own on the `webhooks` queue, or that queue
+        // added to this process's worker.
+        var worker = worker
+        if runsDispatcher {
+            var sender = worker ?? WorkerConfiguration(queues: [:])
+            if sender.queues[WebhookDeliveryArgs.queue] == nil { sender.queues[WebhookDeliveryArgs.queue] = 8 }
+            worker = sender
         }
         if let worker {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
             services.insert(claimClient, at: 1)
             var registry = JobRegistry()
             DiagnosticJobs.register(into: &registry)
+            WebhookJobs(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger).register(into: &registry)
             PipelineJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(), logger: logger).register(into: &registry)
             if let integration {
                 PublishJobs(client: client, gateway: integration.gateway, cipher: integration.cipher, policy: integration.policy,
@@ -70,7 +83,7 @@ struct Fleet {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry,
                                                                    plan: pipeline.plan, artifacts: try pipeline.storage(), youtube: integration,
-                                                                   logger: logger))
+                                                                   secrets: webhooks.cipher, webhookPolicy: webhooks.policy, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

@@ -129,7 +129,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
-                          youtube: try YouTubeSettings.fromEnvironment(embedded: false))
+                          youtube: try YouTubeSettings.fromEnvironment(embedded: false), webhooks: try WebhookSettings.fromEnvironment(embedded: false))
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -141,7 +141,7 @@ struct DispatcherCommand: AsyncParsableCommand {
 
     func run() async throws {
         var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true, pipeline: try PipelineSettings.fromEnvironment(),
-                          youtube: try YouTubeSettings.fromEnvironment(embedded: false))
+                          youtube: try YouTubeSettings.fromEnvironment(embedded: false), webhooks: try WebhookSettings.fromEnvironment(embedded: false))
         options.apply(to: &fleet)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
@@ -155,7 +155,8 @@ struct APICommand: AsyncParsableCommand {
     func run() async throws {
         let api = try options.configuration()
         var fleet = Fleet(api: api, worker: nil, runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
-                          youtube: try YouTubeSettings.fromEnvironment(apiPort: api.port, embedded: false))
+                          youtube: try YouTubeSettings.fromEnvironment(apiPort: api.port, embedded: false),
+                          webhooks: try WebhookSettings.fromEnvironment(embedded: false))
         fleet.auth = try options.authConfiguration()
         fleet.rateLimits = try options.rateLimitPolicy()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
@@ -173,7 +174,8 @@ struct UpCommand: AsyncParsableCommand {
         let apiConfiguration = try api.configuration()
         var fleet = Fleet(api: apiConfiguration, worker: try worker.configuration(), runsDispatcher: true,
                           pipeline: try PipelineSettings.fromEnvironment(),
-                          youtube: try YouTubeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true))
+                          youtube: try YouTubeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true),
+                          webhooks: try WebhookSettings.fromEnvironment(embedded: true))
         fleet.auth = try api.authConfiguration()
         fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)

@@ -13,9 +13,6 @@ import Sandbox
 ///   (default 8090); other processes then run without YouTube (publishing answers 409);
 /// - `YTEMPIRE_OAUTH_REDIRECT_URL`: where Google sends users back (default: this API's
 ///   `/api/v1/youtube/oauth/callback` on 127.0.0.1);
-/// - `YTEMPIRE_TOKEN_KEY`: base64 of the 32-byte key sealing tokens at rest (default: one
-///   generated once into `YTEMPIRE_KEY_DIR`, default `.data/keys`); every process of a fleet
-///   needs the same key;
 /// - `YTEMPIRE_YOUTUBE_DAILY_QUOTA` (10000), `YTEMPIRE_YOUTUBE_QUOTA_BUFFER` (100),
 ///   `YTEMPIRE_YOUTUBE_COSTS` (e.g. `videos.insert=1600,thumbnails.set=50`),
 ///   `YTEMPIRE_YOUTUBE_CHUNK_SIZE` (bytes per upload chunk, a multiple of 256 KiB; 8 MiB).
@@ -24,8 +21,6 @@ struct YouTubeSettings {
     /// The port of a sandbox this process runs itself.
     var embeddedSandboxPort: Int?
     var policy = QuotaPolicy()
-    var tokenKey: String?
-    var keyDirectory = ".data/keys"
     var chunkSize = 8 << 20
 
     /// - Parameters:
@@ -59,8 +54,6 @@ struct YouTubeSettings {
             settings.embeddedSandboxPort = port
             settings.endpoints = .sandbox("http://127.0.0.1:\(port)", redirectURL: redirect)
         }
-        settings.tokenKey = value("YTEMPIRE_TOKEN_KEY")
-        if let directory = value("YTEMPIRE_KEY_DIR") { settings.keyDirectory = directory }
         if let quota = try number("YTEMPIRE_YOUTUBE_DAILY_QUOTA", 1...100_000_000) { settings.policy.dailyLimit = quota }
         if let buffer = try number("YTEMPIRE_YOUTUBE_QUOTA_BUFFER", 0...100_000_000) { settings.policy.safetyBuffer = buffer }
         if let costs = value("YTEMPIRE_YOUTUBE_COSTS") {
@@ -74,12 +67,8 @@ struct YouTubeSettings {
     }
 
     /// The client, key and rules, or nil when YouTube is not configured.
-    func integration() throws -> YouTubeIntegration? {
+    func integration(cipher: TokenCipher) -> YouTubeIntegration? {
         guard let endpoints else { return nil }
-        let cipher: TokenCipher
-        do { cipher = try TokenCipher.configured(base64: tokenKey, directory: keyDirectory) } catch {
-            throw ValidationError("YTEMPIRE_TOKEN_KEY: \(error)")
-        }
         return YouTubeIntegration(gateway: YouTubeClient(endpoints: endpoints, chunkSize: chunkSize), cipher: cipher, policy: policy)
     }
 }

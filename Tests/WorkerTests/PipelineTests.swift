@@ -107,6 +107,9 @@ import Worker
             let starvedVideo = try #require(try await harness.videos.video(id: starved.videos[0].videoID, userID: user))
             #expect(starvedVideo.status == .failed)
             #expect(starvedVideo.errorCode == "cost_limit_exceeded")
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM domain_events WHERE type = 'cost.limit_reached' AND data->>'video_id' = \(starvedVideo.id)
+                """) == 1)
             // Voice and thumbnail race for the last cents: whichever lost never called its provider.
             let calls = try await db.scalar("""
                 SELECT count(*) FROM cost_ledger WHERE video_id = \(starvedVideo.id) AND stage IN ('voice', 'thumbnail')

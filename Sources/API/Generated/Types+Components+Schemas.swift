@@ -18,6 +18,368 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     package enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/WebhookEvent`.
+        @frozen package enum WebhookEvent: String, Codable, Hashable, Sendable, CaseIterable {
+            case video_completed = "video.completed"
+            case video_failed = "video.failed"
+            case video_cancelled = "video.cancelled"
+            case video_published = "video.published"
+            case batch_completed = "batch.completed"
+            case report_ready = "report.ready"
+            case quota_warning = "quota.warning"
+            case quota_exhausted = "quota.exhausted"
+            case cost_limitReached = "cost.limit_reached"
+            case account_authExpired = "account.auth_expired"
+            case webhook_test = "webhook.test"
+        }
+        /// - Remark: Generated from `#/components/schemas/Webhook`.
+        package struct Webhook: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Webhook/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Webhook/url`.
+            package var url: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Webhook/events`.
+            package var events: [Components.Schemas.WebhookEvent]
+            /// - Remark: Generated from `#/components/schemas/Webhook/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Webhook/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case disabled = "disabled"
+            }
+            /// - Remark: Generated from `#/components/schemas/Webhook/status`.
+            package var status: Components.Schemas.Webhook.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Webhook/disabled_reason`.
+            package var disabledReason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Webhook/failing_since`.
+            package var failingSince: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Webhook/created_at`.
+            package var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Webhook/updated_at`.
+            package var updatedAt: Foundation.Date
+            /// Creates a new `Webhook`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - url:
+            ///   - events:
+            ///   - description:
+            ///   - status:
+            ///   - disabledReason:
+            ///   - failingSince:
+            ///   - createdAt:
+            ///   - updatedAt:
+            package init(
+                id: Swift.String,
+                url: Swift.String,
+                events: [Components.Schemas.WebhookEvent],
+                description: Swift.String? = nil,
+                status: Components.Schemas.Webhook.StatusPayload,
+                disabledReason: Swift.String? = nil,
+                failingSince: Foundation.Date? = nil,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date
+            ) {
+                self.id = id
+                self.url = url
+                self.events = events
+                self.description = description
+                self.status = status
+                self.disabledReason = disabledReason
+                self.failingSince = failingSince
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case url
+                case events
+                case description
+                case status
+                case disabledReason = "disabled_reason"
+                case failingSince = "failing_since"
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookCreated`.
+        package struct WebhookCreated: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookCreated/value1`.
+            package var value1: Components.Schemas.Webhook
+            /// - Remark: Generated from `#/components/schemas/WebhookCreated/value2`.
+            package struct Value2Payload: Codable, Hashable, Sendable {
+                /// The signing secret; shown only here.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookCreated/value2/secret`.
+                package var secret: Swift.String
+                /// Creates a new `Value2Payload`.
+                ///
+                /// - Parameters:
+                ///   - secret: The signing secret; shown only here.
+                package init(secret: Swift.String) {
+                    self.secret = secret
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case secret
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/WebhookCreated/value2`.
+            package var value2: Components.Schemas.WebhookCreated.Value2Payload
+            /// Creates a new `WebhookCreated`.
+            ///
+            /// - Parameters:
+            ///   - value1:
+            ///   - value2:
+            package init(
+                value1: Components.Schemas.Webhook,
+                value2: Components.Schemas.WebhookCreated.Value2Payload
+            ) {
+                self.value1 = value1
+                self.value2 = value2
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                self.value1 = try .init(from: decoder)
+                self.value2 = try .init(from: decoder)
+            }
+            package func encode(to encoder: any Swift.Encoder) throws {
+                try self.value1.encode(to: encoder)
+                try self.value2.encode(to: encoder)
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookList`.
+        package struct WebhookList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookList/webhooks`.
+            package var webhooks: [Components.Schemas.Webhook]
+            /// - Remark: Generated from `#/components/schemas/WebhookList/total`.
+            package var total: Swift.Int
+            /// Creates a new `WebhookList`.
+            ///
+            /// - Parameters:
+            ///   - webhooks:
+            ///   - total:
+            package init(
+                webhooks: [Components.Schemas.Webhook],
+                total: Swift.Int
+            ) {
+                self.webhooks = webhooks
+                self.total = total
+            }
+            package enum CodingKeys: String, CodingKey {
+                case webhooks
+                case total
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookCreate`.
+        package struct WebhookCreate: Codable, Hashable, Sendable {
+            /// https to a public host (http and loopback only where the server allows them).
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookCreate/url`.
+            package var url: Swift.String
+            /// - Remark: Generated from `#/components/schemas/WebhookCreate/events`.
+            package var events: [Components.Schemas.WebhookEvent]
+            /// - Remark: Generated from `#/components/schemas/WebhookCreate/secret`.
+            package var secret: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/WebhookCreate/description`.
+            package var description: Swift.String?
+            /// Creates a new `WebhookCreate`.
+            ///
+            /// - Parameters:
+            ///   - url: https to a public host (http and loopback only where the server allows them).
+            ///   - events:
+            ///   - secret:
+            ///   - description:
+            package init(
+                url: Swift.String,
+                events: [Components.Schemas.WebhookEvent],
+                secret: Swift.String? = nil,
+                description: Swift.String? = nil
+            ) {
+                self.url = url
+                self.events = events
+                self.secret = secret
+                self.description = description
+            }
+            package enum CodingKeys: String, CodingKey {
+                case url
+                case events
+                case secret
+                case description
+            }
+        }
+        /// Absent or null fields are left as they are.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookUpdate`.
+        package struct WebhookUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookUpdate/url`.
+            package var url: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/WebhookUpdate/events`.
+            package var events: [Components.Schemas.WebhookEvent]?
+            /// - Remark: Generated from `#/components/schemas/WebhookUpdate/description`.
+            package var description: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/WebhookUpdate/active`.
+            package var active: Swift.Bool?
+            /// Creates a new `WebhookUpdate`.
+            ///
+            /// - Parameters:
+            ///   - url:
+            ///   - events:
+            ///   - description:
+            ///   - active:
+            package init(
+                url: Swift.String? = nil,
+                events: [Components.Schemas.WebhookEvent]? = nil,
+                description: Swift.String? = nil,
+                active: Swift.Bool? = nil
+            ) {
+                self.url = url
+                self.events = events
+                self.description = description
+                self.active = active
+            }
+            package enum CodingKeys: String, CodingKey {
+                case url
+                case events
+                case description
+                case active
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookTestQueued`.
+        package struct WebhookTestQueued: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookTestQueued/webhook_id`.
+            package var webhookId: Swift.String
+            /// The webhook-id header of the delivery.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookTestQueued/delivery_id`.
+            package var deliveryId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/WebhookTestQueued/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case queued = "queued"
+            }
+            /// - Remark: Generated from `#/components/schemas/WebhookTestQueued/status`.
+            package var status: Components.Schemas.WebhookTestQueued.StatusPayload
+            /// Creates a new `WebhookTestQueued`.
+            ///
+            /// - Parameters:
+            ///   - webhookId:
+            ///   - deliveryId: The webhook-id header of the delivery.
+            ///   - status:
+            package init(
+                webhookId: Swift.String,
+                deliveryId: Swift.String,
+                status: Components.Schemas.WebhookTestQueued.StatusPayload
+            ) {
+                self.webhookId = webhookId
+                self.deliveryId = deliveryId
+                self.status = status
+            }
+            package enum CodingKeys: String, CodingKey {
+                case webhookId = "webhook_id"
+                case deliveryId = "delivery_id"
+                case status
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry`.
+        package struct WebhookDeliveryEntry: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/delivery_id`.
+            package var deliveryId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/event`.
+            package var event: Swift.String
+            /// The delivery's status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case sending = "sending"
+                case succeeded = "succeeded"
+                case failed = "failed"
+                case cancelled = "cancelled"
+            }
+            /// The delivery's status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/status`.
+            package var status: Components.Schemas.WebhookDeliveryEntry.StatusPayload
+            /// 0 for a delivery not attempted yet.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/attempt`.
+            package var attempt: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/status_code`.
+            package var statusCode: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/latency_ms`.
+            package var latencyMs: Swift.Int?
+            /// The first KiB of the answer.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/response_body`.
+            package var responseBody: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/error`.
+            package var error: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/attempted_at`.
+            package var attemptedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryEntry/next_attempt_at`.
+            package var nextAttemptAt: Foundation.Date?
+            /// Creates a new `WebhookDeliveryEntry`.
+            ///
+            /// - Parameters:
+            ///   - deliveryId:
+            ///   - event:
+            ///   - status: The delivery's status.
+            ///   - attempt: 0 for a delivery not attempted yet.
+            ///   - statusCode:
+            ///   - latencyMs:
+            ///   - responseBody: The first KiB of the answer.
+            ///   - error:
+            ///   - attemptedAt:
+            ///   - nextAttemptAt:
+            package init(
+                deliveryId: Swift.String,
+                event: Swift.String,
+                status: Components.Schemas.WebhookDeliveryEntry.StatusPayload,
+                attempt: Swift.Int,
+                statusCode: Swift.Int? = nil,
+                latencyMs: Swift.Int? = nil,
+                responseBody: Swift.String? = nil,
+                error: Swift.String? = nil,
+                attemptedAt: Foundation.Date? = nil,
+                nextAttemptAt: Foundation.Date? = nil
+            ) {
+                self.deliveryId = deliveryId
+                self.event = event
+                self.status = status
+                self.attempt = attempt
+                self.statusCode = statusCode
+                self.latencyMs = latencyMs
+                self.responseBody = responseBody
+                self.error = error
+                self.attemptedAt = attemptedAt
+                self.nextAttemptAt = nextAttemptAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case deliveryId = "delivery_id"
+                case event
+                case status
+                case attempt
+                case statusCode = "status_code"
+                case latencyMs = "latency_ms"
+                case responseBody = "response_body"
+                case error
+                case attemptedAt = "attempted_at"
+                case nextAttemptAt = "next_attempt_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookDeliveryLog`.
+        package struct WebhookDeliveryLog: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryLog/deliveries`.
+            package var deliveries: [Components.Schemas.WebhookDeliveryEntry]
+            /// Creates a new `WebhookDeliveryLog`.
+            ///
+            /// - Parameters:
+            ///   - deliveries:
+            package init(deliveries: [Components.Schemas.WebhookDeliveryEntry]) {
+                self.deliveries = deliveries
+            }
+            package enum CodingKeys: String, CodingKey {
+                case deliveries
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/SyncAccepted`.
         package struct SyncAccepted: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/SyncAccepted/channel_id`.

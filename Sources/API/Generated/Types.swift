@@ -229,6 +229,36 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /batch/{batch_id}/cancel`.
     /// - Remark: Generated from `#/paths//batch/{batch_id}/cancel/post(cancelBatch)`.
     func cancelBatch(_ input: Operations.CancelBatch.Input) async throws -> Operations.CancelBatch.Output
+    /// The user's webhook endpoints.
+    ///
+    /// - Remark: HTTP `GET /webhooks`.
+    /// - Remark: Generated from `#/paths//webhooks/get(listWebhooks)`.
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output
+    /// Add an endpoint; the secret (generated when none is given) is shown only in this answer.
+    ///
+    /// - Remark: HTTP `POST /webhooks`.
+    /// - Remark: Generated from `#/paths//webhooks/post(createWebhook)`.
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output
+    /// Change an endpoint's URL, events or description; active true re-enables a disabled one.
+    ///
+    /// - Remark: HTTP `PUT /webhooks/{webhook_id}`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/put(updateWebhook)`.
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output
+    /// Remove an endpoint with its deliveries.
+    ///
+    /// - Remark: HTTP `DELETE /webhooks/{webhook_id}`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/delete(deleteWebhook)`.
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output
+    /// Send a webhook.test event to the endpoint (disabled ones too).
+    ///
+    /// - Remark: HTTP `POST /webhooks/{webhook_id}/test`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/test/post(testWebhook)`.
+    func testWebhook(_ input: Operations.TestWebhook.Input) async throws -> Operations.TestWebhook.Output
+    /// The delivery log: each attempt's event, status code, latency and answer (truncated), and the next attempt.
+    ///
+    /// - Remark: HTTP `GET /webhooks/{webhook_id}/deliveries`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/deliveries/get(listWebhookDeliveries)`.
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output
     /// Start connecting a YouTube account: returns Google's consent URL; Google then redirects to /youtube/oauth/callback.
     ///
     /// - Remark: HTTP `POST /youtube/oauth/connect`.
@@ -807,6 +837,82 @@ extension APIProtocol {
     ) async throws -> Operations.CancelBatch.Output {
         try await cancelBatch(Operations.CancelBatch.Input(
             path: path,
+            headers: headers
+        ))
+    }
+    /// The user's webhook endpoints.
+    ///
+    /// - Remark: HTTP `GET /webhooks`.
+    /// - Remark: Generated from `#/paths//webhooks/get(listWebhooks)`.
+    package func listWebhooks(headers: Operations.ListWebhooks.Input.Headers = .init()) async throws -> Operations.ListWebhooks.Output {
+        try await listWebhooks(Operations.ListWebhooks.Input(headers: headers))
+    }
+    /// Add an endpoint; the secret (generated when none is given) is shown only in this answer.
+    ///
+    /// - Remark: HTTP `POST /webhooks`.
+    /// - Remark: Generated from `#/paths//webhooks/post(createWebhook)`.
+    package func createWebhook(
+        headers: Operations.CreateWebhook.Input.Headers = .init(),
+        body: Operations.CreateWebhook.Input.Body
+    ) async throws -> Operations.CreateWebhook.Output {
+        try await createWebhook(Operations.CreateWebhook.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Change an endpoint's URL, events or description; active true re-enables a disabled one.
+    ///
+    /// - Remark: HTTP `PUT /webhooks/{webhook_id}`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/put(updateWebhook)`.
+    package func updateWebhook(
+        path: Operations.UpdateWebhook.Input.Path,
+        headers: Operations.UpdateWebhook.Input.Headers = .init(),
+        body: Operations.UpdateWebhook.Input.Body
+    ) async throws -> Operations.UpdateWebhook.Output {
+        try await updateWebhook(Operations.UpdateWebhook.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Remove an endpoint with its deliveries.
+    ///
+    /// - Remark: HTTP `DELETE /webhooks/{webhook_id}`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/delete(deleteWebhook)`.
+    package func deleteWebhook(
+        path: Operations.DeleteWebhook.Input.Path,
+        headers: Operations.DeleteWebhook.Input.Headers = .init()
+    ) async throws -> Operations.DeleteWebhook.Output {
+        try await deleteWebhook(Operations.DeleteWebhook.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Send a webhook.test event to the endpoint (disabled ones too).
+    ///
+    /// - Remark: HTTP `POST /webhooks/{webhook_id}/test`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/test/post(testWebhook)`.
+    package func testWebhook(
+        path: Operations.TestWebhook.Input.Path,
+        headers: Operations.TestWebhook.Input.Headers = .init()
+    ) async throws -> Operations.TestWebhook.Output {
+        try await testWebhook(Operations.TestWebhook.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The delivery log: each attempt's event, status code, latency and answer (truncated), and the next attempt.
+    ///
+    /// - Remark: HTTP `GET /webhooks/{webhook_id}/deliveries`.
+    /// - Remark: Generated from `#/paths//webhooks/{webhook_id}/deliveries/get(listWebhookDeliveries)`.
+    package func listWebhookDeliveries(
+        path: Operations.ListWebhookDeliveries.Input.Path,
+        query: Operations.ListWebhookDeliveries.Input.Query = .init(),
+        headers: Operations.ListWebhookDeliveries.Input.Headers = .init()
+    ) async throws -> Operations.ListWebhookDeliveries.Output {
+        try await listWebhookDeliveries(Operations.ListWebhookDeliveries.Input(
+            path: path,
+            query: query,
             headers: headers
         ))
     }

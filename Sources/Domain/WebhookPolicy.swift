@@ -1,0 +1,63 @@
+import Foundation
+
+/// The event types a webhook can subscribe to.
+public enum WebhookEvents {
+    public static let catalogue = [
+        "video.completed", "video.failed", "video.cancelled", "video.published", "batch.completed", "report.ready",
+        "quota.warning", "quota.exhausted", "cost.limit_reached", "account.auth_expired", "webhook.test",
+    ]
+}
+
+/// How webhooks are delivered: the retry schedule, timeouts and limits. All configuration,
+/// so tests run them fast.
+public struct WebhookPolicy: Sendable, Equatable {
+    /// Waits before each retry after the first attempt (jittered by up to 10%).
+    public var schedule: [Duration] = [.seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18_000), .seconds(36_000), .seconds(36_000)]
+    /// The most one attempt may take.
+    public var timeout: Duration = .seconds(15)
+    /// Attempts in flight at once per endpoint, so one slow receiver cannot take every sender.
+    public var concurrencyPerEndpoint = 4
+    /// An endpoint whose every attempt has failed for this long is disabled and its owner told.
+    public var disableAfter: Duration = .seconds(3 * 86_400)
+    /// Bytes of a receiver's answer kept in the delivery log.
+    public var responseLimit = 1024
+    /// Plain http and loopback or private addresses (the embedded default and tests); https
+    /// to public hosts only otherwise.
+    public var allowInsecureURLs = false
+
+    public init() {}
+
+    /// The wait before retry number `attempt` (1 = the first retry), or nil when the schedule is spent.
+    public func retryDelay(after attempt: Int) -> Duration? {
+        guard attempt >= 1, attempt <= schedule.count else { return nil }
+        let base = schedule[attempt - 1].seconds
+        return .milliseconds(Int64(base * Double.random(in: 1.0...1.1) * 1000))
+    }
+
+    /// Checks a receiver URL.
+    /// - Throws: `invalid` naming the problem.
+    public func validate(url text: String) throws -> URL {
+        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            throw DomainError(.invalid, "url must be an absolute http(s) URL", field: "url")
+        }
+        guard scheme == "https" || (scheme == "http" && allowInsecureURLs) else {
+            throw DomainError(.invalid, allowInsecureURLs ? "url must use http or https" : "url must use https", field: "url")
+        }
+        guard url.user == nil, url.password == nil else { throw DomainError(.invalid, "url must not carry credentials", field: "url") }
+        if !allowInsecureURLs, Self.isPrivate(host: host.lowercased()) {
+            throw DomainError(.invalid, "url must point to a public host, not a loopback or private address", field: "url")
+        }
+        return url
+    }
+
+    static func isPrivate(host: String) -> Bool {
+        if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".local") || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 4 else { return host.hasPrefix("[fc") || host.hasPrefix("[fd") || host.hasPrefix("[fe80") }
+        switch (parts[0], parts[1]) {
+        case (127, _), (10, _), (0, _), (169, 254), (192, 168): return true
+        case (172, 16...31): return true
+        default: return false
+        }
+    }
+}

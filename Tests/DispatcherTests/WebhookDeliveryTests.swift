@@ -1,0 +1,201 @@
+import Dispatcher
+import Domain
+import Foundation
+import Queue
+import TestSupport
+import Testing
+
+/// Webhook delivery end to end: outbox events fanned out to subscribed endpoints, signed per
+/// Standard Webhooks (checked by the reference Python implementation), retried with the same
+/// `webhook-id`, 410 disabling, a slow receiver not holding up another.
+@Suite struct WebhookDeliveryTests {
+    @Test func theStandardWebhooksTestVectorSigns() {
+        let signature = StandardWebhooks.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+                                                   body: Data(#"{"test": 2432232314}"#.utf8), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        let secret = StandardWebhooks.makeSecret()
+        #expect(secret.hasPrefix("whsec_") && StandardWebhooks.key(of: secret).count == 32)
+    }
+
+    @Test func receiverURLsAreCheckedAgainstTheConfiguration() throws {
+        let strict = WebhookPolicy()
+        #expect(throws: DomainError.self) { try strict.validate(url: "http://example.com/hook") }
+        #expect(throws: DomainError.self) { try strict.validate(url: "https://127.0.0.1/hook") }
+        #expect(throws: DomainError.self) { try strict.validate(url: "https://192.168.1.4/hook") }
+        #expect(throws: DomainError.self) { try strict.validate(url: "https://user:pw@example.com/hook") }
+        #expect(throws: DomainError.self) { try strict.validate(url: "not a url") }
+        _ = try strict.validate(url: "https://example.com/hook")
+        var relaxed = WebhookPolicy()
+        relaxed.allowInsecureURLs = true
+        _ = try relaxed.validate(url: "http://127.0.0.1:9/hook")
+        #expect(throws: DomainError.self) { try relaxed.validate(url: "ftp://example.com/") }
+    }
+
+    /// A policy at test speed.
+    static var fast: WebhookPolicy {
+        var policy = WebhookPolicy()
+        policy.schedule = [.milliseconds(100), .milliseconds(100), .milliseconds(100)]
+        policy.timeout = .seconds(5)
+        policy.concurrencyPerEndpoint = 1
+        policy.allowInsecureURLs = true
+        return policy
+    }
+
+    /// Runs two workers with the webhook queue and the fan-out while `body` runs.
+    func withDispatcher<T: Sendable>(_ db: TestDatabase, cipher: TokenCipher, _ body: () async throws -> T) async throws -> T {
+        let jobs = WebhookJobs(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+        let fanout = WebhookFanout(store: jobs.store, interval: .milliseconds(50))
+        return try await PipelineFleet(db: db).run(workers: 2, queues: [WebhookDeliveryArgs.queue: 8], register: { jobs.register(into: &$0) },
+                                                   tasks: [fanout], body)
+    }
+
+    /// Verifies every received request with the `standardwebhooks` package from PyPI.
+    func verifyWithPython(_ received: [WebhookReceiver.Received], secret: String) throws -> Bool {
+        let lines = try received.map { request -> String in
+            let object: [String: String] = ["id": request.id, "timestamp": request.timestamp, "signature": request.signature, "body": request.body]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-webhooks-\(UUID().uuidString).jsonl")
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import json, sys
+            from standardwebhooks.webhooks import Webhook
+            hook = Webhook(sys.argv[1])
+            for line in open(sys.argv[2]):
+                r = json.loads(line)
+                hook.verify(r["body"], {"webhook-id": r["id"], "webhook-timestamp": r["timestamp"], "webhook-signature": r["signature"]})
+            """, secret, file.path]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test func eventsAreDeliveredSignedOnceAndRetriedWithTheSameID() async throws {
+        let receiver = WebhookReceiver()
+        try await withDatabase { db in
+            let cipher = try TokenCipher.ephemeral()
+            let webhooks = WebhookRepository(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+            let user = try await db.createUser()
+            let stranger = try await db.createUser()
+            try await receiver.run { base in
+                let (ok, secret) = try await webhooks.create(userID: user, url: base + "/ok", events: ["video.completed", "batch.completed"],
+                                                             description: "main", secret: nil)
+                let (flaky, flakySecret) = try await webhooks.create(userID: user, url: base + "/flaky", events: ["video.completed"],
+                                                                     description: nil, secret: "a-chosen-secret-of-some-length")
+                try await withDispatcher(db, cipher: cipher) {
+                    for index in 0..<5 {
+                        try await DomainEvents.record(type: "video.completed", userID: user, data: #"{"video_id": "vid_\#(index)"}"#,
+                                                      on: db.client, logger: db.logger)
+                    }
+                    try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    try await DomainEvents.record(type: "video.completed", userID: stranger, data: "{}", on: db.client, logger: db.logger)
+                    let delivered = try await eventually(timeout: .seconds(90)) {
+                        try await db.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'") == 10
+                    }
+                    #expect(delivered)
+                }
+                // Each event once per endpoint on success; nothing unsubscribed, nothing of another user.
+                let good = receiver.received(path: "/ok")
+                #expect(good.count == 5)
+                #expect(Set(good.map(\.id)).count == 5)
+                let attempts = Dictionary(grouping: receiver.received(path: "/flaky"), by: \.id)
+                #expect(attempts.count == 5)
+                #expect(attempts.values.allSatisfy { $0.count == 3 }, "two failures then a success, under one webhook-id")
+                #expect(!receiver.overlapped)
+                let first = try #require(good.first)
+                let body = try #require(try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any])
+                #expect(body["type"] as? String == "video.completed")
+                #expect((body["data"] as? [String: Any])?["video_id"] != nil)
+                #expect(body["timestamp"] is String)
+                #expect(try verifyWithPython(good, secret: secret))
+                // A chosen secret signs with its UTF-8 bytes: the reference library takes them as whsec_ + base64.
+                #expect(try verifyWithPython(receiver.received(path: "/flaky"), secret: "whsec_" + Data(flakySecret.utf8).base64EncodedString()))
+                #expect(try verifyWithPython(good, secret: "whsec_" + Data(flakySecret.utf8).base64EncodedString()) == false)
+                // The log shows each attempt with its status code.
+                let log = try #require(try await webhooks.log(endpointID: flaky.id, userID: user, limit: 100))
+                #expect(log.filter { $0.statusCode == 500 }.count == 10)
+                #expect(log.filter { $0.statusCode == 200 }.count == 5)
+                #expect(log.first?.responseBody != nil)
+                #expect(try await webhooks.log(endpointID: ok.id, userID: stranger, limit: 10) == nil)
+            }
+        }
+    }
+
+    @Test func a410DisablesTheEndpointAndASlowReceiverDoesNotHoldUpAnother() async throws {
+        let receiver = WebhookReceiver(slowDelay: .seconds(5))
+        try await withDatabase { db in
+            let cipher = try TokenCipher.ephemeral()
+            let webhooks = WebhookRepository(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+            let user = try await db.createUser()
+            try await receiver.run { base in
+                let (gone, _) = try await webhooks.create(userID: user, url: base + "/gone", events: ["video.failed"], description: nil, secret: nil)
+                _ = try await webhooks.create(userID: user, url: base + "/slow", events: ["video.completed"], description: nil, secret: nil)
+                _ = try await webhooks.create(userID: user, url: base + "/ok", events: ["video.completed"], description: nil, secret: nil)
+                try await withDispatcher(db, cipher: cipher) {
+                    for _ in 0..<4 {
+                        try await DomainEvents.record(type: "video.completed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    }
+                    // The fast receiver has all four while the slow one (one at a time, 5 s each) is far from done.
+                    let fastDone = try await eventually(timeout: .seconds(30)) { receiver.received(path: "/ok").count == 4 }
+                    #expect(fastDone)
+                    #expect(receiver.received(path: "/slow").count < 4)
+                    try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    let disabled = try await eventually(timeout: .seconds(30)) {
+                        try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1
+                    }
+                    #expect(disabled)
+                    // Once disabled, later events are not sent to it.
+                    try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    let slowDone = try await eventually(timeout: .seconds(60)) { receiver.received(path: "/slow").count == 4 }
+                    #expect(slowDone)
+                }
+                #expect(receiver.received(path: "/gone").count == 1)
+                #expect(try await db.scalar("SELECT count(*) FROM email_outbox WHERE subject LIKE '%webhook was disabled%'") == 1)
+                let endpoint = try #require(try await webhooks.list(userID: user).first { $0.id == gone.id })
+                #expect(endpoint.disabledReason?.contains("410") == true)
+                // A test delivery still reaches a disabled endpoint, to check a fix.
+                #expect(try await webhooks.sendTest(id: gone.id, userID: user) != nil)
+            }
+        }
+    }
+
+    @Test func anEndpointFailingLongerThanTheLimitIsDisabledAndItsOwnerTold() async throws {
+        let receiver = WebhookReceiver()
+        try await withDatabase { db in
+            let cipher = try TokenCipher.ephemeral()
+            let policy = {
+                var policy = Self.fast
+                policy.schedule = Array(repeating: .milliseconds(200), count: 50)
+                policy.disableAfter = .seconds(1)
+                policy.responseLimit = 100
+                return policy
+            }()
+            let webhooks = WebhookRepository(client: db.client, cipher: cipher, policy: policy, logger: db.logger)
+            let user = try await db.createUser()
+            try await receiver.run { base in
+                let (down, _) = try await webhooks.create(userID: user, url: base + "/down", events: ["quota.warning"], description: nil, secret: nil)
+                let jobs = WebhookJobs(client: db.client, cipher: cipher, policy: policy, logger: db.logger)
+                try await PipelineFleet(db: db).run(workers: 1, queues: [WebhookDeliveryArgs.queue: 4], register: { jobs.register(into: &$0) },
+                                                    tasks: [WebhookFanout(store: jobs.store, interval: .milliseconds(50))]) {
+                    try await DomainEvents.record(type: "quota.warning", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    let disabled = try await eventually(timeout: .seconds(60)) {
+                        try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1
+                    }
+                    #expect(disabled)
+                }
+                let endpoint = try #require(try await webhooks.list(userID: user).first)
+                #expect(endpoint.disabledReason?.hasPrefix("Every delivery failed") == true)
+                #expect(try await db.scalar("SELECT count(*) FROM email_outbox WHERE subject LIKE '%webhook was disabled%'") == 1)
+                #expect(receiver.received(path: "/down").count >= 2)
+                // The log keeps the first bytes of each answer only.
+                let log = try #require(try await webhooks.log(endpointID: down.id, userID: user, limit: 100))
+                #expect(log.allSatisfy { ($0.responseBody?.utf8.count ?? 0) <= 100 })
+                #expect(log.first?.statusCode == 503)
+                #expect(try await db.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'") == 1)
+            }
+        }
+    }
+}
