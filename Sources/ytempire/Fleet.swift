@@ -51,7 +51,9 @@ struct Fleet {
                    RateLimitPruner(client: client, logger: logger),
                    ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
                    QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
-                   WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention)]
+                   WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention),
+                   CredentialPruner(client: client, logger: logger)]
+                + (integration == nil ? [] : [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))])
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
         }

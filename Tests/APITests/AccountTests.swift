@@ -102,6 +102,32 @@ import Testing
         }
     }
 
+    @Test func theCredentialPrunerRemovesOnlyWhatCanNoLongerBeUsed() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let live = try await signUp(api, "live@example.com")
+                let old = try await signUp(api, "old@example.com")
+                #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": old.refresh], token: old.access).status == .ok)
+                // Age the signed-out session and its tokens past the retention.
+                try await db.client.query("""
+                    UPDATE sessions SET revoked_at = now() - interval '30 days' WHERE revoked_at IS NOT NULL
+                    """, logger: db.logger)
+                try await db.client.query("""
+                    UPDATE refresh_tokens SET expires_at = now() - interval '30 days'
+                     WHERE session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL)
+                    """, logger: db.logger)
+                try await db.client.query("UPDATE email_tokens SET expires_at = now() - interval '30 days'", logger: db.logger)
+                let pruned = try await CredentialPruner(client: db.client, logger: db.logger).runOnce()
+                #expect(pruned >= 2)
+                #expect(try await db.scalar("SELECT count(*) FROM sessions") == 1)
+                #expect(try await db.scalar("SELECT count(*) FROM email_tokens") == 0)
+                // The live session is untouched and keeps working.
+                #expect(try await api.call(.get, "/users/profile", token: live.access).status == .ok)
+                #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": live.refresh]).status == .ok)
+            }
+        }
+    }
+
     @Test func profileAndSettings() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in

@@ -152,7 +152,8 @@ import Testing
                     let slowDone = try await eventually(timeout: .seconds(60)) { receiver.received(path: "/slow").count == 4 }
                     #expect(slowDone)
                 }
-                #expect(receiver.received(path: "/gone").count == 1)
+                // One delivery (an attempt whose outcome could not be recorded is sent again: at least once).
+                #expect(Set(receiver.received(path: "/gone").map(\.id)).count == 1)
                 #expect(try await db.scalar("SELECT count(*) FROM email_outbox WHERE subject LIKE '%webhook was disabled%'") == 1)
                 let endpoint = try #require(try await webhooks.list(userID: user).first { $0.id == gone.id })
                 #expect(endpoint.disabledReason?.contains("410") == true)

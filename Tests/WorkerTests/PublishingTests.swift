@@ -263,6 +263,15 @@ final class TestClock: Sendable {
                     try await db.scalar("SELECT count(*) FROM channel_snapshots") == 1
                 })
             }
+            // The leader's scheduler finds nothing due right after a sync, and queues one once it is stale.
+            let scheduler = ChannelSyncScheduler(stats: stats, age: .seconds(3600))
+            #expect(try await scheduler.runOnce() == 0)
+            try await db.client.query("UPDATE channels SET last_synced_at = now() - interval '2 hours'", logger: db.logger)
+            #expect(try await scheduler.runOnce() == 1)
+            #expect(try await scheduler.runOnce() == 1)
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM jobs WHERE kind = 'channel.sync' AND state IN ('available', 'scheduled', 'retryable', 'running')
+                """) == 1, "a second round reuses the waiting sync")
             let analytics = try #require(try await stats.analytics(channelID: channel, userID: user, days: 30))
             let day = try #require(analytics.daily.last)
             let youtubeID = try #require(setup.sandbox.videos.first?.id)
