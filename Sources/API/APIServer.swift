@@ -1,6 +1,8 @@
 package import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import NIOCore
 package import OpenAPIRuntime
 import OpenAPIHummingbird
 import PostgresNIO
@@ -18,13 +20,24 @@ public struct APIConfiguration: Sendable {
     public var version: String
     /// Browser origins allowed to call the API. Default none.
     public var cors: CORSPolicy
+    /// The WebSocket endpoints.
+    public var live: LiveConfiguration
 
-    public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy()) {
+    public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy(),
+                live: LiveConfiguration = LiveConfiguration()) {
         self.host = host
         self.port = port
         self.version = version
         self.cors = cors
+        self.live = live
     }
+}
+
+/// The API's routers: HTTP operations, and the WebSocket endpoints' upgrade checks.
+public struct APIRouters {
+    public let http: Router<APIRequestContext>
+    /// Nil when built without a `LiveHub`: no WebSocket endpoints.
+    public let webSocket: Router<LiveRequestContext>?
 }
 
 /// Builds the Hummingbird application that serves the API.
@@ -32,23 +45,26 @@ public enum APIServer {
     /// The path prefix of every spec operation.
     public static let basePath = "/api/v1"
 
-    /// The router with every route and middleware; tests drive it without a socket.
-    public static func makeRouter(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
-                                  auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
-                                  cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
-                                  youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
-                                  logger: Logger) async throws -> Router<APIRequestContext> {
+    /// The routers with every route and middleware; tests drive the HTTP one without a socket.
+    /// - Parameter live: the process's hub of live events; without one, no WebSocket endpoints.
+    public static func makeRouters(client: PostgresClient, registry: PrometheusCollectorRegistry, version: String,
+                                   auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
+                                   cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
+                                   youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
+                                   live: LiveHub? = nil, logger: Logger) async throws -> APIRouters {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: CORSMiddleware(policy: cors))
         router.add(middleware: MetricsMiddleware())
         let signer = try await TokenSigner.load(auth)
         let sessions = SessionRepository(client: client, logger: logger)
+        let tokens = AccessTokens(signer: signer, sessions: sessions)
+        let channels = ChannelRepository(client: client, logger: logger)
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
             passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
             users: UserRepository(client: client, logger: logger), sessions: sessions,
-            channels: ChannelRepository(client: client, logger: logger), videos: VideoRepository(client: client, logger: logger),
+            channels: channels, videos: VideoRepository(client: client, logger: logger),
             submission: VideoSubmission(client: client, plan: plan, logger: logger),
             control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)),
             publications: PublicationStore(client: client, logger: logger),
@@ -61,7 +77,7 @@ public enum APIServer {
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
                                      middlewares: [
                                          EmptyBodyMiddleware(),
-                                         AuthMiddleware(signer: signer, sessions: sessions),
+                                         AuthMiddleware(tokens: tokens),
                                          RateLimitMiddleware(limiter: RateLimiter(client: client, logger: logger), policy: rateLimits,
                                                              document: OpenAPIDocument.json),
                                      ])
@@ -82,23 +98,37 @@ public enum APIServer {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
-        return router
+        guard let live else { return APIRouters(http: router, webSocket: nil) }
+        let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger))
+        routes.addFallbacks(to: router)
+        return APIRouters(http: router, webSocket: routes.webSocketRouter())
+    }
+
+    /// An application serving `routers`: HTTP/1.1, upgraded to WebSocket on the live endpoints.
+    public static func application(_ routers: APIRouters, address: BindAddress, pingInterval: Duration = .seconds(30),
+                                   onServerRunning: @escaping @Sendable (any NIOCore.Channel) async -> Void = { _ in },
+                                   logger: Logger) -> some ApplicationProtocol {
+        let configuration = ApplicationConfiguration(address: address, serverName: "ytempire")
+        guard let webSocket = routers.webSocket else {
+            return Application(router: routers.http, configuration: configuration, onServerRunning: onServerRunning, logger: logger)
+        }
+        return Application(router: routers.http,
+                           server: .http1WebSocketUpgrade(webSocketRouter: webSocket,
+                                                          configuration: .init(ws: .init(autoPing: .enabled(timePeriod: pingInterval)))),
+                           configuration: configuration, onServerRunning: onServerRunning, logger: logger)
     }
 
     /// The application, a `Service` to run in the process's `ServiceGroup`.
     public static func makeApplication(configuration: APIConfiguration, auth: AuthConfiguration, rateLimits: RateLimitPolicy,
                                        client: PostgresClient, registry: PrometheusCollectorRegistry, plan: PipelinePlan,
                                        artifacts: any ArtifactStorage, youtube: YouTubeIntegration?, secrets: TokenCipher,
-                                       webhookPolicy: WebhookPolicy, logger: Logger) async throws -> some ApplicationProtocol {
-        let router = try await makeRouter(client: client, registry: registry, version: configuration.version, auth: auth,
-                                          rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
-                                          secrets: secrets, webhookPolicy: webhookPolicy, logger: logger)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ytempire"),
-            onServerRunning: { _ in
-                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])
-            },
-            logger: logger)
+                                       webhookPolicy: WebhookPolicy, live: LiveHub, logger: Logger) async throws -> some ApplicationProtocol {
+        let routers = try await makeRouters(client: client, registry: registry, version: configuration.version, auth: auth,
+                                            rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
+                                            secrets: secrets, webhookPolicy: webhookPolicy, live: live, logger: logger)
+        return application(routers, address: .hostname(configuration.host, port: configuration.port),
+                           pingInterval: configuration.live.pingInterval, onServerRunning: { _ in
+                               logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])
+                           }, logger: logger)
     }
 }

@@ -19,8 +19,10 @@ extension APIService {
         let youtube = try requireYouTube()
         var loginHint: String?
         if case .json(let body) = input.body { loginHint = body.loginHint }
-        if let loginHint, !loginHint.contains("@") || loginHint.count > 254 {
-            throw APIError.validation("login_hint must be an email address", field: "login_hint")
+        if let loginHint {
+            do { try AccountRules.validateEmail(loginHint) } catch {
+                throw APIError.validation("login_hint must be an email address", field: "login_hint")
+            }
         }
         let accounts = youTubeAccounts(youtube)
         // Refused here already, so nobody is sent through Google's consent for nothing (the

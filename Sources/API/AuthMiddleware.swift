@@ -26,8 +26,7 @@ struct AuthMiddleware: ServerMiddleware {
         "youTubeCallback",
     ]
 
-    let signer: TokenSigner
-    let sessions: SessionRepository
+    let tokens: AccessTokens
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
@@ -37,11 +36,25 @@ struct AuthMiddleware: ServerMiddleware {
         guard let header = request.headerFields[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer "
         else { throw APIError.unauthorized }
-        guard let claims = await signer.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)),
-              let user = try await sessions.activeUser(sessionID: claims.sid, userID: claims.sub.value)
-        else { throw APIError.unauthorized("The access token is invalid, expired or revoked") }
-        return try await CurrentUser.$value.withValue(CurrentUser(user: user, sessionID: claims.sid)) {
+        let caller = try await tokens.caller(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        return try await CurrentUser.$value.withValue(caller) {
             try await next(request, body, metadata)
         }
+    }
+}
+
+/// Checks access tokens: an RS256 signature of ours, not expired, naming a live session.
+/// HTTP operations and WebSocket connections authenticate through it alike.
+struct AccessTokens: Sendable {
+    let signer: TokenSigner
+    let sessions: SessionRepository
+
+    /// The caller the token speaks for.
+    /// - Throws: 401 `APIError` for a bad, expired or revoked token.
+    func caller(_ token: String) async throws -> CurrentUser {
+        guard let claims = await signer.verify(token),
+              let user = try await sessions.activeUser(sessionID: claims.sid, userID: claims.sub.value)
+        else { throw APIError.unauthorized("The access token is invalid, expired or revoked") }
+        return CurrentUser(user: user, sessionID: claims.sid)
     }
 }

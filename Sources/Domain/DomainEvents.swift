@@ -6,9 +6,13 @@ import Queue
 /// Domain events: the outbox the dispatcher fans out to webhooks, and the live
 /// notifications every API instance relays to WebSocket clients.
 public enum DomainEvents {
-    /// The NOTIFY channel of live video updates. Payload: JSON with `type`, `video_id`,
-    /// `user_id`, `channel_id`, `status`, `stage`, `progress`.
-    public static let videoChannel = "ytempire_video_events"
+    /// The NOTIFY channel of live updates that API instances relay to WebSocket clients.
+    /// Payload: JSON with `type` and `user_id`. Video changes (`video.progress`,
+    /// `video.completed`, `video.failed`, `video.cancelled`, `video.published`) add `video_id`,
+    /// `channel_id`, `status`, `stage`, `progress`, `spent`, `reserved`; every other outbox
+    /// event arrives as `system.notification` with `event`, `event_id` and `details` (a trigger on
+    /// `domain_events`, migration 0106, which names this channel too).
+    public static let liveChannel = "ytempire_live_events"
 
     /// Writes an outbox event in the caller's transaction, so it exists exactly when the
     /// change it describes does.
@@ -22,7 +26,7 @@ public enum DomainEvents {
     /// Publishes a video's current state to listeners (sent when the transaction commits).
     public static func publishVideo(_ videoID: String, type: String, on executor: any PostgresExecutor, logger: Logger) async throws {
         try await executor.run("""
-            SELECT pg_notify(\(videoChannel), json_build_object(
+            SELECT pg_notify(\(liveChannel), json_build_object(
                        'type', \(type)::text, 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
                        'stage', stage, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)
               FROM videos WHERE id = \(videoID)

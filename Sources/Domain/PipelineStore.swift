@@ -93,7 +93,7 @@ public struct PipelineStore: Sendable {
                  WHERE id IN (SELECT video_id FROM s) AND status = 'processing'
                 RETURNING id, user_id, channel_id, status, progress, spent, reserved
             )
-            SELECT pg_notify(\(DomainEvents.videoChannel), json_build_object(
+            SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object(
                        'type', 'video.progress', 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
                        'stage', \(args.stage.rawValue)::text, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)
               FROM v
@@ -288,7 +288,7 @@ public struct PipelineStore: Sendable {
                            'batch_id', v.batch_id, 'error', \(errorCode)::text, 'message', \(message)::text))
                   FROM v JOIN unnest(\(videoIDs)::text[], \(eventIDs)::text[]) AS e(video_id, event_id) ON e.video_id = v.id
             ), notified AS (
-                SELECT count(pg_notify(\(DomainEvents.videoChannel), json_build_object(
+                SELECT count(pg_notify(\(DomainEvents.liveChannel), json_build_object(
                            'type', \(type)::text, 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
                            'stage', stage, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)) AS n
                   FROM v

@@ -33,7 +33,6 @@ public struct PublishWork: Sendable {
     public var thumbnailType: String
     public var accountID: String?
     public var sessionURI: String?
-    public var bytesSent: Int64
     public var youtubeVideoID: String?
     public var thumbnailDone: Bool
 }
@@ -119,21 +118,21 @@ public struct PublicationStore: Sendable {
         let rows = try await client.query("""
             SELECT v.user_id, v.status, v.title, v.description, v.tags, p.privacy_status, c.youtube_channel_id,
                    f.storage_key, coalesce(f.size_bytes, 0), t.storage_key, coalesce(t.content_type, 'image/png'),
-                   p.account_id, p.session_uri, p.bytes_sent, p.youtube_video_id, p.thumbnail_set_at IS NOT NULL
+                   p.account_id, p.session_uri, p.youtube_video_id, p.thumbnail_set_at IS NOT NULL
               FROM videos v JOIN publications p ON p.video_id = v.id JOIN channels c ON c.id = v.channel_id
               LEFT JOIN artifacts f ON f.video_id = v.id AND f.kind = 'video'
               LEFT JOIN artifacts t ON t.video_id = v.id AND t.kind = 'thumbnail'
              WHERE v.id = \(videoID)
             """, logger: logger)
         for try await row in rows.decode((String, String, String, String, [String], String, String?, String?, Int64, String?, String,
-                                          String?, String?, Int64, String?, Bool).self) {
+                                          String?, String?, String?, Bool).self) {
             let (userID, status, title, description, tags, privacy, linked, videoKey, size, thumbKey, thumbType,
-                 account, session, sent, youtubeID, thumbDone) = row
+                 account, session, youtubeID, thumbDone) = row
             return PublishWork(videoID: videoID, userID: userID, videoStatus: VideoStatus(rawValue: status) ?? .failed,
                                metadata: UploadMetadata(title: String(title.prefix(100)), description: String(description.prefix(5000)),
                                                         tags: tags, privacyStatus: privacy),
                                linkedChannelID: linked, videoKey: videoKey, videoSize: size, thumbnailKey: thumbKey, thumbnailType: thumbType,
-                               accountID: account, sessionURI: session, bytesSent: sent, youtubeVideoID: youtubeID, thumbnailDone: thumbDone)
+                               accountID: account, sessionURI: session, youtubeVideoID: youtubeID, thumbnailDone: thumbDone)
         }
         return nil
     }

@@ -43,8 +43,10 @@ public final class Notifier: Service, Sendable {
     public var isConnected: Bool { connected.withLock { $0 } }
 
     /// A stream of the notifications on `channel`. It ends when the caller stops iterating.
-    public func subscribe(to channel: String) -> AsyncStream<NotifierEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: NotifierEvent.self, bufferingPolicy: .bufferingNewest(256))
+    /// - Parameter buffer: notifications kept for a subscriber that has not caught up; beyond
+    ///   it the oldest are dropped (wake-ups can be; relayed events want a larger buffer).
+    public func subscribe(to channel: String, buffer: Int = 256) -> AsyncStream<NotifierEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: NotifierEvent.self, bufferingPolicy: .bufferingNewest(buffer))
         let id = nextID.add(1, ordering: .relaxed).newValue
         subscribers.withLock { $0[id] = Subscriber(channel: channel, continuation: continuation) }
         continuation.onTermination = { [weak self] _ in

@@ -68,7 +68,6 @@ struct SandboxState {
     var quota: [String: Int] = [:]
     var quotaExceededAnswers = 0
     var faultsInjected = 0
-    var requests = 0
 
     /// The account for `email`, created on first sign-in like a fresh Google account with a channel.
     mutating func account(email: String, now: Date) -> Account {

@@ -162,7 +162,6 @@ public final class YouTubeSandbox: Sendable {
     /// Applies the injected faults that answer before any effect: a slow answer, a 503.
     func injectedFailure() async throws -> Response? {
         let faults = configuration.faults
-        state.withLock { $0.requests += 1 }
         if faults.slowRate > 0, Double.random(in: 0..<1) < faults.slowRate { try await Task.sleep(for: faults.slowDelay) }
         if faults.serverErrorRate > 0, Double.random(in: 0..<1) < faults.serverErrorRate {
             state.withLock { $0.faultsInjected += 1 }

@@ -73,7 +73,7 @@ struct CommandFailure: Error, CustomStringConvertible {
                 return CommandFailure("database error: \(message)")
             }
             switch psql.code {
-            case .connectionError, .serverClosedConnection, .unexpectedBackendMessage, .connectionClosed:
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .unexpectedBackendMessage:
                 let cause = psql.underlying.map { " (\($0))" } ?? ""
                 return CommandFailure("cannot connect to the database at \(url.redacted)\(cause)")
             default:

@@ -22,6 +22,8 @@ struct Fleet {
     var runsDispatcher: Bool
     var maintenance = MaintenanceConfiguration()
     var leaderTTL: Duration = .seconds(15)
+    /// The lease of webhook deliveries a dispatcher-only process claims.
+    var senderLease: Duration = .seconds(30)
     var pipeline: PipelineSettings
     var youtube: YouTubeSettings
     var webhooks: WebhookSettings
@@ -33,7 +35,10 @@ struct Fleet {
             try await migrator.requireCurrent()
         }
         var services: [any Service] = [client]
-        let notifier = Notifier(client: client, logger: logger)
+        // One LISTEN connection per process: the queue's channels, and the live events an API
+        // instance relays to its WebSocket clients.
+        let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control]
+                                    + (api == nil ? [] : [DomainEvents.liveChannel]), logger: logger)
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
         let deliveries = WebhookDeliveryStore(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger)
@@ -42,9 +47,14 @@ struct Fleet {
                 logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
             })
         }
+        // Dispatchers send webhooks: a worker of their own on the `webhooks` queue, or that queue
+        // added to this process's worker. The process takes part in the election under its id.
+        var worker = worker
         if runsDispatcher {
-            let candidate = worker?.id ?? WorkerConfiguration.defaultID()
-            let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: candidate, ttl: leaderTTL, logger: logger)
+            var sender = worker ?? WorkerConfiguration(queues: [:], lease: senderLease)
+            if sender.queues[WebhookDeliveryArgs.queue] == nil { sender.queues[WebhookDeliveryArgs.queue] = 8 }
+            worker = sender
+            let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: sender.id, ttl: leaderTTL, logger: logger)
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
                 + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
@@ -52,18 +62,11 @@ struct Fleet {
                    ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
                    QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
                    WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention),
-                   CredentialPruner(client: client, logger: logger)]
+                   CredentialPruner(client: client, logger: logger),
+                   OutboxPruner(client: client, logger: logger, retention: webhooks.retention)]
                 + (integration == nil ? [] : [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))])
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
-        }
-        // Dispatchers send webhooks: a worker of their own on the `webhooks` queue, or that queue
-        // added to this process's worker.
-        var worker = worker
-        if runsDispatcher {
-            var sender = worker ?? WorkerConfiguration(queues: [:])
-            if sender.queues[WebhookDeliveryArgs.queue] == nil { sender.queues[WebhookDeliveryArgs.queue] = 8 }
-            worker = sender
         }
         if let worker {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
@@ -83,9 +86,12 @@ struct Fleet {
         if let api {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let live = LiveHub(notifier: notifier, configuration: api.live, logger: logger)
             services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry,
                                                                    plan: pipeline.plan, artifacts: try pipeline.storage(), youtube: integration,
-                                                                   secrets: webhooks.cipher, webhookPolicy: webhooks.policy, logger: logger))
+                                                                   secrets: webhooks.cipher, webhookPolicy: webhooks.policy, live: live, logger: logger))
+            // After the application, so that at shutdown it stops first and tells its sockets.
+            services.append(live)
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },

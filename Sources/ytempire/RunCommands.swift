@@ -29,6 +29,17 @@ struct WorkerOptions: ParsableArguments {
     }
 }
 
+/// The whole number in environment variable `name`, nil when unset or empty.
+/// - Throws: `ValidationError` naming the variable when it is not a number in `range`.
+func environmentNumber(_ name: String, _ range: ClosedRange<Int>,
+                       in environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int? {
+    guard let raw = environment[name], !raw.isEmpty else { return nil }
+    guard let value = Int(raw), range.contains(value) else {
+        throw ValidationError("\(name) must be a number from \(range.lowerBound) to \(range.upperBound) (got '\(raw)')")
+    }
+    return value
+}
+
 /// Options of a process that serves the API.
 struct APIOptions: ParsableArguments {
     @Option(help: "Interface to listen on (default: $YTEMPIRE_API_HOST or 127.0.0.1).")
@@ -45,7 +56,10 @@ struct APIOptions: ParsableArguments {
             throw ValidationError("--port (or YTEMPIRE_API_PORT) must be a number from 1 to 65535 (got '\(rawPort)')")
         }
         let cors = try CORSPolicy.parse(environment["YTEMPIRE_CORS_ORIGINS"] ?? "")
-        return APIConfiguration(host: host, port: port, cors: cors)
+        var live = LiveConfiguration()
+        if let interval = try environmentNumber("YTEMPIRE_WS_PING_INTERVAL", 1...3600) { live.pingInterval = .seconds(interval) }
+        if let limit = try environmentNumber("YTEMPIRE_WS_MAX_SOCKETS_PER_USER", 1...10_000) { live.maxSocketsPerUser = limit }
+        return APIConfiguration(host: host, port: port, cors: cors, live: live)
     }
 
     /// Rate limits from `YTEMPIRE_RATE_LIMITS`, e.g. `authentication=10/60,general=1000/3600`
@@ -81,15 +95,8 @@ struct APIOptions: ParsableArguments {
         var auth = AuthConfiguration()
         auth.privateKeyFile = environment["YTEMPIRE_JWT_PRIVATE_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if let directory = environment["YTEMPIRE_KEY_DIR"], !directory.isEmpty { auth.keyDirectory = directory }
-        func seconds(_ name: String, _ range: ClosedRange<Int>) throws -> Duration? {
-            guard let raw = environment[name] else { return nil }
-            guard let value = Int(raw), range.contains(value) else {
-                throw ValidationError("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound) (got '\(raw)')")
-            }
-            return .seconds(value)
-        }
-        if let ttl = try seconds("YTEMPIRE_ACCESS_TOKEN_TTL", 60...86_400) { auth.accessLifetime = ttl }
-        if let ttl = try seconds("YTEMPIRE_REFRESH_TOKEN_TTL", 3600...(365 * 86_400)) { auth.refreshLifetime = ttl }
+        if let ttl = try environmentNumber("YTEMPIRE_ACCESS_TOKEN_TTL", 60...86_400) { auth.accessLifetime = .seconds(ttl) }
+        if let ttl = try environmentNumber("YTEMPIRE_REFRESH_TOKEN_TTL", 3600...(365 * 86_400)) { auth.refreshLifetime = .seconds(ttl) }
         if let raw = environment["YTEMPIRE_BCRYPT_COST"] {
             guard let cost = UInt8(raw), (4...31).contains(cost) else {
                 throw ValidationError("YTEMPIRE_BCRYPT_COST must be a number from 4 to 31 (got '\(raw)')")
@@ -114,8 +121,12 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "How long completed jobs are kept.")
     var completedRetention = DurationArgument(.seconds(86_400))
 
+    @Option(help: "Lease of a webhook delivery this dispatcher claimed, without a heartbeat (a dispatcher that dies gives its deliveries back after it).")
+    var senderLease = DurationArgument(.seconds(30))
+
     func apply(to fleet: inout Fleet) {
         fleet.leaderTTL = leaderTTL.duration
+        fleet.senderLease = senderLease.duration
         fleet.maintenance.rescueInterval = rescueInterval.duration
         fleet.maintenance.scheduleInterval = scheduleInterval.duration
         fleet.maintenance.completedRetention = completedRetention.duration

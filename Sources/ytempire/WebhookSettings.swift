@@ -36,10 +36,7 @@ struct WebhookSettings {
         if let timeout = value("YTEMPIRE_WEBHOOK_TIMEOUT") { settings.policy.timeout = try duration("YTEMPIRE_WEBHOOK_TIMEOUT", timeout) }
         if let limit = value("YTEMPIRE_WEBHOOK_DISABLE_AFTER") { settings.policy.disableAfter = try duration("YTEMPIRE_WEBHOOK_DISABLE_AFTER", limit) }
         if let retention = value("YTEMPIRE_WEBHOOK_RETENTION") { settings.retention = try duration("YTEMPIRE_WEBHOOK_RETENTION", retention) }
-        if let raw = value("YTEMPIRE_WEBHOOK_CONCURRENCY") {
-            guard let slots = Int(raw), (1...100).contains(slots) else {
-                throw ValidationError("YTEMPIRE_WEBHOOK_CONCURRENCY must be a number from 1 to 100 (got '\(raw)')")
-            }
+        if let slots = try environmentNumber("YTEMPIRE_WEBHOOK_CONCURRENCY", 1...100, in: environment) {
             settings.policy.concurrencyPerEndpoint = slots
         }
         settings.policy.allowInsecureURLs = value("YTEMPIRE_WEBHOOK_ALLOW_INSECURE").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? embedded

@@ -63,9 +63,9 @@ struct APIClient {
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
                           plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
                           _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
-    let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+    let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
                                                 auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
-                                                artifacts: artifacts, youtube: youtube, logger: db.logger)
+                                                artifacts: artifacts, youtube: youtube, logger: db.logger).http
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 

@@ -11,8 +11,8 @@ import Testing
 /// The application shell: system endpoints, the error envelope, request ids, the document.
 @Suite struct SystemTests {
     func withApp(_ db: TestDatabase, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = try await APIServer.makeRouter(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                    auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, logger: db.logger)
+        let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                    auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, logger: db.logger).http
         try await Application(router: router).test(.router, body)
     }
 
@@ -41,8 +41,8 @@ import Testing
             let unreachable = try DatabaseURL("postgres://postgres@127.0.0.1:1/none")
             let client = PostgresClient(configuration: unreachable.clientConfiguration(), backgroundLogger: db.logger)
             try await withRunningServices([client], logger: db.logger) {
-                let router = try await APIServer.makeRouter(client: client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                            auth: TestAuth.configuration, logger: db.logger)
+                let router = try await APIServer.makeRouters(client: client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                            auth: TestAuth.configuration, logger: db.logger).http
                 try await Application(router: router).test(.router) { client in
                     try await client.execute(uri: "/api/v1/health", method: .get) { response in
                         #expect(response.status == .serviceUnavailable)

@@ -94,11 +94,12 @@ import Testing
     @Test func aLostAnswerIsUncertainAndNotRetried() async throws {
         var faults = ProviderStub.Faults()
         faults.slowEvery = 1
-        faults.slowDelay = .seconds(4)
+        faults.slowDelay = .seconds(8)
         let stub = ProviderStub(faults: faults)
         let seen = try await stub.run { base in
+            // The timeout leaves a loaded machine time to deliver the request before the answer is lost.
             await #expect(throws: UncertainProviderError.self) {
-                try await OpenAIChatScriptWriter(endpoint: ProviderEndpoint(baseURL: base + "/v1", apiKey: "k"), http: http(timeout: .seconds(1)))
+                try await OpenAIChatScriptWriter(endpoint: ProviderEndpoint(baseURL: base + "/v1", apiKey: "k"), http: http(timeout: .seconds(3)))
                     .writeScript(request, model: "gpt-4o-mini")
             }
             // Give a (wrong) retry every chance to arrive before counting.

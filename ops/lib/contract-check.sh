@@ -30,6 +30,9 @@ contract_check() {
   local token
   token=$(curl -fsS -X POST "$base/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"contract@example.com\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  # Live events through the real binary, with an independent WebSocket client.
+  python3 "$ROOT/ops/lib/ws_smoke.py" "http://127.0.0.1:$api_port" "$token" || status=$?
+  [ "$status" -eq 0 ] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; die "the WebSocket check failed (above)"; }
   schemathesis --config-file "$ROOT/ops/schemathesis.toml" run "http://127.0.0.1:$api_port/openapi.json" --url "http://127.0.0.1:$api_port/api/v1" \
     --header "Authorization: Bearer $token" \
     --request-timeout 40 --checks all --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 || status=$?

@@ -3822,10 +3822,9 @@ package enum OpenAPIDocument {
               "string",
               "null"
             ],
-            "format": "email",
             "maxLength": 254,
-            "pattern": "^[^\\u0000]*$",
-            "description": "The Google account to suggest."
+            "pattern": "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$",
+            "description": "The Google account to suggest (an email address)."
           }
         }
       },

@@ -804,14 +804,14 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/ConnectRequest`.
         package struct ConnectRequest: Codable, Hashable, Sendable {
-            /// The Google account to suggest.
+            /// The Google account to suggest (an email address).
             ///
             /// - Remark: Generated from `#/components/schemas/ConnectRequest/login_hint`.
             package var loginHint: Swift.String?
             /// Creates a new `ConnectRequest`.
             ///
             /// - Parameters:
-            ///   - loginHint: The Google account to suggest.
+            ///   - loginHint: The Google account to suggest (an email address).
             package init(loginHint: Swift.String? = nil) {
                 self.loginHint = loginHint
             }

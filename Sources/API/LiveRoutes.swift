@@ -1,0 +1,225 @@
+import Domain
+package import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Synchronization
+
+/// The request context of WebSocket upgrade requests.
+public struct LiveRequestContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    /// The connection, to drop a client that fell behind or never authenticated.
+    let channel: any NIOCore.Channel
+    /// What the upgrade request's `?token=` authorized, for the socket handler.
+    let grant: LiveGrant
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+        grant = LiveGrant()
+    }
+}
+
+/// Carries an authorization from the upgrade check to the socket it opens.
+final class LiveGrant: Sendable {
+    let subscription = Mutex<LiveSubscription?>(nil)
+}
+
+/// `WS /ws/{client_id}`, `WS /ws/video-updates/{channel_id}` and `WS /ws/analytics-stream`
+/// under the API's base path.
+///
+/// A client authenticates with its access token, either `?token=` on the URL (checked before
+/// the upgrade: a bad token or another user's channel is answered with the HTTP error
+/// envelope) or as its first message `{"type": "auth", "token": "..."}` within
+/// `LiveConfiguration.authTimeout` (a failure is an `error` message and close code 1008).
+/// Then it receives `{"type", "timestamp", "data"}` messages: `system.notification`
+/// (`connected` first), `video.progress`, `video.completed`, `video.failed`,
+/// `video.cancelled`, `video.published`, and on the analytics stream `analytics.update`.
+/// It may send `{"type": "ping"}` and gets a `pong`.
+struct LiveRoutes: Sendable {
+    let hub: LiveHub
+    let tokens: AccessTokens
+    let channels: ChannelRepository
+    let analytics: LiveAnalytics
+
+    /// Path → what the socket subscribes to, given the path's parameters.
+    private static let endpoints: [(path: RouterPath, scope: @Sendable (Parameters) throws -> LiveSubscription.Scope)] = [
+        ("\(APIServer.basePath)/ws/analytics-stream", { _ in .analytics }),
+        ("\(APIServer.basePath)/ws/video-updates/{channel_id}", { .channel(try $0.require("channel_id")) }),
+        ("\(APIServer.basePath)/ws/{client_id}", { parameters in
+            let clientID = try parameters.require("client_id")
+            guard (1...64).contains(clientID.count),
+                  clientID.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) })
+            else {
+                throw APIError.validation("client_id is 1 to 64 letters, digits, '-', '_' or '.'", field: "client_id", issue: "invalid")
+            }
+            return .account(clientID: clientID)
+        }),
+    ]
+
+    /// The router the upgrade requests go through first. A request it declines (not an
+    /// upgrade, or refused) continues to the HTTP router, whose `addFallbacks` answer it.
+    func webSocketRouter() -> Router<LiveRequestContext> {
+        let router = Router(context: LiveRequestContext.self)
+        for endpoint in Self.endpoints {
+            router.ws(endpoint.path, shouldUpgrade: { request, context in
+                let scope = try endpoint.scope(context.parameters)
+                guard let token = Self.queryToken(request) else { return .upgrade([:]) }
+                let subscription = try await authorize(token: token, scope: scope)
+                context.grant.subscription.withLock { $0 = subscription }
+                return .upgrade([:])
+            }, onUpgrade: { inbound, outbound, context in
+                let scope = try endpoint.scope(context.requestContext.parameters)
+                try await serve(scope: scope, inbound: inbound, outbound: outbound, context: context.requestContext)
+            })
+        }
+        return router
+    }
+
+    /// The same paths on the HTTP router, for requests that were not upgraded: the reason as
+    /// the error envelope (400 for a bad client id, 401 for a bad token, 404 for another
+    /// user's channel), or 426 when nothing else is wrong.
+    func addFallbacks(to router: Router<APIRequestContext>) {
+        for endpoint in Self.endpoints {
+            router.get(endpoint.path) { request, context -> Response in
+                let scope = try endpoint.scope(context.parameters)
+                if let token = Self.queryToken(request) { _ = try await authorize(token: token, scope: scope) }
+                throw APIError(.upgradeRequired, code: "upgrade_required",
+                               message: "This endpoint speaks WebSocket: connect with a WebSocket client (HTTP Upgrade)")
+            }
+        }
+    }
+
+    /// Who may subscribe to what: a valid token, and the channel must be the caller's.
+    private func authorize(token: String, scope: LiveSubscription.Scope) async throws -> LiveSubscription {
+        let caller = try await tokens.caller(token)
+        if case .channel(let channelID) = scope, try await channels.channel(id: channelID, userID: caller.user.id) == nil {
+            throw APIError(.notFound, code: "not_found", message: "No channel \(channelID)")
+        }
+        return LiveSubscription(userID: caller.user.id, scope: scope)
+    }
+
+    private static func queryToken(_ request: Request) -> String? {
+        let token = request.uri.queryParameters["token"] ?? request.uri.queryParameters["access_token"]
+        return token.map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// One socket from authentication to close.
+    private func serve(scope: LiveSubscription.Scope, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                       context: LiveRequestContext) async throws {
+        let configuration = hub.configuration
+        let channel = context.channel
+        var messages = inbound.messages(maxSize: 64 * 1024).makeAsyncIterator()
+        var subscription = context.grant.subscription.withLock { $0 }
+        if subscription == nil {
+            // Authentication by first message, within the allowed time.
+            let deadline = Task {
+                try await Task.sleep(for: configuration.authTimeout)
+                try? await outbound.write(.text(LiveMessage.error("unauthorized", "No auth message within the allowed time")))
+                try? await outbound.close(.policyViolation, reason: "authentication timed out")
+                try await Task.sleep(for: .seconds(2))
+                channel.close(promise: nil)
+            }
+            defer { deadline.cancel() }
+            guard let first = try await messages.next() else { return }
+            deadline.cancel()
+            do {
+                guard case .text(let text) = first, let request = Self.clientMessage(text), request["type"] as? String == "auth",
+                      let token = request["token"] as? String
+                else { throw APIError.unauthorized(#"The first message must be {"type": "auth", "token": "<access token>"}"#) }
+                subscription = try await authorize(token: token, scope: scope)
+            } catch let error as APIError {
+                try? await outbound.write(.text(LiveMessage.error(error.code, error.message)))
+                try? await outbound.close(.policyViolation, reason: error.code)
+                return
+            }
+        }
+        guard let subscription else { return }
+        let connection: LiveConnection
+        do {
+            connection = try hub.connect(subscription, abort: { channel.close(promise: nil) })
+        } catch .tooManySockets {
+            try? await outbound.write(.text(LiveMessage.error("too_many_connections",
+                                                              "At most \(configuration.maxSocketsPerUser) sockets per user on one server")))
+            try? await outbound.close(.unknown(1013), reason: "too many connections")
+            return
+        } catch .stopping {
+            try? await outbound.close(.goingAway, reason: "server shutting down")
+            return
+        }
+        defer { hub.disconnect(connection, userID: subscription.userID) }
+        connection.send(.message(Self.welcome(scope)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await write(connection, userID: subscription.userID, to: outbound)
+                // The hub let go of this socket: the server is stopping (or the socket fell behind
+                // and is gone already, when these writes fail).
+                try? await outbound.write(.text(LiveMessage.text(type: LiveMessage.systemNotification, data: [
+                    "event": "server.shutdown", "message": "This server is stopping; reconnect to another",
+                ])))
+                try? await outbound.close(.goingAway, reason: "server shutting down")
+            }
+            if scope == .analytics {
+                connection.send(.refresh(.now))
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: configuration.analyticsRefresh)
+                        connection.send(.refresh(.now))
+                    }
+                }
+            }
+            while let message = try await messages.next() {
+                guard case .text(let text) = message, let request = Self.clientMessage(text), let type = request["type"] as? String else {
+                    connection.send(.message(LiveMessage.error("invalid_message", #"Messages are JSON objects with a "type""#)))
+                    continue
+                }
+                switch type {
+                case "ping": connection.send(.message(LiveMessage.text(type: "pong", data: [:])))
+                case "auth": connection.send(.message(LiveMessage.error("already_authenticated", "This socket is authenticated already")))
+                default: connection.send(.message(LiveMessage.error("unknown_message", "Unknown message type \(type); send ping")))
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Sends what the hub queues for the socket until the hub lets go of it.
+    private func write(_ connection: LiveConnection, userID: String, to outbound: WebSocketOutboundWriter) async throws {
+        let minInterval = hub.configuration.analyticsMinInterval
+        var lastFigures = ""
+        var lastLook: ContinuousClock.Instant?
+        for await output in connection.outputs {
+            switch output {
+            case .message(let text):
+                try await outbound.write(.text(text))
+            case .refresh(let asked):
+                // One look answers every request made before it started.
+                if let lastLook, asked < lastLook { continue }
+                if let lastLook, lastLook.duration(to: .now) < minInterval { try await Task.sleep(until: lastLook + minInterval) }
+                lastLook = .now
+                let figures = try await analytics.snapshot(userID: userID)
+                if figures != lastFigures {
+                    lastFigures = figures
+                    try await outbound.write(.text(LiveMessage.analytics(figures)))
+                }
+            }
+        }
+    }
+
+    private static func welcome(_ scope: LiveSubscription.Scope) -> String {
+        var data: [String: Any] = ["event": "connected"]
+        switch scope {
+        case .account(let clientID): data["client_id"] = clientID; data["subscription"] = "account"
+        case .channel(let channelID): data["channel_id"] = channelID; data["subscription"] = "channel"
+        case .analytics: data["subscription"] = "analytics"
+        }
+        return LiveMessage.text(type: LiveMessage.systemNotification, data: data)
+    }
+
+    private static func clientMessage(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+}

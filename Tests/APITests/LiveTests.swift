@@ -1,0 +1,350 @@
+@testable import API
+import Domain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import PostgresNIO
+import Prometheus
+import Queue
+import Synchronization
+import TestSupport
+import Testing
+
+/// One API instance on a real socket, with its own pool, LISTEN connection and hub of live
+/// events, as a separate `ytempire api` process would have.
+struct LiveInstance: Sendable {
+    let api: APIClient
+    let port: Int
+    let hub: LiveHub
+
+    /// A WebSocket URL of this instance.
+    func url(_ path: String) -> String { "ws://127.0.0.1:\(port)/api/v1\(path)" }
+}
+
+/// Runs `count` API instances on one database while `body` runs.
+func withLiveInstances<T: Sendable>(_ db: TestDatabase, count: Int, configuration: LiveConfiguration = LiveConfiguration(),
+                                    _ body: @Sendable ([LiveInstance]) async throws -> T) async throws -> T {
+    if count == 0 { return try await body([]) }
+    let client = db.makeClient(maximumConnections: 4)
+    let notifier = Notifier(client: client, channels: [DomainEvents.liveChannel], logger: db.logger)
+    let hub = LiveHub(notifier: notifier, configuration: configuration, logger: db.logger)
+    let routers = try await APIServer.makeRouters(client: client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                  auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, live: hub, logger: db.logger)
+    let app = APIServer.application(routers, address: .hostname("127.0.0.1", port: 0), pingInterval: configuration.pingInterval, logger: db.logger)
+    return try await withRunningServices([client, notifier, hub], logger: db.logger) {
+        // The hub relays only what arrives after its LISTEN: wait for it.
+        #expect(try await eventually { notifier.isConnected })
+        return try await app.test(.live) { testClient in
+            let instance = LiveInstance(api: APIClient(client: testClient), port: try #require(testClient.port), hub: hub)
+            return try await withLiveInstances(db, count: count - 1, configuration: configuration) { others in
+                try await body([instance] + others)
+            }
+        }
+    }
+}
+
+/// A WebSocket client that keeps every text message it receives.
+final class LiveSocket: Sendable {
+    private let texts = Mutex<[String]>([])
+    private let closed = Mutex<Bool>(false)
+    let outbound: WebSocketOutboundWriter
+
+    init(outbound: WebSocketOutboundWriter) { self.outbound = outbound }
+
+    /// The messages so far, decoded.
+    var messages: [[String: Any]] {
+        texts.withLock { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    var isClosed: Bool { closed.withLock { $0 } }
+
+    /// How many messages arrived (without decoding them).
+    var count: Int { texts.withLock { $0.count } }
+
+    func messages(of type: String) -> [[String: Any]] { messages.filter { $0["type"] as? String == type } }
+
+    func send(_ object: [String: Any]) async throws {
+        let data = try JSONSerialization.data(withJSONObject: object)
+        try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
+    }
+
+    /// Waits until some message satisfies `predicate` (false if the socket closes first).
+    func waitFor(timeout: Duration = .seconds(30), _ predicate: @escaping ([String: Any]) -> Bool) async throws -> Bool {
+        _ = try await eventually(timeout: timeout) { isClosed || messages.contains(where: predicate) }
+        return messages.contains(where: predicate)
+    }
+
+    fileprivate func received(_ text: String) { texts.withLock { $0.append(text) } }
+    fileprivate func ended() { closed.withLock { $0 = true } }
+
+    /// Connects, reads in the background while `body` runs, then closes.
+    /// - Parameter read: false for a client that stops reading until `body` returns.
+    /// - Returns: what `body` returned and the server's close frame.
+    static func connect<T: Sendable>(_ url: String, read: Bool = true, logger: Logger,
+                                     _ body: @escaping @Sendable (LiveSocket) async throws -> T) async throws -> (T, WebSocketCloseFrame?) {
+        let result = Slot<T>()
+        let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+            let socket = LiveSocket(outbound: outbound)
+            var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            if read {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        let value = try await body(socket)
+                        result.value.withLock { $0 = value }
+                        try? await outbound.close(.normalClosure, reason: nil)
+                    }
+                    // A connection the server drops ends the reading as a close does.
+                    while let message = try? await iterator.next() {
+                        if case .text(let text) = message { socket.received(text) }
+                    }
+                    socket.ended()
+                    try await group.waitForAll()
+                }
+            } else {
+                let value = try await body(socket)
+                result.value.withLock { $0 = value }
+                while let message = try? await iterator.next() {
+                    if case .text(let text) = message { socket.received(text) }
+                }
+                socket.ended()
+            }
+        }
+        return (try #require(result.value.withLock { $0 }), close)
+    }
+}
+
+/// A value handed out of an escaping closure.
+final class Slot<T: Sendable>: Sendable {
+    let value = Mutex<T?>(nil)
+}
+
+@Suite struct LiveTests {
+    let logger = Logger(label: "live-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// The video of a message, its type and progress.
+    static func video(_ message: [String: Any]) -> (type: String, id: String, progress: Int)? {
+        guard let type = message["type"] as? String, type.hasPrefix("video."), let data = message["data"] as? [String: Any],
+              let id = data["video_id"] as? String
+        else { return nil }
+        return (type, id, data["progress"] as? Int ?? -1)
+    }
+
+    @Test func aClientOnInstanceBSeesProgressOfAVideoSubmittedThroughInstanceA() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            try await withLiveInstances(db, count: 2) { instances in
+                let (a, b) = (instances[0], instances[1])
+                let owner = try await signUp(a.api, db, "live@example.com", tier: "professional")
+                let stranger = try await signUp(a.api, db, "other@example.com")
+                let channel = try #require(try await a.api.call(.post, "/channels", json: ["name": "Live"], token: owner).body["id"] as? String)
+                let otherChannel = try #require(try await a.api.call(.post, "/channels", json: ["name": "Other"], token: owner).body["id"] as? String)
+
+                // Three sockets on B: the channel's updates (token in the URL), the account's
+                // (token as the first message), and a stranger's account; the analytics stream on A.
+                let (videoID, _) = try await LiveSocket.connect(b.url("/ws/video-updates/\(channel)?token=\(owner)"), logger: logger) { updates in
+                    try await LiveSocket.connect(b.url("/ws/dashboard-1"), logger: logger) { account in
+                        try await account.send(["type": "auth", "token": owner])
+                        return try await LiveSocket.connect(b.url("/ws/strangers-tab?token=\(stranger)"), logger: logger) { strangers in
+                            try await LiveSocket.connect(a.url("/ws/analytics-stream?token=\(owner)"), logger: logger) { analytics in
+                                for socket in [updates, account, strangers, analytics] {
+                                    #expect(try await socket.waitFor { $0["type"] as? String == "system.notification" })
+                                }
+                                let welcome = try #require(account.messages.first?["data"] as? [String: Any])
+                                #expect(welcome["event"] as? String == "connected")
+                                #expect(welcome["client_id"] as? String == "dashboard-1")
+                                #expect(try await eventually { b.hub.socketCount == 3 && a.hub.socketCount == 1 })
+                                #expect(try await analytics.waitFor { $0["type"] as? String == "analytics.update" })
+
+                                let accepted = try await a.api.call(.post, "/videos/generate", json: [
+                                    "channel_id": channel, "title": "Live from Postgres", "keywords": ["notify"], "duration_target": 20,
+                                    "quality_threshold": 60,
+                                ], token: owner)
+                                #expect(accepted.status == .accepted)
+                                let videoID = try #require(accepted.body["video_id"] as? String)
+                                let elsewhere = try await a.api.call(.post, "/videos/generate", json: [
+                                    "channel_id": otherChannel, "title": "Another channel", "duration_target": 20, "quality_threshold": 60,
+                                ], token: owner)
+                                let elsewhereID = try #require(elsewhere.body["video_id"] as? String)
+                                #expect(try await fleet.run(workers: 1) { try await fleet.waitForVideos() })
+
+                                for socket in [updates, account] {
+                                    #expect(try await socket.waitFor { Self.video($0)?.type == "video.completed" && Self.video($0)?.id == videoID })
+                                    let events = socket.messages.compactMap(Self.video).filter { $0.id == videoID }
+                                    let progress = events.filter { $0.type == "video.progress" }.map(\.progress)
+                                    #expect(progress.count >= 5, "a progress message per stage: \(progress)")
+                                    #expect(progress == progress.sorted(), "progress only grows")
+                                    #expect(events.last?.type == "video.completed")
+                                    #expect(events.last?.progress == 100)
+                                    let message = try #require(socket.messages.last { Self.video($0)?.type == "video.completed" && Self.video($0)?.id == videoID })
+                                    #expect(message["timestamp"] is String)
+                                    let data = try #require(message["data"] as? [String: Any])
+                                    #expect(data["channel_id"] as? String == channel)
+                                    #expect(data["status"] as? String == "completed")
+                                    #expect(data["user_id"] == nil)
+                                }
+                                // The channel socket hears only its channel; the account socket hears both.
+                                #expect(try await account.waitFor { Self.video($0)?.id == elsewhereID && Self.video($0)?.type == "video.completed" })
+                                #expect(!updates.messages.contains { Self.video($0)?.id == elsewhereID })
+                                #expect(strangers.messages.compactMap(Self.video).isEmpty, "nothing of another user's")
+                                #expect(try await analytics.waitFor {
+                                    (($0["data"] as? [String: Any])?["videos"] as? [String: Any])?["completed"] as? Int == 2
+                                })
+
+                                // Outbox events other than video changes arrive as system notifications.
+                                let ownerID = try #require(try await a.api.call(.get, "/users/profile", token: owner).body["id"] as? String)
+                                try await DomainEvents.record(type: "quota.warning", userID: ownerID, data: #"{"account_id": "yta_1", "percent": 80}"#,
+                                                              on: db.client, logger: db.logger)
+                                #expect(try await account.waitFor { message in
+                                    let data = message["data"] as? [String: Any]
+                                    return message["type"] as? String == "system.notification" && data?["event"] as? String == "quota.warning"
+                                        && (data?["details"] as? [String: Any])?["percent"] as? Int == 80
+                                })
+                                #expect(!updates.messages.contains { ($0["data"] as? [String: Any])?["event"] as? String == "quota.warning" })
+
+                                // The client's own ping is answered; nonsense gets an error, not a close.
+                                try await account.send(["type": "ping"])
+                                #expect(try await account.waitFor { $0["type"] as? String == "pong" })
+                                try await account.outbound.write(.text("not json"))
+                                #expect(try await account.waitFor { ($0["data"] as? [String: Any])?["error"] as? String == "invalid_message" })
+                                #expect(!account.isClosed)
+                                return videoID
+                            }.0
+                        }.0
+                    }.0
+                }
+                #expect(videoID.hasPrefix("vid_"))
+                #expect(try await eventually { a.hub.socketCount == 0 && b.hub.socketCount == 0 }, "closed sockets leave the hub")
+            }
+        }
+    }
+
+    @Test func unauthenticatedOrForeignSubscriptionsAreRefused() async throws {
+        try await withDatabase { db in
+            var configuration = LiveConfiguration()
+            configuration.authTimeout = .seconds(5)
+            try await withLiveInstances(db, count: 1, configuration: configuration) { instances in
+                let server = instances[0]
+                let owner = try await signUp(server.api, db, "owner@example.com")
+                let intruder = try await signUp(server.api, db, "intruder@example.com")
+                let channel = try #require(try await server.api.call(.post, "/channels", json: ["name": "Mine"], token: owner).body["id"] as? String)
+
+                // Requests that are not upgraded get the reason as the HTTP error envelope.
+                let foreign = try await server.api.call(.get, "/ws/video-updates/\(channel)?token=\(intruder)")
+                #expect(foreign.status == .notFound)
+                #expect(foreign.body["error"] as? String == "not_found")
+                #expect(try await server.api.call(.get, "/ws/video-updates/\(channel)?token=garbage").status == .unauthorized)
+                #expect(try await server.api.call(.get, "/ws/bad%20id?token=\(owner)").status == .badRequest)
+                let plain = try await server.api.call(.get, "/ws/video-updates/\(channel)?token=\(owner)")
+                #expect(plain.status == .upgradeRequired)
+                #expect(plain.body["error"] as? String == "upgrade_required")
+
+                // An upgrade with a refused token or another user's channel does not happen.
+                await #expect(throws: (any Error).self) {
+                    _ = try await LiveSocket.connect(server.url("/ws/video-updates/\(channel)?token=\(intruder)"), logger: logger) { _ in 0 }
+                }
+                await #expect(throws: (any Error).self) {
+                    _ = try await LiveSocket.connect(server.url("/ws/tab?token=expired.or.forged"), logger: logger) { _ in 0 }
+                }
+
+                // First-message authentication: a bad token, a foreign channel, or silence close with 1008.
+                let (_, badToken) = try await LiveSocket.connect(server.url("/ws/tab"), logger: logger) { socket in
+                    try await socket.send(["type": "auth", "token": "forged"])
+                    return try await eventually { socket.isClosed }
+                }
+                #expect(badToken?.closeCode == .policyViolation)
+                let (errors, foreignChannel) = try await LiveSocket.connect(server.url("/ws/video-updates/\(channel)"), logger: logger) { socket in
+                    try await socket.send(["type": "auth", "token": intruder])
+                    _ = try await eventually { socket.isClosed }
+                    return socket.messages(of: "error").compactMap { ($0["data"] as? [String: Any])?["error"] as? String }
+                }
+                #expect(foreignChannel?.closeCode == .policyViolation)
+                #expect(errors == ["not_found"])
+                let (_, silent) = try await LiveSocket.connect(server.url("/ws/tab"), logger: logger) { socket in
+                    try await eventually { socket.isClosed }
+                }
+                #expect(silent?.closeCode == .policyViolation)
+                #expect(server.hub.socketCount == 0)
+
+                // The owner with the token as the first message is in.
+                let (welcomed, _) = try await LiveSocket.connect(server.url("/ws/video-updates/\(channel)"), logger: logger) { socket in
+                    try await socket.send(["type": "auth", "token": owner])
+                    return try await socket.waitFor { ($0["data"] as? [String: Any])?["channel_id"] as? String == channel }
+                }
+                #expect(welcomed)
+            }
+        }
+    }
+
+    @Test func aStoppingServerSaysGoodbyeBeforeClosing() async throws {
+        try await withDatabase { db in
+            let client = db.makeClient(maximumConnections: 4)
+            let notifier = Notifier(client: client, channels: [DomainEvents.liveChannel], logger: db.logger)
+            let hub = LiveHub(notifier: notifier, logger: db.logger)
+            let routers = try await APIServer.makeRouters(client: client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                          auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, live: hub, logger: db.logger)
+            let (ports, port) = AsyncStream.makeStream(of: Int.self)
+            let app = APIServer.application(routers, address: .hostname("127.0.0.1", port: 0),
+                                            onServerRunning: { port.yield($0.localAddress?.port ?? 0) }, logger: db.logger)
+            let access = try await withAPI(db) { api in try await signUp(api, db, "goodbye@example.com") }
+            let listener = Slot<Task<(Bool, WebSocketCloseFrame?), any Error>>()
+            // As in `ytempire api`: the hub after the application, so it stops first.
+            try await withRunningServices([client, notifier, app, hub], logger: db.logger) {
+                var iterator = ports.makeAsyncIterator()
+                let bound = try #require(await iterator.next())
+                let connected = AsyncStream.makeStream(of: Void.self)
+                listener.value.withLock { $0 = Task {
+                    try await LiveSocket.connect("ws://127.0.0.1:\(bound)/api/v1/ws/tab?token=\(access)", logger: logger) { socket in
+                        _ = try await socket.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "connected" }
+                        connected.continuation.yield()
+                        _ = try await eventually(timeout: .seconds(60)) { socket.isClosed }
+                        return socket.messages.contains { ($0["data"] as? [String: Any])?["event"] as? String == "server.shutdown" }
+                    }
+                } }
+                var signal = connected.stream.makeAsyncIterator()
+                await signal.next()
+            }
+            let (saidGoodbye, close) = try await #require(listener.value.withLock { $0 }).value
+            #expect(saidGoodbye)
+            #expect(close?.closeCode == .goingAway)
+        }
+    }
+
+    @Test func aClientThatStopsReadingIsDroppedWhileOthersKeepUp() async throws {
+        try await withDatabase { db in
+            var configuration = LiveConfiguration()
+            configuration.bufferSize = 32
+            try await withLiveInstances(db, count: 1, configuration: configuration) { instances in
+                let server = instances[0]
+                let token = try await signUp(server.api, db, "slow@example.com")
+                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let filler = String(repeating: "x", count: 6000)
+                let (rounds, _) = try await LiveSocket.connect(server.url("/ws/fast?token=\(token)"), logger: logger) { fast in
+                    try await LiveSocket.connect(server.url("/ws/slow?token=\(token)"), read: false, logger: logger) { _ in
+                        #expect(try await eventually { server.hub.socketCount == 2 })
+                        // Rounds of 50 large notifications, each read in full by the fast client,
+                        // until the hub lets go of the one that reads nothing.
+                        var round = 0
+                        while server.hub.socketCount == 2 && round < 400 {
+                            round += 1
+                            try await db.client.query("""
+                                SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object(
+                                           'type', 'system.notification', 'user_id', \(userID)::text, 'event', 'test.filler',
+                                           'details', json_build_object('round', \(round)::int, 'n', n, 'filler', \(filler)::text))::text)
+                                  FROM generate_series(1, 50) n
+                                """, logger: db.logger)
+                            let expected = round * 50
+                            #expect(try await eventually { fast.count >= expected + 1 },
+                                    "the fast client keeps up (round \(round))")
+                        }
+                        #expect(server.hub.socketCount == 1, "the client that stopped reading was dropped")
+                        return round
+                    }.0
+                }
+                #expect(rounds < 400)
+                #expect(try await eventually { server.hub.socketCount == 0 })
+            }
+        }
+    }
+}
