@@ -15,8 +15,8 @@ struct Harness {
 
     /// A worker configuration with test-friendly timings.
     func workerConfiguration(_ id: String = "w-\(UInt16.random(in: 0...UInt16.max))", queues: [String: Int] = ["default": 10],
-                             lease: Duration = .seconds(30), grace: Duration = .seconds(5)) -> WorkerConfiguration {
-        WorkerConfiguration(id: id, queues: queues, lease: lease, pollInterval: .milliseconds(200), shutdownGrace: grace,
+                             lease: Duration = .seconds(30), grace: Duration = .seconds(5), poll: Duration = .milliseconds(200)) -> WorkerConfiguration {
+        WorkerConfiguration(id: id, queues: queues, lease: lease, pollInterval: poll, shutdownGrace: grace,
                             retryPolicy: RetryPolicy(base: 0.05, maximum: 0.2, jitter: 0))
     }
 

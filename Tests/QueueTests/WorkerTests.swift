@@ -167,13 +167,35 @@ import Testing
             try await harness.store.insert((0..<200).map { _ in NewJob(kind: "held", queue: "limited") })
             let workers = (0..<4).map { harness.workerConfiguration("lim\($0)", queues: ["limited": 10]) }
             try await harness.run(workers: workers, registry: registry) {
-                // Slots freed in a limited queue are found by polling, so this is slow on a busy machine.
-                try await expectEventually(timeout: .seconds(180)) {
+                try await expectEventually(timeout: .seconds(120)) {
                     try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'completed'") == 200
                 }
             }
             #expect(peak.load(ordering: .relaxed) <= 3)
             #expect(peak.load(ordering: .relaxed) >= 2)
+        }
+    }
+
+    /// Workers that never poll still find the slots freed in a limited queue: ending a running
+    /// job of such a queue wakes them.
+    @Test func freedSlotsInALimitedQueueWakeWaitingWorkers() async throws {
+        try await withDatabase { db in
+            let harness = Harness(db: db)
+            var registry = JobRegistry()
+            registry.register("brief") { _ in
+                try await Task.sleep(for: .milliseconds(10))
+                return .completed
+            }
+            registry.register("failing") { _ in throw TestFailure(message: "fails once and is discarded") }
+            try await harness.queues.setConcurrencyLimit("narrow", limit: 1)
+            try await harness.store.insert([NewJob(kind: "failing", queue: "narrow", maxAttempts: 1)]
+                + (0..<10).map { _ in NewJob(kind: "brief", queue: "narrow") })
+            let workers = (0..<2).map { harness.workerConfiguration("narrow\($0)", queues: ["narrow": 4], poll: .seconds(3600)) }
+            try await harness.run(workers: workers, registry: registry) {
+                try await expectEventually(timeout: .seconds(120)) {
+                    try await db.scalar("SELECT count(*) FROM jobs WHERE state IN ('completed', 'discarded')") == 11
+                }
+            }
         }
     }
 }
