@@ -49,6 +49,21 @@ import Testing
                                                    tasks: [fanout], body)
     }
 
+    /// The deliveries to `url` with their attempts and their jobs, for a failure message.
+    static func deliveryLog(_ db: TestDatabase, url: String) async throws -> String {
+        let rows = try await db.client.query("""
+            SELECT concat_ws(' ', d.status, d.attempts, d.sending_until - now(), d.next_attempt_at - now(), j.state, j.attempt,
+                             j.run_at - now(), j.errors::text,
+                             (SELECT string_agg(concat_ws('/', a.attempt, a.status_code, a.latency_ms, a.error), '; ')
+                                FROM webhook_attempts a WHERE a.delivery_id = d.id))
+              FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id LEFT JOIN jobs j ON j.id = d.job_id
+             WHERE w.url = \(url)
+            """, logger: db.logger)
+        var lines: [String] = []
+        for try await line in rows.decode(String.self) { lines.append(line) }
+        return lines.joined(separator: "\n")
+    }
+
     /// Verifies every received request with the `standardwebhooks` package from PyPI.
     func verifyWithPython(_ received: [WebhookReceiver.Received], secret: String) throws -> Bool {
         let lines = try received.map { request -> String in
@@ -143,10 +158,11 @@ import Testing
                     #expect(fastDone)
                     #expect(receiver.received(path: "/slow").count < 4)
                     try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
-                    let disabled = try await eventually(timeout: .seconds(30)) {
+                    let disabled = try await eventually(timeout: .seconds(90)) {
                         try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1
                     }
-                    #expect(disabled)
+                    let log = try await Self.deliveryLog(db, url: base + "/gone")
+                    #expect(disabled, "\(log)")
                     // Once disabled, later events are not sent to it.
                     try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
                     let slowDone = try await eventually(timeout: .seconds(60)) { receiver.received(path: "/slow").count == 4 }
