@@ -1,6 +1,7 @@
 import Domain
 package import Foundation
 import Logging
+import Metrics
 import Queue
 import ServiceLifecycle
 import Synchronization
@@ -82,6 +83,9 @@ public final class LiveHub: Service, Sendable {
     private let nextID = Atomic<Int>(0)
     private let listening = Mutex<Bool>(false)
     private let stopping = Mutex<Bool>(false)
+    private let openSockets = Gauge(label: "ytempire_ws_sockets")
+    private let dropped = Counter(label: "ytempire_ws_dropped_total")
+    private let relayed = Counter(label: "ytempire_ws_messages_total")
 
     /// - Parameter notifier: the process's LISTEN connection; it must listen on
     ///   `DomainEvents.liveChannel`.
@@ -114,6 +118,7 @@ public final class LiveHub: Service, Sendable {
             return nil
         }
         if let refusal { throw refusal }
+        openSockets.record(socketCount)
         return LiveConnection(id: id, outputs: stream, continuation: continuation)
     }
 
@@ -124,6 +129,7 @@ public final class LiveHub: Service, Sendable {
             all[userID]?[connection.id] = nil
             if all[userID]?.isEmpty == true { all[userID] = nil }
         }
+        openSockets.record(socketCount)
     }
 
     public func run() async throws {
@@ -172,6 +178,7 @@ public final class LiveHub: Service, Sendable {
             case .analytics: output = .refresh(now)
             }
             guard let output else { continue }
+            relayed.increment()
             if case .dropped = socket.continuation.yield(output) { dropSlow(id: id, socket: socket) }
         }
     }
@@ -195,6 +202,8 @@ public final class LiveHub: Service, Sendable {
         }
         socket.continuation.finish()
         socket.abort()
+        dropped.increment()
+        openSockets.record(socketCount)
     }
 }
 

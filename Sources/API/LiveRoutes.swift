@@ -112,6 +112,7 @@ struct LiveRoutes: Sendable {
                        context: LiveRequestContext) async throws {
         let configuration = hub.configuration
         let channel = context.channel
+        let logger = context.logger
         var messages = inbound.messages(maxSize: 64 * 1024).makeAsyncIterator()
         var subscription = context.grant.subscription.withLock { $0 }
         if subscription == nil {
@@ -154,7 +155,7 @@ struct LiveRoutes: Sendable {
         connection.send(.message(Self.welcome(scope)))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await write(connection, userID: subscription.userID, to: outbound)
+                try await write(connection, userID: subscription.userID, to: outbound, logger: logger)
                 // The hub let go of this socket: the server is stopping (or the socket fell behind
                 // and is gone already, when these writes fail).
                 try? await outbound.write(.text(LiveMessage.text(type: LiveMessage.systemNotification, data: [
@@ -187,7 +188,7 @@ struct LiveRoutes: Sendable {
     }
 
     /// Sends what the hub queues for the socket until the hub lets go of it.
-    private func write(_ connection: LiveConnection, userID: String, to outbound: WebSocketOutboundWriter) async throws {
+    private func write(_ connection: LiveConnection, userID: String, to outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         let minInterval = hub.configuration.analyticsMinInterval
         var lastFigures = ""
         var lastLook: ContinuousClock.Instant?
@@ -200,7 +201,12 @@ struct LiveRoutes: Sendable {
                 if let lastLook, asked < lastLook { continue }
                 if let lastLook, lastLook.duration(to: .now) < minInterval { try await Task.sleep(until: lastLook + minInterval) }
                 lastLook = .now
-                let figures = try await analytics.snapshot(userID: userID)
+                let figures: String
+                do { figures = try await analytics.snapshot(userID: userID) } catch {
+                    // The database is unreachable for a moment: the next refresh looks again.
+                    logger.warning("live: analytics unavailable", metadata: ["error": "\(String(reflecting: error))"])
+                    continue
+                }
                 if figures != lastFigures {
                     lastFigures = figures
                     try await outbound.write(.text(LiveMessage.analytics(figures)))
