@@ -16,7 +16,7 @@ extension APIService {
         guard let video = submitted.videos.first else { throw APIError(.internalServerError, code: "internal_error", message: "Nothing was submitted") }
         return .accepted(.init(body: .json(.init(
             videoId: video.videoID, status: .processing, estimatedCompletion: Date().addingTimeInterval(ProcessingEstimate.seconds(for: [request])),
-            estimatedCost: video.estimatedCost.dollars, websocketChannel: "video_updates_\(video.videoID)"))))
+            estimatedCost: video.estimatedCost.dollars, websocketChannel: LiveRoutes.videoChannelPrefix + video.videoID))))
     }
 
     func listVideos(_ input: Operations.ListVideos.Input) async throws -> Operations.ListVideos.Output {

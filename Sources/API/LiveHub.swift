@@ -73,6 +73,8 @@ public final class LiveHub: Service, Sendable {
         var continuation: AsyncStream<LiveOutput>.Continuation
         /// Drops the connection at once (a slow client cannot take a close frame).
         var abort: @Sendable () -> Void
+        /// The videos an account socket narrowed itself to; nil for all of them.
+        var videos: Set<String>? = nil
     }
 
     private let notifier: Notifier
@@ -132,6 +134,12 @@ public final class LiveHub: Service, Sendable {
         openSockets.record(socketCount)
     }
 
+    /// Narrows an account socket to the video ids in `videos` (nil: every video again).
+    /// Account notifications other than video changes still reach it.
+    func setVideos(_ videos: Set<String>?, for connection: LiveConnection, userID: String) {
+        sockets.withLock { $0[userID]?[connection.id]?.videos = videos }
+    }
+
     public func run() async throws {
         for await event in notifier.subscribe(to: DomainEvents.liveChannel, buffer: 16_384).cancelOnGracefulShutdown() {
             switch event {
@@ -173,7 +181,9 @@ public final class LiveHub: Service, Sendable {
         for (id, socket) in targets {
             let output: LiveOutput?
             switch socket.subscription.scope {
-            case .account: output = .message(message)
+            case .account:
+                let narrowedAway = socket.videos.map { videos in (object["video_id"] as? String).map { !videos.contains($0) } ?? false } ?? false
+                output = narrowedAway ? nil : .message(message)
             case .channel(let wanted): output = channelID == wanted ? .message(message) : nil
             case .analytics: output = .refresh(now)
             }

@@ -38,7 +38,10 @@ final class LiveGrant: Sendable {
 /// Then it receives `{"type", "timestamp", "data"}` messages: `system.notification`
 /// (`connected` first), `video.progress`, `video.completed`, `video.failed`,
 /// `video.cancelled`, `video.published`, and on the analytics stream `analytics.update`.
-/// It may send `{"type": "ping"}` and gets a `pong`.
+/// It may send `{"type": "ping"}` and gets a `pong`. On `/ws/{client_id}` it may send
+/// `{"type": "subscribe" | "unsubscribe", "channel": "video_updates_<video_id>"}` (a video's
+/// `websocket_channel`) to hear of chosen videos only (its account notifications still come);
+/// the answer is a `subscriptions` message listing them (`all` when none is chosen).
 struct LiveRoutes: Sendable {
     let hub: LiveHub
     let tokens: AccessTokens
@@ -172,6 +175,8 @@ struct LiveRoutes: Sendable {
                     }
                 }
             }
+            // The videos this socket narrowed itself to (`subscribe`); none: all of them.
+            var videos = Set<String>()
             while let message = try await messages.next() {
                 guard case .text(let text) = message, let request = Self.clientMessage(text), let type = request["type"] as? String else {
                     connection.send(.message(LiveMessage.error("invalid_message", #"Messages are JSON objects with a "type""#)))
@@ -180,6 +185,24 @@ struct LiveRoutes: Sendable {
                 switch type {
                 case "ping": connection.send(.message(LiveMessage.text(type: "pong", data: [:])))
                 case "auth": connection.send(.message(LiveMessage.error("already_authenticated", "This socket is authenticated already")))
+                case "subscribe", "unsubscribe":
+                    guard case .account = scope else {
+                        connection.send(.message(LiveMessage.error("unsupported", "Only /ws/{client_id} sockets choose their videos")))
+                        continue
+                    }
+                    guard let name = request["channel"] as? String, name.hasPrefix(Self.videoChannelPrefix),
+                          name.count > Self.videoChannelPrefix.count
+                    else {
+                        connection.send(.message(LiveMessage.error(
+                            "invalid_message", #"Send {"type": "\#(type)", "channel": "video_updates_<video_id>"} (the video's websocket_channel)"#)))
+                        continue
+                    }
+                    let videoID = String(name.dropFirst(Self.videoChannelPrefix.count))
+                    if type == "subscribe" { videos.insert(videoID) } else { videos.remove(videoID) }
+                    hub.setVideos(videos.isEmpty ? nil : videos, for: connection, userID: subscription.userID)
+                    connection.send(.message(LiveMessage.text(type: "subscriptions", data: [
+                        "channels": videos.isEmpty ? ["all"] : videos.sorted().map { Self.videoChannelPrefix + $0 },
+                    ])))
                 default: connection.send(.message(LiveMessage.error("unknown_message", "Unknown message type \(type); send ping")))
                 }
             }
@@ -214,6 +237,9 @@ struct LiveRoutes: Sendable {
             }
         }
     }
+
+    /// `websocket_channel` of a submitted video: this prefix and its id.
+    static let videoChannelPrefix = "video_updates_"
 
     private static func welcome(_ scope: LiveSubscription.Scope) -> String {
         var data: [String: Any] = ["event": "connected"]

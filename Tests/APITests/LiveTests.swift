@@ -277,6 +277,45 @@ final class Slot<T: Sendable>: Sendable {
         }
     }
 
+    @Test func anAccountSocketCanNarrowItselfToChosenVideos() async throws {
+        try await withDatabase { db in
+            try await withLiveInstances(db, count: 1) { instances in
+                let server = instances[0]
+                let token = try await signUp(server.api, db, "narrow@example.com")
+                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                @Sendable func notify(_ videoID: String, progress: Int) async throws {
+                    try await db.client.query("""
+                        SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object('type', 'video.progress', 'user_id', \(userID)::text,
+                                         'video_id', \(videoID)::text, 'channel_id', 'ch_x', 'progress', \(progress)::int)::text)
+                        """, logger: db.logger)
+                }
+                let (seen, _) = try await LiveSocket.connect(server.url("/ws/tab?token=\(token)"), logger: logger) { socket in
+                    #expect(try await socket.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "connected" })
+                    try await socket.send(["type": "subscribe", "channel": "video_updates_vid_a"])
+                    #expect(try await socket.waitFor {
+                        $0["type"] as? String == "subscriptions" && ($0["data"] as? [String: Any])?["channels"] as? [String] == ["video_updates_vid_a"]
+                    })
+                    try await socket.send(["type": "subscribe", "channel": "vid_a"])
+                    #expect(try await socket.waitFor { ($0["data"] as? [String: Any])?["error"] as? String == "invalid_message" })
+
+                    try await notify("vid_b", progress: 10)
+                    try await DomainEvents.record(type: "batch.completed", userID: userID, data: "{}", on: db.client, logger: db.logger)
+                    try await notify("vid_a", progress: 20)
+                    #expect(try await socket.waitFor { Self.video($0)?.id == "vid_a" })
+                    #expect(try await socket.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "batch.completed" })
+                    #expect(!socket.messages.contains { Self.video($0)?.id == "vid_b" }, "a video not chosen stays quiet")
+
+                    // Unsubscribing the last one hears every video again.
+                    try await socket.send(["type": "unsubscribe", "channel": "video_updates_vid_a"])
+                    #expect(try await socket.waitFor { ($0["data"] as? [String: Any])?["channels"] as? [String] == ["all"] })
+                    try await notify("vid_b", progress: 30)
+                    return try await socket.waitFor { Self.video($0)?.id == "vid_b" }
+                }
+                #expect(seen)
+            }
+        }
+    }
+
     @Test func aStoppingServerSaysGoodbyeBeforeClosing() async throws {
         try await withDatabase { db in
             let client = db.makeClient(maximumConnections: 4)
