@@ -79,11 +79,14 @@ import Testing
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", """
             import json, sys
-            from standardwebhooks.webhooks import Webhook
+            from standardwebhooks.webhooks import Webhook, WebhookVerificationError
             hook = Webhook(sys.argv[1])
             for line in open(sys.argv[2]):
                 r = json.loads(line)
-                hook.verify(r["body"], {"webhook-id": r["id"], "webhook-timestamp": r["timestamp"], "webhook-signature": r["signature"]})
+                try:
+                    hook.verify(r["body"], {"webhook-id": r["id"], "webhook-timestamp": r["timestamp"], "webhook-signature": r["signature"]})
+                except WebhookVerificationError:
+                    sys.exit(1)
             """, secret, file.path]
         try process.run()
         process.waitUntilExit()

@@ -24,12 +24,12 @@ import Testing
                 let requestedAt = ContinuousClock.now
                 let state = try await harness.store.cancel(id: job.id)
                 #expect(state == .running)
-                try await expectEventually(timeout: .seconds(5)) { try await harness.store.job(id: job.id)?.state == .cancelled }
+                try await expectEventually(timeout: .seconds(30)) { try await harness.store.job(id: job.id)?.state == .cancelled }
                 let stopped = try #require(stoppedAt.withLock { $0 })
                 // Stopped by the cancel (NOTIFY to its worker), long before its own 60 s end. The
                 // latency itself (well under a second on an idle machine) is not asserted: a
                 // loaded CI box stretches it.
-                #expect(stopped - requestedAt < .seconds(10))
+                #expect(stopped - requestedAt < .seconds(30))
             }
             let stored = try #require(try await harness.store.job(id: job.id))
             #expect(stored.cancelRequestedAt != nil)
@@ -62,7 +62,7 @@ import Testing
                 #expect(try await harness.store.job(id: job.id)?.state == .available)
                 #expect(try await harness.queues.summary("default")?.paused == true)
                 try await harness.queues.resume("default")
-                try await expectEventually(timeout: .seconds(2)) { try await harness.store.job(id: job.id)?.state == .completed }
+                try await expectEventually(timeout: .seconds(30)) { try await harness.store.job(id: job.id)?.state == .completed }
             }
         }
     }
@@ -125,7 +125,7 @@ import Testing
             }
             let short = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 300}"#))
             let long = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 60000}"#))
-            let worker = harness.workerConfiguration(grace: .seconds(1))
+            let worker = harness.workerConfiguration(grace: .seconds(5))
             try await harness.run(workers: [worker], registry: registry) {
                 try await expectEventually {
                     try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'running'") == 2
@@ -161,7 +161,7 @@ import Testing
                 try await expectEventually { try await harness.store.job(id: job.id)?.state == .running }
                 // Another process took the job (as the rescuer would after a stall).
                 try await db.client.query("UPDATE jobs SET worker_id = 'someone-else' WHERE id = \(job.id)", logger: db.logger)
-                try await expectEventually(timeout: .seconds(3)) { stopped.load(ordering: .relaxed) }
+                try await expectEventually(timeout: .seconds(20)) { stopped.load(ordering: .relaxed) }
             }
             // The stopped worker wrote nothing over the other worker's claim.
             let stored = try #require(try await harness.store.job(id: job.id))

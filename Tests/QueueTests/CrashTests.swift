@@ -50,7 +50,7 @@ import Testing
     @Test func twoDispatchersElectOneLeaderAndTheOtherTakesOverWhenItDies() async throws {
         try await withDatabase { db in
             let leaders = LeaderStore(client: db.client, logger: db.logger)
-            let arguments = ["dispatcher", "--leader-ttl", "2s"]
+            let arguments = ["dispatcher", "--leader-ttl", "3s"]
             let first = try ChildProcess.ytempire(arguments, databaseURL: db.urlString)
             let second = try ChildProcess.ytempire(arguments, databaseURL: db.urlString)
             let children = [first, second]
@@ -59,7 +59,7 @@ import Testing
             let leaderID = try #require(try await leaders.currentLeader(name: "maintenance"))
             let leader = try #require(children.first { leaderID.contains("-\($0.pid)-") })
             let follower = try #require(children.first { $0 !== leader })
-            try await Task.sleep(for: .seconds(2.5))
+            try await Task.sleep(for: .seconds(3.5))
             #expect(try await leaders.currentLeader(name: "maintenance") == leaderID)
 
             leader.signal(SIGKILL)
@@ -70,7 +70,7 @@ import Testing
             // The new leader does the maintenance: a due scheduled job gets promoted.
             let store = JobStore(client: db.client, logger: db.logger)
             let due = try await store.insert(NewJob(kind: "noop", runAt: Date().addingTimeInterval(0.2)))
-            try await expectEventually(timeout: .seconds(10)) { try await store.job(id: due.id)?.state == .available }
+            try await expectEventually(timeout: .seconds(30)) { try await store.job(id: due.id)?.state == .available }
             follower.signal(SIGTERM)
             #expect(await follower.waitForExit() == 0)
             #expect(try await leaders.currentLeader(name: "maintenance") == nil, "a cleanly stopped leader resigns")

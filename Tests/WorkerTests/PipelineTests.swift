@@ -175,11 +175,11 @@ import Worker
                     }
                     #expect(inFlight)
                     #expect(try await harness.control.cancelBatch(id: batch, userID: user) == 3)
-                    let stopped = try await eventually(timeout: .seconds(10)) {
+                    let stopped = try await eventually(timeout: .seconds(30)) {
                         try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 3
                     }
                     #expect(stopped, "the running stages stopped")
-                    let settled = try await eventually(timeout: .seconds(10)) {
+                    let settled = try await eventually(timeout: .seconds(30)) {
                         try await db.scalar("SELECT count(*) FROM cost_reservations") == 0
                     }
                     #expect(settled)
