@@ -60,6 +60,7 @@ public enum APIServer {
         let sessions = SessionRepository(client: client, logger: logger)
         let tokens = AccessTokens(signer: signer, sessions: sessions)
         let channels = ChannelRepository(client: client, logger: logger)
+        let limiter = RateLimiter(client: client, logger: logger)
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
             passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
@@ -78,8 +79,7 @@ public enum APIServer {
                                      middlewares: [
                                          EmptyBodyMiddleware(),
                                          AuthMiddleware(tokens: tokens),
-                                         RateLimitMiddleware(limiter: RateLimiter(client: client, logger: logger), policy: rateLimits,
-                                                             document: OpenAPIDocument.json),
+                                         RateLimitMiddleware(limiter: limiter, policy: rateLimits, document: OpenAPIDocument.json),
                                      ])
         router.get("/.well-known/jwks.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: signer.jwks)))
@@ -99,7 +99,8 @@ public enum APIServer {
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
         guard let live else { return APIRouters(http: router, webSocket: nil) }
-        let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger))
+        let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
+                                rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter))
         routes.addFallbacks(to: router)
         return APIRouters(http: router, webSocket: routes.webSocketRouter())
     }

@@ -35,6 +35,9 @@ final class LiveGrant: Sendable {
 /// the upgrade: a bad token or another user's channel is answered with the HTTP error
 /// envelope) or as its first message `{"type": "auth", "token": "..."}` within
 /// `LiveConfiguration.authTimeout` (a failure is an `error` message and close code 1008).
+/// Each connection counts as one request of the caller's rate limit (the analytics stream in
+/// Analytics, the others in General): past it, a 429 before the upgrade, or after a first
+/// message an `error` message and close code 1013 (try again later).
 /// Then it receives `{"type", "timestamp", "data"}` messages: `system.notification`
 /// (`connected` first), `video.progress`, `video.completed`, `video.failed`,
 /// `video.cancelled`, `video.published`, and on the analytics stream `analytics.update`.
@@ -47,6 +50,8 @@ struct LiveRoutes: Sendable {
     let tokens: AccessTokens
     let channels: ChannelRepository
     let analytics: LiveAnalytics
+    let rateLimits: RateLimitPolicy
+    let gate: RateLimitGate
 
     /// Path → what the socket subscribes to, given the path's parameters.
     private static let endpoints: [(path: RouterPath, scope: @Sendable (Parameters) throws -> LiveSubscription.Scope)] = [
@@ -71,9 +76,9 @@ struct LiveRoutes: Sendable {
             router.ws(endpoint.path, shouldUpgrade: { request, context in
                 let scope = try endpoint.scope(context.parameters)
                 guard let token = Self.queryToken(request) else { return .upgrade([:]) }
-                let subscription = try await authorize(token: token, scope: scope)
+                let (subscription, headers) = try await authorize(token: token, scope: scope)
                 context.grant.subscription.withLock { $0 = subscription }
-                return .upgrade([:])
+                return .upgrade(headers)
             }, onUpgrade: { inbound, outbound, context in
                 let scope = try endpoint.scope(context.requestContext.parameters)
                 try await serve(scope: scope, inbound: inbound, outbound: outbound, context: context.requestContext)
@@ -96,13 +101,17 @@ struct LiveRoutes: Sendable {
         }
     }
 
-    /// Who may subscribe to what: a valid token, and the channel must be the caller's.
-    private func authorize(token: String, scope: LiveSubscription.Scope) async throws -> LiveSubscription {
+    /// Who may subscribe to what: a valid token, the channel must be the caller's, and the
+    /// connection must fit in the caller's rate limit.
+    /// - Returns: the subscription and the rate-limit headers.
+    private func authorize(token: String, scope: LiveSubscription.Scope) async throws -> (LiveSubscription, HTTPFields) {
         let caller = try await tokens.caller(token)
         if case .channel(let channelID) = scope, try await channels.channel(id: channelID, userID: caller.user.id) == nil {
             throw APIError(.notFound, code: "not_found", message: "No channel \(channelID)")
         }
-        return LiveSubscription(userID: caller.user.id, scope: scope)
+        let (category, limit) = rateLimits.category(forLive: scope)
+        let headers = try await gate.admit(category: category, limit: limit, who: "user:\(caller.user.id)")
+        return (LiveSubscription(userID: caller.user.id, scope: scope), headers)
     }
 
     private static func queryToken(_ request: Request) -> String? {
@@ -134,10 +143,12 @@ struct LiveRoutes: Sendable {
                 guard case .text(let text) = first, let request = Self.clientMessage(text), request["type"] as? String == "auth",
                       let token = request["token"] as? String
                 else { throw APIError.unauthorized(#"The first message must be {"type": "auth", "token": "<access token>"}"#) }
-                subscription = try await authorize(token: token, scope: scope)
+                subscription = try await authorize(token: token, scope: scope).0
             } catch let error as APIError {
-                try? await outbound.write(.text(LiveMessage.error(error.code, error.message)))
-                try? await outbound.close(.policyViolation, reason: error.code)
+                let limited = error.status == .tooManyRequests
+                let message = limited ? "\(error.message); try again in \(error.retryAfter ?? 1) s" : error.message
+                try? await outbound.write(.text(LiveMessage.error(error.code, message)))
+                try? await outbound.close(limited ? .unknown(1013) : .policyViolation, reason: error.code)
                 return
             }
         }

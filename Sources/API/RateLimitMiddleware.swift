@@ -12,13 +12,13 @@ enum ClientAddress {
 /// per client address otherwise), answers 429 with `Retry-After` past the limit, and tells
 /// clients where they stand with `RateLimit-Policy` and `X-RateLimit-*` headers.
 struct RateLimitMiddleware: ServerMiddleware {
-    let limiter: RateLimiter
+    let gate: RateLimitGate
     let policy: RateLimitPolicy
     /// operationId → its first tag in the contract.
     let tags: [String: String]
 
     init(limiter: RateLimiter, policy: RateLimitPolicy, document: String) {
-        self.limiter = limiter
+        self.gate = RateLimitGate(limiter: limiter)
         self.policy = policy
         let json = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any]
         var tags: [String: String] = [:]
@@ -39,6 +39,28 @@ struct RateLimitMiddleware: ServerMiddleware {
             return try await next(request, body, metadata)
         }
         let who = CurrentUser.value.map { "user:\($0.user.id)" } ?? "ip:\(ClientAddress.value ?? "unknown")"
+        let headers = try await gate.admit(category: category, limit: limit, who: who)
+        do {
+            var (response, responseBody) = try await next(request, body, metadata)
+            response.headerFields.append(contentsOf: headers)
+            return (response, responseBody)
+        } catch {
+            // Client errors count too and say so; server errors go up untouched to be logged.
+            var mapped = ErrorMapping.apiError(for: error)
+            guard mapped.status.kind == .clientError else { throw error }
+            mapped.headers.append(contentsOf: headers)
+            throw mapped
+        }
+    }
+}
+
+/// Counts one request of a category for a caller against its window.
+struct RateLimitGate: Sendable {
+    let limiter: RateLimiter
+
+    /// - Returns: the headers telling the caller where it stands.
+    /// - Throws: a 429 `APIError` with those headers and `Retry-After` past the limit.
+    func admit(category: String, limit: RateLimitPolicy.Limit, who: String) async throws -> HTTPFields {
         let decision = try await limiter.hit(bucket: "\(category):\(who)", limit: limit.requests, window: limit.window)
         var headers = HTTPFields()
         headers[.rateLimitPolicy] = "\(limit.requests);w=\(limit.window.components.seconds)"
@@ -51,17 +73,7 @@ struct RateLimitMiddleware: ServerMiddleware {
             error.headers = headers
             throw error
         }
-        do {
-            var (response, responseBody) = try await next(request, body, metadata)
-            response.headerFields.append(contentsOf: headers)
-            return (response, responseBody)
-        } catch {
-            // Client errors count too and say so; server errors go up untouched to be logged.
-            var mapped = ErrorMapping.apiError(for: error)
-            guard mapped.status.kind == .clientError else { throw error }
-            mapped.headers.append(contentsOf: headers)
-            throw mapped
-        }
+        return headers
     }
 }
 

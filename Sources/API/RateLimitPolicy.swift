@@ -32,4 +32,10 @@ public struct RateLimitPolicy: Sendable {
         default: ("general", general)
         }
     }
+
+    /// The category a WebSocket connection counts in: the analytics stream as Analytics, the
+    /// others as General.
+    func category(forLive scope: LiveSubscription.Scope) -> (name: String, limit: Limit) {
+        scope == .analytics ? ("analytics", analytics) : ("general", general)
+    }
 }

@@ -25,20 +25,20 @@ struct LiveInstance: Sendable {
 
 /// Runs `count` API instances on one database while `body` runs.
 func withLiveInstances<T: Sendable>(_ db: TestDatabase, count: Int, configuration: LiveConfiguration = LiveConfiguration(),
-                                    _ body: @Sendable ([LiveInstance]) async throws -> T) async throws -> T {
+                                    rateLimits: RateLimitPolicy = TestAuth.generousLimits, _ body: @Sendable ([LiveInstance]) async throws -> T) async throws -> T {
     if count == 0 { return try await body([]) }
     let client = db.makeClient(maximumConnections: 4)
     let notifier = Notifier(client: client, channels: [DomainEvents.liveChannel], logger: db.logger)
     let hub = LiveHub(notifier: notifier, configuration: configuration, logger: db.logger)
     let routers = try await APIServer.makeRouters(client: client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                  auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, live: hub, logger: db.logger)
+                                                  auth: TestAuth.configuration, rateLimits: rateLimits, live: hub, logger: db.logger)
     let app = APIServer.application(routers, address: .hostname("127.0.0.1", port: 0), pingInterval: configuration.pingInterval, logger: db.logger)
     return try await withRunningServices([client, notifier, hub], logger: db.logger) {
         // The hub relays only what arrives after its LISTEN: wait for it.
         #expect(try await eventually { notifier.isConnected })
         return try await app.test(.live) { testClient in
             let instance = LiveInstance(api: APIClient(client: testClient), port: try #require(testClient.port), hub: hub)
-            return try await withLiveInstances(db, count: count - 1, configuration: configuration) { others in
+            return try await withLiveInstances(db, count: count - 1, configuration: configuration, rateLimits: rateLimits) { others in
                 try await body([instance] + others)
             }
         }
@@ -312,6 +312,49 @@ final class Slot<T: Sendable>: Sendable {
                     return try await socket.waitFor { Self.video($0)?.id == "vid_b" }
                 }
                 #expect(seen)
+            }
+        }
+    }
+
+    @Test func connectionsCountAgainstTheCallersRateLimit() async throws {
+        try await withDatabase { db in
+            // The analytics stream counts in Analytics, which nothing else here touches.
+            var limits = TestAuth.generousLimits
+            limits.analytics = .init(requests: 2, window: .seconds(3600))
+            try await withLiveInstances(db, count: 1, rateLimits: limits) { instances in
+                let server = instances[0]
+                let owner = try await signUp(server.api, db, "busy@example.com")
+                let other = try await signUp(server.api, db, "calm@example.com")
+                for _ in 0..<2 {
+                    let (welcomed, _) = try await LiveSocket.connect(server.url("/ws/analytics-stream?token=\(owner)"), logger: logger) { socket in
+                        try await socket.waitFor { $0["type"] as? String == "system.notification" }
+                    }
+                    #expect(welcomed)
+                }
+                // Past the limit: no upgrade, and a plain request gets the 429 envelope with its headers.
+                await #expect(throws: (any Error).self) {
+                    _ = try await LiveSocket.connect(server.url("/ws/analytics-stream?token=\(owner)"), logger: logger) { _ in 0 }
+                }
+                let refused = try await server.api.call(.get, "/ws/analytics-stream?token=\(owner)")
+                #expect(refused.status == .tooManyRequests)
+                #expect(refused.body["error"] as? String == "rate_limit_exceeded")
+                #expect(refused.headers[.retryAfter].flatMap { Int($0) }.map { $0 > 0 } == true)
+                #expect(refused.headers[.xRateLimitRemaining] == "0")
+                // Authenticating by first message: an error message, then close code 1013 (try again later).
+                let (errors, close) = try await LiveSocket.connect(server.url("/ws/analytics-stream"), logger: logger) { socket in
+                    try await socket.send(["type": "auth", "token": owner])
+                    _ = try await eventually { socket.isClosed }
+                    return socket.messages(of: "error").compactMap { ($0["data"] as? [String: Any])?["error"] as? String }
+                }
+                #expect(errors == ["rate_limit_exceeded"])
+                #expect(close?.closeCode == .unknown(1013))
+                // Other categories and other users keep their own allowance.
+                for url in [server.url("/ws/tab?token=\(owner)"), server.url("/ws/analytics-stream?token=\(other)")] {
+                    let (welcomed, _) = try await LiveSocket.connect(url, logger: logger) { socket in
+                        try await socket.waitFor { $0["type"] as? String == "system.notification" }
+                    }
+                    #expect(welcomed, "\(url)")
+                }
             }
         }
     }

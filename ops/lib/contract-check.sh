@@ -13,7 +13,7 @@ contract_check() {
   # would swamp the machine, and the contract is about the API's answers.
   DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" \
     YTEMPIRE_ARTIFACT_DIR="$ROOT/.data/contract-artifacts" YTEMPIRE_SANDBOX_PORT=$((api_port + 1)) \
-    YTEMPIRE_QUEUES=default=4,video_script=4,video_voice=2,video_thumbnail=2,video_review=2,video_publish=2 "$bin" up --port "$api_port" &
+    YTEMPIRE_WS_PING_INTERVAL=2 YTEMPIRE_QUEUES=default=4,video_script=4,video_voice=2,video_thumbnail=2,video_review=2,video_publish=2 "$bin" up --port "$api_port" &
   local pid=$!
   local status=0
   for _ in $(seq 1 100); do
@@ -31,7 +31,7 @@ contract_check() {
   token=$(curl -fsS -X POST "$base/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"contract@example.com\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   # Live events through the real binary, with an independent WebSocket client.
-  python3 "$ROOT/ops/lib/ws_smoke.py" "http://127.0.0.1:$api_port" "$token" || status=$?
+  python3 "$ROOT/ops/lib/ws_smoke.py" "http://127.0.0.1:$api_port" "$token" 2 || status=$?
   [ "$status" -eq 0 ] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; die "the WebSocket check failed (above)"; }
   schemathesis --config-file "$ROOT/ops/schemathesis.toml" run "http://127.0.0.1:$api_port/openapi.json" --url "http://127.0.0.1:$api_port/api/v1" \
     --header "Authorization: Bearer $token" \
