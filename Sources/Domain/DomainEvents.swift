@@ -13,6 +13,8 @@ public enum DomainEvents {
     /// event arrives as `system.notification` with `event`, `event_id` and `details` (a trigger on
     /// `domain_events`, migration 0106, which names this channel too).
     public static let liveChannel = "ytempire_live_events"
+    /// The channel notified (empty payload) when outbox events commit, to wake the fan-out.
+    public static let outboxChannel = "ytempire_outbox"
 
     /// Writes an outbox event in the caller's transaction, so it exists exactly when the
     /// change it describes does.

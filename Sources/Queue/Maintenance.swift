@@ -8,20 +8,31 @@ public protocol MaintenanceTask: Sendable {
     var name: String { get }
     /// How often the leader runs it.
     var interval: Duration { get }
+    /// A notification channel whose NOTIFYs start a round at once, the interval remaining the
+    /// fallback; nil (the default): the interval only.
+    var wakeChannel: String? { get }
     /// Does one round of the work.
     /// - Returns: how many rows it changed (for logs).
     func runOnce() async throws -> Int
 }
 
-/// Runs each maintenance task on its interval while this process is the leader.
+extension MaintenanceTask {
+    public var wakeChannel: String? { nil }
+}
+
+/// Runs each maintenance task on its interval while this process is the leader, and at once
+/// when its `wakeChannel` is notified.
 public struct Maintainer: Service {
     public let elector: LeaderElector
     public let tasks: [any MaintenanceTask]
+    /// Delivers the tasks' wake channels (it must LISTEN on them); nil: intervals only.
+    public let notifier: Notifier?
     public let logger: Logger
 
-    public init(elector: LeaderElector, tasks: [any MaintenanceTask], logger: Logger) {
+    public init(elector: LeaderElector, tasks: [any MaintenanceTask], notifier: Notifier? = nil, logger: Logger) {
         self.elector = elector
         self.tasks = tasks
+        self.notifier = notifier
         self.logger = logger
     }
 
@@ -29,6 +40,13 @@ public struct Maintainer: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for task in tasks {
+                    let doorbell = Doorbell()
+                    if let channel = task.wakeChannel, let notifier {
+                        let wakeups = notifier.subscribe(to: channel, buffer: 1)
+                        group.addTask {
+                            for await _ in wakeups { doorbell.ring() }
+                        }
+                    }
                     group.addTask {
                         while !Task.isCancelled {
                             if elector.isLeader {
@@ -41,7 +59,7 @@ public struct Maintainer: Service {
                                     logger.warning("maintenance failed", metadata: ["task": "\(task.name)", "error": "\(String(reflecting: error))"])
                                 }
                             }
-                            try? await Task.sleep(for: task.interval)
+                            await doorbell.wait(timeout: task.interval)
                         }
                     }
                 }

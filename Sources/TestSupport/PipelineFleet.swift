@@ -37,7 +37,8 @@ public struct PipelineFleet: Sendable {
         var registry = JobRegistry()
         PipelineJobs(client: db.client, plan: plan, providers: providers, logger: db.logger).register(into: &registry)
         register(&registry)
-        let notifier = Notifier(client: db.client, logger: db.logger)
+        let notifier = Notifier(client: db.client, channels: [NotificationChannel.jobs, NotificationChannel.control, DomainEvents.outboxChannel],
+                                logger: db.logger)
         var services: [any Service] = [notifier]
         for index in 0..<count {
             let client = db.makeClient(maximumConnections: 3)
@@ -56,7 +57,7 @@ public struct PipelineFleet: Sendable {
                                           workers: WorkerStore(client: db.client, logger: db.logger), configuration: maintenance)
             + [ReservationSettler(ledger: CostLedger(client: db.client, logger: db.logger), interval: .milliseconds(100))] + extraTasks
         services.append(elector)
-        services.append(Maintainer(elector: elector, tasks: tasks, logger: db.logger))
+        services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: db.logger))
         return try await withRunningServices(services, logger: db.logger, body)
     }
 

@@ -10,7 +10,29 @@ import Synchronization
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the system; figures go to docs/benchmarks.md.",
-                                                    subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self])
+                                                    subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchWebhooksCommand.self])
+}
+
+/// Runs `body` with a throwaway user (enterprise plan) that is deleted afterwards, with its
+/// outbox events (which have no foreign key), whether `body` succeeds or not.
+func withBenchUser<T>(client: PostgresClient, name: String, logger: Logger, _ body: (String) async throws -> T) async throws -> T {
+    let userID = PrefixedID.make("usr_")
+    try await client.query("""
+        INSERT INTO users (id, email, password_hash, full_name, subscription_tier, email_verified_at)
+        VALUES (\(userID), \(userID + "@bench.invalid"), '!', \(name), 'enterprise', now())
+        """, logger: logger)
+    func remove() async throws {
+        try await client.query("DELETE FROM domain_events WHERE user_id = \(userID)", logger: logger)
+        try await client.query("DELETE FROM users WHERE id = \(userID)", logger: logger)
+    }
+    do {
+        let result = try await body(userID)
+        try await remove()
+        return result
+    } catch {
+        _ = try? await remove()
+        throw error
+    }
 }
 
 /// `ytempire bench queue`: bulk insert rate, worked no-op jobs per second (counted when the
@@ -67,7 +89,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
         var remaining = jobs
         while remaining > 0 {
             let count = min(batch, remaining)
-            try await store.insert(Array(repeating: NewJob(kind: "noop", queue: queue), count: count))
+            _ = try await store.insert(Array(repeating: NewJob(kind: "noop", queue: queue), count: count))
             remaining -= count
         }
         return Double(jobs) / (ContinuousClock.now - start).seconds

@@ -34,19 +34,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: artifacts) }
         let report = try await database.withClient(maximumConnections: 8) { client in
             try await Migrator(client: client, migrations: try Migration.all(), logger: logger).requireCurrent()
-            let userID = PrefixedID.make("usr_")
-            try await client.query("""
-                INSERT INTO users (id, email, password_hash, full_name, subscription_tier, email_verified_at)
-                VALUES (\(userID), \(userID + "@bench.invalid"), '!', 'Pipeline bench', 'enterprise', now())
-                """, logger: logger)
-            do {
-                let report = try await Self.measure(database: database, client: client, userID: userID, settings: settings,
-                                                    artifacts: artifacts, logger: logger)
-                try await client.query("DELETE FROM users WHERE id = \(userID)", logger: logger)
-                return report
-            } catch {
-                try? await client.query("DELETE FROM users WHERE id = \(userID)", logger: logger)
-                throw error
+            return try await withBenchUser(client: client, name: "Pipeline bench", logger: logger) { userID in
+                try await Self.measure(database: database, client: client, userID: userID, settings: settings, artifacts: artifacts, logger: logger)
             }
         }
         print("command:        ytempire bench pipeline --videos \(videos) --duration \(duration) --workers \(workers)")

@@ -35,10 +35,11 @@ struct Fleet {
             try await migrator.requireCurrent()
         }
         var services: [any Service] = [client]
-        // One LISTEN connection per process: the queue's channels, and the live events an API
-        // instance relays to its WebSocket clients.
+        // One LISTEN connection per process: the queue's channels, the live events an API
+        // instance relays to its WebSocket clients, and the outbox wake-up of dispatchers.
         let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control]
-                                    + (api == nil ? [] : [DomainEvents.liveChannel]), logger: logger)
+                                    + (api == nil ? [] : [DomainEvents.liveChannel])
+                                    + (runsDispatcher ? [DomainEvents.outboxChannel] : []), logger: logger)
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
         let deliveries = WebhookDeliveryStore(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger)
@@ -66,7 +67,7 @@ struct Fleet {
                    OutboxPruner(client: client, logger: logger, retention: webhooks.retention)]
                 + (integration == nil ? [] : [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))])
             services.append(elector)
-            services.append(Maintainer(elector: elector, tasks: tasks, logger: logger))
+            services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: logger))
         }
         if let worker {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)

@@ -222,6 +222,40 @@ import Testing
         }
     }
 
+    @Test func theFanoutWakesWhenEventsCommitRatherThanAtItsNextRound() async throws {
+        let receiver = WebhookReceiver()
+        try await withDatabase { db in
+            let cipher = try TokenCipher.ephemeral()
+            let jobs = WebhookJobs(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+            let user = try await db.createUser()
+            try await receiver.run { base in
+                _ = try await WebhookRepository(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+                    .create(userID: user, url: base + "/ok", events: ["video.completed"], description: nil, secret: nil)
+                // One round an hour: only the outbox's NOTIFY can start one in time.
+                var registry = JobRegistry()
+                jobs.register(into: &registry)
+                let notifier = Notifier(client: db.client, channels: [NotificationChannel.jobs, DomainEvents.outboxChannel], logger: db.logger)
+                let elector = LeaderElector(store: LeaderStore(client: db.client, logger: db.logger), candidateID: "wake-test", ttl: .seconds(30),
+                                            logger: db.logger)
+                let claims = db.makeClient()
+                let worker = Worker(configuration: WorkerConfiguration(id: "wake-test", queues: [WebhookDeliveryArgs.queue: 4]), client: claims,
+                                    registry: registry, notifier: notifier, logger: db.logger)
+                let maintainer = Maintainer(elector: elector, tasks: [WebhookFanout(store: jobs.store, interval: .seconds(3600))],
+                                            notifier: notifier, logger: db.logger)
+                try await withRunningServices([notifier, claims, worker, elector, maintainer], logger: db.logger) {
+                    let ready = try await eventually { notifier.isConnected && elector.isLeader }
+                    #expect(ready)
+                    for index in 1...3 {
+                        try await DomainEvents.record(type: "video.completed", userID: user, data: #"{"video_id": "vid_\#(index)"}"#,
+                                                      on: db.client, logger: db.logger)
+                        let delivered = try await eventually(timeout: .seconds(60)) { receiver.received(path: "/ok").count == index }
+                        #expect(delivered, "event \(index) delivered without waiting for the hourly round")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func theOutboxPrunerRemovesOnlyWhatWasHandledLongAgo() async throws {
         try await withDatabase { db in
             let user = try await db.createUser()

@@ -53,7 +53,7 @@ struct Harness {
 }
 
 /// Records an issue unless `condition` comes true within `timeout`.
-func expectEventually(timeout: Duration = .seconds(15), _ comment: Comment? = nil,
+func expectEventually(timeout: Duration = .seconds(30), _ comment: Comment? = nil,
                       sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async throws {
     if try await !eventually(timeout: timeout, condition) {
         Issue.record(comment ?? "condition did not come true within \(timeout)", sourceLocation: sourceLocation)
