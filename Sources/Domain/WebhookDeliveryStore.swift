@@ -141,22 +141,21 @@ public struct WebhookDeliveryStore: Sendable {
                     """, logger: logger)
                 return .finished
             }
-            let busy = try await connection.query("""
-                SELECT count(*) FROM webhook_deliveries
-                 WHERE endpoint_id = \(endpointID) AND status = 'sending' AND sending_until > now() AND id <> \(deliveryID)
-                """, logger: logger)
-            var sending: Int64 = 0
-            for try await count in busy.decode(Int64.self) { sending = count }
-            guard sending < policy.concurrencyPerEndpoint else { return .busy }
+            // With the endpoint locked, counting its attempts in flight and taking a slot is one
+            // statement (a new snapshot, after the lock: it sees the slots taken before).
             let started = try await connection.query("""
                 UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, sending_until = now() + \(slot) * interval '1 second'
-                 WHERE id = \(deliveryID) RETURNING attempts, body
+                 WHERE id = \(deliveryID)
+                   AND (SELECT count(*) FROM webhook_deliveries
+                         WHERE endpoint_id = \(endpointID) AND status = 'sending' AND sending_until > now() AND id <> \(deliveryID))
+                       < \(Int64(policy.concurrencyPerEndpoint))
+                RETURNING attempts, body
                 """, logger: logger)
             for try await (number, body) in started.decode((Int32, String).self) {
                 return .send(WebhookAttempt(deliveryID: deliveryID, endpointID: endpointID, url: url,
                                             secret: try cipher.open(Data(buffer: sealed), context: endpointID), body: body, number: Int(number)))
             }
-            return .finished
+            return .busy
         }
     }
 
@@ -165,7 +164,11 @@ public struct WebhookDeliveryStore: Sendable {
     /// endpoint at once; an endpoint failing for `disableAfter` is disabled and its owner told.
     /// - Returns: the wait before the next attempt, or nil when the delivery is finished.
     public func finish(_ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws -> Duration? {
-        try await client.withTransaction(logger: logger) { connection in
+        if result.succeeded {
+            try await recordSuccess(attempt, result: result)
+            return nil
+        }
+        return try await client.withTransaction(logger: logger) { connection in
             // The endpoint (and so the delivery) may have been deleted while the attempt was out.
             let exists = try await connection.query("SELECT 1 FROM webhook_deliveries WHERE id = \(attempt.deliveryID) FOR UPDATE", logger: logger)
             var found = false
@@ -177,15 +180,6 @@ public struct WebhookDeliveryStore: Sendable {
                         \(result.responseBody), \(result.error))
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
-            if result.succeeded {
-                try await connection.query("""
-                    UPDATE webhook_deliveries SET status = 'succeeded', finished_at = now(), sending_until = NULL WHERE id = \(attempt.deliveryID)
-                    """, logger: logger)
-                try await connection.query("""
-                    UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(attempt.endpointID) AND failing_since IS NOT NULL
-                    """, logger: logger)
-                return nil
-            }
             let rows = try await connection.query("""
                 UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
                  WHERE id = \(attempt.endpointID) RETURNING now() - failing_since > \(policy.disableAfter.seconds) * interval '1 second'
@@ -214,6 +208,25 @@ public struct WebhookDeliveryStore: Sendable {
                 """, logger: logger)
             return wait
         }
+    }
+
+    /// The common case in one statement: the delivery succeeded, its attempt is logged and
+    /// the endpoint is failing no more. Nothing when the delivery was deleted meanwhile.
+    private func recordSuccess(_ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws {
+        try await client.query("""
+            WITH delivered AS (
+                UPDATE webhook_deliveries SET status = 'succeeded', finished_at = now(), sending_until = NULL
+                 WHERE id = \(attempt.deliveryID) RETURNING id, endpoint_id
+            ), logged AS (
+                INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, response_body, error)
+                SELECT id, \(Int32(attempt.number)), \(result.statusCode.map(Int32.init)), \(Int32(result.latencyMilliseconds)),
+                       \(result.responseBody), \(result.error)
+                  FROM delivered
+                ON CONFLICT DO NOTHING
+            )
+            UPDATE webhook_endpoints w SET failing_since = NULL
+              FROM delivered WHERE w.id = delivered.endpoint_id AND w.failing_since IS NOT NULL
+            """, logger: logger)
     }
 
     /// Disables the attempt's endpoint, fails the delivery and emails the owner.
