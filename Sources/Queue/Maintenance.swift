@@ -40,12 +40,17 @@ public struct Maintainer: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for task in tasks {
-                    let doorbell = Doorbell()
+                    // Only a task with a wake channel (and a notifier to hear it) gets a doorbell.
+                    let doorbell: Doorbell?
                     if let channel = task.wakeChannel, let notifier {
+                        let bell = Doorbell()
                         let wakeups = notifier.subscribe(to: channel, buffer: 1)
                         group.addTask {
-                            for await _ in wakeups { doorbell.ring() }
+                            for await _ in wakeups { bell.ring() }
                         }
+                        doorbell = bell
+                    } else {
+                        doorbell = nil
                     }
                     group.addTask {
                         while !Task.isCancelled {
@@ -59,7 +64,11 @@ public struct Maintainer: Service {
                                     logger.warning("maintenance failed", metadata: ["task": "\(task.name)", "error": "\(String(reflecting: error))"])
                                 }
                             }
-                            await doorbell.wait(timeout: task.interval)
+                            if let doorbell {
+                                await doorbell.wait(timeout: task.interval)
+                            } else {
+                                try? await Task.sleep(for: task.interval)
+                            }
                         }
                     }
                 }
