@@ -12,9 +12,13 @@ public struct WebhookJobs: Sendable {
     public let store: WebhookDeliveryStore
     public let sender: WebhookSender
 
-    public init(client: PostgresClient, cipher: TokenCipher, policy: WebhookPolicy, logger: Logger) {
+    /// - Parameter addresses: where attempts may connect; by default what `policy` allows
+    ///   (public addresses only unless it allows insecure receivers).
+    public init(client: PostgresClient, cipher: TokenCipher, policy: WebhookPolicy, logger: Logger,
+                addresses: OutboundAddressGuard? = nil) {
         self.store = WebhookDeliveryStore(client: client, cipher: cipher, policy: policy, logger: logger)
-        self.sender = WebhookSender(timeout: policy.timeout, responseLimit: policy.responseLimit)
+        self.sender = WebhookSender(timeout: policy.timeout, responseLimit: policy.responseLimit,
+                                    addresses: addresses ?? .forWebhooks(policy))
     }
 
     public func register(into registry: inout JobRegistry) {

@@ -68,7 +68,7 @@ public struct AccountService: Sendable {
     /// `args.user_id`), then removes the user and, by cascade, everything it owns.
     public func deleteAccount(userID: String) async throws {
         let jobs = JobStore(client: client, logger: logger)
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.withRetryingTransaction(logger: logger) { tx in
             let ids = try await jobs.unfinishedJobIDs(ownedBy: userID, on: tx)
             try await jobs.cancel(ids: ids, on: tx)
             try await users.delete(userID: userID, on: tx)

@@ -41,10 +41,11 @@ public struct ChannelRepository: Sendable {
         let schedule = try Self.scheduleJSON(changes.postingSchedule)
         let name = changes.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         return try await client.withTransaction(logger: logger) { connection in
+            try await UserLimitLock.lock(userID: userID, on: connection, logger: logger)
             let limits = try await connection.query("""
                 SELECT t.channels, (SELECT count(*) FROM channels WHERE user_id = u.id)
                   FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
-                 WHERE u.id = \(userID) FOR UPDATE OF u
+                 WHERE u.id = \(userID)
                 """, logger: logger)
             for try await (allowed, used) in limits.decode((Int32, Int64).self) where used >= Int64(allowed) {
                 throw DomainError(.limitReached, "Your plan allows \(allowed) channel\(allowed == 1 ? "" : "s"); delete one or upgrade to add more")

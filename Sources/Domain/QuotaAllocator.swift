@@ -63,9 +63,12 @@ public struct QuotaAllocator: Sendable {
         let day = QuotaDay.of(now)
         let buffer = Int32(policy.safetyBuffer)
         let warning = policy.warningFraction
+        // The CTE only chooses; every value written and the limit are taken from the row the
+        // UPDATE holds (`a`), re-read after any wait for its lock, so no concurrent reserve,
+        // charge or exhaust is ever lost and the limit is re-checked against the truth.
         let query: PostgresQuery = """
             WITH chosen AS (
-                SELECT id, (CASE WHEN quota_day = \(day)::date THEN quota_used ELSE 0 END) AS used
+                SELECT id
                   FROM youtube_accounts
                  WHERE status = 'active'
                    AND (\(accountID)::text IS NULL OR id = \(accountID))
@@ -77,12 +80,16 @@ public struct QuotaAllocator: Sendable {
                  LIMIT 1
             )
             UPDATE youtube_accounts a
-               SET quota_used = chosen.used + \(Int32(units)), quota_day = \(day)::date,
-                   warned_day = CASE WHEN chosen.used + \(Int32(units)) >= a.quota_limit * \(warning) THEN \(day)::date ELSE a.warned_day END,
+               SET quota_used = (CASE WHEN a.quota_day = \(day)::date THEN a.quota_used ELSE 0 END) + \(Int32(units)),
+                   quota_day = \(day)::date,
+                   warned_day = CASE WHEN (CASE WHEN a.quota_day = \(day)::date THEN a.quota_used ELSE 0 END) + \(Int32(units))
+                                          >= a.quota_limit * \(warning) THEN \(day)::date ELSE a.warned_day END,
                    updated_at = now()
-              FROM chosen WHERE a.id = chosen.id
+              FROM chosen
+             WHERE a.id = chosen.id AND a.status = 'active'
+               AND (CASE WHEN a.quota_day = \(day)::date THEN a.quota_used ELSE 0 END) + \(Int32(units)) <= a.quota_limit - \(buffer)
             RETURNING a.id, a.user_id, a.email, a.quota_used, a.quota_limit,
-                      (a.warned_day IS NOT DISTINCT FROM \(day)::date AND chosen.used < a.quota_limit * \(warning))
+                      (a.quota_used >= a.quota_limit * \(warning) AND a.quota_used - \(Int32(units)) < a.quota_limit * \(warning))
             """
         let rows = try await connection.query(query, logger: logger)
         var taken: (id: String, userID: String, email: String, used: Int32, limit: Int32, crossed: Bool)?

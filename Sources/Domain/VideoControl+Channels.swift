@@ -5,7 +5,7 @@ extension VideoControl {
     /// Cancels the work of a channel's videos, then deletes the channel with its videos.
     /// - Returns: the storage keys of their artifacts, or nil when the channel is not the user's.
     public func deleteChannel(id: String, userID: String) async throws -> [String]? {
-        let cancelled = try await client.withTransaction(logger: logger) { connection in
+        let cancelled = try await client.withRetryingTransaction(logger: logger) { connection in
             try await cancelVideos(where: .channel, is: id, userID: userID, message: "The channel was deleted", on: connection)
         }
         if cancelled > 0 { try await pipeline.ledger.settleAbandoned() }

@@ -35,7 +35,7 @@ public struct VideoControl: Sendable {
     /// - Returns: false when the video is not the user's.
     @discardableResult
     public func cancelVideo(id: String, userID: String) async throws -> Bool {
-        let found = try await client.withTransaction(logger: logger) { connection in
+        let found = try await client.withRetryingTransaction(logger: logger) { connection in
             let rows = try await connection.query("SELECT status FROM videos WHERE id = \(id) AND user_id = \(userID) FOR UPDATE", logger: logger)
             var status: String?
             for try await value in rows.decode(String.self) { status = value }
@@ -89,7 +89,7 @@ public struct VideoControl: Sendable {
     /// finished videos stay.
     /// - Returns: how many videos were cancelled, or nil when the batch is not the user's.
     public func cancelBatch(id: String, userID: String) async throws -> Int? {
-        let cancelled: Int? = try await client.withTransaction(logger: logger) { connection in
+        let cancelled: Int? = try await client.withRetryingTransaction(logger: logger) { connection in
             let batch = try await connection.query("SELECT id FROM batches WHERE id = \(id) AND user_id = \(userID)", logger: logger)
             var exists = false
             for try await _ in batch { exists = true }

@@ -128,13 +128,15 @@ public struct VideoSubmission: Sendable {
         }
     }
 
-    /// Locks the user row (one submission of a user at a time) and checks the month's allowance.
+    /// Locks the user row (one submission of a user at a time), then checks the month's
+    /// allowance in the next statement, which sees every submission committed before the lock.
     private func checkAllowance(userID: String, adding count: Int, on connection: PostgresConnection) async throws {
+        try await UserLimitLock.lock(userID: userID, on: connection, logger: logger)
         let rows = try await connection.query("""
             SELECT t.videos_per_month,
                    (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.kind = 'video' AND v.created_at >= date_trunc('month', now()))
               FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
-             WHERE u.id = \(userID) FOR UPDATE OF u
+             WHERE u.id = \(userID)
             """, logger: logger)
         for try await (allowed, used) in rows.decode((Int32, Int64).self) {
             guard used + Int64(count) <= Int64(allowed) else {

@@ -24,6 +24,15 @@ public struct WebhookAttempt: Sendable {
     public var body: String
     /// 1 for the first attempt.
     public var number: Int
+
+    public init(deliveryID: String, endpointID: String, url: String, secret: String, body: String, number: Int) {
+        self.deliveryID = deliveryID
+        self.endpointID = endpointID
+        self.url = url
+        self.secret = secret
+        self.body = body
+        self.number = number
+    }
 }
 
 /// What the receiver made of an attempt.

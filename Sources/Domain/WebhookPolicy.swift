@@ -30,8 +30,9 @@ public struct WebhookPolicy: Sendable, Equatable {
     /// The wait before retry number `attempt` (1 = the first retry), or nil when the schedule is spent.
     public func retryDelay(after attempt: Int) -> Duration? {
         guard attempt >= 1, attempt <= schedule.count else { return nil }
-        let base = schedule[attempt - 1].seconds
-        return .milliseconds(Int64(base * Double.random(in: 1.0...1.1) * 1000))
+        let base = Double(schedule[attempt - 1].components.seconds)
+        // A schedule comes from configuration: still, no wait beyond ten years.
+        return .milliseconds(Int64(min(base * Double.random(in: 1.0...1.1), 3.2e8) * 1000))
     }
 
     /// Checks a receiver URL.
@@ -44,20 +45,21 @@ public struct WebhookPolicy: Sendable, Equatable {
             throw DomainError(.invalid, allowInsecureURLs ? "url must use http or https" : "url must use https", field: "url")
         }
         guard url.user == nil, url.password == nil else { throw DomainError(.invalid, "url must not carry credentials", field: "url") }
-        if !allowInsecureURLs, Self.isPrivate(host: host.lowercased()) {
+        if !allowInsecureURLs, !Self.mayBePublic(host: host.lowercased()) {
             throw DomainError(.invalid, "url must point to a public host, not a loopback or private address", field: "url")
         }
         return url
     }
 
-    static func isPrivate(host: String) -> Bool {
-        if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".local") || host == "::1" || host == "[::1]" { return true }
-        let parts = host.split(separator: ".").compactMap { Int($0) }
-        guard parts.count == 4 else { return host.hasPrefix("[fc") || host.hasPrefix("[fd") || host.hasPrefix("[fe80") }
-        switch (parts[0], parts[1]) {
-        case (127, _), (10, _), (0, _), (169, 254), (192, 168): return true
-        case (172, 16...31): return true
-        default: return false
-        }
+    /// The friendly early check when a URL is saved: a numeric host (in any form the
+    /// resolver reads) must be globally reachable, and names that only ever mean a machine
+    /// inside the network are refused. Names are checked again, resolved, where the
+    /// connection is made (`OutboundAddressGuard`), which is what protects the network.
+    static func mayBePublic(host: String) -> Bool {
+        if let address = NetworkAddress(numericHost: host) { return address.isGloballyReachable }
+        let name = host.hasSuffix(".") ? String(host.dropLast()) : host
+        guard name.contains("."), !name.hasPrefix("[") else { return false }
+        let internalSuffixes = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa", ".in-addr.arpa", ".ip6.arpa"]
+        return !internalSuffixes.contains { name.hasSuffix($0) }
     }
 }

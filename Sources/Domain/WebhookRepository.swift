@@ -90,14 +90,17 @@ public struct WebhookRepository: Sendable {
         let secret = secret ?? StandardWebhooks.makeSecret()
         let id = PrefixedID.make("wh_")
         let sealed = ByteBuffer(bytes: try cipher.seal(secret, context: id))
-        let rows = try await client.query("""
-            INSERT INTO webhook_endpoints (id, user_id, url, events, description, secret)
-            SELECT \(id), \(userID), \(url), \(events), \(description), \(sealed)
-             WHERE (SELECT count(*) FROM webhook_endpoints WHERE user_id = \(userID)) < \(Self.maximumEndpoints)
-            RETURNING \(unescaped: Self.columns)
-            """, logger: logger)
-        for try await row in rows { return (try Self.decode(row), secret) }
-        throw DomainError(.limitReached, "At most \(Self.maximumEndpoints) webhooks per account")
+        return try await client.withTransaction(logger: logger) { connection in
+            try await UserLimitLock.lock(userID: userID, on: connection, logger: logger)
+            let rows = try await connection.query("""
+                INSERT INTO webhook_endpoints (id, user_id, url, events, description, secret)
+                SELECT \(id), \(userID), \(url), \(events), \(description), \(sealed)
+                 WHERE (SELECT count(*) FROM webhook_endpoints WHERE user_id = \(userID)) < \(Self.maximumEndpoints)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+            for try await row in rows { return (try Self.decode(row), secret) }
+            throw DomainError(.limitReached, "At most \(Self.maximumEndpoints) webhooks per account")
+        }
     }
 
     public func list(userID: String) async throws -> [WebhookEndpoint] {

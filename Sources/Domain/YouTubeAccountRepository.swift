@@ -55,12 +55,14 @@ public struct YouTubeAccountRepository: Sendable {
             throw DomainError(.invalid, "Google returned no refresh token; connect again and grant offline access")
         }
         let id: String = try await client.withTransaction(logger: logger) { connection in
-            // The user's row serializes connects, so two at once cannot both take the last place.
+            // The user's row serializes connects, so two at once cannot both take the last place
+            // (locked first: the counts below must see the connects committed while it waited).
+            try await UserLimitLock.lock(userID: userID, on: connection, logger: logger)
             let limits = try await connection.query("""
                 SELECT t.youtube_accounts, (SELECT count(*) FROM youtube_accounts a WHERE a.user_id = u.id),
                        (SELECT a.id FROM youtube_accounts a WHERE a.user_id = u.id AND a.youtube_channel_id = \(channel.id))
                   FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
-                 WHERE u.id = \(userID) FOR UPDATE OF u
+                 WHERE u.id = \(userID)
                 """, logger: logger)
             var found: (allowed: Int32, count: Int64, existing: String?)?
             for try await row in limits.decode((Int32, Int64, String?).self) { found = row }

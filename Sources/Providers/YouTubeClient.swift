@@ -102,7 +102,9 @@ public struct YouTubeClient: YouTubeGateway {
         guard let access = object["access_token"] as? String else {
             throw YouTubeError(.rejected, status: reply.status, message: "the token response has no access_token")
         }
-        let lifetime = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
+        // Outside input: a lifetime that is not a number, negative or beyond a year is not believed.
+        let stated = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
+        let lifetime = stated.isFinite ? min(max(stated, 0), 366 * 86_400) : 3600
         return OAuthTokens(accessToken: access, refreshToken: object["refresh_token"] as? String, expiresAt: Date().addingTimeInterval(lifetime))
     }
 
@@ -206,6 +208,9 @@ public struct YouTubeClient: YouTubeGateway {
             guard let range = reply.headers.first(name: "range"), let last = range.split(separator: "-").last.flatMap({ Int64($0) }) else {
                 return .received(bytes: 0)
             }
+            guard last >= 0, last < Int64.max else {
+                throw YouTubeError(.transient, status: reply.status, message: "the upload's Range header is out of bounds")
+            }
             return .received(bytes: last + 1)
         case 200, 201:
             guard let id = (try? object(reply.body))?["id"] as? String else {
@@ -273,9 +278,22 @@ public struct YouTubeClient: YouTubeGateway {
         return object
     }
 
-    /// Google sends counts as strings.
+    /// The largest count believed: far above any real channel's, and small enough that sums
+    /// and differences of counts can never overflow.
+    static let maximumCount: Int64 = 1_000_000_000_000_000
+
+    /// Google sends counts as strings; anything negative, not a number or beyond
+    /// `maximumCount` is cut into `0...maximumCount`.
     static func count(_ value: Any?) -> Int64 {
-        if let text = value as? String { return Int64(text) ?? 0 }
-        return (value as? NSNumber)?.int64Value ?? 0
+        let raw: Int64
+        if let text = value as? String {
+            raw = Int64(text) ?? 0
+        } else if let number = value as? NSNumber {
+            let double = number.doubleValue
+            raw = double.isFinite ? Int64(min(max(double, 0), Double(maximumCount))) : 0
+        } else {
+            raw = 0
+        }
+        return min(max(raw, 0), maximumCount)
     }
 }

@@ -100,7 +100,7 @@ extension JobStore {
         let rows = try await client.query("""
             WITH updated AS (
                 UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
-                       worker_id = NULL, max_attempts = greatest(max_attempts, attempt + 1)
+                       worker_id = NULL, max_attempts = greatest(max_attempts, attempt + 1), rescues = 0
                  WHERE id = \(id) AND state <> 'running'
                 RETURNING queue
             )

@@ -3,12 +3,24 @@ import PostgresNIO
 
 /// Statements the leader's maintenance services run.
 extension JobStore {
+    /// What one rescue round did.
+    public struct Rescued: Sendable, Equatable {
+        /// Jobs taken back from dead workers.
+        public var count: Int
+        /// Jobs discarded because their workers died `maximumRescues` times in a row.
+        public var poisoned: [(id: Int64, queue: String, kind: String)]
+
+        public static func == (lhs: Rescued, rhs: Rescued) -> Bool {
+            lhs.count == rhs.count && lhs.poisoned.map(\.id) == rhs.poisoned.map(\.id)
+        }
+    }
+
     /// Returns running jobs whose lease expired (their worker died or hung) to `retryable`
     /// (due at once; the scheduler makes them available), or to `discarded` when they used
-    /// their last attempt, or to `cancelled` when a cancel was requested. Each gets an entry
-    /// in its `errors`.
-    /// - Returns: how many jobs were rescued.
-    public func rescueExpired(limit: Int = 1000) async throws -> Int {
+    /// their last attempt or their workers died `maximumRescues` times in a row (a poison
+    /// pill: whatever kills its workers would go on killing them), or to `cancelled` when a
+    /// cancel was requested. Each gets an entry in its `errors`.
+    public func rescueExpired(limit: Int = 1000, maximumRescues: Int = 3) async throws -> Rescued {
         let rows = try await client.query("""
             WITH expired AS (
                 SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
@@ -16,19 +28,30 @@ extension JobStore {
             ), rescued AS (
                 UPDATE jobs j
                    SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                                    WHEN j.attempt >= j.max_attempts THEN 'discarded'
+                                    WHEN j.attempt >= j.max_attempts OR j.rescues + 1 >= \(Int32(maximumRescues)) THEN 'discarded'
                                     ELSE 'retryable' END,
+                       rescues = j.rescues + 1,
                        errors = j.errors || jsonb_build_array(jsonb_build_object(
-                           'attempt', j.attempt, 'at', now(), 'error', 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped answering')),
-                       finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts THEN now() END,
+                           'attempt', j.attempt, 'at', now(), 'error',
+                           CASE WHEN j.cancel_requested_at IS NULL AND j.attempt < j.max_attempts AND j.rescues + 1 >= \(Int32(maximumRescues))
+                                THEN 'discarded: the workers running this job died ' || (j.rescues + 1) || ' times in a row (last: worker '
+                                     || coalesce(j.worker_id, '?') || ')'
+                                ELSE 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped answering' END)),
+                       finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts
+                                               OR j.rescues + 1 >= \(Int32(maximumRescues)) THEN now() END,
                        run_at = now(), lease_until = NULL, worker_id = NULL
                   FROM expired WHERE j.id = expired.id
-                RETURNING 1
+                RETURNING j.id, j.queue, j.kind, j.state, j.cancel_requested_at IS NULL AND j.rescues >= \(Int32(maximumRescues))
+                          AND j.attempt < j.max_attempts AS poisoned
             )
-            SELECT count(*) FROM rescued
+            SELECT id, queue, kind, poisoned FROM rescued
             """, logger: logger)
-        for try await count in rows.decode(Int64.self) { return Int(count) }
-        return 0
+        var result = Rescued(count: 0, poisoned: [])
+        for try await (id, queue, kind, poisoned) in rows.decode((Int64, String, String, Bool).self) {
+            result.count += 1
+            if poisoned { result.poisoned.append((id, queue, kind)) }
+        }
+        return result
     }
 
     /// Makes scheduled and retryable jobs whose time has come `available`, and wakes their

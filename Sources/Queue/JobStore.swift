@@ -187,6 +187,7 @@ public struct JobStore: Sendable {
                 UPDATE jobs SET state = \(state),
                        run_at = CASE WHEN \(runAt)::float8 = 0 THEN run_at ELSE to_timestamp(\(runAt)::float8) END,
                        attempt = attempt - \(refund),
+                       rescues = 0,
                        errors = errors || \(errorJSON)::jsonb,
                        lease_until = NULL,
                        worker_id = CASE WHEN \(state) IN ('available', 'scheduled', 'retryable') THEN NULL ELSE worker_id END,

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// A periodic chore of the leader: rescue, promote, prune, expire. Each has a `runOnce`
@@ -106,16 +107,30 @@ public struct MaintenanceConfiguration: Sendable {
     public init() {}
 }
 
-/// Takes jobs back from workers whose lease expired.
+/// Takes jobs back from workers whose lease expired, and discards a job whose workers died
+/// `maximumRescues` times in a row (a poison pill), saying so at error level and counting it
+/// in `ytempire_jobs_poisoned_total`, so the fleet lives on and the operator sees it
+/// (`ytempire jobs list --state discarded`).
 public struct JobRescuer: MaintenanceTask {
     public let store: JobStore
     public let interval: Duration
+    public let maximumRescues: Int
     public var name: String { "rescuer" }
-    public init(store: JobStore, interval: Duration) {
+    public init(store: JobStore, interval: Duration, maximumRescues: Int = 3) {
         self.store = store
         self.interval = interval
+        self.maximumRescues = maximumRescues
     }
-    public func runOnce() async throws -> Int { try await store.rescueExpired() }
+    public func runOnce() async throws -> Int {
+        let rescued = try await store.rescueExpired(maximumRescues: maximumRescues)
+        for job in rescued.poisoned {
+            store.logger.error("job discarded: its workers died repeatedly while running it", metadata: [
+                "job.id": "\(job.id)", "job.kind": "\(job.kind)", "queue": "\(job.queue)", "rescues": "\(maximumRescues)",
+            ])
+            Counter(label: "ytempire_jobs_poisoned_total", dimensions: [("queue", job.queue)]).increment()
+        }
+        return rescued.count
+    }
 }
 
 /// Makes due scheduled and retryable jobs available.

@@ -47,8 +47,8 @@ public struct WorkerConfiguration: Sendable {
     public static func parseQueues(_ spec: String) throws -> [String: Int] {
         var queues: [String: Int] = [:]
         for part in spec.split(separator: ",") {
-            let pieces = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            let name = pieces[0]
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let name = pieces.first ?? ""
             guard QueueName.isValid(name) else {
                 throw QueueError(.invalidConfiguration, "--queues: '\(name)' is not a valid queue name (letters, digits, '_', '-', '.')")
             }

@@ -29,7 +29,8 @@ extension YouTubeSandbox {
             return GoogleError.api(.badRequest, reason: "invalidTitle", domain: "youtube.video",
                                    message: "The request metadata specifies an invalid or empty video title.")
         }
-        guard let total = request.headers[HTTPField.Name("X-Upload-Content-Length")!].flatMap(Int.init), total > 0 else {
+        // YouTube takes files up to 256 GB.
+        guard let total = request.headers[HTTPField.Name("X-Upload-Content-Length")!].flatMap(Int.init), total > 0, total <= 256 << 30 else {
             return GoogleError.api(.badRequest, reason: "badContent", domain: "youtube.video",
                                    message: "X-Upload-Content-Length must give the video's size in bytes.")
         }
@@ -160,7 +161,7 @@ struct ContentRange {
     init?(_ header: String?) {
         guard let header, header.hasPrefix("bytes ") else { return nil }
         let parts = header.dropFirst("bytes ".count).split(separator: "/")
-        guard parts.count == 2, let total = Int(parts[1]) else { return nil }
+        guard parts.count == 2, let total = Int(parts[1]), total > 0, total <= 256 << 30 else { return nil }
         self.total = total
         if parts[0] == "*" { return }
         let bounds = parts[0].split(separator: "-")

@@ -14,6 +14,8 @@ public final class ProviderStub: Sendable {
         /// The first this-many requests answer 429 with `Retry-After`.
         public var rateLimitFirst = 0
         public var retryAfterSeconds = 0
+        /// The `Retry-After` text sent instead of `retryAfterSeconds` (e.g. `inf`, `1e300`).
+        public var retryAfterText: String?
         /// Every request answers 429 `insufficient_quota`.
         public var quotaExhausted = false
         /// Every n-th request answers 500 (0: never).
@@ -75,7 +77,7 @@ public final class ProviderStub: Sendable {
         }
         if number <= faults.rateLimitFirst {
             var response = Self.json(#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#, status: .tooManyRequests)
-            response.headers[.retryAfter] = "\(faults.retryAfterSeconds)"
+            response.headers[.retryAfter] = faults.retryAfterText ?? "\(faults.retryAfterSeconds)"
             return response
         }
         if faults.serverErrorEvery > 0, number % faults.serverErrorEvery == 0 {

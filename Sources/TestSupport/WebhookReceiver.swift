@@ -8,7 +8,9 @@ import Synchronization
 /// A webhook receiver on loopback for tests. Paths choose its behaviour:
 /// `/ok` answers 204; `/flaky` answers 500 to the first two attempts of each `webhook-id`,
 /// then 200; `/down` always answers 503; `/gone` answers 410; `/slow` answers after
-/// `slowDelay`. Every request is recorded.
+/// `slowDelay`; `/redirect?to=URL` answers 302 to `URL`; `/retry-inf` answers 200 with
+/// `Retry-After: inf`, `/busy-forever` 429 with `Retry-After: 1e300`. Every request is
+/// recorded.
 public final class WebhookReceiver: Sendable {
     public struct Received: Sendable {
         public var path: String
@@ -31,12 +33,14 @@ public final class WebhookReceiver: Sendable {
     public func received(path: String) -> [Received] { received.filter { $0.path == path } }
 
     /// Runs the receiver while `body` runs; `body` gets its base URL.
-    public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+    /// - Parameter host: the loopback address to listen on (any of 127.0.0.0/8).
+    public func run<T: Sendable>(host: String = "127.0.0.1", _ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
-        for path in ["/ok", "/flaky", "/down", "/gone", "/slow"] {
+        for path in ["/ok", "/flaky", "/down", "/gone", "/slow", "/redirect", "/retry-inf", "/busy-forever"] {
             router.post(RouterPath(path)) { request, _ in try await self.answer(request, path: path) }
+            router.get(RouterPath(path)) { request, _ in try await self.answer(request, path: path) }
         }
-        return try await withLoopbackServer(router, label: "webhook-receiver", body)
+        return try await withLoopbackServer(router, label: "webhook-receiver", host: host, body)
     }
 
     private func answer(_ request: Request, path: String) async throws -> Response {
@@ -56,6 +60,11 @@ public final class WebhookReceiver: Sendable {
         case "/down": return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: String(repeating: "x", count: 5000))))
         case "/gone": return Response(status: .gone)
         case "/slow": try await Task.sleep(for: slowDelay)
+        case "/redirect":
+            let target = request.uri.queryParameters.get("to") ?? "/ok"
+            return Response(status: .found, headers: [.location: target], body: .init(byteBuffer: ByteBuffer(string: "moved")))
+        case "/retry-inf": return Response(status: .ok, headers: [.retryAfter: "inf"])
+        case "/busy-forever": return Response(status: .tooManyRequests, headers: [.retryAfter: "1e300"])
         default: break
         }
         return Response(status: path == "/ok" ? .noContent : .ok)

@@ -43,7 +43,7 @@ public struct ChannelSyncJobs: Sendable {
             let channel = try await gateway.myChannel(accessToken: token)
             var videos: [String: YouTubeVideoStats] = [:]
             for batch in batches {
-                let byYouTubeID = Dictionary(uniqueKeysWithValues: batch.map { ($0.youtubeID, $0.id) })
+                let byYouTubeID = Dictionary(batch.map { ($0.youtubeID, $0.id) }, uniquingKeysWith: { first, _ in first })
                 for stats in try await gateway.videoStatistics(ids: batch.map(\.youtubeID), accessToken: token) {
                     if let id = byYouTubeID[stats.id] { videos[id] = stats }
                 }

@@ -83,6 +83,9 @@ struct Fleet {
                                 logger: logger).register(into: &registry)
             }
             services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
+            if webhooks.policy.allowInsecureURLs {
+                logger.warning("webhooks may be sent over plain http and to loopback and private addresses (YTEMPIRE_WEBHOOK_ALLOW_INSECURE): for local use only")
+            }
         }
         if let api {
             let registry = PrometheusCollectorRegistry()

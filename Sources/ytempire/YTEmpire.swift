@@ -44,15 +44,19 @@ struct GlobalOptions: ParsableArguments {
 struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
+    /// The longest duration a flag takes: ten years.
+    static let maximumSeconds: Double = 10 * 366 * 86_400
+
     init?(argument: String) {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            guard let value = Double(argument.dropLast(suffix.count)), value >= 0 else { return nil }
-            duration = .milliseconds(Int64(value * scale * 1000))
-            return
+        var text = Substring(argument)
+        var scale = 1.0
+        if let (suffix, unitScale) = units.first(where: { argument.hasSuffix($0.0) }) {
+            text = argument.dropLast(suffix.count)
+            scale = unitScale
         }
-        guard let value = Double(argument), value >= 0 else { return nil }
-        duration = .milliseconds(Int64(value * 1000))
+        guard let value = Double(text), value.isFinite, value >= 0, value * scale <= Self.maximumSeconds else { return nil }
+        duration = .milliseconds(Int64(value * scale * 1000))
     }
 
     init(_ duration: Duration) { self.duration = duration }

@@ -71,6 +71,24 @@ import Testing
         #expect(stub.requests.count == 1)
     }
 
+    /// A provider's `Retry-After` is outside input: `1e300` is a day (snooze, do not wait),
+    /// `inf` is no usable answer (back off as usual); neither traps.
+    @Test func aRetryAfterBeyondReasonIsClampedNotATrap() async throws {
+        var faults = ProviderStub.Faults()
+        faults.rateLimitFirst = 1
+        faults.retryAfterText = "1e300"
+        let busy = ProviderStub(faults: faults)
+        await #expect {
+            try await writeScript(through: busy)
+        } throws: { error in
+            (error as? ProviderBusyError)?.retryAfter == RetryAfter.maximum
+        }
+        faults.retryAfterText = "inf"
+        let infinite = ProviderStub(faults: faults)
+        let script = try await writeScript(through: infinite)
+        #expect(!script.text.isEmpty && infinite.requests.count == 2)
+    }
+
     @Test func quotaErrorsAreNeverRetried() async throws {
         var faults = ProviderStub.Faults()
         faults.quotaExhausted = true

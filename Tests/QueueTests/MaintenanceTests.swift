@@ -29,6 +29,49 @@ import Testing
         }
     }
 
+    /// A job whose workers keep dying (a poison pill) is discarded after three rescues in a
+    /// row instead of being handed to worker after worker; an attempt that ends normally
+    /// starts the count again.
+    @Test func aJobWhoseWorkersKeepDyingIsDiscardedAfterThreeRescuesInARow() async throws {
+        try await withDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let rescuer = JobRescuer(store: store, interval: .seconds(1))
+            let scheduler = JobScheduler(store: store, interval: .seconds(1))
+            let poison = try await store.insert(NewJob(kind: "noop", maxAttempts: 25))
+            let survivor = try await store.insert(NewJob(kind: "noop", queue: "other", maxAttempts: 25))
+            /// Claims the job on a worker that then dies: its lease runs out.
+            func dieWhileRunning(_ queue: String) async throws {
+                #expect(try await store.claim(queue: queue, workerID: "doomed", limit: 1, lease: .seconds(60)).count == 1)
+                try await db.client.query("UPDATE jobs SET lease_until = now() - interval '1 second' WHERE state = 'running'", logger: db.logger)
+                #expect(try await rescuer.runOnce() == 1)
+                _ = try await scheduler.runOnce()
+            }
+            try await dieWhileRunning("default")
+            try await dieWhileRunning("default")
+            #expect(try await store.job(id: poison.id)?.state == .available)
+            try await dieWhileRunning("default")
+            let discarded = try #require(try await store.job(id: poison.id))
+            #expect(discarded.state == .discarded)
+            #expect(discarded.errors.last?.error.contains("died 3 times in a row") == true)
+            #expect(discarded.attempt == 3, "far from its 25 attempts")
+
+            // Two deaths, then an attempt that fails normally, then two more: still retried.
+            try await dieWhileRunning("other")
+            try await dieWhileRunning("other")
+            let claimed = try await store.claim(queue: "other", workerID: "alive", limit: 1, lease: .seconds(60))
+            #expect(claimed.count == 1)
+            let retry = JobTransition(state: .available, runAt: nil, error: JobErrorEntry(attempt: 3, at: Date(), error: "boom"), refundsAttempt: false)
+            #expect(try await store.finish(id: survivor.id, workerID: "alive", transition: retry))
+            try await dieWhileRunning("other")
+            try await dieWhileRunning("other")
+            #expect(try await store.job(id: survivor.id)?.state == .available)
+            // The operator can retry a discarded poison pill; it gets its three rescues again.
+            _ = try await store.retry(id: poison.id)
+            try await dieWhileRunning("default")
+            #expect(try await store.job(id: poison.id)?.state == .available)
+        }
+    }
+
     @Test func schedulerPromotesOnlyDueJobs() async throws {
         try await withDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
