@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import Queue
 
@@ -7,8 +8,12 @@ import Queue
 ///
 /// The invariant: for every video, `spent + reserved <= cost_limit` whenever a reservation
 /// is taken, reservations are held only by a running attempt, and each stage attempt is
-/// written to the ledger at most once (`UNIQUE (job_id, attempt)`). So the ledger sum —
-/// the video's `spent` — never passes its `cost_limit`, whatever crashes or retries do.
+/// written to the ledger at most once (`UNIQUE (job_id, attempt)`). Reservations are true
+/// upper bounds of what a provider can bill, so the ledger sum — the video's `spent` — does
+/// not pass its `cost_limit`, whatever crashes or retries do. A provider that bills above
+/// the reservation anyway is an overrun: recorded as billed (with the reservation beside
+/// it), counted in `ytempire_cost_overruns_total`, and, when it passes the limit, the video
+/// stops with `cost_limit_exceeded` and `cost.limit_reached`. Never silently.
 public struct CostLedger: Sendable {
     public let client: PostgresClient
     public let logger: Logger
@@ -46,31 +51,62 @@ public struct CostLedger: Sendable {
             """, logger: logger)
     }
 
+    /// What settling one attempt wrote.
+    public struct Settlement: Sendable, Equatable {
+        /// The amount written to the ledger (zero when the attempt was already settled).
+        public var amount: Money
+        /// The reservation it released.
+        public var reserved: Money
+        /// The video's spend and limit after it.
+        public var spent: Money
+        public var costLimit: Money
+
+        /// The provider billed more than the worst case reserved for the call.
+        public var isOverrun: Bool { amount > reserved }
+        /// The video's spend is now past its limit (only an overrun can do that).
+        public var passedLimit: Bool { spent > costLimit }
+    }
+
     /// Writes what an attempt cost and releases its reservation, in the caller's transaction:
-    /// the ledger row, `spent` and `reserved` change together, once per attempt.
-    /// - Returns: the amount written (zero when the attempt was already settled).
+    /// the ledger row, `spent` and `reserved` change together, once per attempt. The ledger
+    /// records the truth even when it is above the reservation (an overrun); the caller
+    /// stops the video when that passed its limit (see `PipelineStore.completeStage`).
     @discardableResult
     public func settle(jobID: Int64, attempt: Int, videoID: String, userID: String, stage: PipelineStage,
-                       charge: CostQuote, on executor: any PostgresExecutor) async throws -> Money {
+                       charge: CostQuote, on executor: any PostgresExecutor) async throws -> Settlement {
         let rows = try await executor.run("""
             WITH r AS (
                 DELETE FROM cost_reservations WHERE job_id = \(jobID) AND attempt = \(Int32(attempt)) RETURNING amount
             ), l AS (
-                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
+                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
+                                         reserved)
                 VALUES (\(jobID), \(Int32(attempt)), \(videoID), \(userID), \(stage.rawValue), \(charge.choice.provider), \(charge.choice.model),
-                        \(charge.units), \(charge.unit), \(charge.unitPrice), \(charge.amount.micros), 'actual')
+                        \(charge.units), \(charge.unit), \(charge.unitPrice), \(charge.amount.micros), 'actual',
+                        coalesce((SELECT sum(amount) FROM r), 0))
                 ON CONFLICT (job_id, attempt) DO NOTHING
                 RETURNING amount
             ), v AS (
                 UPDATE videos SET reserved = reserved - coalesce((SELECT sum(amount) FROM r), 0),
                                   spent = spent + coalesce((SELECT sum(amount) FROM l), 0), updated_at = now()
                  WHERE id = \(videoID)
-                RETURNING 1
+                RETURNING spent, cost_limit
             )
-            SELECT coalesce((SELECT sum(amount) FROM l), 0)::int8
+            SELECT coalesce((SELECT sum(amount) FROM l), 0)::int8, coalesce((SELECT sum(amount) FROM r), 0)::int8,
+                   coalesce((SELECT spent FROM v), 0)::int8, coalesce((SELECT cost_limit FROM v), 0)::int8
             """, logger: logger)
-        for try await amount in rows.decode(Int64.self) { return Money(micros: amount) }
-        return .zero
+        for try await (amount, reserved, spent, limit) in rows.decode((Int64, Int64, Int64, Int64).self) {
+            let settlement = Settlement(amount: Money(micros: amount), reserved: Money(micros: reserved), spent: Money(micros: spent),
+                                        costLimit: Money(micros: limit))
+            if settlement.isOverrun {
+                Counter(label: "ytempire_cost_overruns_total", dimensions: [("provider", charge.choice.provider)]).increment()
+                logger.warning("a provider billed more than the reserved worst case", metadata: [
+                    "video.id": "\(videoID)", "job.id": "\(jobID)", "stage": "\(stage.rawValue)", "provider": "\(charge.choice)",
+                    "reserved": "\(settlement.reserved)", "charged": "\(settlement.amount)",
+                ])
+            }
+            return settlement
+        }
+        return Settlement(amount: .zero, reserved: .zero, spent: .zero, costLimit: .zero)
     }
 
     /// Settles one attempt's reservation as spent (`assumed`): its call went out and the answer
@@ -103,8 +139,9 @@ public struct CostLedger: Sendable {
                        END
                 RETURNING r.*
             ), l AS (
-                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
-                SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed'
+                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
+                                         reserved)
+                SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed', g.amount
                   FROM gone g JOIN videos v ON v.id = g.video_id
                 ON CONFLICT (job_id, attempt) DO NOTHING
                 RETURNING video_id, amount

@@ -137,16 +137,29 @@ public enum UsageModel {
         Int((Double(targetWords(durationSeconds: durationSeconds)) * tokensPerWord * 1.2).rounded(.up)) + 64
     }
 
-    /// The worst case of a script call: every prompt byte a token (no tokenizer makes more
-    /// tokens than bytes) and `max_tokens` out; the offline writer counts output characters.
+    /// Tokens a chat API adds around the messages (role markers, separators): a generous
+    /// bound for two messages.
+    public static let chatOverheadTokens = 32
+
+    /// The worst case of a script call: every byte of every message a token (the system
+    /// message included; no tokenizer makes more tokens than bytes) plus the chat format's
+    /// overhead, and `max_tokens` out (sent with the call); the offline writer counts output
+    /// characters.
     public static func scriptWorstCase(prompt: String, request: VideoRequest) -> Usage {
         let maxTokens = Double(maxScriptTokens(durationSeconds: request.durationTarget))
-        return Usage(["token_in": Double(prompt.utf8.count), "token_out": maxTokens,
+        let input = ScriptRequest.systemMessage.utf8.count + prompt.utf8.count + chatOverheadTokens
+        return Usage(["token_in": Double(input), "token_out": maxTokens,
                       "character": maxTokens / tokensPerWord * (charactersPerWord + 2)])
     }
 
+    /// Characters a speech provider can bill for `text`. Providers bill characters without
+    /// saying whether they count Unicode scalars or UTF-16 code units, so this is the larger
+    /// of the two — never grapheme clusters, which can be far fewer ("a" with 50 combining
+    /// marks is one cluster and 51 scalars).
+    public static func billableCharacters(_ text: String) -> Int { max(text.unicodeScalars.count, text.utf16.count) }
+
     /// Speech bills every character of the script, known exactly before the call.
-    public static func voice(script: String) -> Usage { Usage(["character": Double(script.count)]) }
+    public static func voice(script: String) -> Usage { Usage(["character": Double(billableCharacters(script))]) }
 
     /// One image per thumbnail.
     public static let thumbnail = Usage(["image": 1])

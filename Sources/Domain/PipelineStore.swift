@@ -112,8 +112,9 @@ public struct PipelineStore: Sendable {
             guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
-            let cost = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
-                                               stage: args.stage, charge: outcome.charge, on: connection)
+            let settlement = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID,
+                                                     userID: args.userID, stage: args.stage, charge: outcome.charge, on: connection)
+            let cost = settlement.amount
             try await connection.query("""
                 UPDATE video_stages SET status = 'completed', cost = cost + \(cost.micros), finished_at = now()
                  WHERE video_id = \(args.videoID) AND stage = \(args.stage.rawValue) AND generation = \(Int32(args.generation))
@@ -129,6 +130,10 @@ public struct PipelineStore: Sendable {
                     """, logger: logger)
             }
             guard video?.status == .processing else { return }
+            if settlement.passedLimit {
+                try await stopForOverrun(args, settlement: settlement, sparing: outcome.jobID, on: connection)
+                return
+            }
             let stages = try await stageStates(args.videoID, on: connection)
             var next: [NewJob] = []
             for successor in args.stage.successors
@@ -159,8 +164,12 @@ public struct PipelineStore: Sendable {
             guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
-            try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID, userID: args.userID,
-                                    stage: args.stage, charge: outcome.charge, on: connection)
+            let settlement = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID,
+                                                     userID: args.userID, stage: args.stage, charge: outcome.charge, on: connection)
+            if settlement.passedLimit, video?.status == .processing {
+                try await stopForOverrun(args, settlement: settlement, sparing: outcome.jobID, on: connection)
+                return
+            }
             try await connection.query("""
                 UPDATE video_stages SET status = 'completed', finished_at = now()
                  WHERE video_id = \(args.videoID) AND stage = 'review'
@@ -245,6 +254,18 @@ public struct PipelineStore: Sendable {
                 try await DomainEvents.record(type: "cost.limit_reached", userID: userID, data: data, on: connection, logger: logger)
             }
         }
+    }
+
+    /// Fails a video whose provider billed past its limit (an overrun the reservation did not
+    /// cover): its other work stops, and `cost.limit_reached` says by how much.
+    func stopForOverrun(_ args: StageJobArgs, settlement: CostLedger.Settlement, sparing jobID: Int64,
+                        on connection: PostgresConnection) async throws {
+        let message = "The \(args.stage.rawValue) provider billed \(settlement.amount), above the \(settlement.reserved) reserved for the call; "
+            + "the video's spend \(settlement.spent) passed its cost_limit \(settlement.costLimit)"
+        try await finishVideo(args.videoID, status: .failed, errorCode: "cost_limit_exceeded", message: message, on: connection, sparing: jobID)
+        let data = DomainEvents.json(["video_id": args.videoID, "message": message, "overrun": true, "stage": args.stage.rawValue,
+                                      "spent": settlement.spent.dollars, "cost_limit": settlement.costLimit.dollars])
+        try await DomainEvents.record(type: "cost.limit_reached", userID: args.userID, data: data, on: connection, logger: logger)
     }
 
     /// Ends a video in `status`; see `finishVideos`.

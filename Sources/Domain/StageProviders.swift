@@ -2,6 +2,9 @@ import Foundation
 
 /// What a script writer is asked for.
 public struct ScriptRequest: Sendable {
+    /// The system message sent with every prompt to a chat model (it is billed too).
+    public static let systemMessage = "You write narration scripts for YouTube videos."
+
     public var video: VideoRequest
     /// The instructions sent to a language model; its UTF-8 size bounds the input tokens.
     public var prompt: String

@@ -17,7 +17,7 @@ public struct OpenAIChatScriptWriter: ScriptWriter {
             "model": model,
             "max_tokens": request.maxTokens,
             "messages": [
-                ["role": "system", "content": "You write narration scripts for YouTube videos."],
+                ["role": "system", "content": ScriptRequest.systemMessage],
                 ["role": "user", "content": request.prompt],
             ],
         ])
@@ -28,7 +28,8 @@ public struct OpenAIChatScriptWriter: ScriptWriter {
         else { throw UncertainProviderError(provider: "openai", message: "the chat answer has no script") }
         let usage = object["usage"] as? [String: Any] ?? [:]
         // Without usage numbers the reserved worst case is what we must assume was billed.
-        let input = (usage["prompt_tokens"] as? Int).map(Double.init) ?? Double(request.prompt.utf8.count)
+        let worst = UsageModel.scriptWorstCase(prompt: request.prompt, request: request.video).units
+        let input = (usage["prompt_tokens"] as? Int).map(Double.init) ?? worst["token_in"] ?? 0
         let output = (usage["completion_tokens"] as? Int).map(Double.init) ?? Double(request.maxTokens)
         return GeneratedScript(text: text, usage: Usage(["token_in": input, "token_out": output]))
     }

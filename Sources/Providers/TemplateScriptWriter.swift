@@ -61,7 +61,7 @@ public struct TemplateScriptWriter: ScriptWriter {
         }
         sentences.append(closing)
         let text = sentences.joined(separator: " ")
-        return GeneratedScript(text: text, usage: Usage(["character": Double(text.count)]))
+        return GeneratedScript(text: text, usage: Usage(["character": Double(UsageModel.billableCharacters(text))]))
     }
 
     static func wordCount(_ text: String) -> Int { text.split(whereSeparator: \.isWhitespace).count }

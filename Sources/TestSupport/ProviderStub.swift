@@ -20,6 +20,9 @@ public final class ProviderStub: Sendable {
         public var quotaExhausted = false
         /// Every n-th request answers 500 (0: never).
         public var serverErrorEvery = 0
+        /// Chat answers report this many times the completion tokens they produced (and more
+        /// than `max_tokens`): a provider whose bill is above the reserved worst case.
+        public var usageMultiplier = 1
         /// Every n-th request answers only after `slowDelay` (a client timeout: 0: never).
         public var slowEvery = 0
         public var slowDelay: Duration = .seconds(5)
@@ -85,7 +88,7 @@ public final class ProviderStub: Sendable {
         }
         if faults.slowEvery > 0, number % faults.slowEvery == 0 { try await Task.sleep(for: faults.slowDelay) }
         switch kind {
-        case .chat: return Self.chat(object)
+        case .chat: return Self.chat(object, usageMultiplier: faults.usageMultiplier)
         case .speech:
             let text = (object["input"] as? String) ?? (object["text"] as? String) ?? ""
             return Response(status: .ok, headers: [.contentType: "audio/mpeg"],
@@ -96,7 +99,7 @@ public final class ProviderStub: Sendable {
     }
 
     /// A narration of about the words the prompt asks for, naming its keywords, with usage.
-    static func chat(_ object: [String: Any]) -> Response {
+    static func chat(_ object: [String: Any], usageMultiplier: Int) -> Response {
         let messages = object["messages"] as? [[String: Any]] ?? []
         let prompt = messages.compactMap { $0["content"] as? String }.joined(separator: "\n")
         let wanted = prompt.split(separator: "\n").first { $0.hasPrefix("Length: about ") }
@@ -106,7 +109,7 @@ public final class ProviderStub: Sendable {
         let filler = ["the", "fleet", "runs", "every", "stage", "as", "a", "job", "on", "postgres"]
         let words = (0..<wanted).map { index in index < keywords.count ? keywords[index] : filler[index % filler.count] }
         let text = words.joined(separator: " ") + "."
-        let completion = min(object["max_tokens"] as? Int ?? Int.max, Int((Double(wanted) * 1.3).rounded(.up)))
+        let completion = min(object["max_tokens"] as? Int ?? Int.max, Int((Double(wanted) * 1.3).rounded(.up))) * usageMultiplier
         let body: [String: Any] = [
             "id": "chatcmpl-stub", "object": "chat.completion", "model": object["model"] ?? "",
             "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],

@@ -88,7 +88,8 @@ extension PipelineJobs {
         let (audio, audioArtifact) = try await fetch("audio", attempt)
         let seconds: Double
         if let known = audioArtifact.durationSeconds { seconds = known } else { seconds = try await providers.probe.durationSeconds(of: audio) }
-        let quote = try await reserve(attempt) { _ in Usage(["second": seconds]) }
+        // The output is cut at the audio's length (`-t`), give or take its last frames.
+        let quote = try await reserve(attempt) { _ in Usage(["second": seconds + 1]) }
         let file = attempt.scratch.appendingPathComponent("video.mp4")
         try await providers.assembler.assemble(image: image, audio: audio, durationSeconds: seconds, to: file)
         let length = try await providers.probe.durationSeconds(of: file)
