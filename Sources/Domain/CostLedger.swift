@@ -125,40 +125,58 @@ public struct CostLedger: Sendable {
         try await settleAsAssumed(videoID: videoID, attempt: nil)
     }
 
-    /// The one statement of both: the reservations of `attempt`, or else those no running
-    /// attempt holds (of `videoID`, or all), become `assumed` ledger rows.
+    /// The statements of both: the reservations of `attempt`, or else those no running
+    /// attempt holds (of `videoID`, or all), become `assumed` ledger rows. Their videos are
+    /// locked first, in id order — the order every transaction that locks several videos
+    /// takes them in (a cancellation, say) — so this chore cannot deadlock with one.
     private func settleAsAssumed(videoID: String?, attempt: (jobID: Int64, attempt: Int)?) async throws -> Int {
         let jobID = attempt?.jobID
         let number = attempt.map { Int32($0.attempt) }
-        let rows = try await client.query("""
-            WITH gone AS (
-                DELETE FROM cost_reservations r
-                 WHERE CASE WHEN \(jobID)::int8 IS NOT NULL THEN r.job_id = \(jobID) AND r.attempt = \(number)
-                            ELSE (\(videoID)::text IS NULL OR r.video_id = \(videoID))
-                                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state = 'running' AND j.attempt = r.attempt)
-                       END
-                RETURNING r.*
-            ), l AS (
-                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
-                                         reserved)
-                SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed', g.amount
-                  FROM gone g JOIN videos v ON v.id = g.video_id
-                ON CONFLICT (job_id, attempt) DO NOTHING
-                RETURNING video_id, amount
-            ), held AS (
-                SELECT video_id, sum(amount) AS amount FROM gone GROUP BY video_id
-            ), written AS (
-                SELECT video_id, sum(amount) AS amount FROM l GROUP BY video_id
-            ), v AS (
-                UPDATE videos v SET reserved = v.reserved - held.amount, spent = v.spent + coalesce(written.amount, 0), updated_at = now()
-                  FROM held LEFT JOIN written USING (video_id)
-                 WHERE v.id = held.video_id
-                RETURNING 1
-            )
-            SELECT count(*) FROM gone
-            """, logger: logger)
-        for try await count in rows.decode(Int64.self) { return Int(count) }
-        return 0
+        return try await client.withRetryingTransaction(logger: logger) { connection in
+            let picked = try await connection.query("""
+                WITH candidates AS (
+                    SELECT r.job_id, r.attempt, r.video_id FROM cost_reservations r
+                     WHERE CASE WHEN \(jobID)::int8 IS NOT NULL THEN r.job_id = \(jobID) AND r.attempt = \(number)
+                                ELSE (\(videoID)::text IS NULL OR r.video_id = \(videoID))
+                                     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state = 'running' AND j.attempt = r.attempt)
+                           END
+                ), locked AS (
+                    SELECT id FROM videos WHERE id IN (SELECT video_id FROM candidates) ORDER BY id FOR UPDATE
+                )
+                SELECT coalesce(array_agg(job_id), '{}'), coalesce(array_agg(attempt), '{}')
+                  FROM candidates WHERE video_id IN (SELECT id FROM locked)
+                """, logger: logger)
+            var keys: (jobs: [Int64], attempts: [Int32]) = ([], [])
+            for try await row in picked.decode(([Int64], [Int32]).self) { keys = row }
+            guard !keys.jobs.isEmpty else { return 0 }
+            // An attempt that is not running now never runs again: these stay abandoned.
+            let rows = try await connection.query("""
+                WITH gone AS (
+                    DELETE FROM cost_reservations r USING unnest(\(keys.jobs)::int8[], \(keys.attempts)::int4[]) AS k(job_id, attempt)
+                     WHERE r.job_id = k.job_id AND r.attempt = k.attempt
+                    RETURNING r.*
+                ), l AS (
+                    INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
+                                             reserved)
+                    SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed', g.amount
+                      FROM gone g JOIN videos v ON v.id = g.video_id
+                    ON CONFLICT (job_id, attempt) DO NOTHING
+                    RETURNING video_id, amount
+                ), held AS (
+                    SELECT video_id, sum(amount) AS amount FROM gone GROUP BY video_id
+                ), written AS (
+                    SELECT video_id, sum(amount) AS amount FROM l GROUP BY video_id
+                ), v AS (
+                    UPDATE videos v SET reserved = v.reserved - held.amount, spent = v.spent + coalesce(written.amount, 0), updated_at = now()
+                      FROM held LEFT JOIN written USING (video_id)
+                     WHERE v.id = held.video_id
+                    RETURNING 1
+                )
+                SELECT count(*) FROM gone
+                """, logger: logger)
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return 0
+        }
     }
 }
 

@@ -98,8 +98,8 @@ public struct VideoSubmission: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let requestHash = try Data(SHA256.hash(data: encoder.encode(requests) + Data("\(batch?.parallel ?? true)\(batch?.priority ?? "")".utf8)))
         return try await client.withTransaction(logger: logger) { connection in
-            // Tasks (one asset) are paid for by their budget; only videos count against the plan.
-            try await checkAllowance(userID: userID, adding: kind == .video ? requests.count : 0, on: connection)
+            // A replay returns the original batch whatever has happened since (the allowance
+            // it used, say): the key is looked up before any limit is checked.
             var batchID: String?
             if let batch {
                 let (id, replay) = try await createBatch(userID: userID, options: batch, requestHash: requestHash,
@@ -107,6 +107,8 @@ public struct VideoSubmission: Sendable {
                 if let replay { return replay }
                 batchID = id
             }
+            // Tasks (one asset) are paid for by their budget; only videos count against the plan.
+            try await checkAllowance(userID: userID, adding: kind == .video ? requests.count : 0, on: connection)
             try await checkChannels(userID: userID, requests, on: connection)
             try checkBudgets(requests, estimates: estimates, inBatch: batch != nil)
             let ids = requests.map { _ in PrefixedID.make("vid_") }
