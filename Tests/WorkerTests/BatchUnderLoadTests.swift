@@ -11,9 +11,8 @@ import Testing
 @Suite struct BatchUnderLoadTests {
     @Test func aReplayReturnsTheOriginalBatchAfterItUsedTheWholeAllowance() async throws {
         try await withDatabase { db in
-            let user = try await db.createUser(tier: "enterprise")
+            let user = try await db.createUser(tier: "free")
             let channel = try await db.createChannel(userID: user)
-            try await db.client.query("UPDATE users SET subscription_tier = 'free' WHERE id = \(user)", logger: db.logger)
             let submission = VideoSubmission(client: db.client, plan: .offline, logger: db.logger)
             let requests = try (0..<10).map { try PipelineHarness.request(channelID: channel, title: "Allowance \($0)") }
             let options = try BatchOptions(idempotencyKey: "whole-month")

@@ -81,9 +81,8 @@ import Testing
 
     @Test func concurrentSubmissionsTakeExactlyThePlansMonthlyAllowance() async throws {
         try await withDatabase { db in
-            let user = try await db.createUser(tier: "enterprise")
+            let user = try await db.createUser(tier: "free")
             let channel = try await db.createChannel(userID: user)
-            try await db.client.query("UPDATE users SET subscription_tier = 'free' WHERE id = \(user)", logger: db.logger)
             let submission = VideoSubmission(client: db.client, plan: .offline, logger: db.logger)
             let request = try VideoRequest(channelID: channel, title: "Race", description: nil, scriptStyle: nil, voiceID: nil,
                                            thumbnailStyle: nil, durationTarget: 12, keywords: [], costLimit: 1, qualityThreshold: 50,
