@@ -38,6 +38,8 @@ public struct APIRouters {
     public let http: Router<APIRequestContext>
     /// Nil when built without a `LiveHub`: no WebSocket endpoints.
     public let webSocket: Router<LiveRequestContext>?
+    /// The password hasher the routes use (its work counts are what a login costs).
+    let passwords: PasswordHasher
 }
 
 /// Builds the Hummingbird application that serves the API.
@@ -61,16 +63,18 @@ public enum APIServer {
         let tokens = AccessTokens(signer: signer, sessions: sessions)
         let channels = ChannelRepository(client: client, logger: logger)
         let limiter = RateLimiter(client: client, logger: logger)
+        let secrets = try secrets ?? youtube?.cipher ?? TokenCipher.ephemeral()
+        let users = UserRepository(client: client, logger: logger, cipher: secrets)
+        try await users.sealClearTwoFactorSecrets()
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
-            passwords: PasswordHasher(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
-            users: UserRepository(client: client, logger: logger), sessions: sessions,
+            passwords: try await PasswordHasher.make(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
+            users: users, sessions: sessions,
             channels: channels, videos: VideoRepository(client: client, logger: logger),
             submission: VideoSubmission(client: client, plan: plan, logger: logger),
             control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)),
             publications: PublicationStore(client: client, logger: logger),
-            webhooks: WebhookRepository(client: client, cipher: try secrets ?? youtube?.cipher ?? TokenCipher.ephemeral(), policy: webhookPolicy,
-                                        logger: logger),
+            webhooks: WebhookRepository(client: client, cipher: secrets, policy: webhookPolicy, logger: logger),
             stats: ChannelStats(client: client, logger: logger),
             youtube: youtube, artifacts: artifacts,
             migrations: try Migration.all())
@@ -98,11 +102,11 @@ public enum APIServer {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
         }
-        guard let live else { return APIRouters(http: router, webSocket: nil) }
+        guard let live else { return APIRouters(http: router, webSocket: nil, passwords: service.passwords) }
         let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
                                 rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter))
         routes.addFallbacks(to: router)
-        return APIRouters(http: router, webSocket: routes.webSocketRouter())
+        return APIRouters(http: router, webSocket: routes.webSocketRouter(), passwords: service.passwords)
     }
 
     /// An application serving `routers`: HTTP/1.1, upgraded to WebSocket on the live endpoints.

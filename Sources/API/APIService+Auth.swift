@@ -24,7 +24,7 @@ extension APIService {
         try InputLimits.checkDigits(body.totpCode, count: 6, field: "totp_code")
         let refused = APIError.unauthorized("Invalid email or password")
         guard let (user, hash) = try await users.credentials(email: body.email.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            _ = try await passwords.verify(body.password, against: try await passwords.dummyHash())
+            _ = try await passwords.verify(body.password, against: passwords.dummyHash)
             throw refused
         }
         guard try await passwords.verify(body.password, against: hash) else { throw refused }

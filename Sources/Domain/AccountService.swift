@@ -51,7 +51,9 @@ public struct AccountService: Sendable {
     }
 
     /// Sets a new password with a reset token and revokes every session of the account, in one
-    /// transaction.
+    /// transaction. When the email was unverified, the reset is the first proof of owning it:
+    /// the email is verified and whatever was set up before (webhooks, YouTube accounts,
+    /// two-factor) is removed, so a squatter who registered the address first keeps nothing.
     /// - Throws: `unauthorized` for an unknown, used or expired token.
     public func resetPassword(token: SecretToken, newPasswordHash: String) async throws {
         let sessions = SessionRepository(client: client, logger: logger)
@@ -60,6 +62,7 @@ public struct AccountService: Sendable {
                 throw DomainError(.unauthorized, "The reset token is invalid, used or expired", field: "token")
             }
             try await users.setPasswordHash(userID: userID, hash: newPasswordHash, on: tx)
+            try await users.claimByEmailProof(userID: userID, on: tx)
             try await sessions.revokeAll(userID: userID, reason: "password reset", on: tx)
         }
     }

@@ -7,11 +7,23 @@ import Queue
 public struct UserRepository: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// Seals TOTP secrets at rest; the two-factor functions need it.
+    public let cipher: TokenCipher?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, cipher: TokenCipher? = nil) {
         self.client = client
         self.logger = logger
+        self.cipher = cipher
     }
+
+    /// The cipher of TOTP secrets, or a wiring error.
+    private func secretCipher() throws -> TokenCipher {
+        guard let cipher else { throw DomainError(.invalidState, "two-factor secrets need the token key; this repository was built without it") }
+        return cipher
+    }
+
+    /// What a TOTP secret of `userID` is bound to when sealed.
+    static func totpContext(_ userID: String) -> String { "totp:\(userID)" }
 
     /// The columns `decode` reads, qualified by a table alias.
     static func columns(_ alias: String = "users") -> String {
@@ -65,6 +77,31 @@ public struct UserRepository: Sendable {
     }
 
     /// Marks the email verified.
+    /// When the account's email was never verified, a password reset is the first proof that
+    /// whoever holds the account owns the address: anything set up before it may be a
+    /// squatter's (a pre-hijacked account). This verifies the email and removes that setup —
+    /// webhooks, connected YouTube accounts and two-factor authentication — in the caller's
+    /// transaction. Does nothing to a verified account.
+    /// - Returns: true when the account was taken over this way.
+    @discardableResult
+    public func claimByEmailProof(userID: String, on executor: any PostgresExecutor) async throws -> Bool {
+        let rows = try await executor.run("""
+            WITH claimed AS (
+                UPDATE users SET email_verified_at = now(), totp_enabled = false, totp_secret = NULL, totp_secret_sealed = NULL,
+                                 totp_last_step = NULL, updated_at = now()
+                 WHERE id = \(userID) AND email_verified_at IS NULL
+                RETURNING id
+            ), hooks AS (
+                DELETE FROM webhook_endpoints WHERE user_id IN (SELECT id FROM claimed) RETURNING 1
+            ), accounts AS (
+                DELETE FROM youtube_accounts WHERE user_id IN (SELECT id FROM claimed) RETURNING 1
+            )
+            SELECT count(*) FROM claimed, (SELECT count(*) FROM hooks) h, (SELECT count(*) FROM accounts) a
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return count > 0 }
+        return false
+    }
+
     public func markEmailVerified(userID: String, on executor: any PostgresExecutor) async throws {
         try await executor.run("""
             UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now() WHERE id = \(userID)
@@ -117,19 +154,44 @@ public struct UserRepository: Sendable {
         return nil
     }
 
-    /// The TOTP state: the secret (pending or active), whether it is enabled, the last step used.
+    /// The TOTP state: the secret (pending or active, opened), whether it is enabled, the last
+    /// step used. A secret still in clear (from before secrets were sealed) is read as is.
     public func twoFactorState(userID: String) async throws -> (secret: String?, enabled: Bool, lastStep: Int64?) {
-        let rows = try await client.query("SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE id = \(userID)", logger: logger)
-        for try await state in rows.decode((String?, Bool, Int64?).self) { return state }
+        let cipher = try secretCipher()
+        let rows = try await client.query("""
+            SELECT totp_secret_sealed, totp_secret, totp_enabled, totp_last_step FROM users WHERE id = \(userID)
+            """, logger: logger)
+        for try await (sealed, clear, enabled, lastStep) in rows.decode((ByteBuffer?, String?, Bool, Int64?).self) {
+            let secret = try sealed.map { try cipher.open(Data(buffer: $0), context: Self.totpContext(userID)) } ?? clear
+            return (secret, enabled, lastStep)
+        }
         return (nil, false, nil)
     }
 
-    /// Stores a new, not yet enabled secret (a setup in progress).
+    /// Stores a new, not yet enabled secret (a setup in progress), sealed.
     public func setPendingTwoFactorSecret(userID: String, secret: String) async throws {
+        let sealed = ByteBuffer(bytes: try secretCipher().seal(secret, context: Self.totpContext(userID)))
         try await client.query("""
-            UPDATE users SET totp_secret = \(secret), totp_last_step = NULL, updated_at = now()
+            UPDATE users SET totp_secret_sealed = \(sealed), totp_secret = NULL, totp_last_step = NULL, updated_at = now()
              WHERE id = \(userID) AND NOT totp_enabled
             """, logger: logger)
+    }
+
+    /// Seals every TOTP secret still stored in clear (rows from before secrets were sealed).
+    /// - Returns: how many were sealed.
+    @discardableResult
+    public func sealClearTwoFactorSecrets() async throws -> Int {
+        let cipher = try secretCipher()
+        let rows = try await client.query("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL", logger: logger)
+        var clear: [(String, String)] = []
+        for try await row in rows.decode((String, String).self) { clear.append(row) }
+        for (userID, secret) in clear {
+            let sealed = ByteBuffer(bytes: try cipher.seal(secret, context: Self.totpContext(userID)))
+            try await client.query("""
+                UPDATE users SET totp_secret_sealed = \(sealed), totp_secret = NULL WHERE id = \(userID) AND totp_secret = \(secret)
+                """, logger: logger)
+        }
+        return clear.count
     }
 
     /// Records that `step` was used, only if it is newer than the last one, so a code works
@@ -139,7 +201,8 @@ public struct UserRepository: Sendable {
         let rows = try await client.query("""
             UPDATE users SET totp_last_step = CASE WHEN \(enable) = false THEN NULL ELSE \(step) END,
                    totp_enabled = coalesce(\(enable), totp_enabled),
-                   totp_secret = CASE WHEN \(enable) = false THEN NULL ELSE totp_secret END, updated_at = now()
+                   totp_secret = CASE WHEN \(enable) = false THEN NULL ELSE totp_secret END,
+                   totp_secret_sealed = CASE WHEN \(enable) = false THEN NULL ELSE totp_secret_sealed END, updated_at = now()
              WHERE id = \(userID) AND (totp_last_step IS NULL OR totp_last_step < \(step))
             RETURNING 1
             """, logger: logger)

@@ -55,6 +55,10 @@ import Testing
                 #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": "000000"], token: tokens.access).status == .unauthorized)
                 let code = try currentCode(uri)
                 #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": code], token: tokens.access).status == .ok)
+                // The secret is sealed at rest: nothing in clear, and not its bytes either.
+                #expect(try await db.scalar("""
+                    SELECT count(*) FROM users WHERE email = 'grace@example.com' AND totp_secret IS NULL AND totp_secret_sealed IS NOT NULL
+                    """) == 1)
 
                 // On: login needs a code, and a code works once.
                 let withoutCode = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password])
@@ -74,6 +78,27 @@ import Testing
                 #expect(try await api.call(.post, "/auth/2fa/disable", json: ["code": next], token: tokens.access).status == .ok)
                 let plain = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password])
                 #expect(plain.status == .ok)
+            }
+        }
+    }
+
+    /// A secret stored in clear before secrets were sealed is sealed when an API instance
+    /// starts, and still opens: its owner's codes keep working.
+    @Test func clearTwoFactorSecretsAreSealedAtStart() async throws {
+        try await withDatabase { db in
+            let cipher = try TokenCipher(key: Data(repeating: 9, count: 32))
+            let secret = "ABCDEFGHIJKLMNOPQRST"
+            try await withAPI(db, secrets: cipher) { api in
+                _ = try await signUp(api, "legacy@example.com")
+            }
+            try await db.client.query("""
+                UPDATE users SET totp_secret = \(secret), totp_secret_sealed = NULL, totp_enabled = true WHERE email = 'legacy@example.com'
+                """, logger: db.logger)
+            try await withAPI(db, secrets: cipher) { api in
+                #expect(try await db.scalar("SELECT count(*) FROM users WHERE totp_secret IS NOT NULL") == 0)
+                let code = try currentCode(TwoFactor.authenticatorURI(secret: secret, account: "legacy@example.com"))
+                let login = try await api.call(.post, "/auth/login", json: ["email": "legacy@example.com", "password": password, "totp_code": code])
+                #expect(login.status == .ok)
             }
         }
     }
@@ -98,6 +123,59 @@ import Testing
                 #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": tokens.refresh]).status == .unauthorized)
                 #expect(try await api.call(.post, "/auth/login", json: ["email": "reset@example.com", "password": password]).status == .unauthorized)
                 #expect(try await api.call(.post, "/auth/login", json: ["email": "reset@example.com", "password": newPassword]).status == .ok)
+            }
+        }
+    }
+
+    /// A squatter registers someone else's email and sets the account up; when the real owner
+    /// takes it over with a password reset (the first proof of owning the address), the
+    /// squatter's webhooks, YouTube accounts, two-factor and sessions are gone and the email
+    /// is verified. A verified account's reset keeps its setup.
+    @Test func aResetThatFirstProvesTheEmailRemovesASquattersSetup() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let squatter = try await signUp(api, "victim@example.com")
+                let hook = try await api.call(.post, "/webhooks", json: ["url": "https://collector.example.net/in", "events": ["video.completed"]],
+                                              token: squatter.access)
+                #expect(hook.status == .created)
+                let setup = try await api.call(.post, "/auth/2fa/enable", token: squatter.access)
+                let code = try currentCode(try #require(setup.body["otpauth_uri"] as? String))
+                #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": code], token: squatter.access).status == .ok)
+                try await db.client.query("""
+                    INSERT INTO youtube_accounts (id, user_id, email, youtube_channel_id, channel_name, access_token, refresh_token,
+                                                  token_expires_at, quota_limit, quota_day)
+                    SELECT 'yt_acc_squat', id, 'squatter@example.net', 'UCsquat', 'Squat', '\\x00', '\\x00', now(), 10000, current_date
+                      FROM users WHERE email = 'victim@example.com'
+                    """, logger: db.logger)
+
+                // The owner resets the password from the mailbox.
+                #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "victim@example.com"]).status == .accepted)
+                let rows = try await db.client.query("SELECT body FROM email_outbox WHERE subject LIKE 'Reset%'", logger: db.logger)
+                var token = ""
+                for try await body in rows.decode(String.self) { token = body.split(separator: "\n").first { $0.count == 43 }.map(String.init) ?? "" }
+                let newPassword = "OwnersHorse88staple"
+                #expect(try await api.call(.post, "/auth/reset-password", json: ["token": token, "new_password": newPassword]).status == .ok)
+
+                #expect(try await api.call(.get, "/users/profile", token: squatter.access).status == .unauthorized)
+                let owner = try await api.call(.post, "/auth/login", json: ["email": "victim@example.com", "password": newPassword])
+                #expect(owner.status == .ok, "no two-factor code asked: the squatter's 2FA is gone")
+                let access = try #require(owner.body["access_token"] as? String)
+                let profile = try await api.call(.get, "/users/profile", token: access)
+                #expect(profile.body["email_verified"] as? Bool == true)
+                #expect(profile.body["two_factor_enabled"] as? Bool == false)
+                #expect(try await db.scalar("SELECT count(*) FROM webhook_endpoints") == 0)
+                #expect(try await db.scalar("SELECT count(*) FROM youtube_accounts") == 0)
+
+                // A verified account's reset keeps its webhooks.
+                #expect(try await api.call(.post, "/webhooks", json: ["url": "https://owner.example.net/in", "events": ["video.completed"]],
+                                           token: access).status == .created)
+                #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "victim@example.com"]).status == .accepted)
+                let again = try await db.client.query("SELECT body FROM email_outbox WHERE subject LIKE 'Reset%' ORDER BY id DESC LIMIT 1",
+                                                      logger: db.logger)
+                var second = ""
+                for try await body in again.decode(String.self) { second = body.split(separator: "\n").first { $0.count == 43 }.map(String.init) ?? "" }
+                #expect(try await api.call(.post, "/auth/reset-password", json: ["token": second, "new_password": "ThirdHorse99staple"]).status == .ok)
+                #expect(try await db.scalar("SELECT count(*) FROM webhook_endpoints") == 1)
             }
         }
     }

@@ -62,10 +62,10 @@ struct APIClient {
 @discardableResult
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
                           plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
-                          _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
+                          secrets: TokenCipher? = nil, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
                                                 auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
-                                                artifacts: artifacts, youtube: youtube, logger: db.logger).http
+                                                artifacts: artifacts, youtube: youtube, secrets: secrets, logger: db.logger).http
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 
@@ -130,6 +130,29 @@ func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = Test
                 #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": third.refresh]).status == .ok)
                 #expect(try await api.call(.get, "/users/profile", token: third.access).status == .unauthorized)
                 #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": third.refresh]).status == .unauthorized)
+            }
+        }
+    }
+
+    /// An unknown email costs what a wrong password costs: one bcrypt verification against a
+    /// hash made at start, and no hashing (which would double the time and tell them apart).
+    @Test func anUnknownEmailCostsTheSameBcryptWorkAsAWrongPassword() async throws {
+        try await withDatabase { db in
+            let routers = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                         auth: TestAuth.configuration, rateLimits: TestAuth.generousLimits, logger: db.logger)
+            let passwords = routers.passwords
+            try await Application(router: routers.http).test(.router) { client in
+                let api = APIClient(client: client)
+                #expect(try await register(api, "known@example.com").status == .created)
+                let before = passwords.computations
+                let wrong = try await api.call(.post, "/auth/login", json: ["email": "known@example.com", "password": "WrongHorse42battery"])
+                let afterWrong = passwords.computations
+                let unknown = try await api.call(.post, "/auth/login", json: ["email": "nobody@example.com", "password": "WrongHorse42battery"])
+                let afterUnknown = passwords.computations
+                #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
+                #expect(wrong.body["message"] as? String == unknown.body["message"] as? String)
+                #expect(afterWrong.hashes - before.hashes == 0 && afterWrong.verifications - before.verifications == 1)
+                #expect(afterUnknown.hashes - afterWrong.hashes == 0 && afterUnknown.verifications - afterWrong.verifications == 1)
             }
         }
     }
