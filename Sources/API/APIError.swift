@@ -12,6 +12,11 @@ public struct APIError: Error, Sendable, Equatable {
     public var message: String
     public var field: String?
     public var issue: String?
+    /// The specific reason behind a status the spec names with a general code: a 403
+    /// `forbidden` is `plan_limit_reached` here, in `details.reason`.
+    public var reason: String?
+    /// With `reason` `plan_limit_reached`: the plan's number that was reached.
+    public var limit: Int?
     public var retryAfter: Int?
     /// For 405: the methods the path accepts (the `Allow` header).
     public var allow: [String]?
@@ -50,6 +55,15 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.conflict, code: "conflict", message: message)
     }
 
+    /// 403 `forbidden` (the spec's code) for a plan limit, with `details.reason`
+    /// `plan_limit_reached` and the limit.
+    public static func planLimitReached(_ message: String, limit: Int?, field: String? = nil) -> APIError {
+        var error = APIError(.forbidden, code: "forbidden", message: message, field: field)
+        error.reason = "plan_limit_reached"
+        error.limit = limit
+        return error
+    }
+
     public static func serviceUnavailable(_ message: String) -> APIError {
         APIError(.serviceUnavailable, code: "service_unavailable", message: message)
     }
@@ -57,7 +71,7 @@ public struct APIError: Error, Sendable, Equatable {
     /// The JSON body; `requestID` is included for server errors so clients can quote it.
     func envelope(requestID: String) -> ErrorEnvelopeBody {
         var details: ErrorEnvelopeBody.Details?
-        if field != nil || issue != nil { details = .init(field: field, issue: issue) }
+        if field != nil || issue != nil || reason != nil { details = .init(field: field, issue: issue, reason: reason, limit: limit) }
         let includeID = status.kind == .serverError
         return ErrorEnvelopeBody(error: code, message: message, details: details, retryAfter: retryAfter,
                                  requestID: includeID ? requestID : nil)
@@ -82,6 +96,8 @@ struct ErrorEnvelopeBody: Codable, Equatable {
     struct Details: Codable, Equatable {
         var field: String?
         var issue: String?
+        var reason: String?
+        var limit: Int?
     }
 
     var error: String

@@ -22,6 +22,8 @@ public struct APIConfiguration: Sendable {
     public var cors: CORSPolicy
     /// The WebSocket endpoints.
     public var live: LiveConfiguration
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    public var metricsToken: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy(),
                 live: LiveConfiguration = LiveConfiguration()) {
@@ -53,7 +55,7 @@ public enum APIServer {
                                    auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
                                    cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
                                    youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
-                                   live: LiveHub? = nil, logger: Logger) async throws -> APIRouters {
+                                   live: LiveHub? = nil, metricsToken: String? = nil, logger: Logger) async throws -> APIRouters {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
         router.add(middleware: CORSMiddleware(policy: cors))
@@ -65,7 +67,6 @@ public enum APIServer {
         let limiter = RateLimiter(client: client, logger: logger)
         let secrets = try secrets ?? youtube?.cipher ?? TokenCipher.ephemeral()
         let users = UserRepository(client: client, logger: logger, cipher: secrets)
-        try await users.sealClearTwoFactorSecrets()
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
             passwords: try await PasswordHasher.make(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
@@ -90,10 +91,16 @@ public enum APIServer {
         }
 
         let metrics = MetricsEndpoint(registry: registry, client: client, logger: logger)
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: await metrics.render())))
+        router.get("/metrics") { request, _ in
+            guard MetricsEndpoint.authorized(request.headers[.authorization], token: metricsToken) else {
+                var refused = APIError.unauthorized("/metrics needs the bearer token set in YTEMPIRE_METRICS_TOKEN")
+                refused.headers[.wwwAuthenticate] = "Bearer"
+                throw refused
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: await metrics.render())))
         }
+        addProbes(to: router, service: service)
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
@@ -130,7 +137,8 @@ public enum APIServer {
                                        webhookPolicy: WebhookPolicy, live: LiveHub, logger: Logger) async throws -> some ApplicationProtocol {
         let routers = try await makeRouters(client: client, registry: registry, version: configuration.version, auth: auth,
                                             rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
-                                            secrets: secrets, webhookPolicy: webhookPolicy, live: live, logger: logger)
+                                            secrets: secrets, webhookPolicy: webhookPolicy, live: live,
+                                            metricsToken: configuration.metricsToken, logger: logger)
         return application(routers, address: .hostname(configuration.host, port: configuration.port),
                            pingInterval: configuration.live.pingInterval, onServerRunning: { _ in
                                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])

@@ -4,9 +4,16 @@ import PostgresNIO
 import Queue
 import Domain
 
-/// System: `GET /health` and `GET /status`.
+/// System: `GET /health` and `GET /status`; the root probes are in `APIServer+Probes.swift`.
 extension APIService {
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        let (healthy, body) = await healthReport()
+        return healthy ? .ok(.init(body: .json(body))) : .serviceUnavailable(.init(body: .json(body)))
+    }
+
+    /// The database and the queue's schema, really checked: what `/health` (under the API's
+    /// base path and at the root) and `/readyz` answer.
+    func healthReport() async -> (healthy: Bool, body: Components.Schemas.Health) {
         var services: [String: String] = [:]
         let database = await check { try await client.query("SELECT 1", logger: logger) }
         services["database"] = database
@@ -18,20 +25,18 @@ extension APIService {
         let body = Components.Schemas.Health(
             status: healthy ? .healthy : .unhealthy, version: version,
             services: .init(additionalProperties: services), uptime: uptimeSeconds)
-        return healthy ? .ok(.init(body: .json(body))) : .serviceUnavailable(.init(body: .json(body)))
+        return (healthy, body)
     }
 
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output {
         let queues: [QueueSummary]
-        let workers: [WorkerRecord]
         do {
             queues = try await QueueStore(client: client, logger: logger).list()
-            workers = try await WorkerStore(client: client, logger: logger).list()
         } catch {
             logger.warning("status: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
             return .serviceUnavailable(.init(body: .json(.init(error: "service_unavailable", message: "The database is unreachable"))))
         }
-        let now = Date()
+        // Workers (their hosts and pids) are the operators' to see, not the public's.
         let body = Components.Schemas.SystemStatus(
             version: version, uptime: uptimeSeconds,
             queues: queues.map { queue in
@@ -39,10 +44,7 @@ extension APIService {
                       counts: .init(additionalProperties: Dictionary(uniqueKeysWithValues: queue.counts.map { ($0.key.rawValue, $0.value) })),
                       oldestAvailableSeconds: queue.oldestAvailableAge)
             },
-            workers: workers.map { worker in
-                .init(id: worker.id, host: worker.host, pid: worker.pid, queues: worker.queues, startedAt: worker.startedAt,
-                      heartbeatAgeSeconds: now.timeIntervalSince(worker.heartbeatAt))
-            })
+            workers: nil)
         return .ok(.init(body: .json(body)))
     }
 

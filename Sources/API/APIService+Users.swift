@@ -1,5 +1,6 @@
 package import Foundation
 import Domain
+package import OpenAPIRuntime
 import PostgresNIO
 
 /// Users: the caller's own profile.
@@ -18,7 +19,9 @@ extension APIService {
         return .init(
             id: user.id, email: user.email, fullName: user.fullName, company: user.company,
             emailVerified: user.emailVerified, twoFactorEnabled: user.twoFactorEnabled,
-            subscription: .init(tier: user.subscriptionTier, videosRemaining: max(0, allowance - usage.videosThisMonth)),
+            // No paid period until payments exist: `expires_at` is null (present, per the spec's example).
+            subscription: .init(tier: user.subscriptionTier, videosRemaining: max(0, allowance - usage.videosThisMonth),
+                                expiresAt: try OpenAPIValueContainer(unvalidatedValue: nil)),
             usage: .init(videosGenerated: usage.videosTotal, totalCost: usage.totalCost.dollars,
                          averageCostPerVideo: (average * 100).rounded() / 100))
     }

@@ -57,7 +57,7 @@ enum ErrorMapping {
         case .conflict: return APIError(.conflict, code: "conflict", message: error.message, field: error.field)
         case .notFound: return APIError(.notFound, code: "not_found", message: error.message)
         case .unauthorized: return APIError.unauthorized(error.message)
-        case .limitReached: return APIError(.forbidden, code: "plan_limit_reached", message: error.message, field: error.field)
+        case .limitReached: return .planLimitReached(error.message, limit: error.limit, field: error.field)
         case .costLimitExceeded:
             return APIError(.unprocessableContent, code: "cost_limit_exceeded", message: error.message, field: error.field)
         case .invalidState: return APIError(.conflict, code: "invalid_state", message: error.message, field: error.field)

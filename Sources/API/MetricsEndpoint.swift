@@ -13,6 +13,16 @@ struct MetricsEndpoint: Sendable {
     let client: PostgresClient
     let logger: Logger
 
+    /// Whether a scrape may read the metrics: always without a configured token, else only
+    /// with `Authorization: Bearer <token>` (compared in constant time).
+    static func authorized(_ authorization: String?, token: String?) -> Bool {
+        guard let token else { return true }
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        let given = Array(authorization.dropFirst("Bearer ".count).utf8), expected = Array(token.utf8)
+        guard given.count == expected.count else { return false }
+        return zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
     func render() async -> String {
         if let queues = try? await QueueStore(client: client, logger: logger).list() {
             for queue in queues {

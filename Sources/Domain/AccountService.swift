@@ -97,18 +97,26 @@ public protocol EmailTransport: Sendable {
     func send(_ email: OutgoingEmail) async throws
 }
 
-/// Writes each email to the log, which is how a developer reads their verification token
-/// when no SMTP server is configured.
+/// Writes each email to the log when no SMTP server is configured. With `includeBodies`
+/// (the embedded default) the body is logged too, which is how a developer reads their
+/// verification token; otherwise only that an email was held, since bodies carry tokens.
 public struct LogEmailTransport: EmailTransport {
     public let logger: Logger
+    public let includeBodies: Bool
 
-    public init(logger: Logger) {
+    public init(logger: Logger, includeBodies: Bool) {
         self.logger = logger
+        self.includeBodies = includeBodies
     }
 
     public func send(_ email: OutgoingEmail) async throws {
-        logger.notice("email", metadata: ["email.to": "\(email.recipient)", "email.subject": "\(email.subject)",
-                                          "email.body": "\(email.body)"])
+        if includeBodies {
+            logger.notice("email", metadata: ["email.to": "\(email.recipient)", "email.subject": "\(email.subject)",
+                                              "email.body": "\(email.body)"])
+        } else {
+            logger.notice("email held: no SMTP server is configured (YTEMPIRE_SMTP_URL); its body is not logged",
+                          metadata: ["email.id": "\(email.id)", "email.subject": "\(email.subject)"])
+        }
     }
 }
 

@@ -48,7 +48,8 @@ public struct ChannelRepository: Sendable {
                  WHERE u.id = \(userID)
                 """, logger: logger)
             for try await (allowed, used) in limits.decode((Int32, Int64).self) where used >= Int64(allowed) {
-                throw DomainError(.limitReached, "Your plan allows \(allowed) channel\(allowed == 1 ? "" : "s"); delete one or upgrade to add more")
+                throw DomainError(.limitReached, "Your plan allows \(allowed) channel\(allowed == 1 ? "" : "s"); delete one or upgrade to add more",
+                                  limit: Int(allowed))
             }
             do {
                 let rows = try await connection.query("""

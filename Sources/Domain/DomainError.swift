@@ -24,11 +24,14 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// The input field at fault, for validation errors.
     public var field: String?
+    /// For `limitReached`: the plan's number that was reached.
+    public var limit: Int?
 
-    public init(_ code: Code, _ message: String, field: String? = nil) {
+    public init(_ code: Code, _ message: String, field: String? = nil, limit: Int? = nil) {
         self.code = code
         self.message = message
         self.field = field
+        self.limit = limit
     }
 
     public var description: String { message }

@@ -39,8 +39,11 @@ public struct EmailOutbox: Sendable {
         return emails
     }
 
-    /// Marks emails sent.
+    /// Marks emails sent and drops their bodies: a body carries a verification or reset
+    /// token, which must not outlive its delivery in the database.
     public func markSent(ids: [Int64], on executor: any PostgresExecutor) async throws {
-        try await executor.run("UPDATE email_outbox SET sent_at = now() WHERE id = ANY(\(ids))", logger: logger)
+        try await executor.run("""
+            UPDATE email_outbox SET sent_at = now(), body = '' WHERE id = ANY(\(ids))
+            """, logger: logger)
     }
 }

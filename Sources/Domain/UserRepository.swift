@@ -162,8 +162,9 @@ public struct UserRepository: Sendable {
             SELECT totp_secret_sealed, totp_secret, totp_enabled, totp_last_step FROM users WHERE id = \(userID)
             """, logger: logger)
         for try await (sealed, clear, enabled, lastStep) in rows.decode((ByteBuffer?, String?, Bool, Int64?).self) {
-            let secret = try sealed.map { try cipher.open(Data(buffer: $0), context: Self.totpContext(userID)) } ?? clear
-            return (secret, enabled, lastStep)
+            if let sealed { return (try cipher.open(Data(buffer: sealed), context: Self.totpContext(userID)), enabled, lastStep) }
+            if let clear { try await seal(userID: userID, clear: clear, with: cipher) }
+            return (clear, enabled, lastStep)
         }
         return (nil, false, nil)
     }
@@ -177,21 +178,27 @@ public struct UserRepository: Sendable {
             """, logger: logger)
     }
 
-    /// Seals every TOTP secret still stored in clear (rows from before secrets were sealed).
+    /// Seals up to `limit` TOTP secrets still stored in clear (rows from before secrets were
+    /// sealed; `TwoFactorSecretSealer` runs it, and reading one seals it too).
     /// - Returns: how many were sealed.
     @discardableResult
-    public func sealClearTwoFactorSecrets() async throws -> Int {
+    public func sealClearTwoFactorSecrets(limit: Int = 500) async throws -> Int {
         let cipher = try secretCipher()
-        let rows = try await client.query("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL", logger: logger)
+        let rows = try await client.query("""
+            SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL LIMIT \(Int32(limit))
+            """, logger: logger)
         var clear: [(String, String)] = []
         for try await row in rows.decode((String, String).self) { clear.append(row) }
-        for (userID, secret) in clear {
-            let sealed = ByteBuffer(bytes: try cipher.seal(secret, context: Self.totpContext(userID)))
-            try await client.query("""
-                UPDATE users SET totp_secret_sealed = \(sealed), totp_secret = NULL WHERE id = \(userID) AND totp_secret = \(secret)
-                """, logger: logger)
-        }
+        for (userID, secret) in clear { try await seal(userID: userID, clear: secret, with: cipher) }
         return clear.count
+    }
+
+    /// Replaces a clear secret with its sealed form, unless it changed meanwhile.
+    private func seal(userID: String, clear: String, with cipher: TokenCipher) async throws {
+        let sealed = ByteBuffer(bytes: try cipher.seal(clear, context: Self.totpContext(userID)))
+        try await client.query("""
+            UPDATE users SET totp_secret_sealed = \(sealed), totp_secret = NULL WHERE id = \(userID) AND totp_secret = \(clear)
+            """, logger: logger)
     }
 
     /// Records that `step` was used, only if it is newer than the last one, so a code works

@@ -143,7 +143,8 @@ public struct VideoSubmission: Sendable {
         for try await (allowed, used) in rows.decode((Int32, Int64).self) {
             guard used + Int64(count) <= Int64(allowed) else {
                 let left = max(0, Int64(allowed) - used)
-                throw DomainError(.limitReached, "Your plan allows \(allowed) videos a month and \(left) remain; this submission has \(count)")
+                throw DomainError(.limitReached, "Your plan allows \(allowed) videos a month and \(left) remain; this submission has \(count)",
+                                  limit: Int(allowed))
             }
             return
         }

@@ -99,7 +99,7 @@ public struct WebhookRepository: Sendable {
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             for try await row in rows { return (try Self.decode(row), secret) }
-            throw DomainError(.limitReached, "At most \(Self.maximumEndpoints) webhooks per account")
+            throw DomainError(.limitReached, "At most \(Self.maximumEndpoints) webhooks per account", limit: Self.maximumEndpoints)
         }
     }
 

@@ -80,7 +80,8 @@ public struct YouTubeAccountRepository: Sendable {
             }
             let allowed = min(Int(found.allowed), policy.maximumAccounts)
             guard found.count < allowed else {
-                throw DomainError(.limitReached, "Your plan allows \(allowed) connected YouTube accounts and all are in use; disconnect one first")
+                throw DomainError(.limitReached, "Your plan allows \(allowed) connected YouTube accounts and all are in use; disconnect one first",
+                                  limit: allowed)
             }
             try await connection.query("""
                 INSERT INTO youtube_accounts (id, user_id, email, youtube_channel_id, channel_name, access_token, refresh_token,

@@ -27,6 +27,8 @@ struct Fleet {
     var pipeline: PipelineSettings
     var youtube: YouTubeSettings
     var webhooks: WebhookSettings
+    /// `ytempire up`: everything in one process on a developer's machine.
+    var embedded = false
 
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
@@ -58,12 +60,13 @@ struct Fleet {
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: sender.id, ttl: leaderTTL, logger: logger)
             let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
                                               workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
-                + [EmailSender(client: client, transport: try Self.emailTransport(logger: logger), logger: logger),
+                + [EmailSender(client: client, transport: try Self.emailTransport(embedded: embedded, logger: logger), logger: logger),
                    RateLimitPruner(client: client, logger: logger),
                    ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
                    QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
                    WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention),
                    CredentialPruner(client: client, logger: logger),
+                   TwoFactorSecretSealer(users: UserRepository(client: client, logger: logger, cipher: webhooks.cipher)),
                    OutboxPruner(client: client, logger: logger, retention: webhooks.retention)]
                 + (integration == nil ? [] : [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))])
             services.append(elector)
@@ -106,9 +109,14 @@ struct Fleet {
     }
 
     /// SMTP when `YTEMPIRE_SMTP_URL` is set (with `YTEMPIRE_EMAIL_FROM`), else the log.
-    static func emailTransport(logger: Logger) throws -> any EmailTransport {
+    /// SMTP when `YTEMPIRE_SMTP_URL` is set; else the log, which shows bodies (and so their
+    /// tokens) only under `ytempire up` or with `YTEMPIRE_EMAIL_LOG_BODIES=1`.
+    static func emailTransport(embedded: Bool, logger: Logger) throws -> any EmailTransport {
         let environment = ProcessInfo.processInfo.environment
-        guard let url = environment["YTEMPIRE_SMTP_URL"], !url.isEmpty else { return LogEmailTransport(logger: logger) }
+        guard let url = environment["YTEMPIRE_SMTP_URL"], !url.isEmpty else {
+            let bodies = environment["YTEMPIRE_EMAIL_LOG_BODIES"].map { ["1", "true", "yes"].contains($0.lowercased()) } ?? embedded
+            return LogEmailTransport(logger: logger, includeBodies: bodies)
+        }
         let from = environment["YTEMPIRE_EMAIL_FROM"] ?? "no-reply@ytempire.local"
         return SMTPEmailTransport(configuration: try .init(url: url, from: from))
     }

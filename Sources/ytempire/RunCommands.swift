@@ -59,7 +59,9 @@ struct APIOptions: ParsableArguments {
         var live = LiveConfiguration()
         if let interval = try environmentNumber("YTEMPIRE_WS_PING_INTERVAL", 1...3600) { live.pingInterval = .seconds(interval) }
         if let limit = try environmentNumber("YTEMPIRE_WS_MAX_SOCKETS_PER_USER", 1...10_000) { live.maxSocketsPerUser = limit }
-        return APIConfiguration(host: host, port: port, cors: cors, live: live)
+        var configuration = APIConfiguration(host: host, port: port, cors: cors, live: live)
+        configuration.metricsToken = environment["YTEMPIRE_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        return configuration
     }
 
     /// Rate limits from `YTEMPIRE_RATE_LIMITS`, e.g. `authentication=10/60,general=1000/3600`
@@ -187,6 +189,7 @@ struct UpCommand: AsyncParsableCommand {
                           pipeline: try PipelineSettings.fromEnvironment(),
                           youtube: try YouTubeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true),
                           webhooks: try WebhookSettings.fromEnvironment(embedded: true))
+        fleet.embedded = true
         fleet.auth = try api.authConfiguration()
         fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)

@@ -1,6 +1,7 @@
 @testable import API
 import Domain
 import Foundation
+import Hummingbird
 import HummingbirdOTP
 import HummingbirdTesting
 import Queue
@@ -82,24 +83,43 @@ import Testing
         }
     }
 
-    /// A secret stored in clear before secrets were sealed is sealed when an API instance
-    /// starts, and still opens: its owner's codes keep working.
-    @Test func clearTwoFactorSecretsAreSealedAtStart() async throws {
+    /// Logs `legacy@example.com` in with the current code of `secret`.
+    func legacyLogin(_ api: APIClient, secret: String) async throws -> HTTPResponse.Status {
+        let code = try currentCode(TwoFactor.authenticatorURI(secret: secret, account: "legacy@example.com"))
+        return try await api.call(.post, "/auth/login", json: ["email": "legacy@example.com", "password": password, "totp_code": code]).status
+    }
+
+    /// Secrets stored in clear before secrets were sealed are sealed by the leader's chore,
+    /// or when read, and still open: their owners' codes keep working.
+    @Test func clearTwoFactorSecretsAreSealedAndStillWork() async throws {
         try await withDatabase { db in
             let cipher = try TokenCipher(key: Data(repeating: 9, count: 32))
             let secret = "ABCDEFGHIJKLMNOPQRST"
             try await withAPI(db, secrets: cipher) { api in
                 _ = try await signUp(api, "legacy@example.com")
             }
-            try await db.client.query("""
-                UPDATE users SET totp_secret = \(secret), totp_secret_sealed = NULL, totp_enabled = true WHERE email = 'legacy@example.com'
-                """, logger: db.logger)
-            try await withAPI(db, secrets: cipher) { api in
-                #expect(try await db.scalar("SELECT count(*) FROM users WHERE totp_secret IS NOT NULL") == 0)
-                let code = try currentCode(TwoFactor.authenticatorURI(secret: secret, account: "legacy@example.com"))
-                let login = try await api.call(.post, "/auth/login", json: ["email": "legacy@example.com", "password": password, "totp_code": code])
-                #expect(login.status == .ok)
+            func makeLegacy() async throws {
+                try await db.client.query("""
+                    UPDATE users SET totp_secret = \(secret), totp_secret_sealed = NULL, totp_enabled = true, totp_last_step = NULL
+                     WHERE email = 'legacy@example.com'
+                    """, logger: db.logger)
             }
+            // Sealed by the leader's chore.
+            try await makeLegacy()
+            let sealer = TwoFactorSecretSealer(users: UserRepository(client: db.client, logger: db.logger, cipher: cipher))
+            #expect(try await sealer.runOnce() == 1)
+            #expect(try await db.scalar("SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_secret_sealed IS NULL") == 0)
+            try await withAPI(db, secrets: cipher) { api in
+                let status = try await legacyLogin(api, secret: secret)
+                #expect(status == .ok)
+            }
+            // Sealed when read, by a login.
+            try await makeLegacy()
+            try await withAPI(db, secrets: cipher) { api in
+                let status = try await legacyLogin(api, secret: secret)
+                #expect(status == .ok)
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_secret_sealed IS NULL") == 0)
         }
     }
 

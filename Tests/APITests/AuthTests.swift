@@ -109,6 +109,7 @@ func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = Test
                 let subscription = try #require(profile.body["subscription"] as? [String: Any])
                 #expect(subscription["tier"] as? String == "free")
                 #expect(subscription["videos_remaining"] as? Int == 10)
+                #expect(subscription["expires_at"] is NSNull, "present and null: no paid period before payments")
 
                 let rotated = try await api.call(.post, "/auth/refresh", json: ["refresh_token": first.refresh])
                 #expect(rotated.status == .ok)

@@ -16,6 +16,11 @@ import Testing
         try await Application(router: router).test(.router, body)
     }
 
+    /// The status `path` answers with.
+    func status(_ client: any TestClientProtocol, _ path: String, headers: HTTPFields = [:]) async throws -> HTTPResponse.Status {
+        try await client.execute(uri: path, method: .get, headers: headers) { $0.status }
+    }
+
     func json(_ buffer: ByteBuffer) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any])
     }
@@ -56,7 +61,7 @@ import Testing
         }
     }
 
-    @Test func statusListsQueuesWithCountsAndLiveWorkers() async throws {
+    @Test func statusListsQueuesWithCountsButNoWorkers() async throws {
         try await withDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             try await store.insert([NewJob(kind: "noop", queue: "video"), NewJob(kind: "noop", queue: "video")])
@@ -68,8 +73,9 @@ import Testing
                     let queues = try #require(body["queues"] as? [[String: Any]])
                     let video = try #require(queues.first { $0["name"] as? String == "video" })
                     #expect((video["counts"] as? [String: Int])?["available"] == 2)
-                    let workers = try #require(body["workers"] as? [[String: Any]])
-                    #expect(workers.first?["id"] as? String == "w1")
+                    // Worker hosts and pids are for operators, not the public.
+                    #expect(body["workers"] == nil)
+                    #expect(!String(buffer: response.body).contains("w1"))
                 }
             }
         }
@@ -104,6 +110,52 @@ import Testing
                     #expect(response.status == .contentTooLarge)
                     #expect(body["error"] as? String == "payload_too_large")
                 }
+            }
+        }
+    }
+
+    /// Load balancers and orchestrators probe at the root: `/health` as under the base path,
+    /// `/livez` whatever the database does, `/readyz` only when the database is ready.
+    @Test func probesAnswerAtTheRoot() async throws {
+        try await withDatabase { db in
+            try await withApp(db) { client in
+                for path in ["/health", "/readyz"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(response.status == .ok, "\(path)")
+                        let body = try json(response.body)
+                        #expect(body["services"] as? [String: String] == ["database": "healthy", "queue": "healthy"])
+                    }
+                }
+                try await client.execute(uri: "/livez", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+            let unreachable = try DatabaseURL("postgres://postgres@127.0.0.1:1/none")
+            let down = PostgresClient(configuration: unreachable.clientConfiguration(), backgroundLogger: db.logger)
+            try await withRunningServices([down], logger: db.logger) {
+                let router = try await APIServer.makeRouters(client: down, registry: PrometheusCollectorRegistry(), version: "test",
+                                                            auth: TestAuth.configuration, logger: db.logger).http
+                try await Application(router: router).test(.router) { client in
+                    let answers = [try await status(client, "/readyz"), try await status(client, "/health"), try await status(client, "/livez")]
+                    #expect(answers == [.serviceUnavailable, .serviceUnavailable, .ok])
+                }
+            }
+        }
+    }
+
+    @Test func metricsCanBeProtectedWithABearerToken() async throws {
+        try await withDatabase { db in
+            let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
+                                                        auth: TestAuth.configuration, metricsToken: "scrape-secret", logger: db.logger).http
+            try await Application(router: router).test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .unauthorized)
+                    let body = try json(response.body)
+                    #expect(body["error"] as? String == "unauthorized")
+                }
+                let wrong = try await status(client, "/metrics", headers: [.authorization: "Bearer wrong-secret!"])
+                let right = try await status(client, "/metrics", headers: [.authorization: "Bearer scrape-secret"])
+                #expect(wrong == .unauthorized && right == .ok)
             }
         }
     }

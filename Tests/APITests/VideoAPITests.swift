@@ -59,7 +59,8 @@ func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String?
                 #expect(try await api.call(.post, "/channels", json: ["name": "Only one"], token: token).status == .created)
                 let second = try await api.call(.post, "/channels", json: ["name": "One too many"], token: token)
                 #expect(second.status == .forbidden)
-                #expect(second.body["error"] as? String == "plan_limit_reached")
+                #expect(second.body["error"] as? String == "forbidden")
+                #expect((second.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
             }
         }
     }
@@ -221,7 +222,8 @@ func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String?
                 let eleven = (0..<11).map { ["title": "V\($0)", "channel_id": channel] as [String: Any] }
                 let refused = try await api.call(.post, "/batch/videos", json: ["videos": eleven], token: token)
                 #expect(refused.status == .forbidden)
-                #expect(refused.body["error"] as? String == "plan_limit_reached")
+                #expect(refused.body["error"] as? String == "forbidden")
+                #expect((refused.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
                 #expect(try await api.call(.post, "/batch/videos", json: ["videos": Array(eleven.prefix(10))], token: token).status == .accepted)
                 #expect(try await api.call(.post, "/videos/generate", json: ["title": "one more", "channel_id": channel], token: token).status == .forbidden)
             }

@@ -49,7 +49,8 @@ import Testing
             // The 16th is refused before anyone is sent to Google.
             let sixteenth = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
             #expect(sixteenth.status == .forbidden)
-            #expect(sixteenth.body["error"] as? String == "plan_limit_reached")
+            #expect(sixteenth.body["error"] as? String == "forbidden")
+            #expect((sixteenth.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
 
             // Tokens are sealed: neither column holds the token, and a sealed value does not open for another row.
             let accounts = YouTubeAccountRepository(client: db.client, cipher: youtube.cipher, policy: youtube.policy, logger: db.logger)

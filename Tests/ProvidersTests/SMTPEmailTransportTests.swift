@@ -96,6 +96,30 @@ with Server(("127.0.0.1", 0), Handler) as server:
         }
     }
 
+    /// Without SMTP, a process logs that an email was held, never its body (which carries a
+    /// token) unless told to (`ytempire up`, `YTEMPIRE_EMAIL_LOG_BODIES=1`); and no body
+    /// stays in the outbox once sent.
+    @Test func heldEmailsKeepTheirTokensOutOfLogsAndTheOutbox() async throws {
+        try await withDatabase { db in
+            let outbox = EmailOutbox(logger: db.logger)
+            let token = "tok_" + String(repeating: "s3cr3t", count: 6)
+            try await outbox.enqueue(to: "ada@example.com", subject: "Verify", body: "Your token:\n\(token)\n", on: db.client)
+            let quiet = CapturedLog()
+            let held = EmailSender(client: db.client, transport: LogEmailTransport(logger: quiet.logger(), includeBodies: false), logger: db.logger)
+            #expect(try await held.runOnce() == 1)
+            #expect(quiet.all.count == 1)
+            #expect(!quiet.all.contains { $0.text.contains(token) }, "no token in the log")
+            #expect(try await db.scalar("SELECT count(*) FROM email_outbox WHERE body LIKE '%' || \(token) || '%'") == 0,
+                    "no token left in the outbox")
+
+            try await outbox.enqueue(to: "bob@example.com", subject: "Verify", body: "Your token:\n\(token)\n", on: db.client)
+            let developer = CapturedLog()
+            let shown = EmailSender(client: db.client, transport: LogEmailTransport(logger: developer.logger(), includeBodies: true), logger: db.logger)
+            #expect(try await shown.runOnce() == 1)
+            #expect(developer.all.contains { $0.text.contains(token) }, "the embedded default shows the developer their token")
+        }
+    }
+
     @Test func configurationIsValidated() throws {
         let parsed = try SMTPEmailTransport.Configuration(url: "smtp://u%40x:p@mail.internal", from: "a@b.c")
         #expect(parsed.host == "mail.internal")

@@ -4226,7 +4226,8 @@ package enum OpenAPIDocument {
             "type": "object",
             "required": [
               "tier",
-              "videos_remaining"
+              "videos_remaining",
+              "expires_at"
             ],
             "properties": {
               "tier": {
@@ -4237,8 +4238,7 @@ package enum OpenAPIDocument {
                 "type": "integer"
               },
               "expires_at": {
-                "type": "string",
-                "format": "date-time"
+                "description": "The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present."
               }
             }
           },
@@ -5921,6 +5921,14 @@ package enum OpenAPIDocument {
               "issue": {
                 "type": "string",
                 "pattern": "^[^\\u0000]*$"
+              },
+              "reason": {
+                "type": "string",
+                "description": "The specific reason behind a general code, e.g. `plan_limit_reached` with a 403 `forbidden`."
+              },
+              "limit": {
+                "type": "integer",
+                "description": "With reason plan_limit_reached: the plan's number that was reached."
               }
             }
           },
@@ -5969,11 +5977,11 @@ package enum OpenAPIDocument {
       },
       "SystemStatus": {
         "type": "object",
+        "description": "Public queue health. Workers (hosts, pids) are shown to operators only, never here.",
         "required": [
           "version",
           "uptime",
-          "queues",
-          "workers"
+          "queues"
         ],
         "properties": {
           "version": {

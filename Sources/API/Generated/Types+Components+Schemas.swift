@@ -1328,18 +1328,20 @@ extension Components {
                 package var tier: Swift.String
                 /// - Remark: Generated from `#/components/schemas/Profile/subscription/videos_remaining`.
                 package var videosRemaining: Swift.Int
+                /// The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present.
+                ///
                 /// - Remark: Generated from `#/components/schemas/Profile/subscription/expires_at`.
-                package var expiresAt: Foundation.Date?
+                package var expiresAt: OpenAPIRuntime.OpenAPIValueContainer
                 /// Creates a new `SubscriptionPayload`.
                 ///
                 /// - Parameters:
                 ///   - tier:
                 ///   - videosRemaining:
-                ///   - expiresAt:
+                ///   - expiresAt: The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present.
                 package init(
                     tier: Swift.String,
                     videosRemaining: Swift.Int,
-                    expiresAt: Foundation.Date? = nil
+                    expiresAt: OpenAPIRuntime.OpenAPIValueContainer
                 ) {
                     self.tier = tier
                     self.videosRemaining = videosRemaining
@@ -3291,21 +3293,37 @@ extension Components {
                 package var field: Swift.String?
                 /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/details/issue`.
                 package var issue: Swift.String?
+                /// The specific reason behind a general code, e.g. `plan_limit_reached` with a 403 `forbidden`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/details/reason`.
+                package var reason: Swift.String?
+                /// With reason plan_limit_reached: the plan's number that was reached.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/details/limit`.
+                package var limit: Swift.Int?
                 /// Creates a new `DetailsPayload`.
                 ///
                 /// - Parameters:
                 ///   - field:
                 ///   - issue:
+                ///   - reason: The specific reason behind a general code, e.g. `plan_limit_reached` with a 403 `forbidden`.
+                ///   - limit: With reason plan_limit_reached: the plan's number that was reached.
                 package init(
                     field: Swift.String? = nil,
-                    issue: Swift.String? = nil
+                    issue: Swift.String? = nil,
+                    reason: Swift.String? = nil,
+                    limit: Swift.Int? = nil
                 ) {
                     self.field = field
                     self.issue = issue
+                    self.reason = reason
+                    self.limit = limit
                 }
                 package enum CodingKeys: String, CodingKey {
                     case field
                     case issue
+                    case reason
+                    case limit
                 }
             }
             /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/details`.
@@ -3407,6 +3425,8 @@ extension Components {
                 case uptime
             }
         }
+        /// Public queue health. Workers (hosts, pids) are shown to operators only, never here.
+        ///
         /// - Remark: Generated from `#/components/schemas/SystemStatus`.
         package struct SystemStatus: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/SystemStatus/version`.
@@ -3416,7 +3436,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/SystemStatus/queues`.
             package var queues: [Components.Schemas.QueueStatus]
             /// - Remark: Generated from `#/components/schemas/SystemStatus/workers`.
-            package var workers: [Components.Schemas.WorkerStatus]
+            package var workers: [Components.Schemas.WorkerStatus]?
             /// Creates a new `SystemStatus`.
             ///
             /// - Parameters:
@@ -3428,7 +3448,7 @@ extension Components {
                 version: Swift.String,
                 uptime: Swift.Int,
                 queues: [Components.Schemas.QueueStatus],
-                workers: [Components.Schemas.WorkerStatus]
+                workers: [Components.Schemas.WorkerStatus]? = nil
             ) {
                 self.version = version
                 self.uptime = uptime
