@@ -11,6 +11,14 @@ struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let allowedMethods: AllowedMethods
 
+    /// Whether a `Content-Type` announces JSON (`application/json`, `…+json`).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let mediaType = contentType?.split(separator: ";").first.map({ String($0.filter { $0 != " " && $0 != "\t" }).lowercased() }) else {
+            return false
+        }
+        return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.logger[metadataKey: "request.id"] = "\(context.requestID)"
@@ -21,7 +29,14 @@ struct RequestIDMiddleware: RouterMiddleware {
                 throw APIError.payloadTooLarge
             }
             if request.method != .get && request.method != .head {
-                _ = try await request.collectBody(upTo: context.maxUploadSize)
+                let body = try await request.collectBody(upTo: context.maxUploadSize)
+                if body.readableBytes > 0, Self.isJSON(request.headers[.contentType]) {
+                    do {
+                        try StrictJSON.validate(Array(body.readableBytesView))
+                    } catch {
+                        throw APIError.validation("The body is not valid JSON: \(error.reason) (at byte \(error.offset))", issue: "malformed JSON")
+                    }
+                }
             }
             var response = try await RequestLog.$requestID.withValue(requestID) {
                 try await ClientAddress.$value.withValue(context.clientAddress) {

@@ -160,6 +160,38 @@ import Testing
         }
     }
 
+    /// Malformed JSON is a 400 `validation_error` on every operation that takes a body,
+    /// whatever Foundation's decoder would tolerate (it accepts a trailing comma).
+    @Test func malformedJSONIsRefusedByEveryOperationWithABody() async throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var operations: [(method: HTTPRequest.Method, path: String)] = []
+        for (path, item) in paths {
+            for (method, operation) in item {
+                guard let operation = operation as? [String: Any], operation["requestBody"] != nil,
+                      let verb = HTTPRequest.Method(method.uppercased()) else { continue }
+                let concrete = path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "x_1", options: .regularExpression)
+                operations.append((verb, "/api/v1" + concrete))
+            }
+        }
+        #expect(operations.count >= 20, "every operation with a body is tried")
+        let tried = operations
+        try await withDatabase { db in
+            try await withApp(db) { client in
+                for (method, path) in tried {
+                    for body in [#"{"a": 1,}"#, #"{"name": "x", }"#, #"[1, 2,]"#, #"{"a": 1} trailing"#] {
+                        try await client.execute(uri: path, method: method, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: body)) { response in
+                            #expect(response.status == .badRequest, "\(method) \(path) \(body)")
+                            let envelope = try json(response.body)
+                            #expect(envelope["error"] as? String == "validation_error", "\(method) \(path)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func documentDocsAndMetricsAreServed() async throws {
         try await withDatabase { db in
             try await JobStore(client: db.client, logger: db.logger).insert(NewJob(kind: "noop", queue: "video"))
