@@ -24,6 +24,8 @@ public struct APIConfiguration: Sendable {
     public var live: LiveConfiguration
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
     public var metricsToken: String?
+    /// The reverse proxies in front of the API, whose `X-Forwarded-For` is believed. Default none.
+    public var trustedProxies = TrustedProxies()
 
     public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy(),
                 live: LiveConfiguration = LiveConfiguration()) {
@@ -55,9 +57,11 @@ public enum APIServer {
                                    auth: AuthConfiguration, rateLimits: RateLimitPolicy = RateLimitPolicy(),
                                    cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
                                    youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
-                                   live: LiveHub? = nil, metricsToken: String? = nil, logger: Logger) async throws -> APIRouters {
+                                   live: LiveHub? = nil, metricsToken: String? = nil, trustedProxies: TrustedProxies = TrustedProxies(),
+                                   logger: Logger) async throws -> APIRouters {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath)))
+        router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath),
+                                                   trustedProxies: trustedProxies))
         router.add(middleware: CORSMiddleware(policy: cors))
         router.add(middleware: MetricsMiddleware())
         let signer = try await TokenSigner.load(auth)
@@ -69,7 +73,7 @@ public enum APIServer {
         let users = UserRepository(client: client, logger: logger, cipher: secrets)
         let service = APIService(
             client: client, logger: logger, version: version, startedAt: .now, auth: auth, signer: signer,
-            passwords: try await PasswordHasher.make(cost: auth.bcryptCost), accounts: AccountService(client: client, logger: logger),
+            passwords: try await PasswordHasher.make(cost: auth.bcryptCost), limiter: limiter, rateLimits: rateLimits, accounts: AccountService(client: client, logger: logger),
             users: users, sessions: sessions,
             channels: channels, videos: VideoRepository(client: client, logger: logger),
             submission: VideoSubmission(client: client, plan: plan, logger: logger),
@@ -138,7 +142,8 @@ public enum APIServer {
         let routers = try await makeRouters(client: client, registry: registry, version: configuration.version, auth: auth,
                                             rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
                                             secrets: secrets, webhookPolicy: webhookPolicy, live: live,
-                                            metricsToken: configuration.metricsToken, logger: logger)
+                                            metricsToken: configuration.metricsToken, trustedProxies: configuration.trustedProxies,
+                                            logger: logger)
         return application(routers, address: .hostname(configuration.host, port: configuration.port),
                            pingInterval: configuration.live.pingInterval, onServerRunning: { _ in
                                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])

@@ -22,14 +22,33 @@ extension APIService {
         try InputLimits.check(body.email, max: 254, field: "email")
         try InputLimits.check(body.password, max: 128, field: "password")
         try InputLimits.checkDigits(body.totpCode, count: 6, field: "totp_code")
+        let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines)
+        let failures = "login_failures:\(email.lowercased())"
+        let allowance = rateLimits.failedLoginsPerEmail
+        let standing = try await limiter.peek(bucket: failures, limit: allowance.requests, window: allowance.window)
+        guard standing.allowed else {
+            throw APIError(.tooManyRequests, code: "rate_limit_exceeded", message: "Too many failed logins for this account; try again later",
+                           retryAfter: standing.resetSeconds)
+        }
+        do {
+            return .ok(.init(body: .json(try await authenticate(email: email, password: body.password, totpCode: body.totpCode))))
+        } catch let error as APIError where error.status == .unauthorized {
+            _ = try await limiter.hit(bucket: failures, limit: allowance.requests, window: allowance.window)
+            throw error
+        }
+    }
+
+    /// Checks the credentials (a dummy verification for an unknown email, so both cost the
+    /// same) and starts a session.
+    private func authenticate(email: String, password: String, totpCode: String?) async throws -> Components.Schemas.TokenResponse {
         let refused = APIError.unauthorized("Invalid email or password")
-        guard let (user, hash) = try await users.credentials(email: body.email.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            _ = try await passwords.verify(body.password, against: passwords.dummyHash)
+        guard let (user, hash) = try await users.credentials(email: email) else {
+            _ = try await passwords.verify(password, against: passwords.dummyHash)
             throw refused
         }
-        guard try await passwords.verify(body.password, against: hash) else { throw refused }
+        guard try await passwords.verify(password, against: hash) else { throw refused }
         if user.twoFactorEnabled {
-            guard let code = body.totpCode else {
+            guard let code = totpCode else {
                 throw APIError.unauthorized("A two-factor code is required", field: "totp_code", issue: "is required")
             }
             let state = try await users.twoFactorState(userID: user.id)
@@ -37,7 +56,7 @@ extension APIService {
             try await useCode(code, secret: secret, userID: user.id)
         }
         let session = try await sessions.start(userID: user.id, refreshLifetime: auth.refreshLifetime)
-        return .ok(.init(body: .json(try await tokenResponse(user: user, sessionID: session.sessionID, refresh: session.refresh))))
+        return try await tokenResponse(user: user, sessionID: session.sessionID, refresh: session.refresh)
     }
 
     func refresh(_ input: Operations.Refresh.Input) async throws -> Operations.Refresh.Output {

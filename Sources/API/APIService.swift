@@ -15,6 +15,8 @@ struct APIService: APIProtocol {
     let auth: AuthConfiguration
     let signer: TokenSigner
     let passwords: PasswordHasher
+    let limiter: RateLimiter
+    let rateLimits: RateLimitPolicy
     let accounts: AccountService
     let users: UserRepository
     let sessions: SessionRepository

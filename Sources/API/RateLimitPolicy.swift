@@ -18,6 +18,9 @@ public struct RateLimitPolicy: Sendable {
     public var analytics = Limit(requests: 500, window: .seconds(3600))
     /// Everything else: 1000 per hour.
     public var general = Limit(requests: 1000, window: .seconds(3600))
+    /// Failed logins per email, whatever address they come from (so a botnet cannot guess one
+    /// account's password): 10 per 15 minutes, then 429 until the window ends.
+    public var failedLoginsPerEmail = Limit(requests: 10, window: .seconds(900))
 
     public init() {}
 

@@ -1,5 +1,10 @@
+import HTTPTypes
 import Hummingbird
 import Logging
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
 
 /// Gives every request an id (`X-Request-ID` on the response, `request.id` in the logs),
 /// turns every error below it into the envelope, and enforces the body limit.
@@ -10,6 +15,8 @@ import Logging
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let allowedMethods: AllowedMethods
+    /// Who the client is behind the proxies the API trusts (rate limits key on it).
+    var trustedProxies = TrustedProxies()
 
     /// Whether a `Content-Type` announces JSON (`application/json`, `…+json`).
     static func isJSON(_ contentType: String?) -> Bool {
@@ -39,7 +46,8 @@ struct RequestIDMiddleware: RouterMiddleware {
                 }
             }
             var response = try await RequestLog.$requestID.withValue(requestID) {
-                try await ClientAddress.$value.withValue(context.clientAddress) {
+                let client = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+                return try await ClientAddress.$value.withValue(client) {
                     try await next(request, context)
                 }
             }

@@ -41,6 +41,22 @@ public struct RateLimiter: Sendable {
     }
 }
 
+extension RateLimiter {
+    /// Where `bucket` stands in its current window of `window`, without counting a request.
+    public func peek(bucket: String, limit: Int, window: Duration) async throws -> RateLimitDecision {
+        let seconds = max(1, window.components.seconds)
+        let rows = try await client.query("""
+            SELECT coalesce((SELECT hits FROM rate_limit_windows
+                              WHERE bucket = \(bucket) AND window_start = to_timestamp(floor(extract(epoch FROM now()) / \(seconds)) * \(seconds))), 0),
+                   ceil(\(seconds) - extract(epoch FROM now())::numeric % \(seconds))::int8
+            """, logger: logger)
+        for try await (hits, reset) in rows.decode((Int32, Int64).self) {
+            return RateLimitDecision(allowed: Int(hits) < limit, limit: limit, remaining: max(0, limit - Int(hits)), resetSeconds: max(1, Int(reset)))
+        }
+        return RateLimitDecision(allowed: true, limit: limit, remaining: limit, resetSeconds: Int(seconds))
+    }
+}
+
 /// Deletes rate-limit windows that ended more than a day ago.
 public struct RateLimitPruner: MaintenanceTask {
     public let client: PostgresClient

@@ -22,6 +22,7 @@ enum TestAuth {
         var policy = RateLimitPolicy()
         policy.authentication = .init(requests: 10_000, window: .seconds(60))
         policy.general = .init(requests: 10_000, window: .seconds(3600))
+        policy.failedLoginsPerEmail = .init(requests: 10_000, window: .seconds(900))
         return policy
     }
 }
