@@ -115,7 +115,8 @@ public enum APIServer {
         }
         guard let live else { return APIRouters(http: router, webSocket: nil, passwords: service.passwords) }
         let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
-                                rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter))
+                                rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter), trustedProxies: trustedProxies,
+                                pending: PendingSockets(limitPerAddress: live.configuration.maxPendingPerAddress))
         routes.addFallbacks(to: router)
         return APIRouters(http: router, webSocket: routes.webSocketRouter(), passwords: service.passwords)
     }

@@ -1,3 +1,4 @@
+package import Foundation
 import Domain
 import HTTPTypes
 package import OpenAPIRuntime
@@ -6,6 +7,8 @@ package import OpenAPIRuntime
 struct CurrentUser: Sendable {
     var user: User
     var sessionID: String
+    /// When the access token that authenticated this caller expires.
+    var expiresAt: Date = .distantFuture
 
     @TaskLocal static var value: CurrentUser?
 
@@ -55,6 +58,6 @@ struct AccessTokens: Sendable {
         guard let claims = await signer.verify(token),
               let user = try await sessions.activeUser(sessionID: claims.sid, userID: claims.sub.value)
         else { throw APIError.unauthorized("The access token is invalid, expired or revoked") }
-        return CurrentUser(user: user, sessionID: claims.sid)
+        return CurrentUser(user: user, sessionID: claims.sid, expiresAt: claims.exp.value)
     }
 }

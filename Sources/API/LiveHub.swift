@@ -12,8 +12,11 @@ public struct LiveConfiguration: Sendable {
     /// Protocol pings to every socket this often; a socket that does not answer one before
     /// the next is closed.
     public var pingInterval: Duration = .seconds(30)
-    /// How long a socket opened without `?token=` may take to send its `auth` message.
-    public var authTimeout: Duration = .seconds(10)
+    /// How long a socket opened without a token may take to send its `auth` message.
+    public var authTimeout: Duration = .seconds(5)
+    /// Sockets opened without a token that may wait for their `auth` message at once, per
+    /// client address, on one instance.
+    public var maxPendingPerAddress = 10
     /// Messages queued for one socket; a client that falls this far behind is disconnected
     /// rather than buffered for without bound. Large enough for the burst of cancelling a
     /// 1,000-video batch.
@@ -41,6 +44,11 @@ struct LiveSubscription: Sendable, Equatable {
 
     var userID: String
     var scope: Scope
+    /// The session the socket was opened in: when it ends (logout, password reset, account
+    /// deletion), the socket is closed.
+    var sessionID: String
+    /// When the access token that opened it expires: the socket is closed then.
+    var expiresAt: Date
 }
 
 /// What a socket's writer receives.
@@ -49,6 +57,8 @@ enum LiveOutput: Sendable {
     case message(String)
     /// Something changed for the user: an analytics socket recomputes its figures.
     case refresh(ContinuousClock.Instant)
+    /// The socket's authorization ended: send this `error` and close with 1008.
+    case end(code: String, message: String)
 }
 
 /// A socket's place in the hub: its queue of outgoing messages and a way to add to it.
@@ -172,6 +182,15 @@ public final class LiveHub: Service, Sendable {
         }
         let targets = sockets.withLock { $0[userID].map { Array($0) } ?? [] }
         guard !targets.isEmpty else { return }
+        if type == SessionRepository.endedEvent {
+            // Logout, password reset or account deletion: the sockets of the session (or of
+            // every session, when none is named) lose their authorization.
+            let session = object["session_id"] as? String
+            for (_, socket) in targets where session == nil || socket.subscription.sessionID == session {
+                socket.continuation.yield(.end(code: "session_ended", message: "The session of this socket ended; sign in again"))
+            }
+            return
+        }
         var data = object
         data["type"] = nil
         data["user_id"] = nil

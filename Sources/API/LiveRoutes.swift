@@ -14,18 +14,55 @@ public struct LiveRequestContext: RequestContext, WebSocketRequestContext {
     let channel: any NIOCore.Channel
     /// What the upgrade request's `?token=` authorized, for the socket handler.
     let grant: LiveGrant
+    /// The peer's IP address.
+    let peerAddress: String?
+    /// The client behind the API's trusted proxies, as a rate-limit key (set by the routes).
+    var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         channel = source.channel
         grant = LiveGrant()
+        peerAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
 /// Carries an authorization from the upgrade check to the socket it opens.
 final class LiveGrant: Sendable {
     let subscription = Mutex<LiveSubscription?>(nil)
+    /// For a socket upgraded without a token: the address whose place among the sockets
+    /// waiting to authenticate it holds (`PendingSockets`).
+    let pendingAddress = Mutex<String?>(nil)
+}
+
+/// Sockets upgraded without a token wait for their `auth` message: how many per address
+/// (the rate-limit key of the client) may wait at once on this instance.
+final class PendingSockets: Sendable {
+    let limitPerAddress: Int
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(limitPerAddress: Int) { self.limitPerAddress = limitPerAddress }
+
+    /// Takes a place for `address`; false when it has `limitPerAddress` waiting already.
+    func reserve(_ address: String?) -> Bool {
+        counts.withLock { counts in
+            let key = address ?? ""
+            guard counts[key, default: 0] < limitPerAddress else { return false }
+            counts[key, default: 0] += 1
+            return true
+        }
+    }
+
+    /// Gives a place back (the socket authenticated, failed or closed).
+    func release(_ address: String) {
+        counts.withLock { counts in
+            counts[address, default: 1] -= 1
+            if counts[address, default: 0] <= 0 { counts[address] = nil }
+        }
+    }
+
+    var waiting: Int { counts.withLock { $0.values.reduce(0, +) } }
 }
 
 /// `WS /ws/{client_id}`, `WS /ws/video-updates/{channel_id}` and `WS /ws/analytics-stream`
@@ -52,6 +89,9 @@ struct LiveRoutes: Sendable {
     let analytics: LiveAnalytics
     let rateLimits: RateLimitPolicy
     let gate: RateLimitGate
+    let trustedProxies: TrustedProxies
+    /// Sockets waiting for their `auth` message, by address.
+    let pending: PendingSockets
 
     /// Path → what the socket subscribes to, given the path's parameters.
     private static let endpoints: [(path: RouterPath, scope: @Sendable (Parameters) throws -> LiveSubscription.Scope)] = [
@@ -74,8 +114,18 @@ struct LiveRoutes: Sendable {
         let router = Router(context: LiveRequestContext.self)
         for endpoint in Self.endpoints {
             router.ws(endpoint.path, shouldUpgrade: { request, context in
+                var context = context
+                context.clientAddress = trustedProxies.client(peer: context.peerAddress, forwardedFor: request.headers[values: .xForwardedFor])
                 let scope = try endpoint.scope(context.parameters)
-                guard let token = Self.queryToken(request) else { return .upgrade([:]) }
+                guard let token = try Self.presentedToken(request) else {
+                    // Unauthenticated until its first message: only so many such sockets per address.
+                    guard pending.reserve(context.clientAddress) else {
+                        throw APIError(.tooManyRequests, code: "rate_limit_exceeded",
+                                       message: "Too many sockets from this address are waiting to authenticate", retryAfter: 5)
+                    }
+                    context.grant.pendingAddress.withLock { $0 = context.clientAddress ?? "" }
+                    return .upgrade([:])
+                }
                 let (subscription, headers) = try await authorize(token: token, scope: scope)
                 context.grant.subscription.withLock { $0 = subscription }
                 return .upgrade(headers)
@@ -94,7 +144,7 @@ struct LiveRoutes: Sendable {
         for endpoint in Self.endpoints {
             router.get(endpoint.path) { request, context -> Response in
                 let scope = try endpoint.scope(context.parameters)
-                if let token = Self.queryToken(request) { _ = try await authorize(token: token, scope: scope) }
+                if let token = try Self.presentedToken(request) { _ = try await authorize(token: token, scope: scope) }
                 throw APIError(.upgradeRequired, code: "upgrade_required",
                                message: "This endpoint speaks WebSocket: connect with a WebSocket client (HTTP Upgrade)")
             }
@@ -111,12 +161,20 @@ struct LiveRoutes: Sendable {
         }
         let (category, limit) = rateLimits.category(forLive: scope)
         let headers = try await gate.admit(category: category, limit: limit, who: "user:\(caller.user.id)")
-        return (LiveSubscription(userID: caller.user.id, scope: scope), headers)
+        return (LiveSubscription(userID: caller.user.id, scope: scope, sessionID: caller.sessionID, expiresAt: caller.expiresAt), headers)
     }
 
-    private static func queryToken(_ request: Request) -> String? {
+    /// The token an upgrade request carries: `?token=` (or `?access_token=`), or an
+    /// `Authorization: Bearer` header; nil when it carries none. Any token present is checked
+    /// before the upgrade.
+    /// - Throws: 401 for an `Authorization` header that is not a bearer token.
+    private static func presentedToken(_ request: Request) throws -> String? {
         let token = request.uri.queryParameters["token"] ?? request.uri.queryParameters["access_token"]
-        return token.map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        if let token = token.map(String.init), !token.isEmpty { return token }
+        guard let header = request.headers[.authorization] else { return nil }
+        let bearer = header.count > 7 && header.prefix(7).lowercased() == "bearer " ? String(header.dropFirst(7).filter { $0 != " " }) : ""
+        guard !bearer.isEmpty else { throw APIError.unauthorized("The Authorization header must be Bearer <access token>") }
+        return bearer
     }
 
     /// One socket from authentication to close.
@@ -127,6 +185,9 @@ struct LiveRoutes: Sendable {
         let logger = context.logger
         var messages = inbound.messages(maxSize: 64 * 1024).makeAsyncIterator()
         var subscription = context.grant.subscription.withLock { $0 }
+        let pendingAddress = context.grant.pendingAddress.withLock { $0 }
+        var waiting = pendingAddress != nil
+        defer { if waiting, let pendingAddress { pending.release(pendingAddress) } }
         if subscription == nil {
             // Authentication by first message, within the allowed time.
             let deadline = Task {
@@ -139,6 +200,8 @@ struct LiveRoutes: Sendable {
             defer { deadline.cancel() }
             guard let first = try await messages.next() else { return }
             deadline.cancel()
+            if let pendingAddress { pending.release(pendingAddress) }
+            waiting = false
             do {
                 guard case .text(let text) = first, let request = Self.clientMessage(text), request["type"] as? String == "auth",
                       let token = request["token"] as? String
@@ -169,13 +232,27 @@ struct LiveRoutes: Sendable {
         connection.send(.message(Self.welcome(scope)))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await write(connection, userID: subscription.userID, to: outbound, logger: logger)
+                if let end = try await write(connection, userID: subscription.userID, to: outbound, logger: logger) {
+                    // Its session ended or its token expired.
+                    try? await outbound.write(.text(LiveMessage.error(end.code, end.message)))
+                    try? await outbound.close(.policyViolation, reason: end.code)
+                    channel.close(promise: nil)
+                    return
+                }
                 // The hub let go of this socket: the server is stopping (or the socket fell behind
                 // and is gone already, when these writes fail).
                 try? await outbound.write(.text(LiveMessage.text(type: LiveMessage.systemNotification, data: [
                     "event": "server.shutdown", "message": "This server is stopping; reconnect to another",
                 ])))
                 try? await outbound.close(.goingAway, reason: "server shutting down")
+            }
+            group.addTask {
+                // The socket lives no longer than the access token that opened it.
+                let left = subscription.expiresAt.timeIntervalSinceNow
+                if left < 366 * 86_400 {
+                    try await Task.sleep(for: .milliseconds(Int64(max(0, left) * 1000)))
+                    connection.send(.end(code: "token_expired", message: "The access token of this socket expired; reconnect with a fresh one"))
+                }
             }
             if scope == .analytics {
                 connection.send(.refresh(.now))
@@ -221,13 +298,17 @@ struct LiveRoutes: Sendable {
         }
     }
 
-    /// Sends what the hub queues for the socket until the hub lets go of it.
-    private func write(_ connection: LiveConnection, userID: String, to outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    /// Sends what the hub queues for the socket until the hub lets go of it, or its
+    /// authorization ends (returned: the socket is to be closed with 1008).
+    private func write(_ connection: LiveConnection, userID: String, to outbound: WebSocketOutboundWriter,
+                       logger: Logger) async throws -> (code: String, message: String)? {
         let minInterval = hub.configuration.analyticsMinInterval
         var lastFigures = ""
         var lastLook: ContinuousClock.Instant?
         for await output in connection.outputs {
             switch output {
+            case .end(let code, let message):
+                return (code, message)
             case .message(let text):
                 try await outbound.write(.text(text))
             case .refresh(let asked):
@@ -247,6 +328,7 @@ struct LiveRoutes: Sendable {
                 }
             }
         }
+        return nil
     }
 
     /// `websocket_channel` of a submitted video: this prefix and its id.

@@ -75,6 +75,7 @@ public struct AccountService: Sendable {
             let ids = try await jobs.unfinishedJobIDs(ownedBy: userID, on: tx)
             try await jobs.cancel(ids: ids, on: tx)
             try await users.delete(userID: userID, on: tx)
+            try await SessionRepository.announceEnded(userID: userID, sessionID: nil, on: tx, logger: logger)
         }
     }
 

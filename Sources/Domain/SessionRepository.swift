@@ -58,6 +58,7 @@ public struct SessionRepository: Sendable {
                     UPDATE sessions SET revoked_at = coalesce(revoked_at, now()), revoke_reason = coalesce(revoke_reason, 'refresh token reused')
                      WHERE id = \(sessionID)
                     """, logger: logger)
+                try await Self.announceEnded(userID: userID, sessionID: sessionID, on: tx, logger: logger)
                 return .reused
             }
             guard !expired, !revoked else { return .invalid }
@@ -75,9 +76,14 @@ public struct SessionRepository: Sendable {
     /// - Returns: false when the token is unknown.
     public func revoke(byRefresh presented: SecretToken, reason: String) async throws -> Bool {
         let rows = try await client.query("""
-            UPDATE sessions SET revoked_at = coalesce(revoked_at, now()), revoke_reason = coalesce(revoke_reason, \(reason))
-             WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = \(presented.hash))
-            RETURNING id
+            WITH s AS (
+                UPDATE sessions SET revoked_at = coalesce(revoked_at, now()), revoke_reason = coalesce(revoke_reason, \(reason))
+                 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = \(presented.hash))
+                RETURNING id, user_id
+            )
+            SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object('type', \(Self.endedEvent)::text, 'user_id', user_id,
+                                                                            'session_id', id)::text)
+              FROM s
             """, logger: logger)
         for try await _ in rows { return true }
         return false
@@ -87,6 +93,19 @@ public struct SessionRepository: Sendable {
     public func revokeAll(userID: String, reason: String, on executor: any PostgresExecutor) async throws {
         try await executor.run("""
             UPDATE sessions SET revoked_at = now(), revoke_reason = \(reason) WHERE user_id = \(userID) AND revoked_at IS NULL
+            """, logger: logger)
+        try await Self.announceEnded(userID: userID, sessionID: nil, on: executor, logger: logger)
+    }
+
+    /// The live notification that sessions ended: every API instance closes the WebSockets
+    /// they opened (`LiveHub`). Sent in the caller's transaction, so only if it commits.
+    public static let endedEvent = "session.ended"
+
+    /// Announces that `sessionID` (or every session of `userID`, when nil) ended.
+    static func announceEnded(userID: String, sessionID: String?, on executor: any PostgresExecutor, logger: Logger) async throws {
+        try await executor.run("""
+            SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object('type', \(endedEvent)::text, 'user_id', \(userID)::text,
+                                                                            'session_id', \(sessionID)::text)::text)
             """, logger: logger)
     }
 

@@ -25,20 +25,21 @@ struct LiveInstance: Sendable {
 
 /// Runs `count` API instances on one database while `body` runs.
 func withLiveInstances<T: Sendable>(_ db: TestDatabase, count: Int, configuration: LiveConfiguration = LiveConfiguration(),
-                                    rateLimits: RateLimitPolicy = TestAuth.generousLimits, _ body: @Sendable ([LiveInstance]) async throws -> T) async throws -> T {
+                                    rateLimits: RateLimitPolicy = TestAuth.generousLimits, auth: AuthConfiguration = TestAuth.configuration,
+                                    _ body: @Sendable ([LiveInstance]) async throws -> T) async throws -> T {
     if count == 0 { return try await body([]) }
     let client = db.makeClient(maximumConnections: 4)
     let notifier = Notifier(client: client, channels: [DomainEvents.liveChannel], logger: db.logger)
     let hub = LiveHub(notifier: notifier, configuration: configuration, logger: db.logger)
     let routers = try await APIServer.makeRouters(client: client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                  auth: TestAuth.configuration, rateLimits: rateLimits, live: hub, logger: db.logger)
+                                                  auth: auth, rateLimits: rateLimits, live: hub, logger: db.logger)
     let app = APIServer.application(routers, address: .hostname("127.0.0.1", port: 0), pingInterval: configuration.pingInterval, logger: db.logger)
     return try await withRunningServices([client, notifier, hub], logger: db.logger) {
         // The hub relays only what arrives after its LISTEN: wait for it.
         #expect(try await eventually { notifier.isConnected })
         return try await app.test(.live) { testClient in
             let instance = LiveInstance(api: APIClient(client: testClient), port: try #require(testClient.port), hub: hub)
-            return try await withLiveInstances(db, count: count - 1, configuration: configuration, rateLimits: rateLimits) { others in
+            return try await withLiveInstances(db, count: count - 1, configuration: configuration, rateLimits: rateLimits, auth: auth) { others in
                 try await body([instance] + others)
             }
         }
@@ -82,10 +83,10 @@ final class LiveSocket: Sendable {
     /// Connects, reads in the background while `body` runs, then closes.
     /// - Parameter read: false for a client that stops reading until `body` returns.
     /// - Returns: what `body` returned and the server's close frame.
-    static func connect<T: Sendable>(_ url: String, read: Bool = true, logger: Logger,
+    static func connect<T: Sendable>(_ url: String, read: Bool = true, headers: HTTPFields = [:], logger: Logger,
                                      _ body: @escaping @Sendable (LiveSocket) async throws -> T) async throws -> (T, WebSocketCloseFrame?) {
         let result = Slot<T>()
-        let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        let close = try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: logger) { inbound, outbound, _ in
             let socket = LiveSocket(outbound: outbound)
             var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             if read {
@@ -273,6 +274,97 @@ final class Slot<T: Sendable>: Sendable {
                     return try await socket.waitFor { ($0["data"] as? [String: Any])?["channel_id"] as? String == channel }
                 }
                 #expect(welcomed)
+            }
+        }
+    }
+
+    /// A token that is present and invalid is refused before the upgrade, wherever it is
+    /// (query or `Authorization`); sockets that wait to authenticate are bounded per address.
+    @Test func badTokensAreRefusedBeforeTheUpgradeAndWaitingSocketsAreBounded() async throws {
+        try await withDatabase { db in
+            var configuration = LiveConfiguration()
+            configuration.authTimeout = .seconds(5)
+            configuration.maxPendingPerAddress = 2
+            try await withLiveInstances(db, count: 1, configuration: configuration) { instances in
+                let server = instances[0]
+                for headers: HTTPFields in [[.authorization: "Bearer forged.token.value"], [.authorization: "Basic dXNlcjpwYXNz"]] {
+                    await #expect(throws: (any Error).self, "\(headers)") {
+                        _ = try await LiveSocket.connect(server.url("/ws/tab"), headers: headers, logger: logger) { _ in 0 }
+                    }
+                    let plain = try await server.api.call(.get, "/ws/tab", headers: headers)
+                    #expect(plain.status == .unauthorized)
+                }
+                #expect(server.hub.socketCount == 0)
+                // Two sockets may wait for their auth message; a third from the same address may not.
+                let (third, _) = try await LiveSocket.connect(server.url("/ws/one"), logger: logger) { _ in
+                    try await LiveSocket.connect(server.url("/ws/two"), logger: logger) { _ in
+                        await #expect(throws: (any Error).self) {
+                            _ = try await LiveSocket.connect(server.url("/ws/three"), logger: logger) { _ in 0 }
+                        }
+                        return true
+                    }.0
+                }
+                #expect(third)
+                // Once they are gone, there is room again.
+                let (_, again) = try await LiveSocket.connect(server.url("/ws/four"), logger: logger) { socket in
+                    try await eventually { socket.isClosed }
+                }
+                #expect(again?.closeCode == .policyViolation, "waited, then closed for silence")
+            }
+        }
+    }
+
+    /// Logout, password reset and account deletion close the sockets of the sessions they
+    /// end, on every API instance, with 1008; a socket closes when its access token expires.
+    @Test func socketsCloseWhenTheirSessionEndsOrTheirTokenExpires() async throws {
+        try await withDatabase { db in
+            try await withLiveInstances(db, count: 2) { instances in
+                let (one, two) = (instances[0], instances[1])
+                let password = "CorrectHorse42battery"
+                _ = try await one.api.call(.post, "/auth/register", json: ["email": "socket@example.com", "password": password, "full_name": "S"])
+                func login() async throws -> (access: String, refresh: String) {
+                    let reply = try await one.api.call(.post, "/auth/login", json: ["email": "socket@example.com", "password": password])
+                    return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
+                }
+                let first = try await login(), second = try await login()
+                let ((cClose, bClose), aClose) = try await LiveSocket.connect(one.url("/ws/a?token=\(first.access)"), logger: logger) { a in
+                    try await LiveSocket.connect(two.url("/ws/b?token=\(first.access)"), logger: logger) { b in
+                        let (_, cClose) = try await LiveSocket.connect(two.url("/ws/c?token=\(second.access)"), logger: logger) { c in
+                            #expect(try await a.waitFor { $0["type"] as? String == "system.notification" })
+                            #expect(try await b.waitFor { $0["type"] as? String == "system.notification" })
+                            #expect(try await c.waitFor { $0["type"] as? String == "system.notification" })
+                            #expect(try await one.api.call(.post, "/auth/logout", json: ["refresh_token": first.refresh]).status == .ok)
+                            #expect(try await eventually { a.isClosed && b.isClosed })
+                            let ended = [a, b].map { $0.messages(of: "error").compactMap { ($0["data"] as? [String: Any])?["error"] as? String } }
+                            #expect(ended == [["session_ended"], ["session_ended"]])
+                            #expect(!c.isClosed, "another session's socket stays")
+                            // A password reset ends every session.
+                            _ = try await one.api.call(.post, "/auth/forgot-password", json: ["email": "socket@example.com"])
+                            let rows = try await db.client.query("SELECT body FROM email_outbox WHERE subject LIKE 'Reset%'", logger: db.logger)
+                            var token = ""
+                            for try await body in rows.decode(String.self) { token = body.split(separator: "\n").first { $0.count == 43 }.map(String.init) ?? "" }
+                            #expect(try await one.api.call(.post, "/auth/reset-password", json: ["token": token, "new_password": "NewHorse55staple"]).status == .ok)
+                            #expect(try await eventually { c.isClosed })
+                            return true
+                        }
+                        return cClose?.closeCode
+                    }
+                }
+                #expect(aClose?.closeCode == .policyViolation && bClose?.closeCode == .policyViolation && cClose == .policyViolation)
+                #expect(try await eventually { one.hub.socketCount == 0 && two.hub.socketCount == 0 })
+            }
+            // An access token that expires closes its socket.
+            var auth = TestAuth.configuration
+            auth.accessLifetime = .seconds(2)
+            try await withLiveInstances(db, count: 1, auth: auth) { instances in
+                let reply = try await instances[0].api.call(.post, "/auth/login", json: ["email": "socket@example.com", "password": "NewHorse55staple"])
+                let access = try #require(reply.body["access_token"] as? String)
+                let (errors, close) = try await LiveSocket.connect(instances[0].url("/ws/short?token=\(access)"), logger: logger) { socket in
+                    _ = try await eventually { socket.isClosed }
+                    return socket.messages(of: "error").compactMap { ($0["data"] as? [String: Any])?["error"] as? String }
+                }
+                #expect(errors == ["token_expired"])
+                #expect(close?.closeCode == .policyViolation)
             }
         }
     }
