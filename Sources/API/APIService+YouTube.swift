@@ -35,17 +35,38 @@ extension APIService {
         return .ok(.init(body: .json(.init(authorizationUrl: youtube.gateway.authorizationURL(state: state, loginHint: loginHint), expiresIn: 900))))
     }
 
+    /// Google's redirect: nothing is stored yet. The page names the YTEmpire account the state
+    /// was issued to, so a person sent through someone else's consent link sees whose account
+    /// would receive their channel; only its button (`confirmYouTubeConnection`) connects it.
     func youTubeCallback(_ input: Operations.YouTubeCallback.Input) async throws -> Operations.YouTubeCallback.Output {
         let youtube = try requireYouTube()
         let accounts = youTubeAccounts(youtube)
-        guard let userID = try await accounts.finishConnect(state: input.query.state) else {
-            throw APIError(.forbidden, code: "forbidden", message: "The state is unknown, used or expired; start again with POST /youtube/oauth/connect",
-                           field: "state")
-        }
         if let error = input.query.error {
+            _ = try await accounts.finishConnect(state: input.query.state)
             throw APIError(.forbidden, code: "forbidden", message: "Google did not grant access: \(error)", field: "error")
         }
+        guard let pending = try await accounts.pendingConnect(state: input.query.state) else { throw Self.unknownState }
         guard let code = input.query.code, !code.isEmpty else { throw APIError.validation("code is required", field: "code") }
+        let page = OAuthConfirmationPage(recipientEmail: pending.email, state: input.query.state, code: code,
+                                         action: APIServer.basePath + "/youtube/oauth/callback")
+        return .ok(.init(body: .html(.init(page.html))))
+    }
+
+    static let unknownState = APIError(.forbidden, code: "forbidden", message: "The state is unknown, used or expired; start again with POST /youtube/oauth/connect",
+                                       field: "state")
+
+    /// The confirmation page's button: uses the state up, exchanges the code, stores the account.
+    func confirmYouTubeConnection(_ input: Operations.ConfirmYouTubeConnection.Input) async throws -> Operations.ConfirmYouTubeConnection.Output {
+        let form: Components.Schemas.ConnectConfirmation
+        switch input.body {
+        case .json(let body): form = body
+        case .urlEncodedForm(let body): form = body
+        }
+        let youtube = try requireYouTube()
+        let accounts = youTubeAccounts(youtube)
+        guard let userID = try await accounts.finishConnect(state: form.state) else { throw Self.unknownState }
+        let code = form.code
+        guard !code.isEmpty else { throw APIError.validation("code is required", field: "code") }
         do {
             let tokens = try await youtube.gateway.exchange(code: code)
             let email = try await youtube.gateway.email(accessToken: tokens.accessToken)

@@ -4,6 +4,7 @@ import Logging
 
 extension HTTPField.Name {
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
 }
 
 /// Gives every request an id (`X-Request-ID` on the response, `request.id` in the logs),
@@ -52,6 +53,12 @@ struct RequestIDMiddleware: RouterMiddleware {
                 }
             }
             response.headers[.requestID] = requestID
+            if response.headers[.contentType]?.lowercased().hasPrefix("text/html") == true {
+                // Our pages (the OAuth confirmation, the API reference) are never framed by
+                // another site: a button under someone else's frame could be clicked blindly.
+                response.headers[.xFrameOptions] = "DENY"
+                response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+            }
             return response
         } catch {
             var apiError = ErrorMapping.apiError(for: error)

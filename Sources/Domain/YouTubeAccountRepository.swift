@@ -36,6 +36,17 @@ public struct YouTubeAccountRepository: Sendable {
         return state.value
     }
 
+    /// The user a callback's `state` was issued to and their email, without using the state
+    /// up; nil when it is unknown, used or expired.
+    public func pendingConnect(state: String) async throws -> (userID: String, email: String)? {
+        let rows = try await client.query("""
+            SELECT u.id, u.email FROM oauth_states s JOIN users u ON u.id = s.user_id
+             WHERE s.state_hash = \(SecretToken(value: state).hash) AND s.expires_at > now()
+            """, logger: logger)
+        for try await row in rows.decode((String, String).self) { return row }
+        return nil
+    }
+
     /// The user a callback's `state` was issued to (once), or nil when unknown or expired.
     public func finishConnect(state: String) async throws -> String? {
         let rows = try await client.query("""

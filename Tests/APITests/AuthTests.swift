@@ -49,7 +49,7 @@ struct APIClient {
             headers[.contentType] = "application/json"
         } else if let raw {
             body = ByteBuffer(string: raw)
-            headers[.contentType] = "application/json"
+            if headers[.contentType] == nil { headers[.contentType] = "application/json" }
         }
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await client.execute(uri: "/api/v1" + path, method: method, headers: headers, body: body) { response in

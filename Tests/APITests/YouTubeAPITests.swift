@@ -1,3 +1,5 @@
+@testable import API
+import HTTPTypes
 import Domain
 import Foundation
 import Providers
@@ -29,8 +31,28 @@ import Testing
         #expect(started.status == .ok, "\(started.body)")
         let url = try #require(started.body["authorization_url"] as? String)
         let redirect = try #require(sandbox.consent(to: url, as: email))
+        return try await confirm(api, redirect: redirect)
+    }
+
+    /// Google's redirect lands on the confirmation page; its button posts the state and code.
+    func confirm(_ api: APIClient, redirect: String) async throws -> APIClient.Reply {
         let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
-        return try await api.call(.get, "/youtube/oauth/callback?" + query)
+        let page = try await api.call(.get, "/youtube/oauth/callback?" + query)
+        guard page.status == .ok else { return page }
+        let form = try Self.formFields(String(decoding: page.data, as: UTF8.self))
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return try await api.call(.post, "/youtube/oauth/callback", raw: body,
+                                  headers: [.contentType: "application/x-www-form-urlencoded"])
+    }
+
+    /// The hidden fields of the confirmation page's form.
+    static func formFields(_ html: String) throws -> [String: String] {
+        var fields: [String: String] = [:]
+        for match in html.matches(of: /<input type="hidden" name="(\w+)" value="([^"]*)">/) {
+            fields[String(match.1)] = String(match.2).replacingOccurrences(of: "&amp;", with: "&")
+        }
+        #expect(fields.keys.sorted() == ["code", "state"])
+        return fields
     }
 
     @Test func accountsConnectThroughOAuthWithSealedTokensAndAtMostFifteen() async throws {
@@ -38,7 +60,7 @@ import Testing
             let token = try await signUp(api, db, "accounts@example.com", tier: "enterprise")
             for index in 0..<15 {
                 let connected = try await connect(api, sandbox, token: token, email: "creator\(index)@example.com")
-                #expect(connected.status == .created, "\(connected.body)")
+                #expect(connected.status == .created, "\(connected.body) \(String(decoding: connected.data, as: UTF8.self))")
                 #expect((connected.body["account_id"] as? String)?.hasPrefix("yt_acc_") == true)
                 #expect(connected.body["youtube_channel_id"] as? String == sandbox.channelID(email: "creator\(index)@example.com"))
             }
@@ -102,11 +124,40 @@ import Testing
             #expect((denied.body["message"] as? String)?.contains("access_denied") == true)
             let redirect = try #require(sandbox.consent(to: url, as: "once@example.com"))
             let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
-            #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .created)
+            #expect(try await confirm(api, redirect: redirect).status == .created)
             // A state works once.
             #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .forbidden)
             #expect(try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token).status == .forbidden, "a free plan holds one account")
             #expect(try await api.call(.post, "/youtube/oauth/connect", json: ["login_hint": "not-an-email"], token: token).status == .badRequest)
+        }
+    }
+
+    /// A victim who opens an attacker's consent link lands on a page naming the attacker's
+    /// YTEmpire account; nothing is connected unless the page's button is pressed.
+    @Test func aConsentLinkOfAnotherAccountShowsWhoseAccountWouldReceiveTheChannel() async throws {
+        try await withYouTube { db, api, sandbox, _ in
+            let attacker = try await signUp(api, db, "attacker@example.com")
+            let started = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: attacker)
+            let url = try #require(started.body["authorization_url"] as? String)
+            // The victim consents at Google with their own channel.
+            let redirect = try #require(sandbox.consent(to: url, as: "victim-channel@example.com"))
+            let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
+            let page = try await api.call(.get, "/youtube/oauth/callback?" + query)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            let html = String(decoding: page.data, as: UTF8.self)
+            #expect(html.contains("attacker@example.com"), "the page names the account that would receive the channel")
+            #expect(html.contains(#"<form method="post""#))
+            // The victim closes the page: nothing was stored, and the page can be shown again.
+            #expect(try await db.scalar("SELECT count(*) FROM youtube_accounts") == 0)
+            #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .ok)
+            #expect((try await api.call(.get, "/youtube/accounts", token: attacker)).body["total_accounts"] as? Int == 0)
+            // A made-up state cannot be confirmed either.
+            let forged = try await api.call(.post, "/youtube/oauth/callback", json: ["state": "made-up", "code": "4/x"])
+            #expect(forged.status == .forbidden)
+            // An HTML name is shown as text.
+            #expect(OAuthConfirmationPage.escape(#"<script>"&'"#) == "&lt;script&gt;&quot;&amp;&#39;")
         }
     }
 

@@ -2588,8 +2588,8 @@ package enum OpenAPIDocument {
         "tags": [
           "YouTube"
         ],
-        "summary": "Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).",
-        "description": "Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.",
+        "summary": "Where Google sends the user back: a page asking to confirm which YTEmpire account receives the channel.",
+        "description": "Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403. Nothing is stored yet: the page names the YTEmpire account the state was issued to, so someone sent here through another person's consent link sees whose account would receive their channel, and only its button (a POST to this path with the state) connects it.",
         "security": [],
         "parameters": [
           {
@@ -2623,6 +2623,60 @@ package enum OpenAPIDocument {
             }
           }
         ],
+        "responses": {
+          "200": {
+            "description": "The confirmation page (HTML; it may not be framed).",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "post": {
+        "operationId": "confirmYouTubeConnection",
+        "tags": [
+          "YouTube"
+        ],
+        "summary": "The confirmation page's button: exchanges the code and stores the account (tokens encrypted at rest).",
+        "description": "Authenticated by the single-use state (consumed here): an unknown, used or expired state answers 403.",
+        "security": [],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/ConnectConfirmation"
+              }
+            },
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ConnectConfirmation"
+              }
+            }
+          }
+        },
         "responses": {
           "201": {
             "description": "Connected.",
@@ -3825,6 +3879,26 @@ package enum OpenAPIDocument {
             "maxLength": 254,
             "pattern": "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$",
             "description": "The Google account to suggest (an email address)."
+          }
+        }
+      },
+      "ConnectConfirmation": {
+        "type": "object",
+        "required": [
+          "state",
+          "code"
+        ],
+        "properties": {
+          "state": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 200
+          },
+          "code": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "minLength": 1,
+            "maxLength": 2000
           }
         }
       },

@@ -819,6 +819,29 @@ extension Components {
                 case loginHint = "login_hint"
             }
         }
+        /// - Remark: Generated from `#/components/schemas/ConnectConfirmation`.
+        package struct ConnectConfirmation: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ConnectConfirmation/state`.
+            package var state: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ConnectConfirmation/code`.
+            package var code: Swift.String
+            /// Creates a new `ConnectConfirmation`.
+            ///
+            /// - Parameters:
+            ///   - state:
+            ///   - code:
+            package init(
+                state: Swift.String,
+                code: Swift.String
+            ) {
+                self.state = state
+                self.code = code
+            }
+            package enum CodingKeys: String, CodingKey {
+                case state
+                case code
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ConnectStart`.
         package struct ConnectStart: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ConnectStart/authorization_url`.

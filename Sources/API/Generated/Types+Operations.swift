@@ -12787,9 +12787,9 @@ package enum Operations {
             }
         }
     }
-    /// Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).
+    /// Where Google sends the user back: a page asking to confirm which YTEmpire account receives the channel.
     ///
-    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.
+    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403. Nothing is stored yet: the page names the YTEmpire account the state was issued to, so someone sent here through another person's consent link sees whose account would receive their channel, and only its button (a POST to this path with the state) connects it.
     ///
     /// - Remark: HTTP `GET /youtube/oauth/callback`.
     /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)`.
@@ -12847,52 +12847,52 @@ package enum Operations {
             }
         }
         @frozen package enum Output: Sendable, Hashable {
-            package struct Created: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/youtube/oauth/callback/GET/responses/201/content`.
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/youtube/oauth/callback/GET/responses/200/content`.
                 @frozen package enum Body: Sendable, Hashable {
-                    /// - Remark: Generated from `#/paths/youtube/oauth/callback/GET/responses/201/content/application\/json`.
-                    case json(Components.Schemas.YouTubeAccount)
-                    /// The associated value of the enum case if `self` is `.json`.
+                    /// - Remark: Generated from `#/paths/youtube/oauth/callback/GET/responses/200/content/text\/html`.
+                    case html(OpenAPIRuntime.HTTPBody)
+                    /// The associated value of the enum case if `self` is `.html`.
                     ///
-                    /// - Throws: An error if `self` is not `.json`.
-                    /// - SeeAlso: `.json`.
-                    package var json: Components.Schemas.YouTubeAccount {
+                    /// - Throws: An error if `self` is not `.html`.
+                    /// - SeeAlso: `.html`.
+                    package var html: OpenAPIRuntime.HTTPBody {
                         get throws {
                             switch self {
-                            case let .json(body):
+                            case let .html(body):
                                 return body
                             }
                         }
                     }
                 }
                 /// Received HTTP response body
-                package var body: Operations.YouTubeCallback.Output.Created.Body
-                /// Creates a new `Created`.
+                package var body: Operations.YouTubeCallback.Output.Ok.Body
+                /// Creates a new `Ok`.
                 ///
                 /// - Parameters:
                 ///   - body: Received HTTP response body
-                package init(body: Operations.YouTubeCallback.Output.Created.Body) {
+                package init(body: Operations.YouTubeCallback.Output.Ok.Body) {
                     self.body = body
                 }
             }
-            /// Connected.
+            /// The confirmation page (HTML; it may not be framed).
             ///
-            /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)/responses/201`.
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)/responses/200`.
             ///
-            /// HTTP response code: `201 created`.
-            case created(Operations.YouTubeCallback.Output.Created)
-            /// The associated value of the enum case if `self` is `.created`.
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.YouTubeCallback.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
             ///
-            /// - Throws: An error if `self` is not `.created`.
-            /// - SeeAlso: `.created`.
-            package var created: Operations.YouTubeCallback.Output.Created {
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.YouTubeCallback.Output.Ok {
                 get throws {
                     switch self {
-                    case let .created(response):
+                    case let .ok(response):
                         return response
                     default:
                         try throwUnexpectedResponseStatus(
-                            expectedStatus: "created",
+                            expectedStatus: "ok",
                             response: self
                         )
                     }
@@ -13016,6 +13016,275 @@ package enum Operations {
             /// An unexpected error; quote request_id when reporting it.
             ///
             /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case html
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "text/html":
+                    self = .html
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .html:
+                    return "text/html"
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .html,
+                    .json
+                ]
+            }
+        }
+    }
+    /// The confirmation page's button: exchanges the code and stores the account (tokens encrypted at rest).
+    ///
+    /// Authenticated by the single-use state (consumed here): an unknown, used or expired state answers 403.
+    ///
+    /// - Remark: HTTP `POST /youtube/oauth/callback`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)`.
+    package enum ConfirmYouTubeConnection {
+        package static let id: Swift.String = "confirmYouTubeConnection"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmYouTubeConnection.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmYouTubeConnection.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.ConfirmYouTubeConnection.Input.Headers
+            /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/requestBody`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/requestBody/content/application\/x-www-form-urlencoded`.
+                case urlEncodedForm(Components.Schemas.ConnectConfirmation)
+                /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.ConnectConfirmation)
+            }
+            package var body: Operations.ConfirmYouTubeConnection.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            package init(
+                headers: Operations.ConfirmYouTubeConnection.Input.Headers = .init(),
+                body: Operations.ConfirmYouTubeConnection.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/responses/201/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/youtube/oauth/callback/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.YouTubeAccount)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.YouTubeAccount {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.ConfirmYouTubeConnection.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.ConfirmYouTubeConnection.Output.Created.Body) {
+                    self.body = body
+                }
+            }
+            /// Connected.
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.ConfirmYouTubeConnection.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            package var created: Operations.ConfirmYouTubeConnection.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The plan does not allow it (channels, videos this month).
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            package var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)/responses/500`.
             ///
             /// HTTP response code: `500 internalServerError`.
             case internalServerError(Components.Responses.InternalError)

@@ -264,13 +264,20 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /youtube/oauth/connect`.
     /// - Remark: Generated from `#/paths//youtube/oauth/connect/post(connectYouTube)`.
     func connectYouTube(_ input: Operations.ConnectYouTube.Input) async throws -> Operations.ConnectYouTube.Output
-    /// Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).
+    /// Where Google sends the user back: a page asking to confirm which YTEmpire account receives the channel.
     ///
-    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.
+    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403. Nothing is stored yet: the page names the YTEmpire account the state was issued to, so someone sent here through another person's consent link sees whose account would receive their channel, and only its button (a POST to this path with the state) connects it.
     ///
     /// - Remark: HTTP `GET /youtube/oauth/callback`.
     /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)`.
     func youTubeCallback(_ input: Operations.YouTubeCallback.Input) async throws -> Operations.YouTubeCallback.Output
+    /// The confirmation page's button: exchanges the code and stores the account (tokens encrypted at rest).
+    ///
+    /// Authenticated by the single-use state (consumed here): an unknown, used or expired state answers 403.
+    ///
+    /// - Remark: HTTP `POST /youtube/oauth/callback`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)`.
+    func confirmYouTubeConnection(_ input: Operations.ConfirmYouTubeConnection.Input) async throws -> Operations.ConfirmYouTubeConnection.Output
     /// Connected YouTube accounts (15 at most) with today's quota.
     ///
     /// - Remark: HTTP `GET /youtube/accounts`.
@@ -929,9 +936,9 @@ extension APIProtocol {
             body: body
         ))
     }
-    /// Where Google sends the user back: exchanges the code and stores the account (tokens encrypted at rest).
+    /// Where Google sends the user back: a page asking to confirm which YTEmpire account receives the channel.
     ///
-    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403.
+    /// Authenticated by the single-use state issued by /youtube/oauth/connect, not by a bearer token: an unknown, used or expired state, or a consent the user declined at Google, answers 403. Nothing is stored yet: the page names the YTEmpire account the state was issued to, so someone sent here through another person's consent link sees whose account would receive their channel, and only its button (a POST to this path with the state) connects it.
     ///
     /// - Remark: HTTP `GET /youtube/oauth/callback`.
     /// - Remark: Generated from `#/paths//youtube/oauth/callback/get(youTubeCallback)`.
@@ -942,6 +949,21 @@ extension APIProtocol {
         try await youTubeCallback(Operations.YouTubeCallback.Input(
             query: query,
             headers: headers
+        ))
+    }
+    /// The confirmation page's button: exchanges the code and stores the account (tokens encrypted at rest).
+    ///
+    /// Authenticated by the single-use state (consumed here): an unknown, used or expired state answers 403.
+    ///
+    /// - Remark: HTTP `POST /youtube/oauth/callback`.
+    /// - Remark: Generated from `#/paths//youtube/oauth/callback/post(confirmYouTubeConnection)`.
+    package func confirmYouTubeConnection(
+        headers: Operations.ConfirmYouTubeConnection.Input.Headers = .init(),
+        body: Operations.ConfirmYouTubeConnection.Input.Body
+    ) async throws -> Operations.ConfirmYouTubeConnection.Output {
+        try await confirmYouTubeConnection(Operations.ConfirmYouTubeConnection.Input(
+            headers: headers,
+            body: body
         ))
     }
     /// Connected YouTube accounts (15 at most) with today's quota.
