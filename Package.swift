@@ -145,6 +145,7 @@ let package = Package(
             name: "DomainTests",
             dependencies: [
                 "Domain",
+                "Queue",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -158,7 +159,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["Providers", "Domain", "Queue", "Worker", "Sandbox", "TestSupport"]
+            dependencies: [
+                "Providers", "Domain", "Queue", "Worker", "Sandbox", "TestSupport",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "DispatcherTests",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import API
 import Logging
+import Queue
 import Synchronization
 
 @main
@@ -44,19 +45,9 @@ struct GlobalOptions: ParsableArguments {
 struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
-    /// The longest duration a flag takes: ten years.
-    static let maximumSeconds: Double = 10 * 366 * 86_400
-
     init?(argument: String) {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        var text = Substring(argument)
-        var scale = 1.0
-        if let (suffix, unitScale) = units.first(where: { argument.hasSuffix($0.0) }) {
-            text = argument.dropLast(suffix.count)
-            scale = unitScale
-        }
-        guard let value = Double(text), value.isFinite, value >= 0, value * scale <= Self.maximumSeconds else { return nil }
-        duration = .milliseconds(Int64(value * scale * 1000))
+        guard let duration = DurationText.parse(argument) else { return nil }
+        self.duration = duration
     }
 
     init(_ duration: Duration) { self.duration = duration }

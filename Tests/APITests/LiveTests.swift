@@ -355,7 +355,8 @@ final class Slot<T: Sendable>: Sendable {
             }
             // An access token that expires closes its socket.
             var auth = TestAuth.configuration
-            auth.accessLifetime = .seconds(2)
+            // Long enough to sign in and connect on a loaded machine, short enough to wait out.
+            auth.accessLifetime = .seconds(8)
             try await withLiveInstances(db, count: 1, auth: auth) { instances in
                 let reply = try await instances[0].api.call(.post, "/auth/login", json: ["email": "socket@example.com", "password": "NewHorse55staple"])
                 let access = try #require(reply.body["access_token"] as? String)

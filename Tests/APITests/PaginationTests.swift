@@ -1,10 +1,27 @@
 @testable import API
 import Hummingbird
 import HummingbirdTesting
+import PropertyBased
 import TestSupport
 import Testing
 
 @Suite struct PaginationTests {
+    /// Any integers a query string can carry: a 400 or a page whose offset is in range.
+    @Test func anyPageAndLimitIsABadRequestOrAnOffsetInRange() async {
+        let numbers = Gen.oneOf(Gen.int(in: Int.min...Int.max), Gen.int(in: -5...200), Gen.element(of: [Int.max, Int.min, 0, 1_000_000, 1_000_001]).map { $0 ?? 0 })
+        await propertyCheck(count: 2000, input: numbers, numbers) { page, limit in
+            do {
+                let pagination = try Pagination(page: page, limit: limit)
+                #expect(pagination.offset >= 0 && pagination.offset < 100_000_000)
+                #expect(pagination.pages(total: Int(Int32.max)) >= 1)
+            } catch let error as APIError {
+                #expect(error.status == .badRequest)
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
+
     @Test func defaultsAndBounds() throws {
         #expect(try Pagination(page: nil, limit: nil) == Pagination(page: 1, limit: 20))
         #expect(try Pagination(page: 3, limit: 100).offset == 200)

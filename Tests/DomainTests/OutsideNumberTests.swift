@@ -1,4 +1,5 @@
 import Domain
+import Queue
 import Foundation
 import PropertyBased
 import Testing
@@ -57,5 +58,30 @@ import Testing
         #expect(Money(dollars: 1.25).micros == 1_250_000)
         #expect(Money.cost(units: .nan, usdPerUnit: 1) == Money.maximum)
         #expect(Money.cost(units: -5, usdPerUnit: 1) == .zero)
+    }
+}
+
+/// Durations from flags and the environment.
+@Suite struct DurationTextTests {
+    @Test func anyTextIsADurationWithinTenYearsOrNothing() async {
+        let texts = Gen.oneOf(
+            Gen.element(of: ["inf", "infs", "nan", "1e300h", "-1s", "9223372036854775807ms", "0", "250ms", "5s", "2m", "1h", "", "s", "ms",
+                             "1e-300s", "87600h", "87841h"]).map { $0 ?? "" },
+            Gen.double(in: -1e20...1e20).map { "\($0)s" },
+            Gen.ascii.string(of: 0...12))
+        await propertyCheck(count: 2000, input: texts) { text in
+            if let duration = DurationText.parse(text) {
+                #expect(duration >= .zero && duration <= .seconds(Int64(DurationText.maximumSeconds)), "\(text)")
+            }
+        }
+    }
+
+    @Test func theUnitsRead() {
+        #expect(DurationText.parse("250ms") == .milliseconds(250))
+        #expect(DurationText.parse("5s") == .seconds(5))
+        #expect(DurationText.parse("2m") == .seconds(120))
+        #expect(DurationText.parse("1h") == .seconds(3600))
+        #expect(DurationText.parse("1.5") == .milliseconds(1500))
+        #expect(DurationText.parse("inf") == nil && DurationText.parse("-1s") == nil && DurationText.parse("87841h") == nil)
     }
 }
