@@ -41,11 +41,13 @@ extension APIService {
     func youTubeCallback(_ input: Operations.YouTubeCallback.Input) async throws -> Operations.YouTubeCallback.Output {
         let youtube = try requireYouTube()
         let accounts = youTubeAccounts(youtube)
+        guard let pending = try await accounts.pendingConnect(state: input.query.state) else { throw Self.unknownState }
         if let error = input.query.error {
             _ = try await accounts.finishConnect(state: input.query.state)
-            throw APIError(.forbidden, code: "forbidden", message: "Google did not grant access: \(error)", field: "error")
+            // Google's codes are short words (access_denied); anything else is not echoed.
+            let shown = error.count <= 64 && error.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) } ? error : "unknown"
+            throw APIError(.forbidden, code: "forbidden", message: "Google did not grant access: \(shown)", field: "error")
         }
-        guard let pending = try await accounts.pendingConnect(state: input.query.state) else { throw Self.unknownState }
         guard let code = input.query.code, !code.isEmpty else { throw APIError.validation("code is required", field: "code") }
         let page = OAuthConfirmationPage(recipientEmail: pending.email, state: input.query.state, code: code,
                                          action: APIServer.basePath + "/youtube/oauth/callback")

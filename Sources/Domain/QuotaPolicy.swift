@@ -26,8 +26,9 @@ public struct QuotaPolicy: Sendable, Equatable {
     public mutating func setCosts(_ text: String) throws {
         for entry in text.split(separator: ",") {
             let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].isEmpty, let units = Int(parts[1]), units >= 0 else {
-                throw DomainError(.invalid, "quota costs: '\(entry)' must look like videos.insert=1600")
+            // A method costs at most a whole day's quota of the largest account (1,000,000 units).
+            guard parts.count == 2, !parts[0].isEmpty, let units = Int(parts[1]), (0...1_000_000).contains(units) else {
+                throw DomainError(.invalid, "quota costs: '\(entry)' must look like videos.insert=1600 (0 to 1000000 units)")
             }
             costs[parts[0]] = units
         }

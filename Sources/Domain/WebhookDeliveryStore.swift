@@ -185,7 +185,7 @@ public struct WebhookDeliveryStore: Sendable {
             guard found else { return nil }
             try await connection.query("""
                 INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, response_body, error)
-                VALUES (\(attempt.deliveryID), \(Int32(attempt.number)), \(result.statusCode.map(Int32.init)), \(Int32(result.latencyMilliseconds)),
+                VALUES (\(attempt.deliveryID), \(Int32(attempt.number)), \(result.statusCode.map { Int32(clamping: $0) }), \(Int32(clamping: result.latencyMilliseconds)),
                         \(result.responseBody), \(result.error))
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
@@ -228,7 +228,7 @@ public struct WebhookDeliveryStore: Sendable {
                  WHERE id = \(attempt.deliveryID) RETURNING id, endpoint_id
             ), logged AS (
                 INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, response_body, error)
-                SELECT id, \(Int32(attempt.number)), \(result.statusCode.map(Int32.init)), \(Int32(result.latencyMilliseconds)),
+                SELECT id, \(Int32(attempt.number)), \(result.statusCode.map { Int32(clamping: $0) }), \(Int32(clamping: result.latencyMilliseconds)),
                        \(result.responseBody), \(result.error)
                   FROM delivered
                 ON CONFLICT DO NOTHING

@@ -131,6 +131,46 @@ import Testing
         }
     }
 
+    /// Receivers answering `Retry-After: inf` (with a 200) and `1e300` (with a 429) crashed the
+    /// dispatcher (a trapping conversion) and, rescued, crash-looped the fleet. Now the
+    /// attempts are recorded, the huge wait is a day, and deliveries go on.
+    @Test func absurdRetryAfterAnswersAreRecordedAndTheDispatcherLivesOn() async throws {
+        let receiver = WebhookReceiver()
+        try await withDatabase { db in
+            let cipher = try TokenCipher.ephemeral()
+            let webhooks = WebhookRepository(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
+            let user = try await db.createUser()
+            try await receiver.run { base in
+                for path in ["/retry-inf", "/busy-forever"] {
+                    _ = try await webhooks.create(userID: user, url: base + path, events: ["video.completed"], description: nil, secret: nil)
+                }
+                try await withDispatcher(db, cipher: cipher) {
+                    try await DomainEvents.record(type: "video.completed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    let recorded = try await eventually(timeout: .seconds(60)) {
+                        try await db.scalar("SELECT count(*) FROM webhook_attempts") >= 2
+                    }
+                    let log = try await Self.deliveryLog(db, url: base + "/busy-forever")
+                    #expect(recorded, "\(log)")
+                    // A later event is still delivered: the dispatcher is alive.
+                    _ = try await webhooks.create(userID: user, url: base + "/ok", events: ["batch.completed"], description: nil, secret: nil)
+                    try await DomainEvents.record(type: "batch.completed", userID: user, data: "{}", on: db.client, logger: db.logger)
+                    let alive = try await eventually(timeout: .seconds(60)) { !receiver.received(path: "/ok").isEmpty }
+                    #expect(alive)
+                }
+                #expect(try await db.scalar("""
+                    SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                     WHERE w.url LIKE '%/retry-inf' AND d.status = 'succeeded'
+                    """) == 1)
+                // The 429's wait of 1e300 seconds became a day.
+                #expect(try await db.scalar("""
+                    SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                     WHERE w.url LIKE '%/busy-forever' AND d.status <> 'succeeded'
+                       AND d.next_attempt_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'
+                    """) == 1)
+            }
+        }
+    }
+
     @Test func a410DisablesTheEndpointAndASlowReceiverDoesNotHoldUpAnother() async throws {
         let receiver = WebhookReceiver(slowDelay: .seconds(10))
         try await withDatabase { db in
