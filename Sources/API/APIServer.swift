@@ -116,7 +116,8 @@ public enum APIServer {
         guard let live else { return APIRouters(http: router, webSocket: nil, passwords: service.passwords) }
         let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
                                 rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter), trustedProxies: trustedProxies,
-                                pending: PendingSockets(limitPerAddress: live.configuration.maxPendingPerAddress))
+                                pending: PendingSockets(limitPerAddress: live.configuration.maxPendingPerAddress,
+                                                        limit: live.configuration.maxPending))
         routes.addFallbacks(to: router)
         return APIRouters(http: router, webSocket: routes.webSocketRouter(), passwords: service.passwords)
     }

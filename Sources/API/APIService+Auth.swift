@@ -23,19 +23,21 @@ extension APIService {
         try InputLimits.check(body.password, max: 128, field: "password")
         try InputLimits.checkDigits(body.totpCode, count: 6, field: "totp_code")
         let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines)
-        let failures = "login_failures:\(email.lowercased())"
+        // Addresses are ASCII (registration takes nothing else), so one lowercasing names one
+        // account, here and in the database alike.
+        guard email.allSatisfy(\.isASCII) else { throw APIError.unauthorized("Invalid email or password") }
+        // Every attempt is counted before the password is checked, so concurrent guesses
+        // cannot all pass a count none of them has written yet; a success is forgiven.
+        let attempts = "login_attempts:\(email.lowercased())"
         let allowance = rateLimits.failedLoginsPerEmail
-        let standing = try await limiter.peek(bucket: failures, limit: allowance.requests, window: allowance.window)
+        let standing = try await limiter.hit(bucket: attempts, limit: allowance.requests, window: allowance.window)
         guard standing.allowed else {
             throw APIError(.tooManyRequests, code: "rate_limit_exceeded", message: "Too many failed logins for this account; try again later",
                            retryAfter: standing.resetSeconds)
         }
-        do {
-            return .ok(.init(body: .json(try await authenticate(email: email, password: body.password, totpCode: body.totpCode))))
-        } catch let error as APIError where error.status == .unauthorized {
-            _ = try await limiter.hit(bucket: failures, limit: allowance.requests, window: allowance.window)
-            throw error
-        }
+        let tokens = try await authenticate(email: email, password: body.password, totpCode: body.totpCode)
+        try await limiter.forgive(bucket: attempts, window: allowance.window)
+        return .ok(.init(body: .json(tokens)))
     }
 
     /// Checks the credentials (a dummy verification for an unknown email, so both cost the

@@ -15,8 +15,9 @@ public struct LiveConfiguration: Sendable {
     /// How long a socket opened without a token may take to send its `auth` message.
     public var authTimeout: Duration = .seconds(5)
     /// Sockets opened without a token that may wait for their `auth` message at once, per
-    /// client address, on one instance.
+    /// client address and in all, on one instance.
     public var maxPendingPerAddress = 10
+    public var maxPending = 1000
     /// Messages queued for one socket; a client that falls this far behind is disconnected
     /// rather than buffered for without bound. Large enough for the burst of cancelling a
     /// 1,000-video batch.
@@ -68,7 +69,12 @@ struct LiveConnection: Sendable {
     fileprivate let continuation: AsyncStream<LiveOutput>.Continuation
 
     /// Queues a message for this socket only (replies to its own requests).
-    func send(_ output: LiveOutput) { continuation.yield(output) }
+    /// - Returns: false when its queue is full (the message was dropped).
+    @discardableResult
+    func send(_ output: LiveOutput) -> Bool {
+        if case .dropped = continuation.yield(output) { return false }
+        return true
+    }
 }
 
 /// The one listener of an API instance: relays the fleet's live notifications (workers and
@@ -186,8 +192,11 @@ public final class LiveHub: Service, Sendable {
             // Logout, password reset or account deletion: the sockets of the session (or of
             // every session, when none is named) lose their authorization.
             let session = object["session_id"] as? String
-            for (_, socket) in targets where session == nil || socket.subscription.sessionID == session {
-                socket.continuation.yield(.end(code: "session_ended", message: "The session of this socket ended; sign in again"))
+            for (id, socket) in targets where session == nil || socket.subscription.sessionID == session {
+                // A socket whose queue is full cannot take the goodbye: it is dropped at once.
+                if case .dropped = socket.continuation.yield(.end(code: "session_ended", message: "The session of this socket ended; sign in again")) {
+                    dropSlow(id: id, socket: socket)
+                }
             }
             return
         }

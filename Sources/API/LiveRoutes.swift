@@ -31,38 +31,58 @@ public struct LiveRequestContext: RequestContext, WebSocketRequestContext {
 /// Carries an authorization from the upgrade check to the socket it opens.
 final class LiveGrant: Sendable {
     let subscription = Mutex<LiveSubscription?>(nil)
-    /// For a socket upgraded without a token: the address whose place among the sockets
-    /// waiting to authenticate it holds (`PendingSockets`).
-    let pendingAddress = Mutex<String?>(nil)
+    /// For a socket upgraded without a token: its place among the sockets waiting to
+    /// authenticate (`PendingSockets`), given back once it authenticates or its connection closes.
+    let pendingPlace = Mutex<PendingSockets.Place?>(nil)
 }
 
-/// Sockets upgraded without a token wait for their `auth` message: how many per address
-/// (the rate-limit key of the client) may wait at once on this instance.
+/// Sockets upgraded without a token wait for their `auth` message: how many may wait at
+/// once on this instance, per address (the rate-limit key of the client) and in all.
 final class PendingSockets: Sendable {
     let limitPerAddress: Int
-    private let counts = Mutex<[String: Int]>([:])
+    let limit: Int
+    private let counts = Mutex<(byAddress: [String: Int], total: Int)>(([:], 0))
 
-    init(limitPerAddress: Int) { self.limitPerAddress = limitPerAddress }
+    init(limitPerAddress: Int, limit: Int) {
+        self.limitPerAddress = limitPerAddress
+        self.limit = limit
+    }
 
-    /// Takes a place for `address`; false when it has `limitPerAddress` waiting already.
-    func reserve(_ address: String?) -> Bool {
-        counts.withLock { counts in
-            let key = address ?? ""
-            guard counts[key, default: 0] < limitPerAddress else { return false }
-            counts[key, default: 0] += 1
+    /// One socket's place; giving it back more than once gives it back once.
+    final class Place: Sendable {
+        private let owner: PendingSockets
+        private let address: String
+        private let held = Mutex(true)
+
+        fileprivate init(owner: PendingSockets, address: String) {
+            self.owner = owner
+            self.address = address
+        }
+
+        func release() {
+            guard held.withLock({ held in defer { held = false }; return held }) else { return }
+            owner.counts.withLock { counts in
+                counts.byAddress[address, default: 1] -= 1
+                if counts.byAddress[address, default: 0] <= 0 { counts.byAddress[address] = nil }
+                counts.total -= 1
+            }
+        }
+    }
+
+    /// Takes a place for `address`; nil when it, or the instance, has as many waiting as allowed.
+    func reserve(_ address: String?) -> Place? {
+        let key = address ?? ""
+        let taken = counts.withLock { counts -> Bool in
+            guard counts.total < limit, counts.byAddress[key, default: 0] < limitPerAddress else { return false }
+            counts.byAddress[key, default: 0] += 1
+            counts.total += 1
             return true
         }
+        return taken ? Place(owner: self, address: key) : nil
     }
 
-    /// Gives a place back (the socket authenticated, failed or closed).
-    func release(_ address: String) {
-        counts.withLock { counts in
-            counts[address, default: 1] -= 1
-            if counts[address, default: 0] <= 0 { counts[address] = nil }
-        }
-    }
-
-    var waiting: Int { counts.withLock { $0.values.reduce(0, +) } }
+    /// Sockets waiting now.
+    var waiting: Int { counts.withLock { $0.total } }
 }
 
 /// `WS /ws/{client_id}`, `WS /ws/video-updates/{channel_id}` and `WS /ws/analytics-stream`
@@ -118,12 +138,15 @@ struct LiveRoutes: Sendable {
                 context.clientAddress = trustedProxies.client(peer: context.peerAddress, forwardedFor: request.headers[values: .xForwardedFor])
                 let scope = try endpoint.scope(context.parameters)
                 guard let token = try Self.presentedToken(request) else {
-                    // Unauthenticated until its first message: only so many such sockets per address.
-                    guard pending.reserve(context.clientAddress) else {
+                    // Unauthenticated until its first message: only so many such sockets wait. The
+                    // place is given back when the connection closes, whether or not the upgrade
+                    // ever completes.
+                    guard let place = pending.reserve(context.clientAddress) else {
                         throw APIError(.tooManyRequests, code: "rate_limit_exceeded",
-                                       message: "Too many sockets from this address are waiting to authenticate", retryAfter: 5)
+                                       message: "Too many sockets are waiting to authenticate", retryAfter: 5)
                     }
-                    context.grant.pendingAddress.withLock { $0 = context.clientAddress ?? "" }
+                    context.channel.closeFuture.whenComplete { _ in place.release() }
+                    context.grant.pendingPlace.withLock { $0 = place }
                     return .upgrade([:])
                 }
                 let (subscription, headers) = try await authorize(token: token, scope: scope)
@@ -185,9 +208,8 @@ struct LiveRoutes: Sendable {
         let logger = context.logger
         var messages = inbound.messages(maxSize: 64 * 1024).makeAsyncIterator()
         var subscription = context.grant.subscription.withLock { $0 }
-        let pendingAddress = context.grant.pendingAddress.withLock { $0 }
-        var waiting = pendingAddress != nil
-        defer { if waiting, let pendingAddress { pending.release(pendingAddress) } }
+        let place = context.grant.pendingPlace.withLock { $0 }
+        defer { place?.release() }
         if subscription == nil {
             // Authentication by first message, within the allowed time.
             let deadline = Task {
@@ -200,8 +222,7 @@ struct LiveRoutes: Sendable {
             defer { deadline.cancel() }
             guard let first = try await messages.next() else { return }
             deadline.cancel()
-            if let pendingAddress { pending.release(pendingAddress) }
-            waiting = false
+            place?.release()
             do {
                 guard case .text(let text) = first, let request = Self.clientMessage(text), request["type"] as? String == "auth",
                       let token = request["token"] as? String
@@ -251,7 +272,10 @@ struct LiveRoutes: Sendable {
                 let left = subscription.expiresAt.timeIntervalSinceNow
                 if left < 366 * 86_400 {
                     try await Task.sleep(for: .milliseconds(Int64(max(0, left) * 1000)))
-                    connection.send(.end(code: "token_expired", message: "The access token of this socket expired; reconnect with a fresh one"))
+                    // A socket whose queue is full cannot take the goodbye: it is dropped.
+                    if !connection.send(.end(code: "token_expired", message: "The access token of this socket expired; reconnect with a fresh one")) {
+                        channel.close(promise: nil)
+                    }
                 }
             }
             if scope == .analytics {

@@ -19,11 +19,15 @@ struct RequestIDMiddleware: RouterMiddleware {
     /// Who the client is behind the proxies the API trusts (rate limits key on it).
     var trustedProxies = TrustedProxies()
 
-    /// Whether a `Content-Type` announces JSON (`application/json`, `…+json`).
-    static func isJSON(_ contentType: String?) -> Bool {
+    /// Whether a body with this `Content-Type` may be decoded as JSON: one announced as JSON
+    /// (`application/json`, `…+json`), and also one with no type, a wildcard or a type that
+    /// does not parse, which the OpenAPI runtime reads as the operation's first (JSON) type.
+    static func mayBeReadAsJSON(_ contentType: String?) -> Bool {
         guard let mediaType = contentType?.split(separator: ";").first.map({ String($0.filter { $0 != " " && $0 != "\t" }).lowercased() }) else {
-            return false
+            return true
         }
+        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !mediaType.contains("*") else { return true }
         return mediaType == "application/json" || mediaType.hasSuffix("+json")
     }
 
@@ -38,7 +42,7 @@ struct RequestIDMiddleware: RouterMiddleware {
             }
             if request.method != .get && request.method != .head {
                 let body = try await request.collectBody(upTo: context.maxUploadSize)
-                if body.readableBytes > 0, Self.isJSON(request.headers[.contentType]) {
+                if body.readableBytes > 0, Self.mayBeReadAsJSON(request.headers[.contentType]) {
                     do {
                         try StrictJSON.validate(Array(body.readableBytesView))
                     } catch {

@@ -1,6 +1,8 @@
 import Domain
 import Foundation
+import NIOCore
 import NIOPosix
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,18 +15,55 @@ public protocol HostResolver: Sendable {
     func addresses(of host: String) async throws -> [NetworkAddress]
 }
 
-/// The C library's resolver (`getaddrinfo`), run on NIO's blocking-I/O thread pool.
+/// The C library's resolver (`getaddrinfo`), on a small thread pool of its own and with a
+/// time limit: a lookup blocks its thread for as long as a (possibly hostile) name server
+/// takes, so lookups must neither hold the threads other work needs (bcrypt runs on NIO's
+/// shared pool) nor keep a delivery waiting longer than `timeout`.
 public struct SystemHostResolver: HostResolver {
-    /// The name did not resolve.
+    /// The name did not resolve (in time).
     public struct Failure: Error, CustomStringConvertible {
         public init() {}
         public var description: String { "the host name did not resolve" }
     }
 
-    public init() {}
+    /// Lookups in progress at most, fleet-process-wide; more wait for a thread.
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
+    /// How long a lookup may take.
+    public var timeout: Duration
+
+    public init(timeout: Duration = .seconds(10)) { self.timeout = timeout }
 
     public func addresses(of host: String) async throws -> [NetworkAddress] {
-        try await NIOThreadPool.singleton.runIfActive { try Self.resolve(host) }
+        let timeout = TimeAmount.milliseconds(Int64(timeout.components.seconds) * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try await withCheckedThrowingContinuation { continuation in
+            let answer = OnceContinuation(continuation)
+            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: timeout) { answer.resume(.failure(Failure())) }
+            Self.pool.submit { state in
+                guard state == .active else { return answer.resume(.failure(Failure())) }
+                answer.resume(Result { try Self.resolve(host) })
+                timer.cancel()
+            }
+        }
+    }
+
+    /// A continuation resumed by whichever comes first, the answer or the time limit.
+    private final class OnceContinuation: Sendable {
+        private let continuation: Mutex<CheckedContinuation<[NetworkAddress], any Error>?>
+
+        init(_ continuation: CheckedContinuation<[NetworkAddress], any Error>) { self.continuation = Mutex(continuation) }
+
+        func resume(_ result: Result<[NetworkAddress], any Error>) {
+            let pending = continuation.withLock { value -> CheckedContinuation<[NetworkAddress], any Error>? in
+                defer { value = nil }
+                return value
+            }
+            pending?.resume(with: result)
+        }
     }
 
     static func resolve(_ host: String) throws -> [NetworkAddress] {

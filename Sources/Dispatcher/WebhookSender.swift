@@ -19,7 +19,9 @@ public struct WebhookSender: Sendable {
     /// Where connections may go.
     public let addresses: OutboundAddressGuard
 
-    public static let refused = "refused: address not allowed"
+    /// A host that is, or resolves to, an address that is not allowed, or does not resolve:
+    /// one message for both, so the log does not tell which internal names exist.
+    public static let refused = "refused: address not allowed or not resolvable"
     public static let connectionFailed = "connection failed"
     public static let timedOut = "timed out"
 
@@ -44,8 +46,7 @@ public struct WebhookSender: Sendable {
         let address: NetworkAddress
         switch await addresses.decide(host: host) {
         case .connect(let checked): address = checked
-        case .refused: return failure(Self.refused)
-        case .unresolvable: return failure(Self.connectionFailed)
+        case .refused, .unresolvable: return failure(Self.refused)
         }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration(host: host, address: address))
         let result = await send(attempt, through: client, now: now, started: started)

@@ -42,18 +42,14 @@ public struct RateLimiter: Sendable {
 }
 
 extension RateLimiter {
-    /// Where `bucket` stands in its current window of `window`, without counting a request.
-    public func peek(bucket: String, limit: Int, window: Duration) async throws -> RateLimitDecision {
+    /// Takes one counted request back out of `bucket`'s current window (a login that
+    /// succeeded is not a failed attempt).
+    public func forgive(bucket: String, window: Duration) async throws {
         let seconds = max(1, window.components.seconds)
-        let rows = try await client.query("""
-            SELECT coalesce((SELECT hits FROM rate_limit_windows
-                              WHERE bucket = \(bucket) AND window_start = to_timestamp(floor(extract(epoch FROM now()) / \(seconds)) * \(seconds))), 0),
-                   ceil(\(seconds) - extract(epoch FROM now())::numeric % \(seconds))::int8
+        try await client.query("""
+            UPDATE rate_limit_windows SET hits = greatest(hits - 1, 0)
+             WHERE bucket = \(bucket) AND window_start = to_timestamp(floor(extract(epoch FROM now()) / \(seconds)) * \(seconds))
             """, logger: logger)
-        for try await (hits, reset) in rows.decode((Int32, Int64).self) {
-            return RateLimitDecision(allowed: Int(hits) < limit, limit: limit, remaining: max(0, limit - Int(hits)), resetSeconds: max(1, Int(reset)))
-        }
-        return RateLimitDecision(allowed: true, limit: limit, remaining: limit, resetSeconds: Int(seconds))
     }
 }
 

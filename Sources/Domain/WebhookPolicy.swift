@@ -38,8 +38,10 @@ public struct WebhookPolicy: Sendable, Equatable {
     /// Checks a receiver URL.
     /// - Throws: `invalid` naming the problem.
     public func validate(url text: String) throws -> URL {
-        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            throw DomainError(.invalid, "url must be an absolute http(s) URL", field: "url")
+        guard text.count <= 2048, text.wholeMatch(of: Self.shape) != nil, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              let host = url.host, !host.isEmpty else {
+            throw DomainError(.invalid, "url must be an absolute http(s) URL: a host name or IP address, an optional port, a plain path and query",
+                              field: "url")
         }
         guard scheme == "https" || (scheme == "http" && allowInsecureURLs) else {
             throw DomainError(.invalid, allowInsecureURLs ? "url must use http or https" : "url must use https", field: "url")
@@ -50,6 +52,10 @@ public struct WebhookPolicy: Sendable, Equatable {
         }
         return url
     }
+
+    /// What a receiver URL may look like (the contract's pattern for `url`): no userinfo, no
+    /// fragment, a host of letters, digits, dots and hyphens or a bracketed IPv6 address.
+    static var shape: Regex<(Substring, Substring, Substring?, Substring?, Substring?)> { #/[hH][tT][tT][pP][sS]?://([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?([?][A-Za-z0-9._~=&-]*)?/# }
 
     /// The friendly early check when a URL is saved: a numeric host (in any form the
     /// resolver reads) must be globally reachable, and names that only ever mean a machine

@@ -106,6 +106,16 @@ import Testing
                                                 headers: [HTTPField.Name("X-Forwarded-For")!: "192.0.2.200"])
                 #expect(locked.status == .tooManyRequests)
                 #expect(locked.headers[.retryAfter] != nil)
+                // Guesses sent at once cannot all pass a count none of them has written yet.
+                let burst = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for index in 0..<12 {
+                        group.addTask {
+                            try await api.call(.post, "/auth/login", json: ["email": "burst@example.com", "password": "Guess-\(index)-horse"]).status
+                        }
+                    }
+                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                }
+                #expect(burst.filter { $0 == .unauthorized }.count == 3 && burst.filter { $0 == .tooManyRequests }.count == 9, "\(burst)")
                 // Another account is not affected.
                 #expect(try await api.call(.post, "/auth/register", json: ["email": "other@example.com", "password": password,
                                                                           "full_name": "Other"]).status == .created)

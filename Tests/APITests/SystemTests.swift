@@ -178,9 +178,13 @@ import Testing
         let tried = operations
         try await withDatabase { db in
             try await withApp(db) { client in
+                // Announced as JSON, or with no type or a wildcard (which the runtime reads as JSON too).
+                let types: [String?] = ["application/json", nil, "*/*", "json"]
                 for (method, path) in tried {
-                    for body in [#"{"a": 1,}"#, #"{"name": "x", }"#, #"[1, 2,]"#, #"{"a": 1} trailing"#] {
-                        try await client.execute(uri: path, method: method, headers: [.contentType: "application/json"],
+                    for (index, body) in [#"{"a": 1,}"#, #"{"name": "x", }"#, #"[1, 2,]"#, #"{"a": 1} trailing"#].enumerated() {
+                        var headers = HTTPFields()
+                        headers[.contentType] = types[index % types.count]
+                        try await client.execute(uri: path, method: method, headers: headers,
                                                  body: ByteBuffer(string: body)) { response in
                             #expect(response.status == .badRequest, "\(method) \(path) \(body)")
                             let envelope = try json(response.body)

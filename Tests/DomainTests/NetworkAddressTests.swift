@@ -49,7 +49,8 @@ import Testing
         for url in ["https://127.1/", "https://2130706433/", "https://0x7f.1/", "https://[::]/", "https://[::ffff:127.0.0.1]/",
                     "https://100.64.0.1/", "https://198.18.0.1/", "https://224.0.0.1/", "https://169.254.169.254/latest/meta-data",
                     "https://localhost/", "https://api.localhost/", "https://printer.local/", "https://metadata.google.internal/",
-                    "https://intranet/", "http://example.com/hook", "https://user:pw@example.com/hook", "not a url"] {
+                    "https://intranet/", "http://example.com/hook", "https://user:pw@example.com/hook", "not a url",
+                    "https://db.example.org*", "https://hooks.example.com/in#fragment", "https://hooks.example.com/a b"] {
             #expect(throws: DomainError.self, "\(url)") { try strict.validate(url: url) }
         }
         _ = try strict.validate(url: "https://hooks.example.com/in")

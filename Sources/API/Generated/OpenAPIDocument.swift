@@ -3323,7 +3323,7 @@ package enum OpenAPIDocument {
             "type": "string",
             "format": "uri",
             "maxLength": 2048,
-            "pattern": "^[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?([?][A-Za-z0-9._~=&-]*)?$",
+            "pattern": "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?([?][A-Za-z0-9._~=&-]*)?$",
             "description": "https to a public host (http and loopback only where the server allows them)."
           },
           "events": {
@@ -3364,7 +3364,7 @@ package enum OpenAPIDocument {
             ],
             "format": "uri",
             "maxLength": 2048,
-            "pattern": "^[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?([?][A-Za-z0-9._~=&-]*)?$"
+            "pattern": "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?([?][A-Za-z0-9._~=&-]*)?$"
           },
           "events": {
             "type": [
