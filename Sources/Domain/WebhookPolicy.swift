@@ -38,11 +38,17 @@ public struct WebhookPolicy: Sendable, Equatable {
     /// Checks a receiver URL.
     /// - Throws: `invalid` naming the problem.
     public func validate(url text: String) throws -> URL {
-        guard text.count <= 2048, text.wholeMatch(of: Self.shape) != nil, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+        let malformed = DomainError(.invalid, "url must be an absolute http(s) URL: a host name or IP address, an optional port, a plain path and query",
+                                    field: "url")
+        guard text.count <= 2048, let shape = text.wholeMatch(of: Self.shape), let url = URL(string: text), let scheme = url.scheme?.lowercased(),
               let host = url.host, !host.isEmpty else {
-            throw DomainError(.invalid, "url must be an absolute http(s) URL: a host name or IP address, an optional port, a plain path and query",
-                              field: "url")
+            throw malformed
         }
+        // A bracketed host must be an IPv6 address, and a port a real one.
+        if shape.output.1.hasPrefix("[") {
+            guard case .v6? = NetworkAddress(numericHost: String(shape.output.1)) else { throw malformed }
+        }
+        if let port = shape.output.2.flatMap({ Int($0.dropFirst()) }), !(1...65_535).contains(port) { throw malformed }
         guard scheme == "https" || (scheme == "http" && allowInsecureURLs) else {
             throw DomainError(.invalid, allowInsecureURLs ? "url must use http or https" : "url must use https", field: "url")
         }

@@ -21,7 +21,10 @@ public final class TestDatabase: Sendable {
         self.runner = runner
     }
 
-    /// Creates and migrates a database named after the suite.
+    /// Creates and migrates a database named after the suite. With the full schema (no
+    /// `migrations` given) and `YTEMPIRE_TEST_TEMPLATE` naming a database that `ops/test`
+    /// migrated once, the new database is a copy of it (`CREATE DATABASE … TEMPLATE`), which
+    /// is much faster than running every migration again.
     public static func make(_ suite: String = #fileID, migrations: [Migration]? = nil) async throws -> TestDatabase {
         guard let raw = ProcessInfo.processInfo.environment["YTEMPIRE_TEST_DATABASE_URL"] else {
             throw QueueError(.invalidConfiguration, "YTEMPIRE_TEST_DATABASE_URL is not set: run the tests with ops/test, which starts Postgres")
@@ -31,14 +34,25 @@ public final class TestDatabase: Sendable {
         let name = "t_\(String(slug))_\(UInt32.random(in: 0...UInt32.max))"
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        let template = migrations == nil
+            ? ProcessInfo.processInfo.environment["YTEMPIRE_TEST_TEMPLATE"].flatMap { name in
+                !name.isEmpty && name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) ? name : nil
+            }
+            : nil
         try await withClient(admin) { client in
-            try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+            if let template {
+                try await client.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: template)", logger: logger)
+            } else {
+                try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+            }
         }
         let url = admin.with(database: name)
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 20), backgroundLogger: logger)
         let runner = Task { await client.run() }
         let database = TestDatabase(url: url, client: client, logger: logger, runner: runner)
-        try await Migrator(client: client, migrations: try migrations ?? Migration.all(), logger: logger).migrate()
+        let migrator = Migrator(client: client, migrations: try migrations ?? Migration.all(), logger: logger)
+        // A copy of the template is current already; migrating checks that and applies nothing.
+        try await migrator.migrate()
         return database
     }
 

@@ -50,7 +50,8 @@ import Testing
                     "https://100.64.0.1/", "https://198.18.0.1/", "https://224.0.0.1/", "https://169.254.169.254/latest/meta-data",
                     "https://localhost/", "https://api.localhost/", "https://printer.local/", "https://metadata.google.internal/",
                     "https://intranet/", "http://example.com/hook", "https://user:pw@example.com/hook", "not a url",
-                    "https://db.example.org*", "https://hooks.example.com/in#fragment", "https://hooks.example.com/a b"] {
+                    "https://db.example.org*", "https://hooks.example.com/in#fragment", "https://hooks.example.com/a b",
+                    "https://[3aa]:443/", "https://hooks.example.com:91878/", "https://hooks.example.com:0/"] {
             #expect(throws: DomainError.self, "\(url)") { try strict.validate(url: url) }
         }
         _ = try strict.validate(url: "https://hooks.example.com/in")

@@ -29,6 +29,34 @@ ensure_packages() {
   command -v swift >/dev/null || die "the Swift toolchain (swift 6) is not on PATH"
 }
 
+# ensure_python_tools MODULE=PIP-SPEC ...
+# Installs the Python tools the checks use into a virtual environment under .data/venv (not
+# into the system interpreter: Debian's refuses, PEP 668) and puts it first on PATH, so
+# `python3` and the tools' commands are the environment's. Idempotent: only what is missing.
+ensure_python_tools() {
+  local venv="$ROOT/.data/venv"
+  mkdir -p "$ROOT/.data"
+  if [ ! -x "$venv/bin/python3" ]; then
+    log "creating the Python environment .data/venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      rm -rf "$venv"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      python3 -m venv "$venv" || die "could not create a Python virtual environment in .data/venv"
+    fi
+  fi
+  local wanted=() entry
+  for entry in "$@"; do
+    "$venv/bin/python3" -c "import ${entry%%=*}" 2>/dev/null || wanted+=("${entry#*=}")
+  done
+  if [ ${#wanted[@]} -gt 0 ]; then
+    log "installing ${wanted[*]} into .data/venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${wanted[@]}" >/dev/null 2>&1 \
+      || die "could not install ${wanted[*]} from PyPI"
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
 pg_bin() {
   local dir
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)

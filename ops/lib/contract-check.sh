@@ -3,8 +3,7 @@
 # runs. Any failed check fails the tests.
 contract_check() {
   local pg_port=$1 bin=$2 api_port=${YTEMPIRE_CONTRACT_PORT:-18765}
-  python3 -c 'import schemathesis' 2>/dev/null || pip install --quiet schemathesis >/dev/null 2>&1 \
-    || die "could not install schemathesis from PyPI"
+  ensure_python_tools schemathesis=schemathesis
   psql_at "$pg_port" postgres "DROP DATABASE IF EXISTS t_contract" >/dev/null
   psql_at "$pg_port" postgres "CREATE DATABASE t_contract" >/dev/null
   local url="postgres://postgres@127.0.0.1:$pg_port/t_contract"
