@@ -96,8 +96,7 @@ public struct ChannelStats: Sendable {
         }
         // One waiting sync per channel: a request while one is unfinished gets that one.
         return try await client.withTransaction(logger: logger) { connection in
-            let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(channelID), 11))", logger: logger)
-            for try await _ in lock {}
+            try await AdvisoryLock.channelSync.lock(channelID, on: connection, logger: logger)
             let waiting = try await connection.query("""
                 SELECT id FROM jobs WHERE kind = \(ChannelSyncArgs.kind) AND args->>'channel_id' = \(channelID)
                    AND state IN ('available', 'scheduled', 'retryable', 'running')

@@ -345,8 +345,7 @@ public struct PipelineStore: Sendable {
     /// finishing together the second sees the first. (An advisory lock rather than the batch
     /// row's: row locks there meet the foreign-key share locks of the batch's videos.)
     func completeBatchIfDone(_ batchID: String, on connection: PostgresConnection) async throws {
-        let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(batchID), 7))", logger: logger)
-        for try await _ in lock {}
+        try await AdvisoryLock.batchCompletion.lock(batchID, on: connection, logger: logger)
         let rows = try await connection.query("""
             WITH b AS (
                 UPDATE batches SET completed_at = now()

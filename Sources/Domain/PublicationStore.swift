@@ -210,8 +210,7 @@ public struct PublicationStore: Sendable {
             try await setVideo(videoID, status: .waitingQuota, on: connection)
             let day = QuotaDay.of(now)
             // Publications waiting at once take turns here, so the check below sees the others' event.
-            let lock = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(owner + "|" + day), 13))", logger: logger)
-            for try await _ in lock {}
+            try await AdvisoryLock.quotaExhaustedNotice.lock(owner + "|" + day, on: connection, logger: logger)
             try await connection.query("""
                 INSERT INTO domain_events (id, user_id, type, data)
                 SELECT \(PrefixedID.make("evt_")), \(owner), 'quota.exhausted',

@@ -43,7 +43,7 @@ public struct Migrator: Sendable {
     public let migrations: [Migration]
     public let logger: Logger
     /// The advisory lock key that serialises migrators ("ytempire" in ASCII, truncated).
-    static let lockKey: Int64 = 0x7974_656d_7069_7265
+    static let lockKey: Int64 = AdvisoryLock.migrations.space
 
     public init(client: PostgresClient, migrations: [Migration], logger: Logger) {
         self.client = client

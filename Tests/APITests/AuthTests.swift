@@ -12,64 +12,6 @@ import Queue
 import TestSupport
 import Testing
 
-/// Settings for tests: a fast bcrypt and a key generated once per test run.
-enum TestAuth {
-    static let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-test-keys-\(ProcessInfo.processInfo.processIdentifier)").path
-    static var configuration: AuthConfiguration { AuthConfiguration(keyDirectory: keyDirectory, bcryptCost: 4) }
-
-    /// Limits high enough that the flows under test never meet them (RateLimitTests meets them).
-    static var generousLimits: RateLimitPolicy {
-        var policy = RateLimitPolicy()
-        policy.authentication = .init(requests: 10_000, window: .seconds(60))
-        policy.general = .init(requests: 10_000, window: .seconds(3600))
-        policy.failedLoginsPerEmail = .init(requests: 10_000, window: .seconds(900))
-        return policy
-    }
-}
-
-/// A client of the API under test with helpers for JSON calls.
-struct APIClient {
-    let client: any TestClientProtocol
-
-    struct Reply {
-        var status: HTTPResponse.Status
-        var body: [String: Any]
-        var headers: HTTPFields
-        /// The raw body (downloads).
-        var data = Data()
-    }
-
-    @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]? = nil, raw: String? = nil, token: String? = nil,
-              headers extra: HTTPFields = [:]) async throws -> Reply {
-        var headers = extra
-        var body: ByteBuffer?
-        if let json {
-            body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: json))
-            headers[.contentType] = "application/json"
-        } else if let raw {
-            body = ByteBuffer(string: raw)
-            if headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        }
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        return try await client.execute(uri: "/api/v1" + path, method: method, headers: headers, body: body) { response in
-            let data = Data(buffer: response.body)
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            return Reply(status: response.status, body: object, headers: response.headers, data: data)
-        }
-    }
-}
-
-@discardableResult
-func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
-                          plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
-                          secrets: TokenCipher? = nil, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
-    let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
-                                                auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
-                                                artifacts: artifacts, youtube: youtube, secrets: secrets, logger: db.logger).http
-    return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
-}
-
 @Suite struct AuthTests {
     let password = "CorrectHorse42battery"
 

@@ -6,15 +6,6 @@ import Queue
 import TestSupport
 import Testing
 
-/// Registers and signs in a user, optionally on another plan; returns the access token.
-func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String? = nil) async throws -> String {
-    let password = "CorrectHorse42battery"
-    _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Test User"])
-    if let tier { try await db.client.query("UPDATE users SET subscription_tier = \(tier) WHERE email = \(email)", logger: db.logger) }
-    let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
-    return try #require(reply.body["access_token"] as? String)
-}
-
 @Suite struct ChannelAPITests {
     @Test func channelsAreCreatedListedChangedAndDeleted() async throws {
         try await withDatabase { db in
