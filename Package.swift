@@ -134,6 +134,7 @@ let package = Package(
             dependencies: [
                 "Queue",
                 "Domain",
+                "Dispatcher",
                 "Worker",
                 "Providers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

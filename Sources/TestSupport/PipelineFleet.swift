@@ -1,3 +1,4 @@
+import Dispatcher
 import Domain
 import Foundation
 import Providers
@@ -50,15 +51,21 @@ public struct PipelineFleet: Sendable {
         }
         let elector = LeaderElector(store: LeaderStore(client: db.client, logger: db.logger), candidateID: "dispatcher-test",
                                     ttl: .seconds(5), logger: db.logger)
-        var maintenance = MaintenanceConfiguration()
-        maintenance.rescueInterval = .milliseconds(200)
-        maintenance.scheduleInterval = .milliseconds(50)
-        let tasks = Maintainer.queueTasks(jobs: JobStore(client: db.client, logger: db.logger),
-                                          workers: WorkerStore(client: db.client, logger: db.logger), configuration: maintenance)
-            + [ReservationSettler(ledger: CostLedger(client: db.client, logger: db.logger), interval: .milliseconds(100))] + extraTasks
+        let tasks = try chores() + extraTasks
         services.append(elector)
         services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: db.logger))
         return try await withRunningServices(services, logger: db.logger, body)
+    }
+
+    /// The dispatcher's production chores (`DispatcherChores`), at test speed where a test
+    /// waits for them: rescue, promotion and reservation settling.
+    public func chores() throws -> [any MaintenanceTask] {
+        var settings = DispatcherChores.Settings(emailTransport: LogEmailTransport(logger: db.logger, includeBodies: false),
+                                                 cipher: try TokenCipher.ephemeral(), webhookPolicy: WebhookPolicy(), syncsChannels: false)
+        settings.maintenance.rescueInterval = .milliseconds(200)
+        settings.maintenance.scheduleInterval = .milliseconds(50)
+        settings.reservationSettleInterval = .milliseconds(100)
+        return DispatcherChores.all(client: db.client, settings: settings, logger: db.logger)
     }
 
     /// Waits until no video is processing and no reservation is held any more.

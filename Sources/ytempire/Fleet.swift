@@ -44,7 +44,6 @@ struct Fleet {
                                     + (runsDispatcher ? [DomainEvents.outboxChannel] : []), logger: logger)
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
-        let deliveries = WebhookDeliveryStore(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger)
         if let port = youtube.embeddedSandboxPort {
             services.append(YouTubeSandbox().application(port: port, logger: logger) { bound in
                 logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
@@ -58,17 +57,8 @@ struct Fleet {
             if sender.queues[WebhookDeliveryArgs.queue] == nil { sender.queues[WebhookDeliveryArgs.queue] = 8 }
             worker = sender
             let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: sender.id, ttl: leaderTTL, logger: logger)
-            let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger),
-                                              workers: WorkerStore(client: client, logger: logger), configuration: maintenance)
-                + [EmailSender(client: client, transport: try Self.emailTransport(embedded: embedded, logger: logger), logger: logger),
-                   RateLimitPruner(client: client, logger: logger),
-                   ReservationSettler(ledger: CostLedger(client: client, logger: logger)),
-                   QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
-                   WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: webhooks.retention),
-                   CredentialPruner(client: client, logger: logger),
-                   TwoFactorSecretSealer(users: UserRepository(client: client, logger: logger, cipher: webhooks.cipher)),
-                   OutboxPruner(client: client, logger: logger, retention: webhooks.retention)]
-                + (integration == nil ? [] : [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))])
+            let tasks = DispatcherChores.all(client: client, settings: try choreSettings(syncsChannels: integration != nil, logger: logger),
+                                             logger: logger)
             services.append(elector)
             services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: logger))
         }
@@ -109,6 +99,15 @@ struct Fleet {
     }
 
     /// SMTP when `YTEMPIRE_SMTP_URL` is set (with `YTEMPIRE_EMAIL_FROM`), else the log.
+    /// What this process's leader chores need.
+    func choreSettings(syncsChannels: Bool, logger: Logger) throws -> DispatcherChores.Settings {
+        var settings = DispatcherChores.Settings(emailTransport: try Self.emailTransport(embedded: embedded, logger: logger), cipher: webhooks.cipher,
+                                                 webhookPolicy: webhooks.policy, syncsChannels: syncsChannels)
+        settings.maintenance = maintenance
+        settings.webhookRetention = webhooks.retention
+        return settings
+    }
+
     /// SMTP when `YTEMPIRE_SMTP_URL` is set; else the log, which shows bodies (and so their
     /// tokens) only under `ytempire up` or with `YTEMPIRE_EMAIL_LOG_BODIES=1`.
     static func emailTransport(embedded: Bool, logger: Logger) throws -> any EmailTransport {

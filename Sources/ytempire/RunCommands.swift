@@ -1,6 +1,7 @@
 import API
 import Domain
 import ArgumentParser
+import Dispatcher
 import Foundation
 import Queue
 import Worker
@@ -157,11 +158,21 @@ struct DispatcherCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: DispatcherOptions
 
+    @Flag(help: "Print the names of the chores the leader runs, one a line, and exit.")
+    var listChores = false
+
     func run() async throws {
         var fleet = Fleet(api: nil, worker: nil, runsDispatcher: true, pipeline: try PipelineSettings.fromEnvironment(),
                           youtube: try YouTubeSettings.fromEnvironment(embedded: false), webhooks: try WebhookSettings.fromEnvironment(embedded: false))
         options.apply(to: &fleet)
-        try await fleet.run(database: try global.database(), logger: try global.makeLogger())
+        let logger = try global.makeLogger()
+        if listChores {
+            let client = try global.database().makeClient(maximumConnections: 1)
+            let settings = try fleet.choreSettings(syncsChannels: fleet.youtube.integration(cipher: fleet.webhooks.cipher) != nil, logger: logger)
+            for chore in DispatcherChores.all(client: client, settings: settings, logger: logger) { print(chore.name) }
+            return
+        }
+        try await fleet.run(database: try global.database(), logger: logger)
     }
 }
 
