@@ -15,6 +15,10 @@ enum TestAuth {
     static let keyDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-test-keys-\(ProcessInfo.processInfo.processIdentifier)").path
     static var configuration: AuthConfiguration { AuthConfiguration(keyDirectory: keyDirectory, bcryptCost: 4) }
 
+    /// A rate-limit window no test run straddles: windows are fixed and aligned to the epoch,
+    /// so a short one may roll over in the middle of a test (at the top of the hour, say).
+    static let longWindow: Duration = .seconds(10 * 365 * 86_400)
+
     /// Limits high enough that the flows under test never meet them (RateLimitTests meets them).
     static var generousLimits: RateLimitPolicy {
         var policy = RateLimitPolicy()

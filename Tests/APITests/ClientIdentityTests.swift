@@ -55,7 +55,7 @@ import Testing
 
     @Test func behindATrustedProxyEachForwardedClientHasItsOwnLimit() async throws {
         var limits = TestAuth.generousLimits
-        limits.authentication = .init(requests: 2, window: .seconds(600))
+        limits.authentication = .init(requests: 2, window: TestAuth.longWindow)
         try await withDatabase { db in
             try await withLiveAPI(db, rateLimits: limits, trusted: Self.proxies) { api in
                 func attempt(from forwarded: String) async throws -> HTTPResponse.Status {
@@ -89,7 +89,7 @@ import Testing
 
     @Test func failedLoginsAreLimitedPerEmailWhereverTheyComeFrom() async throws {
         var limits = TestAuth.generousLimits
-        limits.failedLoginsPerEmail = .init(requests: 3, window: .seconds(900))
+        limits.failedLoginsPerEmail = .init(requests: 3, window: TestAuth.longWindow)
         try await withDatabase { db in
             try await withLiveAPI(db, rateLimits: limits, trusted: Self.proxies) { api in
                 let password = "CorrectHorse42battery"

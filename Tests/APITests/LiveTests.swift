@@ -413,7 +413,7 @@ final class Slot<T: Sendable>: Sendable {
         try await withDatabase { db in
             // The analytics stream counts in Analytics, which nothing else here touches.
             var limits = TestAuth.generousLimits
-            limits.analytics = .init(requests: 2, window: .seconds(3600))
+            limits.analytics = .init(requests: 2, window: TestAuth.longWindow)
             try await withLiveInstances(db, count: 1, rateLimits: limits) { instances in
                 let server = instances[0]
                 let owner = try await signUp(server.api, db, "busy@example.com")

@@ -10,20 +10,20 @@ import Testing
         try await withDatabase { db in
             var policy = RateLimitPolicy()
             // A day's window: the count cannot restart at a window boundary in the middle of the test.
-            policy.authentication = .init(requests: 3, window: .seconds(86_400))
+            policy.authentication = .init(requests: 3, window: TestAuth.longWindow)
             try await withAPI(db, rateLimits: policy) { api in
                 for attempt in 1...3 {
                     let reply = try await api.call(.post, "/auth/login", json: ["email": "a@example.com", "password": "WrongPassword1"])
                     #expect(reply.status == .unauthorized)
                     #expect(reply.headers[.xRateLimitLimit] == "3")
                     #expect(reply.headers[.xRateLimitRemaining] == String(3 - attempt))
-                    #expect(reply.headers[.rateLimitPolicy] == "3;w=86400")
+                    #expect(reply.headers[.rateLimitPolicy] == "3;w=\(TestAuth.longWindow.components.seconds)")
                 }
                 let limited = try await api.call(.post, "/auth/login", json: ["email": "a@example.com", "password": "WrongPassword1"])
                 #expect(limited.status == .tooManyRequests)
                 #expect(limited.body["error"] as? String == "rate_limit_exceeded")
                 let retryAfter = try #require(limited.body["retry_after"] as? Int)
-                #expect((1...86_400).contains(retryAfter))
+                #expect((1...Int(TestAuth.longWindow.components.seconds)).contains(retryAfter))
                 #expect(limited.headers[.retryAfter] == String(retryAfter))
                 #expect(limited.headers[.xRateLimitRemaining] == "0")
                 // Health checks are never limited.
@@ -35,7 +35,7 @@ import Testing
     @Test func limitsArePerUserAndSharedAcrossInstances() async throws {
         try await withDatabase { db in
             var policy = TestAuth.generousLimits
-            policy.general = .init(requests: 2, window: .seconds(3600))
+            policy.general = .init(requests: 2, window: TestAuth.longWindow)
             let password = "CorrectHorse42battery"
             let tokens = try await withAPI(db, rateLimits: policy) { api in
                 var tokens: [String] = []
@@ -65,7 +65,7 @@ import Testing
         try await withDatabase { db in
             let limiter = RateLimiter(client: db.client, logger: db.logger)
             let decisions = try await withThrowingTaskGroup(of: RateLimitDecision.self) { group in
-                for _ in 0..<20 { group.addTask { try await limiter.hit(bucket: "b", limit: 15, window: .seconds(3600)) } }
+                for _ in 0..<20 { group.addTask { try await limiter.hit(bucket: "b", limit: 15, window: TestAuth.longWindow) } }
                 return try await group.reduce(into: [RateLimitDecision]()) { $0.append($1) }
             }
             #expect(decisions.filter(\.allowed).count == 15, "concurrent hits are counted exactly")
