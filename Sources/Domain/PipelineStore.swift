@@ -404,8 +404,8 @@ public struct PipelineStore: Sendable {
             SELECT status, priority::int4, kind, optimized_at IS NOT NULL FROM videos WHERE id = \(videoID) FOR UPDATE
             """, logger: logger)
         for try await (status, priority, kind, optimized) in rows.decode((String, Int32, String, Bool).self) {
-            return LockedVideo(status: VideoStatus(rawValue: status) ?? .failed, priority: Int(priority), kind: VideoKind(rawValue: kind) ?? .video,
-                               optimized: optimized)
+            return LockedVideo(status: try DatabaseValue.decode(status, column: "videos.status"), priority: Int(priority),
+                               kind: try DatabaseValue.decode(kind, column: "videos.kind"), optimized: optimized)
         }
         return nil
     }
@@ -414,7 +414,7 @@ public struct PipelineStore: Sendable {
         let rows = try await connection.query("SELECT stage, status, generation FROM video_stages WHERE video_id = \(videoID)", logger: logger)
         var states: [PipelineStage: (status: String, generation: Int)] = [:]
         for try await (stage, status, generation) in rows.decode((String, String, Int32).self) {
-            if let stage = PipelineStage(rawValue: stage) { states[stage] = (status, Int(generation)) }
+            states[try DatabaseValue.decode(stage, column: "video_stages.stage")] = (status, Int(generation))
         }
         return states
     }

@@ -128,7 +128,7 @@ public struct PublicationStore: Sendable {
                                           String?, String?, String?, Bool).self) {
             let (userID, status, title, description, tags, privacy, linked, videoKey, size, thumbKey, thumbType,
                  account, session, youtubeID, thumbDone) = row
-            return PublishWork(videoID: videoID, userID: userID, videoStatus: VideoStatus(rawValue: status) ?? .failed,
+            return PublishWork(videoID: videoID, userID: userID, videoStatus: try DatabaseValue.decode(status, column: "videos.status"),
                                metadata: UploadMetadata(title: String(title.prefix(100)), description: String(description.prefix(5000)),
                                                         tags: tags, privacyStatus: privacy),
                                linkedChannelID: linked, videoKey: videoKey, videoSize: size, thumbnailKey: thumbKey, thumbnailType: thumbType,

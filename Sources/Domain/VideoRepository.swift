@@ -31,9 +31,9 @@ public struct VideoRepository: Sendable {
                                        durationTarget: Int(c[8].decode(Int32.self)), keywords: c[9].decode([String].self),
                                        costLimit: 0, qualityThreshold: Int(c[11].decode(Int32.self)), defaultCostLimit: 0)
         request.costLimit = Money(micros: try c[10].decode(Int64.self))
-        return Video(id: try c[0].decode(String.self), kind: VideoKind(rawValue: try c[27].decode(String.self)) ?? .video,
+        return Video(id: try c[0].decode(String.self), kind: try DatabaseValue.decode(try c[27].decode(String.self), column: "videos.kind"),
                      inputText: try c[28].decode(String?.self), channelID: request.channelID, batchID: try c[2].decode(String?.self),
-                     request: request, status: VideoStatus(rawValue: try c[12].decode(String.self)) ?? .failed,
+                     request: request, status: try DatabaseValue.decode(try c[12].decode(String.self), column: "videos.status"),
                      stage: try c[13].decode(String?.self), progress: Int(try c[14].decode(Int32.self)),
                      estimatedCost: Money(micros: try c[15].decode(Int64.self)), spent: Money(micros: try c[16].decode(Int64.self)),
                      reserved: Money(micros: try c[17].decode(Int64.self)), qualityScore: try c[18].decode(Int32?.self).map(Int.init),
@@ -74,7 +74,7 @@ public struct VideoRepository: Sendable {
         var records: [StageRecord] = []
         for try await (stage, status, attempt, provider, model, cost, error, started, finished)
             in rows.decode((String, String, Int32, String?, String?, Int64, String?, Date?, Date?).self) {
-            guard let stage = PipelineStage(rawValue: stage) else { continue }
+            let stage: PipelineStage = try DatabaseValue.decode(stage, column: "video_stages.stage")
             records.append(StageRecord(stage: stage, status: status, attempt: Int(attempt), provider: provider, model: model,
                                        cost: Money(micros: cost), error: error, startedAt: started, finishedAt: finished))
         }
@@ -175,7 +175,7 @@ extension VideoRepository {
             """, logger: logger)
         var stages: [(stage: PipelineStage, state: String, count: Int)] = []
         for try await (stage, state, count) in rows.decode((String, String, Int64).self) {
-            if let stage = PipelineStage(rawValue: stage) { stages.append((stage, state, Int(count))) }
+            stages.append((try DatabaseValue.decode(stage, column: "video_stages.stage"), state, Int(count)))
         }
         let order = PipelineStage.allCases
         stages.sort { (order.firstIndex(of: $0.stage) ?? 0, $0.state) < (order.firstIndex(of: $1.stage) ?? 0, $1.state) }

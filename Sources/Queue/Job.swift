@@ -39,7 +39,7 @@ public struct Job: Sendable, Equatable, Identifiable {
         kind = try cells[2].decode(String.self)
         args = try cells[3].decode(String.self)
         let rawState = try cells[4].decode(String.self)
-        state = JobState(rawValue: rawState) ?? .discarded
+        state = try DatabaseValue.decode(rawState, column: "jobs.state")
         priority = Int(try cells[5].decode(Int32.self))
         attempt = Int(try cells[6].decode(Int32.self))
         maxAttempts = Int(try cells[7].decode(Int32.self))

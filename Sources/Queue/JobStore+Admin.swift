@@ -30,7 +30,7 @@ extension JobStore {
             "SELECT state, count(*) FROM jobs WHERE id = ANY(\(ids)) GROUP BY state", logger: logger)
         var counts: [JobState: Int] = [:]
         for try await (state, count) in rows.decode((String, Int64).self) {
-            if let state = JobState(rawValue: state) { counts[state] = Int(count) }
+            counts[try DatabaseValue.decode(state, column: "jobs.state", as: JobState.self)] = Int(count)
         }
         return counts
     }
@@ -76,7 +76,7 @@ extension JobStore {
             """, logger: logger)
         var states: [Int64: JobState] = [:]
         for try await (id, state) in rows.decode((Int64, String).self) {
-            states[id] = JobState(rawValue: state)
+            states[id] = try DatabaseValue.decode(state, column: "jobs.state")
         }
         return states
     }

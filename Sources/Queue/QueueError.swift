@@ -22,6 +22,8 @@ public struct QueueError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let queueNotFound = Code(raw: "queue_not_found")
         /// The database could not be reached.
         public static let databaseUnavailable = Code(raw: "database_unavailable")
+        /// A column holds a value this build has no case for (see `DatabaseValue`).
+        public static let unknownValue = Code(raw: "unknown_value")
     }
 
     public var code: Code

@@ -65,3 +65,28 @@ import Testing
         for _ in 0..<100 { #expect((16...24).contains(random.delay(afterAttempt: 2))) }
     }
 }
+
+/// A stored value this build does not know is an error naming it, never another state.
+@Suite struct DatabaseValueTests {
+    @Test func anUnknownValueIsAnErrorNamingTheColumnAndTheValue() throws {
+        #expect(try DatabaseValue.decode("running", column: "jobs.state", as: JobState.self) == .running)
+        do {
+            _ = try DatabaseValue.decode("paused-by-a-newer-build", column: "jobs.state", as: JobState.self)
+            Issue.record("an unknown state was read as a known one")
+        } catch let error as QueueError {
+            #expect(error.code == .unknownValue)
+            #expect(error.message.contains("jobs.state") && error.message.contains("paused-by-a-newer-build"))
+        }
+    }
+
+    /// A job row whose state was changed behind the build's back is refused when read.
+    @Test func aJobInAStateThisBuildDoesNotKnowIsNotReadAsDiscarded() async throws {
+        try await withDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let job = try await store.insert(NewJob(kind: "noop"))
+            try await db.client.query("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check", logger: db.logger)
+            try await db.client.query("UPDATE jobs SET state = 'hibernating' WHERE id = \(job.id)", logger: db.logger)
+            await #expect(throws: QueueError.self) { _ = try await store.job(id: job.id) }
+        }
+    }
+}
