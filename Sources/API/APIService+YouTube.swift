@@ -41,6 +41,8 @@ extension APIService {
     func youTubeCallback(_ input: Operations.YouTubeCallback.Input) async throws -> Operations.YouTubeCallback.Output {
         let youtube = try requireYouTube()
         let accounts = youTubeAccounts(youtube)
+        try InputLimits.check(input.query.state, max: 200, field: "state")
+        try InputLimits.check(input.query.code, max: 2000, field: "code")
         guard let pending = try await accounts.pendingConnect(state: input.query.state) else { throw Self.unknownState }
         if let error = input.query.error {
             _ = try await accounts.finishConnect(state: input.query.state)
@@ -64,6 +66,8 @@ extension APIService {
         case .json(let body): form = body
         case .urlEncodedForm(let body): form = body
         }
+        try InputLimits.check(form.state, max: 200, field: "state")
+        try InputLimits.check(form.code, max: 2000, field: "code")
         let youtube = try requireYouTube()
         let accounts = youTubeAccounts(youtube)
         guard let userID = try await accounts.finishConnect(state: form.state) else { throw Self.unknownState }

@@ -39,7 +39,7 @@ public struct SystemHostResolver: HostResolver {
     public init(timeout: Duration = .seconds(10)) { self.timeout = timeout }
 
     public func addresses(of host: String) async throws -> [NetworkAddress] {
-        let timeout = TimeAmount.milliseconds(Int64(timeout.components.seconds) * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let timeout = TimeAmount(timeout)
         return try await withCheckedThrowingContinuation { continuation in
             let answer = OnceContinuation(continuation)
             let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: timeout) { answer.resume(.failure(Failure())) }

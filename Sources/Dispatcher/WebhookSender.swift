@@ -10,8 +10,8 @@ import NIOCore
 /// A receiver URL is a user's input, so each attempt goes through `addresses`: the host is
 /// resolved and checked where the connection is made, and the connection goes to the address
 /// that was checked. Redirects are never followed (a 3xx is a failed attempt), and errors say
-/// no more than "refused: address not allowed" or "connection failed", so the delivery log
-/// cannot be used to probe the network.
+/// no more than `refused`, `connectionFailed` or `timedOut`, so the delivery log cannot be
+/// used to probe the network.
 public struct WebhookSender: Sendable {
     public var timeout: Duration
     /// Bytes of the answer kept.
@@ -33,10 +33,7 @@ public struct WebhookSender: Sendable {
 
     public func send(_ attempt: WebhookAttempt, now: Date = Date()) async -> WebhookAttemptResult {
         let started = ContinuousClock.now
-        func elapsed() -> Int { Self.milliseconds(ContinuousClock.now - started) }
-        func failure(_ message: String) -> WebhookAttemptResult {
-            WebhookAttemptResult(statusCode: nil, latencyMilliseconds: elapsed(), responseBody: nil, error: message, retryAfter: nil)
-        }
+        func failure(_ message: String) -> WebhookAttemptResult { Self.failure(message, since: started) }
         guard let url = URL(string: attempt.url), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let rawHost = url.host, !rawHost.isEmpty else {
             return failure("the endpoint's url is not an absolute http(s) URL")
@@ -60,8 +57,7 @@ public struct WebhookSender: Sendable {
     private func configuration(host: String, address: NetworkAddress) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(Self.milliseconds(min(timeout, .seconds(10))))),
-                           read: .milliseconds(Int64(Self.milliseconds(timeout)))),
+            timeout: .init(connect: TimeAmount(min(timeout, .seconds(10))), read: TimeAmount(timeout)),
             connectionPool: .init(idleTimeout: .seconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1),
             proxy: nil,
             ignoreUncleanSSLShutdown: false,
@@ -71,7 +67,6 @@ public struct WebhookSender: Sendable {
     }
 
     private func send(_ attempt: WebhookAttempt, through client: HTTPClient, now: Date, started: ContinuousClock.Instant) async -> WebhookAttemptResult {
-        func elapsed() -> Int { Self.milliseconds(ContinuousClock.now - started) }
         let timestamp = Int(now.timeIntervalSince1970)
         let body = Data(attempt.body.utf8)
         var request = HTTPClientRequest(url: attempt.url)
@@ -84,19 +79,25 @@ public struct WebhookSender: Sendable {
                             value: StandardWebhooks.signature(id: attempt.deliveryID, timestamp: timestamp, body: body, secret: attempt.secret))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(Self.milliseconds(timeout))))
+            let response = try await client.execute(request, timeout: TimeAmount(timeout))
             var kept = Data()
             for try await chunk in response.body where kept.count < responseLimit {
                 kept.append(contentsOf: chunk.readableBytesView.prefix(responseLimit - kept.count))
             }
-            return WebhookAttemptResult(statusCode: Int(response.status.code), latencyMilliseconds: elapsed(),
+            return WebhookAttemptResult(statusCode: Int(response.status.code), latencyMilliseconds: Self.milliseconds(ContinuousClock.now - started),
                                         responseBody: String(decoding: kept, as: UTF8.self), error: nil,
                                         retryAfter: response.headers.first(name: "retry-after").flatMap(RetryAfter.parse))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return WebhookAttemptResult(statusCode: nil, latencyMilliseconds: elapsed(), responseBody: nil, error: Self.timedOut, retryAfter: nil)
+            return Self.failure(Self.timedOut, since: started)
         } catch {
-            return WebhookAttemptResult(statusCode: nil, latencyMilliseconds: elapsed(), responseBody: nil, error: Self.connectionFailed, retryAfter: nil)
+            return Self.failure(Self.connectionFailed, since: started)
         }
+    }
+
+    /// An attempt that got no answer, with the time it took.
+    private static func failure(_ message: String, since started: ContinuousClock.Instant) -> WebhookAttemptResult {
+        WebhookAttemptResult(statusCode: nil, latencyMilliseconds: milliseconds(ContinuousClock.now - started), responseBody: nil,
+                             error: message, retryAfter: nil)
     }
 
     /// Whole milliseconds of a duration, clamped to what an `Int` holds.
