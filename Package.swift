@@ -96,6 +96,7 @@ let package = Package(
             dependencies: [
                 "Domain",
                 "Queue",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -130,8 +131,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "QueueTestSupport",
+            dependencies: [
+                "Queue",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .target(
             name: "TestSupport",
             dependencies: [
+                "QueueTestSupport",
                 "Queue",
                 "Domain",
                 "Dispatcher",
@@ -152,16 +162,16 @@ let package = Package(
         ),
         .testTarget(
             name: "QueueTests",
-            dependencies: ["Queue", "TestSupport"]
+            dependencies: ["Queue", "QueueTestSupport"]
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Providers", "Domain", "Queue", "Sandbox", "TestSupport"]
+            dependencies: ["Worker", "Dispatcher", "Providers", "Domain", "Queue", "Sandbox", "TestSupport"]
         ),
         .testTarget(
             name: "ProvidersTests",
             dependencies: [
-                "Providers", "Domain", "Queue", "Worker", "Sandbox", "TestSupport",
+                "Providers", "Dispatcher", "Domain", "Queue", "Worker", "Sandbox", "TestSupport",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
@@ -176,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Queue", "Domain", "Providers", "Sandbox", "TestSupport",
+                "API", "Dispatcher", "Queue", "Domain", "Providers", "Sandbox", "TestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),

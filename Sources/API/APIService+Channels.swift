@@ -54,7 +54,7 @@ extension Channel {
                   Components.Schemas.PostingSchedule.FrequencyPayload(rawValue: schedule.frequency)
                       .map { .init(frequency: $0, preferredTimes: schedule.preferredTimes) }
               },
-              status: .init(rawValue: status) ?? .active, healthScore: healthScore, videosCount: videosCount,
+              status: .init(status), healthScore: healthScore, videosCount: videosCount,
               subscribers: subscribers, monthlyViews: monthlyViews, createdAt: createdAt)
     }
 }

@@ -95,7 +95,7 @@ extension APIService {
     }
 
     func taskSchema(_ video: Video) async throws -> Components.Schemas.ProcessingTask {
-        let produced = video.artifacts.first { $0.kind == (video.kind == .voice ? "audio" : video.kind.rawValue) }
+        let produced = video.artifacts.first { $0.kind.rawValue == (video.kind == .voice ? ArtifactKind.audio.rawValue : video.kind.rawValue) }
         var text: String?
         if video.kind == .script, video.status == .completed, let artifact = produced, let storage = artifacts {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-task-\(UUID().uuidString)")
@@ -107,7 +107,7 @@ extension APIService {
         return .init(taskId: video.id, kind: .init(rawValue: video.kind.rawValue) ?? .script, status: .init(rawValue: video.status.rawValue) ?? .failed,
                      estimatedCost: video.estimatedCost.dollars, actualCost: video.spent.dollars,
                      estimatedCompletion: video.progressSchema.estimatedCompletion, text: text,
-                     artifact: schema.artifacts.first { $0.kind.rawValue == produced?.kind },
+                     artifact: schema.artifacts.first { $0.kind.rawValue == produced?.kind.rawValue },
                      error: video.errorSchema, statusUrl: "\(APIServer.basePath)/videos/\(video.id)/status")
     }
 }

@@ -68,7 +68,7 @@ extension APIService {
         let caller = try CurrentUser.require()
         guard let storage = artifacts,
               let video = try await videos.video(id: input.path.videoId, userID: caller.user.id),
-              let artifact = video.artifacts.first(where: { $0.kind == input.path.kind.rawValue })
+              let artifact = video.artifacts.first(where: { $0.kind.rawValue == input.path.kind.rawValue })
         else { throw APIError.notFound }
         // Copied from storage (a shared directory or a bucket) to a local file, then streamed in
         // chunks: memory stays bounded whatever the artifact's size.
@@ -111,15 +111,13 @@ extension Video {
                                        thumbnail: $0.thumbnail, keywordCoverage: $0.keywordCoverage) },
             regeneratedStage: regeneratedStage, error: errorSchema,
             stages: stages.map { stage in
-                .init(stage: .init(rawValue: stage.stage.rawValue) ?? .script, status: .init(rawValue: stage.status) ?? .pending,
+                .init(stage: .init(stage.stage), status: .init(stage.status),
                       attempt: stage.attempt, provider: stage.provider, model: stage.model, cost: stage.cost.dollars, error: stage.error,
                       startedAt: stage.startedAt, finishedAt: stage.finishedAt)
             },
-            artifacts: artifacts.compactMap { artifact in
-                Components.Schemas.ArtifactInfo.KindPayload(rawValue: artifact.kind).map {
-                    .init(kind: $0, contentType: artifact.contentType, sizeBytes: artifact.sizeBytes, durationSeconds: artifact.durationSeconds,
-                          url: "\(APIServer.basePath)/videos/\(id)/artifacts/\(artifact.kind)")
-                }
+            artifacts: artifacts.map { artifact in
+                .init(kind: .init(artifact.kind), contentType: artifact.contentType, sizeBytes: artifact.sizeBytes,
+                      durationSeconds: artifact.durationSeconds, url: "\(APIServer.basePath)/videos/\(id)/artifacts/\(artifact.kind.rawValue)")
             },
             createdAt: createdAt, updatedAt: updatedAt, completedAt: finishedAt, youtubeVideoId: youtubeVideoID, publishedAt: publishedAt)
     }

@@ -57,7 +57,7 @@ extension APIService {
 extension WebhookEndpoint {
     var schema: Components.Schemas.Webhook {
         .init(id: id, url: url, events: events.compactMap(Components.Schemas.WebhookEvent.init(rawValue:)), description: description,
-              status: .init(rawValue: status) ?? .active, disabledReason: disabledReason, failingSince: failingSince, createdAt: createdAt,
+              status: .init(status), disabledReason: disabledReason, failingSince: failingSince, createdAt: createdAt,
               updatedAt: updatedAt)
     }
 }

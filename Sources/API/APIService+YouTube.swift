@@ -115,7 +115,7 @@ extension APIService {
         return .ok(.init(body: .json(.init(
             accountId: account.id, day: QuotaDay.of(now), used: account.quotaUsed, limit: account.quotaLimit, safetyBuffer: policy.safetyBuffer,
             available: available, uploadsAvailable: available / max(1, policy.uploadUnits), resetsAt: account.quotaResetsAt,
-            status: .init(rawValue: account.status) ?? .active, costs: .init(additionalProperties: policy.costs)))))
+            status: .init(account.status), costs: .init(additionalProperties: policy.costs)))))
     }
 
     func publishVideo(_ input: Operations.PublishVideo.Input) async throws -> Operations.PublishVideo.Output {
@@ -181,14 +181,14 @@ extension APIService {
 
 extension YouTubeAccount {
     var schema: Components.Schemas.YouTubeAccount {
-        .init(accountId: id, email: email, channelName: channelName, youtubeChannelId: youtubeChannelID, status: .init(rawValue: status) ?? .active,
+        .init(accountId: id, email: email, channelName: channelName, youtubeChannelId: youtubeChannelID, status: .init(status),
               quotaUsed: quotaUsed, quotaLimit: quotaLimit, healthScore: healthScore, lastError: lastError, connectedAt: createdAt)
     }
 }
 
 extension PublicationStatus {
     var schema: Components.Schemas.Publication {
-        .init(videoId: videoID, status: .init(rawValue: status) ?? .queued, accountId: accountID, youtubeVideoId: youtubeVideoID,
+        .init(videoId: videoID, status: .init(status), accountId: accountID, youtubeVideoId: youtubeVideoID,
               waitingUntil: waitingUntil, error: error)
     }
 }

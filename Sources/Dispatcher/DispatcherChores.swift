@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Logging
 import PostgresNIO
 import Queue
@@ -16,6 +17,12 @@ public enum DispatcherChores {
         public var maintenance = MaintenanceConfiguration()
         /// How often reservations no attempt holds are settled.
         public var reservationSettleInterval: Duration = .seconds(5)
+        /// How often the webhook fan-out runs when no NOTIFY woke it.
+        public var fanoutInterval: Duration = .seconds(5)
+        /// How often publications waiting for the quota reset are looked at.
+        public var quotaResetInterval: Duration = .seconds(30)
+        /// The clock quota days are counted by (tests move it).
+        public var now: @Sendable () -> Date = { Date() }
         /// How long finished webhook deliveries and dispatched events are kept.
         public var webhookRetention: Duration = .seconds(30 * 86_400)
         /// Where the email outbox goes.
@@ -42,8 +49,8 @@ public enum DispatcherChores {
             + [EmailSender(client: client, transport: settings.emailTransport, logger: logger),
                RateLimitPruner(client: client, logger: logger),
                ReservationSettler(ledger: CostLedger(client: client, logger: logger), interval: settings.reservationSettleInterval),
-               QuotaResetWaker(publications: PublicationStore(client: client, logger: logger)),
-               WebhookFanout(store: deliveries), WebhookPruner(store: deliveries, retention: settings.webhookRetention),
+               QuotaResetWaker(publications: PublicationStore(client: client, logger: logger), interval: settings.quotaResetInterval, now: settings.now),
+               WebhookFanout(store: deliveries, interval: settings.fanoutInterval), WebhookPruner(store: deliveries, retention: settings.webhookRetention),
                CredentialPruner(client: client, logger: logger),
                OutboxPruner(client: client, logger: logger, retention: settings.webhookRetention),
                TwoFactorSecretSealer(users: UserRepository(client: client, logger: logger, cipher: settings.cipher))]

@@ -67,8 +67,8 @@ public struct AccountService: Sendable {
         }
     }
 
-    /// Deletes an account: cancels its queued and running jobs (domain jobs carry the owner in
-    /// `args.user_id`), then removes the user and, by cascade, everything it owns.
+    /// Deletes an account: cancels its queued and running jobs (domain jobs are inserted with
+    /// the user as `owner`), then removes the user and, by cascade, everything it owns.
     public func deleteAccount(userID: String) async throws {
         let jobs = JobStore(client: client, logger: logger)
         try await client.withRetryingTransaction(logger: logger) { tx in
@@ -118,39 +118,5 @@ public struct LogEmailTransport: EmailTransport {
             logger.notice("email held: no SMTP server is configured (YTEMPIRE_SMTP_URL); its body is not logged",
                           metadata: ["email.id": "\(email.id)", "email.subject": "\(email.subject)"])
         }
-    }
-}
-
-/// Delivers the email outbox through a transport, oldest first; an email that fails stays
-/// in the outbox and is tried again on the next round.
-public struct EmailSender: MaintenanceTask {
-    public let client: PostgresClient
-    public let transport: any EmailTransport
-    public let logger: Logger
-    public let interval: Duration
-    public var name: String { "email-sender" }
-
-    public init(client: PostgresClient, transport: any EmailTransport, logger: Logger, interval: Duration = .seconds(1)) {
-        self.client = client
-        self.transport = transport
-        self.logger = logger
-        self.interval = interval
-    }
-
-    public func runOnce() async throws -> Int {
-        let outbox = EmailOutbox(logger: logger)
-        var sent: [Int64] = []
-        for email in try await outbox.pending(on: client) {
-            do {
-                try await transport.send(email)
-                sent.append(email.id)
-            } catch {
-                logger.warning("sending an email failed; it stays in the outbox",
-                               metadata: ["email.id": "\(email.id)", "error": "\(String(reflecting: error))"])
-                break
-            }
-        }
-        try await outbox.markSent(ids: sent, on: client)
-        return sent.count
     }
 }

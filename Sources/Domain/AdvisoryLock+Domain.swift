@@ -5,8 +5,7 @@ import Queue
 extension AdvisoryLock {
     /// A batch's videos finishing together check its completion one at a time.
     static let batchCompletion = AdvisoryLock(space: 7)
-    /// One waiting sync per channel.
-    static let channelSync = AdvisoryLock(space: 11)
+    // Space 11 (one waiting sync per channel) is retired: the sync job's unique key does it.
     /// One `quota.exhausted` event per user and Pacific day.
     static let quotaExhaustedNotice = AdvisoryLock(space: 13)
 }

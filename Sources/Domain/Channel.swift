@@ -9,7 +9,7 @@ public struct Channel: Sendable, Equatable {
     public var targetAudience: String?
     /// The posting schedule as JSON (`{"frequency": …, "preferred_times": […]}`), validated on write.
     public var postingSchedule: PostingSchedule?
-    public var status: String
+    public var status: ChannelStatus
     public var healthScore: Int
     public var videosCount: Int
     public var subscribers: Int64

@@ -13,20 +13,20 @@ public struct ChannelRepository: Sendable {
         self.logger = logger
     }
 
+    /// The columns `decode` reads, by name.
     static let columns = """
-        c.id, c.name, c.youtube_channel_id, c.category, c.target_audience, c.posting_schedule::text, c.status, \
-        c.health_score, (SELECT count(*) FROM videos v WHERE v.channel_id = c.id), c.subscribers, c.monthly_views, c.created_at
+        c.id, c.name, c.youtube_channel_id, c.category, c.target_audience, c.posting_schedule::text AS posting_schedule, c.status, \
+        c.health_score, (SELECT count(*) FROM videos v WHERE v.channel_id = c.id) AS videos_count, c.subscribers, c.monthly_views, c.created_at
         """
 
+    /// Decodes a row selected with `columns` (other columns may follow).
     static func decode(_ row: PostgresRow) throws -> Channel {
-        let cells = row.makeRandomAccess()
-        let schedule = try cells[5].decode(String?.self).flatMap { try? JSONDecoder().decode(PostingSchedule.self, from: Data($0.utf8)) }
-        return Channel(id: try cells[0].decode(String.self), name: try cells[1].decode(String.self),
-                       youtubeChannelID: try cells[2].decode(String?.self), category: try cells[3].decode(String?.self),
-                       targetAudience: try cells[4].decode(String?.self), postingSchedule: schedule,
-                       status: try cells[6].decode(String.self), healthScore: Int(try cells[7].decode(Int32.self)),
-                       videosCount: Int(try cells[8].decode(Int64.self)), subscribers: try cells[9].decode(Int64.self),
-                       monthlyViews: try cells[10].decode(Int64.self), createdAt: try cells[11].decode(Date.self))
+        let c = NamedRow(row)
+        let schedule = try c("posting_schedule", as: String?.self).flatMap { try? JSONDecoder().decode(PostingSchedule.self, from: Data($0.utf8)) }
+        return Channel(id: try c("id"), name: try c("name"), youtubeChannelID: try c("youtube_channel_id"), category: try c("category"),
+                       targetAudience: try c("target_audience"), postingSchedule: schedule, status: try DatabaseValue.decode(try c("status"), column: "channels.status"),
+                       healthScore: Int(try c("health_score", as: Int32.self)), videosCount: Int(try c("videos_count", as: Int64.self)),
+                       subscribers: try c("subscribers"), monthlyViews: try c("monthly_views"), createdAt: try c("created_at"))
     }
 
     private static func scheduleJSON(_ schedule: PostingSchedule?) throws -> String? {
@@ -81,7 +81,7 @@ public struct ChannelRepository: Sendable {
     /// - Parameter status: `active`, `suspended`, or nil for all.
     public func list(userID: String, status: String?, offset: Int, limit: Int) async throws -> (channels: [Channel], total: Int) {
         let rows = try await client.query("""
-            SELECT \(unescaped: Self.columns), count(*) OVER () FROM channels c
+            SELECT \(unescaped: Self.columns), count(*) OVER () AS total FROM channels c
              WHERE c.user_id = \(userID) AND (\(status)::text IS NULL OR c.status = \(status))
              ORDER BY c.created_at, c.id OFFSET \(offset) LIMIT \(limit)
             """, logger: logger)
@@ -89,7 +89,7 @@ public struct ChannelRepository: Sendable {
         var total = 0
         for try await row in rows {
             channels.append(try Self.decode(row))
-            total = Int(try row.makeRandomAccess()[12].decode(Int64.self))
+            total = Int(try NamedRow(row)("total", as: Int64.self))
         }
         if channels.isEmpty, offset > 0 {
             let count = try await client.query("SELECT count(*) FROM channels WHERE user_id = \(userID) AND (\(status)::text IS NULL OR status = \(status))",

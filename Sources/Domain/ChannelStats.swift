@@ -95,17 +95,9 @@ public struct ChannelStats: Sendable {
                 : "The channel's YouTube account is not connected or needs reconnecting")
         }
         // One waiting sync per channel: a request while one is unfinished gets that one.
-        return try await client.withTransaction(logger: logger) { connection in
-            try await AdvisoryLock.channelSync.lock(channelID, on: connection, logger: logger)
-            let waiting = try await connection.query("""
-                SELECT id FROM jobs WHERE kind = \(ChannelSyncArgs.kind) AND args->>'channel_id' = \(channelID)
-                   AND state IN ('available', 'scheduled', 'retryable', 'running')
-                 ORDER BY id LIMIT 1
-                """, logger: logger)
-            for try await id in waiting.decode(Int64.self) { return id }
-            let job = try NewJob(kind: ChannelSyncArgs.kind, encoding: ChannelSyncArgs(channelID: channelID, userID: userID), maxAttempts: 5)
-            return try await jobs.insert([job], on: connection)[0].id
-        }
+        let job = try NewJob(kind: ChannelSyncArgs.kind, encoding: ChannelSyncArgs(channelID: channelID, userID: userID), maxAttempts: 5,
+                             uniqueKey: "channel.sync:\(channelID)", uniqueStates: NewJob.unfinishedStates, owner: userID)
+        return try await jobs.insert(job).id
     }
 
     /// The channel's account and published videos, or nil when it can no longer be synced.

@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import Queue
 
-/// The arguments of every stage job. `user_id` lets account deletion find the work;
+/// The arguments of every stage job (its job's owner is `user_id`, so account deletion finds the work);
 /// `generation` counts redos after a failed review (each has its own unique key).
 public struct StageJobArgs: Codable, Sendable, Equatable {
     public var videoID: String
@@ -26,7 +26,7 @@ public struct StageJobArgs: Codable, Sendable, Equatable {
     /// transaction can never enqueue the same stage twice.
     public func job(priority: Int) throws -> NewJob {
         try NewJob(kind: stage.jobKind, encoding: self, queue: stage.queue, priority: priority, maxAttempts: 5,
-                   uniqueKey: "video:\(videoID):\(stage.rawValue):\(generation)")
+                   uniqueKey: "video:\(videoID):\(stage.rawValue):\(generation)", owner: userID)
     }
 }
 
@@ -122,7 +122,7 @@ public struct PipelineStore: Sendable {
             for artifact in outcome.artifacts {
                 try await connection.query("""
                     INSERT INTO artifacts (video_id, kind, storage_key, content_type, size_bytes, duration_seconds)
-                    VALUES (\(args.videoID), \(artifact.kind), \(artifact.storageKey), \(artifact.contentType), \(artifact.sizeBytes),
+                    VALUES (\(args.videoID), \(artifact.kind.rawValue), \(artifact.storageKey), \(artifact.contentType), \(artifact.sizeBytes),
                             \(artifact.durationSeconds))
                     ON CONFLICT (video_id, kind) DO UPDATE
                        SET storage_key = excluded.storage_key, content_type = excluded.content_type, size_bytes = excluded.size_bytes,

@@ -40,7 +40,7 @@ public struct PublishWork: Sendable {
 /// A publication as users see it.
 public struct PublicationStatus: Sendable, Equatable {
     public var videoID: String
-    public var status: String
+    public var status: PublicationState
     public var accountID: String?
     public var youtubeVideoID: String?
     public var waitingUntil: Date?
@@ -89,7 +89,8 @@ public struct PublicationStore: Sendable {
             }
             guard hasAccount else { throw DomainError(.invalidState, "Connect a YouTube account first (POST /youtube/oauth/connect)") }
             let job = try NewJob(kind: PublishJobArgs.kind, encoding: PublishJobArgs(videoID: videoID, userID: userID),
-                                 queue: PublishJobArgs.queue, maxAttempts: 10, uniqueKey: "publish:\(videoID):\(UUID().uuidString)")
+                                 queue: PublishJobArgs.queue, maxAttempts: 10, uniqueKey: "publish:\(videoID)",
+                                 uniqueStates: NewJob.unfinishedStates, owner: userID)
             let inserted = try await jobs.insert([job], on: connection)
             // A publication that failed before keeps its session, so publishing again resumes it.
             try await connection.query("""
@@ -108,7 +109,7 @@ public struct PublicationStore: Sendable {
             SELECT status, account_id, youtube_video_id, waiting_until, error FROM publications WHERE video_id = \(videoID)
             """, logger: logger)
         for try await (status, account, youtubeID, waiting, error) in rows.decode((String, String?, String?, Date?, String?).self) {
-            return PublicationStatus(videoID: videoID, status: status, accountID: account, youtubeVideoID: youtubeID, waitingUntil: waiting, error: error)
+            return PublicationStatus(videoID: videoID, status: try DatabaseValue.decode(status, column: "publications.status"), accountID: account, youtubeVideoID: youtubeID, waitingUntil: waiting, error: error)
         }
         throw DomainError(.notFound, "The video \(videoID) has no publication")
     }
@@ -254,20 +255,4 @@ public struct PublicationStore: Sendable {
         try await connection.query("UPDATE videos SET status = \(status.rawValue), updated_at = now() WHERE id = \(videoID)", logger: logger)
         try await DomainEvents.publishVideo(videoID, type: "video.progress", on: connection, logger: logger)
     }
-}
-
-/// The leader's chore that wakes publications waiting for a quota reset once it has come.
-public struct QuotaResetWaker: MaintenanceTask {
-    public let publications: PublicationStore
-    public let interval: Duration
-    public let now: @Sendable () -> Date
-    public var name: String { "quota-reset-waker" }
-
-    public init(publications: PublicationStore, interval: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() }) {
-        self.publications = publications
-        self.interval = interval
-        self.now = now
-    }
-
-    public func runOnce() async throws -> Int { try await publications.wakeWaiting(now: now()) }
 }

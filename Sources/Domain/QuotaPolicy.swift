@@ -41,8 +41,7 @@ public struct YouTubeAccount: Sendable, Equatable {
     public var email: String
     public var youtubeChannelID: String
     public var channelName: String
-    /// `active`, `auth_expired`, or `cooling_down` (active but resting after a failure).
-    public var status: String
+    public var status: YouTubeAccountStatus
     public var quotaUsed: Int
     public var quotaLimit: Int
     public var healthScore: Int

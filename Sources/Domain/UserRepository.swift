@@ -25,19 +25,18 @@ public struct UserRepository: Sendable {
     /// What a TOTP secret of `userID` is bound to when sealed.
     static func totpContext(_ userID: String) -> String { "totp:\(userID)" }
 
-    /// The columns `decode` reads, qualified by a table alias.
+    /// The columns `decode` reads, by name, qualified by a table alias.
     static func columns(_ alias: String = "users") -> String {
-        ["id", "email", "full_name", "company", "subscription_tier", "email_verified_at IS NOT NULL", "totp_enabled", "created_at"]
+        ["id", "email", "full_name", "company", "subscription_tier", "email_verified_at IS NOT NULL AS email_verified", "totp_enabled", "created_at"]
             .map { "\(alias).\($0)" }.joined(separator: ", ")
     }
 
-    /// Decodes the first columns of a row selected with `columns`.
+    /// Decodes a row selected with `columns` (other columns may follow).
     static func decode(_ row: PostgresRow) throws -> User {
-        let cells = row.makeRandomAccess()
-        return User(id: try cells[0].decode(String.self), email: try cells[1].decode(String.self),
-                    fullName: try cells[2].decode(String.self), company: try cells[3].decode(String?.self),
-                    subscriptionTier: try cells[4].decode(String.self), emailVerified: try cells[5].decode(Bool.self),
-                    twoFactorEnabled: try cells[6].decode(Bool.self), createdAt: try cells[7].decode(Date.self))
+        let c = NamedRow(row)
+        return User(id: try c("id"), email: try c("email"), fullName: try c("full_name"), company: try c("company"),
+                    subscriptionTier: try c("subscription_tier"), emailVerified: try c("email_verified"),
+                    twoFactorEnabled: try c("totp_enabled"), createdAt: try c("created_at"))
     }
 
     /// Inserts a user; an email already taken (case-insensitively) is a `conflict`.
@@ -70,7 +69,7 @@ public struct UserRepository: Sendable {
             SELECT \(unescaped: Self.columns()), password_hash FROM users WHERE lower(email) = lower(\(email))
             """, logger: logger)
         for try await row in rows {
-            let hash = try row.makeRandomAccess()[8].decode(String.self)
+            let hash = try NamedRow(row)("password_hash", as: String.self)
             return (try Self.decode(row), hash)
         }
         return nil

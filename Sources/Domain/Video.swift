@@ -127,7 +127,7 @@ public struct Video: Sendable, Equatable {
 /// One stage of one video: where it is, who produced it and what it cost.
 public struct StageRecord: Sendable, Equatable {
     public var stage: PipelineStage
-    public var status: String
+    public var status: StageStatus
     public var attempt: Int
     public var provider: String?
     public var model: String?
@@ -139,14 +139,13 @@ public struct StageRecord: Sendable, Equatable {
 
 /// A stored output of a stage.
 public struct Artifact: Sendable, Equatable {
-    /// `script`, `audio`, `thumbnail` or `video`.
-    public var kind: String
+    public var kind: ArtifactKind
     public var storageKey: String
     public var contentType: String
     public var sizeBytes: Int64
     public var durationSeconds: Double?
 
-    public init(kind: String, storageKey: String, contentType: String, sizeBytes: Int64, durationSeconds: Double?) {
+    public init(kind: ArtifactKind, storageKey: String, contentType: String, sizeBytes: Int64, durationSeconds: Double?) {
         self.kind = kind
         self.storageKey = storageKey
         self.contentType = contentType

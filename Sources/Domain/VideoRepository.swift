@@ -13,35 +13,33 @@ public struct VideoRepository: Sendable {
         self.logger = logger
     }
 
+    /// The columns `decode` reads, by name.
     static let columns = """
         v.id, v.channel_id, v.batch_id, v.title, v.description, v.script_style, v.voice_id, v.thumbnail_style, v.duration_target, \
         v.keywords, v.cost_limit, v.quality_threshold, v.status, v.stage, v.progress, v.estimated_cost, v.spent, v.reserved, \
-        v.quality_score, v.quality::text, v.regenerated_stage, v.error_code, v.error_message, v.tags, v.created_at, v.updated_at, \
+        v.quality_score, v.quality::text AS quality, v.regenerated_stage, v.error_code, v.error_message, v.tags, v.created_at, v.updated_at, \
         v.finished_at, v.kind, v.input_text, v.youtube_video_id, v.published_at
         """
 
-    /// How many columns `columns` selects (the next one is the caller's).
-    static let columnCount = 31
-
+    /// Decodes a row selected with `columns` (other columns may follow).
     static func decode(_ row: PostgresRow) throws -> Video {
-        let c = row.makeRandomAccess()
-        var request = try VideoRequest(channelID: c[1].decode(String.self), title: c[3].decode(String.self),
-                                       description: c[4].decode(String.self), scriptStyle: c[5].decode(String.self),
-                                       voiceID: c[6].decode(String.self), thumbnailStyle: c[7].decode(String.self),
-                                       durationTarget: Int(c[8].decode(Int32.self)), keywords: c[9].decode([String].self),
-                                       costLimit: 0, qualityThreshold: Int(c[11].decode(Int32.self)), defaultCostLimit: 0)
-        request.costLimit = Money(micros: try c[10].decode(Int64.self))
-        return Video(id: try c[0].decode(String.self), kind: try DatabaseValue.decode(try c[27].decode(String.self), column: "videos.kind"),
-                     inputText: try c[28].decode(String?.self), channelID: request.channelID, batchID: try c[2].decode(String?.self),
-                     request: request, status: try DatabaseValue.decode(try c[12].decode(String.self), column: "videos.status"),
-                     stage: try c[13].decode(String?.self), progress: Int(try c[14].decode(Int32.self)),
-                     estimatedCost: Money(micros: try c[15].decode(Int64.self)), spent: Money(micros: try c[16].decode(Int64.self)),
-                     reserved: Money(micros: try c[17].decode(Int64.self)), qualityScore: try c[18].decode(Int32?.self).map(Int.init),
-                     quality: try c[19].decode(String?.self), regeneratedStage: try c[20].decode(String?.self),
-                     errorCode: try c[21].decode(String?.self), errorMessage: try c[22].decode(String?.self),
-                     tags: try c[23].decode([String].self), createdAt: try c[24].decode(Date.self), updatedAt: try c[25].decode(Date.self),
-                     finishedAt: try c[26].decode(Date?.self), youtubeVideoID: try c[29].decode(String?.self),
-                     publishedAt: try c[30].decode(Date?.self), stages: [], artifacts: [])
+        let c = NamedRow(row)
+        var request = try VideoRequest(channelID: c("channel_id"), title: c("title"), description: c("description"),
+                                       scriptStyle: c("script_style"), voiceID: c("voice_id"), thumbnailStyle: c("thumbnail_style"),
+                                       durationTarget: Int(c("duration_target", as: Int32.self)), keywords: c("keywords"),
+                                       costLimit: 0, qualityThreshold: Int(c("quality_threshold", as: Int32.self)), defaultCostLimit: 0)
+        request.costLimit = Money(micros: try c("cost_limit"))
+        return Video(id: try c("id"), kind: try DatabaseValue.decode(try c("kind"), column: "videos.kind"),
+                     inputText: try c("input_text"), channelID: request.channelID, batchID: try c("batch_id"),
+                     request: request, status: try DatabaseValue.decode(try c("status"), column: "videos.status"),
+                     stage: try c("stage"), progress: Int(try c("progress", as: Int32.self)),
+                     estimatedCost: Money(micros: try c("estimated_cost")), spent: Money(micros: try c("spent")),
+                     reserved: Money(micros: try c("reserved")), qualityScore: try c("quality_score", as: Int32?.self).map(Int.init),
+                     quality: try c("quality"), regeneratedStage: try c("regenerated_stage"),
+                     errorCode: try c("error_code"), errorMessage: try c("error_message"),
+                     tags: try c("tags"), createdAt: try c("created_at"), updatedAt: try c("updated_at"),
+                     finishedAt: try c("finished_at"), youtubeVideoID: try c("youtube_video_id"),
+                     publishedAt: try c("published_at"), stages: [], artifacts: [])
     }
 
     /// One of the user's videos with its stages and artifacts, or nil.
@@ -75,7 +73,7 @@ public struct VideoRepository: Sendable {
         for try await (stage, status, attempt, provider, model, cost, error, started, finished)
             in rows.decode((String, String, Int32, String?, String?, Int64, String?, Date?, Date?).self) {
             let stage: PipelineStage = try DatabaseValue.decode(stage, column: "video_stages.stage")
-            records.append(StageRecord(stage: stage, status: status, attempt: Int(attempt), provider: provider, model: model,
+            records.append(StageRecord(stage: stage, status: try DatabaseValue.decode(status, column: "video_stages.status"), attempt: Int(attempt), provider: provider, model: model,
                                        cost: Money(micros: cost), error: error, startedAt: started, finishedAt: finished))
         }
         let order = PipelineStage.allCases
@@ -89,7 +87,7 @@ public struct VideoRepository: Sendable {
             """, logger: logger)
         var artifacts: [Artifact] = []
         for try await (kind, key, type, size, duration) in rows.decode((String, String, String, Int64, Double?).self) {
-            artifacts.append(Artifact(kind: kind, storageKey: key, contentType: type, sizeBytes: size, durationSeconds: duration))
+            artifacts.append(Artifact(kind: try DatabaseValue.decode(kind, column: "artifacts.kind"), storageKey: key, contentType: type, sizeBytes: size, durationSeconds: duration))
         }
         return artifacts
     }
@@ -112,7 +110,7 @@ public struct VideoRepository: Sendable {
     /// A page of the user's videos, newest first, and how many match in all.
     public func list(userID: String, filter: ListFilter, offset: Int, limit: Int) async throws -> (videos: [Video], total: Int) {
         let rows = try await client.query("""
-            SELECT \(unescaped: Self.columns), count(*) OVER () FROM videos v
+            SELECT \(unescaped: Self.columns), count(*) OVER () AS total FROM videos v
              WHERE v.user_id = \(userID)
                AND (\(filter.channelID)::text IS NULL OR v.channel_id = \(filter.channelID))
                AND (\(filter.status?.rawValue)::text IS NULL OR v.status = \(filter.status?.rawValue))
@@ -124,7 +122,7 @@ public struct VideoRepository: Sendable {
         var total = 0
         for try await row in rows {
             videos.append(try Self.decode(row))
-            total = Int(try row.makeRandomAccess()[Self.columnCount].decode(Int64.self))
+            total = Int(try NamedRow(row)("total", as: Int64.self))
         }
         return (videos, total)
     }

@@ -153,7 +153,7 @@ public struct WebhookDeliveryStore: Sendable {
             // With the endpoint locked, counting its attempts in flight and taking a slot is one
             // statement (a new snapshot, after the lock: it sees the slots taken before).
             let started = try await connection.query("""
-                UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, sending_until = now() + \(slot) * interval '1 second'
+                UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, sending_until = now() + make_interval(secs => \(slot))
                  WHERE id = \(deliveryID)
                    AND (SELECT count(*) FROM webhook_deliveries
                          WHERE endpoint_id = \(endpointID) AND status = 'sending' AND sending_until > now() AND id <> \(deliveryID))
@@ -191,7 +191,7 @@ public struct WebhookDeliveryStore: Sendable {
                 """, logger: logger)
             let rows = try await connection.query("""
                 UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
-                 WHERE id = \(attempt.endpointID) RETURNING now() - failing_since > \(policy.disableAfter.seconds) * interval '1 second'
+                 WHERE id = \(attempt.endpointID) RETURNING now() - failing_since > make_interval(secs => \(policy.disableAfter.seconds))
                 """, logger: logger)
             var failingTooLong = false
             for try await value in rows.decode(Bool.self) { failingTooLong = value }
@@ -212,7 +212,7 @@ public struct WebhookDeliveryStore: Sendable {
             let wait = result.retryAfter.map { min(max($0, .seconds(1)), .seconds(86_400)) } ?? scheduled
             try await connection.query("""
                 UPDATE webhook_deliveries SET status = 'pending', sending_until = NULL,
-                       next_attempt_at = now() + \(wait.seconds) * interval '1 second'
+                       next_attempt_at = now() + make_interval(secs => \(wait.seconds))
                  WHERE id = \(attempt.deliveryID)
                 """, logger: logger)
             return wait
@@ -260,7 +260,7 @@ public struct WebhookDeliveryStore: Sendable {
     public func prune(olderThan age: Duration, limit: Int = 10_000) async throws -> Int {
         let rows = try await client.query("""
             WITH old AS (
-                SELECT id FROM webhook_deliveries WHERE finished_at < now() - \(age.seconds) * interval '1 second' LIMIT \(Int32(limit))
+                SELECT id FROM webhook_deliveries WHERE finished_at < now() - make_interval(secs => \(age.seconds)) LIMIT \(Int32(limit))
             )
             DELETE FROM webhook_deliveries d USING old WHERE d.id = old.id RETURNING 1
             """, logger: logger)

@@ -9,8 +9,7 @@ public struct WebhookEndpoint: Sendable, Equatable {
     public var url: String
     public var events: [String]
     public var description: String?
-    /// `active` or `disabled`.
-    public var status: String
+    public var status: WebhookEndpointStatus
     public var disabledReason: String?
     public var failingSince: Date?
     public var createdAt: Date
@@ -54,7 +53,8 @@ public struct WebhookRepository: Sendable {
     static func decode(_ row: PostgresRow) throws -> WebhookEndpoint {
         let (id, url, events, description, status, reason, failing, created, updated) =
             try row.decode((String, String, [String], String?, String, String?, Date?, Date, Date).self)
-        return WebhookEndpoint(id: id, url: url, events: events, description: description, status: status, disabledReason: reason,
+        return WebhookEndpoint(id: id, url: url, events: events, description: description,
+                               status: try DatabaseValue.decode(status, column: "webhook_endpoints.status"), disabledReason: reason,
                                failingSince: failing, createdAt: created, updatedAt: updated)
     }
 

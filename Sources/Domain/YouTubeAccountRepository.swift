@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Queue
 
 /// Tokens of one account, opened.
 public struct YouTubeCredentials: Sendable {
@@ -140,7 +141,8 @@ public struct YouTubeAccountRepository: Sendable {
         var accounts: [YouTubeAccount] = []
         for try await (id, email, channelID, name, status, used, limit, health, cooldown, error, created)
             in rows.decode((String, String, String, String, String, Int32, Int32, Int32, Date?, String?, Date).self) {
-            accounts.append(YouTubeAccount(id: id, email: email, youtubeChannelID: channelID, channelName: name, status: status,
+            accounts.append(YouTubeAccount(id: id, email: email, youtubeChannelID: channelID, channelName: name,
+                                           status: try DatabaseValue.decode(status, column: "youtube_accounts.status"),
                                            quotaUsed: Int(used), quotaLimit: Int(limit), healthScore: Int(health), cooldownUntil: cooldown,
                                            lastError: error, createdAt: created, quotaResetsAt: resets))
         }
@@ -201,7 +203,7 @@ public struct YouTubeAccountRepository: Sendable {
         let base = policy.cooldown.seconds
         try await client.query("""
             UPDATE youtube_accounts SET recent_failures = least(recent_failures + 1, 10), last_error = \(message),
-                   cooldown_until = now() + least(\(base) * power(2, least(recent_failures, 10)), 86400) * interval '1 second',
+                   cooldown_until = now() + make_interval(secs => least(\(base) * power(2, least(recent_failures, 10)), 86400)),
                    updated_at = now()
              WHERE id = \(accountID)
             """, logger: logger)

@@ -31,6 +31,12 @@ public struct Job: Sendable, Equatable, Identifiable {
         try JSONDecoder().decode(Args.self, from: Data(args.utf8))
     }
 
+    /// The columns `init(row:)` decodes, in its order: every query that reads jobs selects these.
+    static let columnList = """
+        id, queue, kind, args::text, state, priority::int4, attempt, max_attempts, run_at, lease_until, \
+        worker_id, cancel_requested_at, unique_key, errors::text, created_at, attempted_at, finished_at
+        """
+
     /// Decodes a row selected with `Job.columnList`.
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
@@ -93,6 +99,16 @@ public struct NewJob: Sendable, Equatable {
     public var runAt: Date?
     /// A duplicate insert with the same key returns the existing job instead of a second one.
     public var uniqueKey: String?
+    /// The states in which the job holds `uniqueKey` (River's unique states): once it leaves
+    /// them, a new job may take the key. Nil: the key is held for as long as the row is kept.
+    /// Must include every unfinished state.
+    public var uniqueStates: Set<JobState>?
+    /// Who the job works for (the domain's user id), so an owner's unfinished work can be found
+    /// without reading arguments; the queue gives it no other meaning.
+    public var owner: String?
+
+    /// The states a job waits or runs in: unique "while unfinished".
+    public static let unfinishedStates: Set<JobState> = [.available, .scheduled, .running, .retryable]
 
     /// - Parameters:
     ///   - kind: the handler that runs it.
@@ -102,8 +118,11 @@ public struct NewJob: Sendable, Equatable {
     ///   - maxAttempts: after this many failed attempts the job is discarded; default 20.
     ///   - runAt: not before this time; default now.
     ///   - uniqueKey: idempotency key; default none.
+    ///   - uniqueStates: the states in which the key is held; default all (as long as the row is kept).
+    ///   - owner: who the job works for; default none.
     public init(kind: String, args: String = "{}", queue: String = "default", priority: Int = 0,
-                maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil) {
+                maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil, uniqueStates: Set<JobState>? = nil,
+                owner: String? = nil) {
         self.kind = kind
         self.args = args
         self.queue = queue
@@ -111,14 +130,17 @@ public struct NewJob: Sendable, Equatable {
         self.maxAttempts = maxAttempts
         self.runAt = runAt
         self.uniqueKey = uniqueKey
+        self.uniqueStates = uniqueStates
+        self.owner = owner
     }
 
     /// A job whose arguments are encoded from a `Codable` value.
     public init<Args: Encodable>(kind: String, encoding args: Args, queue: String = "default", priority: Int = 0,
-                                 maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil) throws {
+                                 maxAttempts: Int = 20, runAt: Date? = nil, uniqueKey: String? = nil, uniqueStates: Set<JobState>? = nil,
+                                 owner: String? = nil) throws {
         let data = try JSONEncoder().encode(args)
         self.init(kind: kind, args: String(decoding: data, as: UTF8.self), queue: queue, priority: priority,
-                  maxAttempts: maxAttempts, runAt: runAt, uniqueKey: uniqueKey)
+                  maxAttempts: maxAttempts, runAt: runAt, uniqueKey: uniqueKey, uniqueStates: uniqueStates, owner: owner)
     }
 
     /// Checks the fields the database would otherwise reject with a less helpful message.
@@ -137,6 +159,17 @@ public struct NewJob: Sendable, Equatable {
         }
         if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > 500 {
             throw QueueError(.invalidJob, "unique key must be 1 to 500 characters")
+        }
+        if let uniqueStates {
+            guard uniqueKey != nil else { throw QueueError(.invalidJob, "unique states need a unique key") }
+            // As in River: a job moving between unfinished states must never meet a holder it
+            // did not conflict with at insert (a claim would fail on the unique index).
+            guard uniqueStates.isSuperset(of: Self.unfinishedStates) else {
+                throw QueueError(.invalidJob, "unique states must include available, scheduled, running and retryable")
+            }
+        }
+        if let owner, owner.isEmpty || owner.utf8.count > 200 {
+            throw QueueError(.invalidJob, "owner must be 1 to 200 characters")
         }
         // The database parses the JSON; this catches the common mistake cheaply on the hot path.
         let trimmed = args.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }

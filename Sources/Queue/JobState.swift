@@ -25,4 +25,20 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
         case .running, .completed, .cancelled, .discarded: false
         }
     }
+
+    /// The state's bit in a `unique_states` mask (`queue_state_bit` in the migration).
+    var bit: Int16 {
+        switch self {
+        case .available: 1
+        case .scheduled: 2
+        case .running: 4
+        case .retryable: 8
+        case .completed: 16
+        case .cancelled: 32
+        case .discarded: 64
+        }
+    }
+
+    /// A set of states as a `unique_states` mask.
+    static func bitmask(_ states: Set<JobState>) -> Int16 { states.reduce(0) { $0 | $1.bit } }
 }

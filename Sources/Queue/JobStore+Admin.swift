@@ -81,11 +81,11 @@ extension JobStore {
         return states
     }
 
-    /// Unfinished jobs whose arguments name `owner` as `user_id`: the convention every domain
-    /// job follows, so an account's work can be found and cancelled.
+    /// Unfinished jobs inserted with `owner` (`NewJob.owner`), so an owner's work can be found
+    /// and cancelled.
     public func unfinishedJobIDs(ownedBy owner: String, on executor: (any PostgresExecutor)? = nil) async throws -> [Int64] {
         let rows = try await (executor ?? client).run("""
-            SELECT id FROM jobs WHERE args->>'user_id' = \(owner) AND state IN ('available', 'scheduled', 'retryable', 'running')
+            SELECT id FROM jobs WHERE owner = \(owner) AND state IN ('available', 'scheduled', 'retryable', 'running')
             """, logger: logger)
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
@@ -95,9 +95,10 @@ extension JobStore {
     /// Puts a finished or waiting job back to `available` to run now. A job that used up
     /// its attempts gets one more.
     /// - Returns: the job after the change, or nil when no such job exists.
-    /// - Throws: `invalidState` while the job is running.
+    /// - Throws: `invalidState` while the job is running, or when another job took its unique
+    ///   key after it finished.
     public func retry(id: Int64) async throws -> Job? {
-        let rows = try await client.query("""
+        let query: PostgresQuery = """
             WITH updated AS (
                 UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
                        worker_id = NULL, max_attempts = greatest(max_attempts, attempt + 1), rescues = 0
@@ -105,9 +106,14 @@ extension JobStore {
                 RETURNING queue
             )
             SELECT count(pg_notify(\(NotificationChannel.jobs), queue)) FROM updated
-            """, logger: logger)
+            """
         var changed = false
-        for try await count in rows.decode(Int64.self) { changed = count > 0 }
+        do {
+            let rows = try await client.query(query, logger: logger)
+            for try await count in rows.decode(Int64.self) { changed = count > 0 }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw QueueError(.invalidState, "job \(id) cannot run again: a newer job holds its unique key")
+        }
         guard let job = try await job(id: id) else { return nil }
         if !changed { throw QueueError(.invalidState, "job \(id) is running; cancel it first") }
         return job

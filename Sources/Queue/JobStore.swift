@@ -51,22 +51,30 @@ public struct JobStore: Sendable {
             sent.append(job)
         }
         let executor = executor ?? client
-        let (assigned, inserted) = try await insertRows(sent, on: executor)
-        var ids = assigned
-        // Keys that already had a job: look the existing jobs up in a new statement, whose
-        // snapshot also sees a competing insert that committed while this one waited on it.
-        let conflicting = sent.indices.filter { !inserted.contains(assigned[$0]) }
-        if !conflicting.isEmpty {
+        var (ids, inserted) = try await insertRows(sent, on: executor)
+        // Keys that already had a job: look the holders up in a new statement, whose snapshot
+        // also sees a competing insert that committed while this one waited on it. A holder
+        // that left its unique states in between freed the key: those jobs are inserted again.
+        var conflicting = sent.indices.filter { !inserted.contains(ids[$0]) }
+        for round in 1...3 where !conflicting.isEmpty {
             let keys = conflicting.compactMap { sent[$0].uniqueKey }
-            var existing: [String: Int64] = [:]
-            let rows = try await executor.run("SELECT unique_key, id FROM jobs WHERE unique_key = ANY(\(keys))", logger: logger)
-            for try await (key, id) in rows.decode((String, Int64).self) { existing[key] = id }
+            var holders: [String: Int64] = [:]
+            let rows = try await executor.run("""
+                SELECT unique_key, id FROM jobs WHERE unique_key = ANY(\(keys)) AND queue_unique_holds(unique_states, state)
+                """, logger: logger)
+            for try await (key, id) in rows.decode((String, Int64).self) { holders[key] = id }
+            var freed: [Int] = []
             for index in conflicting {
-                guard let key = sent[index].uniqueKey, let id = existing[key] else {
-                    throw QueueError(.invalidJob, "a job with unique key '\(sent[index].uniqueKey ?? "")' changed during the insert; retry")
-                }
-                ids[index] = id
+                if let key = sent[index].uniqueKey, let id = holders[key] { ids[index] = id } else { freed.append(index) }
             }
+            guard !freed.isEmpty else { break }
+            guard round < 3 else {
+                throw QueueError(.invalidJob, "a job with unique key '\(sent[freed[0]].uniqueKey ?? "")' kept changing during the insert; retry")
+            }
+            let (again, againInserted) = try await insertRows(freed.map { sent[$0] }, on: executor)
+            for (position, index) in freed.enumerated() { ids[index] = again[position] }
+            inserted.formUnion(againInserted)
+            conflicting = freed.filter { !inserted.contains(ids[$0]) }
         }
         var seen = Set<Int>()
         return sentIndex.map { index in
@@ -85,20 +93,22 @@ public struct JobStore: Sendable {
         let maxAttempts = jobs.map { Int32($0.maxAttempts) }
         let runAts = jobs.map { $0.runAt?.timeIntervalSince1970 ?? 0 }
         let uniqueKeys = jobs.map { $0.uniqueKey ?? "" }
+        let uniqueStates = jobs.map { $0.uniqueStates.map(JobState.bitmask) ?? 0 }
+        let owners = jobs.map { $0.owner ?? "" }
         let query: PostgresQuery = """
             WITH input AS (
                 SELECT nextval('jobs_id_seq'::regclass) AS id, t.*
                   FROM unnest(\(queues)::text[], \(kinds)::text[], \(args)::text[], \(priorities)::int2[],
-                              \(maxAttempts)::int4[], \(runAts)::float8[], \(uniqueKeys)::text[])
-                       WITH ORDINALITY AS t(queue, kind, args, priority, max_attempts, run_at, unique_key, ord)
+                              \(maxAttempts)::int4[], \(runAts)::float8[], \(uniqueKeys)::text[], \(uniqueStates)::int2[], \(owners)::text[])
+                       WITH ORDINALITY AS t(queue, kind, args, priority, max_attempts, run_at, unique_key, unique_states, owner, ord)
             ), ins AS (
-                INSERT INTO jobs (id, queue, kind, args, priority, max_attempts, run_at, state, unique_key)
+                INSERT INTO jobs (id, queue, kind, args, priority, max_attempts, run_at, state, unique_key, unique_states, owner)
                 SELECT id, queue, kind, args::jsonb, priority, max_attempts,
                        CASE WHEN run_at = 0 THEN now() ELSE to_timestamp(run_at) END,
                        CASE WHEN run_at > extract(epoch FROM now()) THEN 'scheduled' ELSE 'available' END,
-                       nullif(unique_key, '')
+                       nullif(unique_key, ''), nullif(unique_states, 0), nullif(owner, '')
                   FROM input ORDER BY ord
-                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND queue_unique_holds(unique_states, state) DO NOTHING
                 RETURNING id, queue, state
             )
             SELECT (SELECT array_agg(id ORDER BY ord) FROM input),
@@ -217,13 +227,6 @@ public struct JobStore: Sendable {
         for try await (id, cancel) in rows.decode((Int64, Bool).self) { held[id] = cancel }
         return held
     }
-}
-
-extension Job {
-    static let columnList = """
-        id, queue, kind, args::text, state, priority::int4, attempt, max_attempts, run_at, lease_until, \
-        worker_id, cancel_requested_at, unique_key, errors::text, created_at, attempted_at, finished_at
-        """
 }
 
 extension Duration {

@@ -29,6 +29,9 @@ final class RunningJobs: Sendable {
         /// result on its way to this process. Bounded; oldest forgotten first.
         var early: [Int64: StopReason] = [:]
         var earlyOrder: [Int64] = []
+        /// Waiters for a queue to have no running job, by a token so a cancelled one can leave.
+        var drainWaiters: [Int: (queue: String, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var nextWaiter = 0
     }
 
     private static let earlyLimit = 1024
@@ -50,9 +53,37 @@ final class RunningJobs: Sendable {
     /// Forgets a job and returns the reason it was stopped for, if any.
     @discardableResult
     func remove(_ id: Int64) -> StopReason? {
-        let entry = state.withLock { $0.entries.removeValue(forKey: id) }
+        let (entry, drained) = state.withLock { state -> (Entry?, [CheckedContinuation<Void, Never>]) in
+            guard let entry = state.entries.removeValue(forKey: id) else { return (nil, []) }
+            guard !state.entries.values.contains(where: { $0.queue == entry.queue }) else { return (entry, []) }
+            let waiting = state.drainWaiters.filter { $0.value.queue == entry.queue }
+            for token in waiting.keys { state.drainWaiters.removeValue(forKey: token) }
+            return (entry, waiting.values.map(\.continuation))
+        }
         entry?.stop.finish()
+        for continuation in drained { continuation.resume() }
         return entry?.stopped
+    }
+
+    /// Returns once no job of `queue` is running (at once if none is), or when cancelled.
+    func drained(_ queue: String) async {
+        let token = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled || !state.entries.values.contains(where: { $0.queue == queue }) { return true }
+                    state.drainWaiters[token] = (queue, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.drainWaiters.removeValue(forKey: token) }
+            waiter?.continuation.resume()
+        }
     }
 
     /// Asks a running job to stop; ignored when it is already stopping. A cancel request for

@@ -4,44 +4,51 @@ import Logging
 /// The claim loop of one queue and the run of one job.
 extension Worker {
     /// Claims jobs of `queue` whenever woken (NOTIFY, poll, a freed slot) until shutdown, then
-    /// waits for its running jobs.
+    /// waits for its running jobs. What to do at each step is `ClaimPlanner`'s decision.
     func produce(queue: String) async {
         guard let kicks = kickStreams[queue], let slots = configuration.queues[queue] else { return }
+        var planner = ClaimPlanner(slots: slots)
         await withDiscardingTaskGroup { jobs in
             kick(queue)
             for await _ in kicks {
-                if isStopping { break }
-                while !isStopping {
-                    var free = slots - running.count(in: queue)
-                    if free <= 0 { break }
-                    // With a backlog, a slot freed by a quick job is followed by many more: wait
-                    // a moment so one claim fills them all instead of one claim per slot.
-                    if free < refillThreshold(slots), backlog.withLock({ $0.contains(queue) }) {
+                rounds: while true {
+                    switch planner.next(running: running.count(in: queue), stopping: isStopping) {
+                    case .wait:
+                        break rounds
+                    case .coolDown:
+                        // With a backlog, a slot freed by a quick job is followed by many more: wait
+                        // a moment so one claim fills them all instead of one claim per slot.
                         try? await Task.sleep(for: configuration.fetchCooldown)
-                        free = slots - running.count(in: queue)
-                    }
-                    let claimed: [Job]
-                    do {
-                        claimed = try await store.claim(queue: queue, workerID: configuration.id, limit: free, lease: configuration.lease)
-                    } catch {
-                        logger.warning("claim failed", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
+                    case .backOff:
                         try? await Task.sleep(for: .milliseconds(250))
-                        break
-                    }
-                    metrics.claimed.increment(by: claimed.count)
-                    let full = claimed.count == free
-                    backlog.withLock { queues in
-                        if full { queues.insert(queue) } else { queues.remove(queue) }
-                    }
-                    for job in claimed {
-                        let stop = running.add(job.id, queue: queue)
-                        jobs.addTask {
-                            await self.execute(job, stop: stop)
-                            if self.backlog.withLock({ $0.contains(queue) }) { self.kick(queue) }
+                        break rounds
+                    case .claim(let limit):
+                        let claimed: [Job]
+                        do {
+                            claimed = try await store.claim(queue: queue, workerID: configuration.id, limit: limit, lease: configuration.lease)
+                        } catch {
+                            logger.warning("claim failed", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
+                            planner.claimFailed()
+                            backlog.withLock { _ = $0.remove(queue) }
+                            continue rounds
                         }
+                        metrics.claimed.increment(by: claimed.count)
+                        let again = planner.claimed(claimed.count, limit: limit)
+                        backlog.withLock { queues in
+                            if again { queues.insert(queue) } else { queues.remove(queue) }
+                        }
+                        for job in claimed {
+                            let stop = running.add(job.id, queue: queue)
+                            jobs.addTask {
+                                await self.execute(job, stop: stop)
+                                if self.backlog.withLock({ $0.contains(queue) }) { self.kick(queue) }
+                            }
+                        }
+                        onClaimRound(queue, claimed.count)
+                        if !again { break rounds }
                     }
-                    if !full { break }
                 }
+                if isStopping { break }
             }
             await releaseAfterGrace(queue: queue)
         }
@@ -50,19 +57,26 @@ extension Worker {
     /// At shutdown: gives the queue's running jobs `shutdownGrace` to finish, then stops the
     /// rest so they go back to the queue unspent.
     private func releaseAfterGrace(queue: String) async {
-        let deadline = ContinuousClock.now + configuration.shutdownGrace
-        while running.count(in: queue) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
+        let grace = configuration.shutdownGrace
+        let drained = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.running.drained(queue)
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return false
+            }
+            let first = await group.next() ?? true
+            group.cancelAll()
+            return first
         }
         let left = running.count(in: queue)
-        if left > 0 {
+        if !drained, left > 0 {
             logger.warning("shutdown grace over; releasing running jobs", metadata: ["queue": "\(queue)", "count": "\(left)"])
             running.stopAll(in: queue, reason: .released)
         }
     }
-
-    /// Below this many free slots a claim with a backlog waits `fetchCooldown` first.
-    private func refillThreshold(_ slots: Int) -> Int { max(1, slots / 2) }
 
     private enum Race: Sendable {
         case finished(Result<JobResult, any Error>)

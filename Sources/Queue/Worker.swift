@@ -25,15 +25,21 @@ public final class Worker: Service, Sendable {
     let kickStreams: [String: AsyncStream<Void>]
     let backlog = Mutex<Set<String>>([])
     let metrics: WorkerMetrics
+    /// Called after each claim with the queue and how many jobs it took (tests observe rounds).
+    let onClaimRound: @Sendable (String, Int) -> Void
 
     /// - Parameters:
     ///   - client: the pool claims, completions and heartbeats use (a pool with
     ///     `synchronous_commit=off` is safe here: a lost claim or completion only re-runs a job).
     ///   - handlerStore: the store handed to handlers for their own durable writes; default one on `client`.
     ///   - onCompleted: called with the ids of each committed completion batch (benchmarks count with it).
+    ///   - onClaimRound: called after each claim with the queue and the number of jobs claimed
+    ///     (tests wait for rounds instead of sleeping).
     public init(configuration: WorkerConfiguration, client: PostgresClient, registry: JobRegistry, notifier: Notifier,
-                logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in }) {
+                logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in },
+                onClaimRound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) {
         self.configuration = configuration
+        self.onClaimRound = onClaimRound
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(configuration.id)"
         self.logger = logger

@@ -6,8 +6,8 @@ import Queue
 import ServiceLifecycle
 import Worker
 
-/// Real pipeline workers and the leader's chores (rescue, schedule, reservation settling) on a
-/// test database, at test speed, with artifacts in a private directory.
+/// Real workers and a dispatcher on a test database, built by the production builders
+/// (`WorkerJobs`, `DispatcherServices`) at test speed, with artifacts in a private directory.
 public struct PipelineFleet: Sendable {
     public let db: TestDatabase
     public let plan: PipelinePlan
@@ -26,20 +26,21 @@ public struct PipelineFleet: Sendable {
         Dictionary(uniqueKeysWithValues: PipelineStage.allCases.map { ($0.queue, slots) })
     }
 
-    /// Runs `count` workers with `providers` (default: offline over this fleet's storage) and a
-    /// dispatcher while `body` runs, then drains them.
+    /// Runs `count` workers and a dispatcher while `body` runs, then drains them.
     /// - Parameters:
-    ///   - register: more job kinds for the workers (publishing, say), on `queues`.
-    ///   - tasks: more chores for the dispatcher.
-    public func run<T: Sendable>(workers count: Int = 2, providers: StageProviderSet? = nil, queues: [String: Int] = [:],
-                                 register: (inout JobRegistry) -> Void = { _ in }, tasks extraTasks: [any MaintenanceTask] = [],
+    ///   - providers: the stages' providers; default offline over this fleet's storage.
+    ///   - youtube: publishing and channel syncs, as `ytempire worker` runs them with YouTube configured.
+    ///   - settings: the dispatcher's; default `choreSettings()`.
+    ///   - queues: more queues for the workers (publishing, say), merged over the stage queues.
+    public func run<T: Sendable>(workers count: Int = 2, providers: StageProviderSet? = nil, youtube: WorkerJobs.YouTube? = nil,
+                                 settings: DispatcherChores.Settings? = nil, queues: [String: Int] = [:],
                                  _ body: () async throws -> T) async throws -> T {
-        let providers = try providers ?? StageProviderSet.offline(storage: storage)
-        var registry = JobRegistry()
-        PipelineJobs(client: db.client, plan: plan, providers: providers, logger: db.logger).register(into: &registry)
-        register(&registry)
-        let notifier = Notifier(client: db.client, channels: [NotificationChannel.jobs, NotificationChannel.control, DomainEvents.outboxChannel],
+        let notifier = Notifier(client: db.client, channels: [NotificationChannel.jobs, NotificationChannel.control] + DispatcherServices.channels,
                                 logger: db.logger)
+        let dispatcher = try dispatcher(settings: settings, notifier: notifier)
+        var registry = WorkerJobs(client: db.client, plan: plan, providers: try providers ?? StageProviderSet.offline(storage: storage),
+                                  youtube: youtube, logger: db.logger).registry()
+        dispatcher.register(into: &registry)
         var services: [any Service] = [notifier]
         for index in 0..<count {
             let client = db.makeClient(maximumConnections: 3)
@@ -49,23 +50,33 @@ public struct PipelineFleet: Sendable {
                                                     retryPolicy: RetryPolicy(base: 0.05, maximum: 0.2, jitter: 0))
             services.append(Worker(configuration: configuration, client: client, registry: registry, notifier: notifier, logger: db.logger))
         }
-        let elector = LeaderElector(store: LeaderStore(client: db.client, logger: db.logger), candidateID: "dispatcher-test",
-                                    ttl: .seconds(5), logger: db.logger)
-        let tasks = try chores() + extraTasks
-        services.append(elector)
-        services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: db.logger))
+        services += dispatcher.services
         return try await withRunningServices(services, logger: db.logger, body)
     }
 
-    /// The dispatcher's production chores (`DispatcherChores`), at test speed where a test
-    /// waits for them: rescue, promotion and reservation settling.
-    public func chores() throws -> [any MaintenanceTask] {
+    /// The dispatcher's settings at test speed where a test waits for its chores: rescue,
+    /// promotion, reservation settling, fan-out and the quota reset's wake-up.
+    public func choreSettings(cipher: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
+                              now: @escaping @Sendable () -> Date = { Date() }) throws -> DispatcherChores.Settings {
         var settings = DispatcherChores.Settings(emailTransport: LogEmailTransport(logger: db.logger, includeBodies: false),
-                                                 cipher: try TokenCipher.ephemeral(), webhookPolicy: WebhookPolicy(), syncsChannels: false)
+                                                 cipher: try cipher ?? TokenCipher.ephemeral(), webhookPolicy: webhookPolicy, syncsChannels: false)
         settings.maintenance.rescueInterval = .milliseconds(200)
         settings.maintenance.scheduleInterval = .milliseconds(50)
         settings.reservationSettleInterval = .milliseconds(100)
-        return DispatcherChores.all(client: db.client, settings: settings, logger: db.logger)
+        settings.fanoutInterval = .milliseconds(50)
+        settings.quotaResetInterval = .milliseconds(100)
+        settings.now = now
+        return settings
+    }
+
+    /// The chores `run`'s dispatcher runs, built the way `run` builds it.
+    public func chores() throws -> [any MaintenanceTask] {
+        try dispatcher(settings: nil, notifier: nil).maintainer.tasks
+    }
+
+    func dispatcher(settings: DispatcherChores.Settings?, notifier: Notifier?) throws -> DispatcherServices {
+        DispatcherServices(client: db.client, candidateID: "dispatcher-test", leaderTTL: .seconds(5),
+                           settings: try settings ?? choreSettings(), notifier: notifier, logger: db.logger)
     }
 
     /// Waits until no video is processing and no reservation is held any more.

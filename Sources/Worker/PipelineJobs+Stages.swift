@@ -26,7 +26,7 @@ extension PipelineJobs {
     }
 
     /// Stores a local file as an artifact of this attempt.
-    func store(_ file: URL, as name: String, kind: String, contentType: String, attempt: StageAttempt,
+    func store(_ file: URL, as name: String, kind: ArtifactKind, contentType: String, attempt: StageAttempt,
                durationSeconds: Double? = nil) async throws -> Artifact {
         let key = attempt.storageKey(name)
         let size = try await providers.storage.put(key: key, file: file, contentType: contentType)
@@ -34,11 +34,11 @@ extension PipelineJobs {
     }
 
     /// Copies an earlier stage's artifact into the scratch directory.
-    func fetch(_ kind: String, _ attempt: StageAttempt) async throws -> (URL, Artifact) {
+    func fetch(_ kind: ArtifactKind, _ attempt: StageAttempt) async throws -> (URL, Artifact) {
         guard let artifact = attempt.video.artifacts.first(where: { $0.kind == kind }) else {
-            throw StageInputMissing(videoID: attempt.video.id, kind: kind)
+            throw StageInputMissing(videoID: attempt.video.id, kind: kind.rawValue)
         }
-        let file = attempt.scratch.appendingPathComponent("in-\(kind)-" + (artifact.storageKey.split(separator: "/").last.map(String.init) ?? kind))
+        let file = attempt.scratch.appendingPathComponent("in-\(kind)-" + (artifact.storageKey.split(separator: "/").last.map(String.init) ?? kind.rawValue))
         try await providers.storage.fetch(key: artifact.storageKey, to: file)
         return (file, artifact)
     }
@@ -50,7 +50,7 @@ extension PipelineJobs {
         let script = try await writer.writeScript(request, model: quote.choice.model)
         let file = attempt.scratch.appendingPathComponent("script.txt")
         try script.text.write(to: file, atomically: true, encoding: .utf8)
-        let artifact = try await store(file, as: "script.txt", kind: "script", contentType: "text/plain; charset=utf-8", attempt: attempt)
+        let artifact = try await store(file, as: "script.txt", kind: .script, contentType: "text/plain; charset=utf-8", attempt: attempt)
         try await pipeline.completeStage(attempt.outcome(charge: charge(script.usage, reserved: quote), artifacts: [artifact]))
     }
 
@@ -59,7 +59,7 @@ extension PipelineJobs {
         if let input = attempt.video.inputText {
             text = input  // a voice-over task speaks the text it was given
         } else {
-            let (scriptFile, _) = try await fetch("script", attempt)
+            let (scriptFile, _) = try await fetch(.script, attempt)
             text = try String(contentsOf: scriptFile, encoding: .utf8)
         }
         let quote = try await reserve(attempt) { _ in UsageModel.voice(script: text) }
@@ -68,7 +68,7 @@ extension PipelineJobs {
         let file = attempt.scratch.appendingPathComponent("audio.\(ext)")
         let usage = try await voice.synthesize(text: text, voiceID: attempt.video.request.voiceID, model: quote.choice.model, to: file)
         let seconds = try await providers.probe.durationSeconds(of: file)
-        let artifact = try await store(file, as: "audio.\(ext)", kind: "audio", contentType: voice.contentType, attempt: attempt,
+        let artifact = try await store(file, as: "audio.\(ext)", kind: .audio, contentType: voice.contentType, attempt: attempt,
                                        durationSeconds: seconds)
         try await pipeline.completeStage(attempt.outcome(charge: charge(usage, reserved: quote), artifacts: [artifact]))
     }
@@ -79,13 +79,13 @@ extension PipelineJobs {
         let file = attempt.scratch.appendingPathComponent("thumbnail.png")
         let usage = try await renderer.renderThumbnail(title: attempt.video.request.title, style: attempt.video.request.thumbnailStyle,
                                                        model: quote.choice.model, to: file)
-        let artifact = try await store(file, as: "thumbnail.png", kind: "thumbnail", contentType: "image/png", attempt: attempt)
+        let artifact = try await store(file, as: "thumbnail.png", kind: .thumbnail, contentType: "image/png", attempt: attempt)
         try await pipeline.completeStage(attempt.outcome(charge: charge(usage, reserved: quote), artifacts: [artifact]))
     }
 
     func runAssemble(_ attempt: StageAttempt) async throws {
-        let (image, _) = try await fetch("thumbnail", attempt)
-        let (audio, audioArtifact) = try await fetch("audio", attempt)
+        let (image, _) = try await fetch(.thumbnail, attempt)
+        let (audio, audioArtifact) = try await fetch(.audio, attempt)
         let seconds: Double
         if let known = audioArtifact.durationSeconds { seconds = known } else { seconds = try await providers.probe.durationSeconds(of: audio) }
         // The output is cut at the audio's length (`-t`), give or take its last frames.
@@ -93,17 +93,17 @@ extension PipelineJobs {
         let file = attempt.scratch.appendingPathComponent("video.mp4")
         try await providers.assembler.assemble(image: image, audio: audio, durationSeconds: seconds, to: file)
         let length = try await providers.probe.durationSeconds(of: file)
-        let artifact = try await store(file, as: "video.mp4", kind: "video", contentType: "video/mp4", attempt: attempt, durationSeconds: length)
+        let artifact = try await store(file, as: "video.mp4", kind: .video, contentType: "video/mp4", attempt: attempt, durationSeconds: length)
         try await pipeline.completeStage(attempt.outcome(charge: charge(Usage(["second": length]), reserved: quote), artifacts: [artifact]))
     }
 
     func runReview(_ attempt: StageAttempt) async throws {
-        let (scriptFile, _) = try await fetch("script", attempt)
+        let (scriptFile, _) = try await fetch(.script, attempt)
         let script = try String(contentsOf: scriptFile, encoding: .utf8)
-        let audioSeconds = attempt.video.artifacts.first { $0.kind == "audio" }?.durationSeconds ?? 0
+        let audioSeconds = attempt.video.artifacts.first { $0.kind == .audio }?.durationSeconds ?? 0
         var size: (width: Int, height: Int)?
-        if attempt.video.artifacts.contains(where: { $0.kind == "thumbnail" }) {
-            let (image, _) = try await fetch("thumbnail", attempt)
+        if attempt.video.artifacts.contains(where: { $0.kind == .thumbnail }) {
+            let (image, _) = try await fetch(.thumbnail, attempt)
             size = try await providers.probe.dimensions(of: image)
         }
         let quote = try await reserve(attempt) { _ in Usage([:]) }

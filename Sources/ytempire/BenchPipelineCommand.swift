@@ -63,9 +63,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                              scriptStyle: nil, voiceID: nil, thumbnailStyle: nil, durationTarget: settings.duration,
                              keywords: ["fleet", "postgres"], costLimit: 1, qualityThreshold: 0, defaultCostLimit: 1)
         }
-        var registry = JobRegistry()
         let providers = StageProviderSet.offline(storage: try FileArtifactStorage(root: artifacts))
-        PipelineJobs(client: client, plan: .offline, providers: providers, logger: logger).register(into: &registry)
+        let registry = WorkerJobs(client: client, plan: .offline, providers: providers, youtube: nil, logger: logger).registry()
         let notifier = Notifier(client: client, logger: logger)
         let queues = try WorkerConfiguration.parseQueues(PipelineJobs.defaultQueues)
         let claimClients = (0..<settings.workers).map { _ in database.makeClient(maximumConnections: 4) }

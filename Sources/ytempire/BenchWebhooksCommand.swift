@@ -63,21 +63,20 @@ struct BenchWebhooksCommand: AsyncParsableCommand {
         policy.concurrencyPerEndpoint = concurrency
         let cipher = try TokenCipher.ephemeral()
         let receiver = LoopbackReceiver(logger: logger)
-        let jobs = WebhookJobs(client: client, cipher: cipher, policy: policy, logger: logger)
-        var registry = JobRegistry()
-        jobs.register(into: &registry)
-        let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control, DomainEvents.outboxChannel],
+        let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control] + DispatcherServices.channels,
                                 logger: logger)
         var services: [any Service] = [receiver.application, notifier]
         for index in 0..<dispatchers {
             let claimClient = database.makeClient(maximumConnections: 4, relaxedDurability: true)
-            let worker = WorkerConfiguration(id: "bench-webhooks-\(index)-\(UInt32.random(in: 0...UInt32.max))", queues: [WebhookDeliveryArgs.queue: slots])
-            let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), name: "bench-webhooks", candidateID: worker.id,
-                                        ttl: .seconds(15), logger: logger)
-            let tasks = Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger), workers: WorkerStore(client: client, logger: logger),
-                                              configuration: MaintenanceConfiguration()) + [WebhookFanout(store: jobs.store)]
-            services += [claimClient, Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger),
-                         elector, Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: logger)]
+            let worker = WorkerConfiguration(id: "bench-webhooks-\(index)-\(UInt32.random(in: 0...UInt32.max))", queues: [DispatcherServices.senderQueue: slots])
+            let settings = DispatcherChores.Settings(emailTransport: LogEmailTransport(logger: logger, includeBodies: false), cipher: cipher,
+                                                     webhookPolicy: policy, syncsChannels: false)
+            let dispatcher = DispatcherServices(client: client, candidateID: worker.id, electionName: "bench-webhooks", settings: settings,
+                                                notifier: notifier, logger: logger)
+            var registry = JobRegistry()
+            dispatcher.register(into: &registry)
+            services += [claimClient, Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger)]
+                + dispatcher.services
         }
         let expected = events * endpoints
         let repository = WebhookRepository(client: client, cipher: cipher, policy: policy, logger: logger)

@@ -41,7 +41,7 @@ struct Fleet {
         // instance relays to its WebSocket clients, and the outbox wake-up of dispatchers.
         let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control]
                                     + (api == nil ? [] : [DomainEvents.liveChannel])
-                                    + (runsDispatcher ? [DomainEvents.outboxChannel] : []), logger: logger)
+                                    + (runsDispatcher ? DispatcherServices.channels : []), logger: logger)
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
         if let port = youtube.embeddedSandboxPort {
@@ -49,32 +49,28 @@ struct Fleet {
                 logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
             })
         }
-        // Dispatchers send webhooks: a worker of their own on the `webhooks` queue, or that queue
-        // added to this process's worker. The process takes part in the election under its id.
+        // Dispatchers send webhooks: the `webhooks` queue is added to this process's worker (or a
+        // worker of its own), and the process takes part in the election under that worker's id.
         var worker = worker
+        var dispatcher: DispatcherServices?
         if runsDispatcher {
-            var sender = worker ?? WorkerConfiguration(queues: [:], lease: senderLease)
-            if sender.queues[WebhookDeliveryArgs.queue] == nil { sender.queues[WebhookDeliveryArgs.queue] = 8 }
+            let sender = DispatcherServices.addingSender(to: worker ?? WorkerConfiguration(queues: [:], lease: senderLease))
             worker = sender
-            let elector = LeaderElector(store: LeaderStore(client: client, logger: logger), candidateID: sender.id, ttl: leaderTTL, logger: logger)
-            let tasks = DispatcherChores.all(client: client, settings: try choreSettings(syncsChannels: integration != nil, logger: logger),
-                                             logger: logger)
-            services.append(elector)
-            services.append(Maintainer(elector: elector, tasks: tasks, notifier: notifier, logger: logger))
+            let built = DispatcherServices(client: client, candidateID: sender.id, leaderTTL: leaderTTL,
+                                           settings: try choreSettings(syncsChannels: integration != nil, logger: logger), notifier: notifier,
+                                           logger: logger)
+            services += built.services
+            dispatcher = built
         }
         if let worker {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
             services.insert(claimClient, at: 1)
-            var registry = JobRegistry()
-            DiagnosticJobs.register(into: &registry)
-            WebhookJobs(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger).register(into: &registry)
-            PipelineJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(), logger: logger).register(into: &registry)
-            if let integration {
-                PublishJobs(client: client, gateway: integration.gateway, cipher: integration.cipher, policy: integration.policy,
-                            storage: try pipeline.storage(), logger: logger).register(into: &registry)
-                ChannelSyncJobs(client: client, gateway: integration.gateway, cipher: integration.cipher, policy: integration.policy,
-                                logger: logger).register(into: &registry)
-            }
+            let jobs = WorkerJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(),
+                                  youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) }, logger: logger)
+            var registry = jobs.registry()
+            // A worker given the `webhooks` queue sends deliveries too, dispatcher or not.
+            (dispatcher?.webhooks ?? WebhookJobs(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger))
+                .register(into: &registry)
             services.append(Worker(configuration: worker, client: claimClient, registry: registry, notifier: notifier, logger: logger))
             if webhooks.policy.allowInsecureURLs {
                 logger.warning("webhooks may be sent over plain http and to loopback and private addresses (YTEMPIRE_WEBHOOK_ALLOW_INSECURE): for local use only")
@@ -98,7 +94,6 @@ struct Fleet {
         try await group.run()
     }
 
-    /// SMTP when `YTEMPIRE_SMTP_URL` is set (with `YTEMPIRE_EMAIL_FROM`), else the log.
     /// What this process's leader chores need.
     func choreSettings(syncsChannels: Bool, logger: Logger) throws -> DispatcherChores.Settings {
         var settings = DispatcherChores.Settings(emailTransport: try Self.emailTransport(embedded: embedded, logger: logger), cipher: webhooks.cipher,

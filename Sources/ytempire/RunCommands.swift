@@ -169,7 +169,8 @@ struct DispatcherCommand: AsyncParsableCommand {
         if listChores {
             let client = try global.database().makeClient(maximumConnections: 1)
             let settings = try fleet.choreSettings(syncsChannels: fleet.youtube.integration(cipher: fleet.webhooks.cipher) != nil, logger: logger)
-            for chore in DispatcherChores.all(client: client, settings: settings, logger: logger) { print(chore.name) }
+            let dispatcher = DispatcherServices(client: client, candidateID: "list-chores", settings: settings, notifier: nil, logger: logger)
+            for chore in dispatcher.maintainer.tasks { print(chore.name) }
             return
         }
         try await fleet.run(database: try global.database(), logger: logger)

@@ -1,4 +1,5 @@
 @testable import API
+import Dispatcher
 import Domain
 import Foundation
 import Hummingbird
@@ -279,8 +280,8 @@ import Testing
                 let userID = try #require(profile.body["id"] as? String)
                 let otherID = try #require(try await api.call(.get, "/users/profile", token: other.access).body["id"] as? String)
                 let store = JobStore(client: db.client, logger: db.logger)
-                let mine = try await store.insert(NewJob(kind: "noop", args: "{\"user_id\": \"\(userID)\"}"))
-                let theirs = try await store.insert(NewJob(kind: "noop", args: "{\"user_id\": \"\(otherID)\"}"))
+                let mine = try await store.insert(NewJob(kind: "noop", owner: userID))
+                let theirs = try await store.insert(NewJob(kind: "noop", owner: otherID))
 
                 let wrong = try await api.call(.delete, "/users/account", json: ["password": "not-the-password"], token: tokens.access)
                 #expect(wrong.status == .unauthorized)

@@ -31,10 +31,9 @@ import Testing
 
     /// Runs two workers with the webhook queue and the fan-out while `body` runs.
     func withDispatcher<T: Sendable>(_ db: TestDatabase, cipher: TokenCipher, _ body: () async throws -> T) async throws -> T {
-        let jobs = WebhookJobs(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
-        let fanout = WebhookFanout(store: jobs.store, interval: .milliseconds(50))
-        return try await PipelineFleet(db: db).run(workers: 2, queues: [WebhookDeliveryArgs.queue: 8], register: { jobs.register(into: &$0) },
-                                                   tasks: [fanout], body)
+        let fleet = PipelineFleet(db: db)
+        return try await fleet.run(workers: 2, settings: try fleet.choreSettings(cipher: cipher, webhookPolicy: Self.fast),
+                                   queues: [WebhookDeliveryArgs.queue: 8], body)
     }
 
     /// The deliveries to `url` with their attempts and their jobs, for a failure message.
@@ -226,9 +225,9 @@ import Testing
             let user = try await db.createUser()
             try await receiver.run { base in
                 let (down, _) = try await webhooks.create(userID: user, url: base + "/down", events: ["quota.warning"], description: nil, secret: nil)
-                let jobs = WebhookJobs(client: db.client, cipher: cipher, policy: policy, logger: db.logger)
-                try await PipelineFleet(db: db).run(workers: 1, queues: [WebhookDeliveryArgs.queue: 4], register: { jobs.register(into: &$0) },
-                                                    tasks: [WebhookFanout(store: jobs.store, interval: .milliseconds(50))]) {
+                let fleet = PipelineFleet(db: db)
+                try await fleet.run(workers: 1, settings: try fleet.choreSettings(cipher: cipher, webhookPolicy: policy),
+                                    queues: [WebhookDeliveryArgs.queue: 4]) {
                     try await DomainEvents.record(type: "quota.warning", userID: user, data: "{}", on: db.client, logger: db.logger)
                     let disabled = try await eventually(timeout: .seconds(60)) {
                         try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1

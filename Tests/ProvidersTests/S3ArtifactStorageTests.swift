@@ -63,7 +63,7 @@ import Worker
             #expect(finished)
             let video = try #require(try await VideoRepository(client: db.client, logger: db.logger).video(id: id, userID: user))
             #expect(video.status == .completed)
-            let mp4 = try #require(video.artifacts.first { $0.kind == "video" })
+            let mp4 = try #require(video.artifacts.first { $0.kind == .video })
             let local = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-s3-\(UUID().uuidString).mp4")
             defer { try? FileManager.default.removeItem(at: local) }
             try await storage.fetch(key: mp4.storageKey, to: local)

@@ -1,3 +1,4 @@
+import Dispatcher
 import Domain
 import Foundation
 @testable import Providers

@@ -1,6 +1,6 @@
 import Foundation
 import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// The operator commands, run as real processes.
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func operatorsManageQueuesAndJobs() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let url = db.urlString
             let insert = try await run(["jobs", "insert", "--kind", "noop", "--queue", "ops", "--unique-key", "k1"], databaseURL: url)
             #expect(insert.status == 0)

@@ -1,13 +1,13 @@
 import Foundation
 import Queue
 import Synchronization
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// Cancellation, pause, resume, drain and graceful shutdown.
 @Suite struct ControlTests {
     @Test func cancellingARunningJobStopsItsHandlerAtOnce() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             let stoppedAt = Mutex<ContinuousClock.Instant?>(nil)
             var registry = JobRegistry()
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func cancellingAWaitingJobIsImmediateAndFinishedJobsRefuse() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let waiting = try await store.insert(NewJob(kind: "noop"))
             #expect(try await store.cancel(id: waiting.id) == .cancelled)
@@ -51,14 +51,15 @@ import Testing
     }
 
     @Test func pauseStopsClaimsAndResumeRestartsThem() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             var registry = JobRegistry()
             registry.register("noop") { _ in .completed }
             try await harness.queues.pause("default")
             let job = try await harness.store.insert(NewJob(kind: "noop"))
-            try await harness.run(workers: [harness.workerConfiguration()], registry: registry) {
-                try await Task.sleep(for: .seconds(1.5))  // several polls and the insert's NOTIFY
+            let rounds = ClaimRounds()
+            try await harness.run(workers: [harness.workerConfiguration()], registry: registry, rounds: rounds) {
+                try await rounds.waitForRounds()  // claims that began after the insert and pause
                 #expect(try await harness.store.job(id: job.id)?.state == .available)
                 #expect(try await harness.queues.summary("default")?.paused == true)
                 try await harness.queues.resume("default")
@@ -68,23 +69,24 @@ import Testing
     }
 
     @Test func pausingWhileWorkersRunStopsNewClaimsAtOnce() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             var registry = JobRegistry()
             registry.register("noop") { _ in .completed }
-            try await harness.run(workers: [harness.workerConfiguration()], registry: registry) {
+            let rounds = ClaimRounds()
+            try await harness.run(workers: [harness.workerConfiguration()], registry: registry, rounds: rounds) {
                 let first = try await harness.store.insert(NewJob(kind: "noop"))
                 try await expectEventually { try await harness.store.job(id: first.id)?.state == .completed }
                 try await harness.queues.pause("default")
                 let second = try await harness.store.insert(NewJob(kind: "noop"))
-                try await Task.sleep(for: .seconds(1))
+                try await rounds.waitForRounds()
                 #expect(try await harness.store.job(id: second.id)?.state == .available)
             }
         }
     }
 
     @Test func drainPausesThenReportsRunningJobsFallingToZero() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             let started = Atomic<Int>(0)
             var registry = JobRegistry()
@@ -94,7 +96,8 @@ import Testing
                 return .completed
             }
             try await harness.store.insert((0..<20).map { _ in NewJob(kind: "short") })
-            try await harness.run(workers: [harness.workerConfiguration(queues: ["default": 3])], registry: registry) {
+            let rounds = ClaimRounds()
+            try await harness.run(workers: [harness.workerConfiguration(queues: ["default": 3])], registry: registry, rounds: rounds) {
                 try await expectEventually { started.load(ordering: .relaxed) >= 3 }
                 let reported = Mutex<[Int]>([])
                 try await harness.queues.drain("default", pollInterval: .milliseconds(50)) { count in
@@ -106,7 +109,7 @@ import Testing
                 #expect(counts == counts.sorted(by: >))
                 // Drained: nothing runs and, paused, nothing new starts.
                 let before = started.load(ordering: .relaxed)
-                try await Task.sleep(for: .seconds(1))
+                try await rounds.waitForRounds()
                 #expect(started.load(ordering: .relaxed) == before)
                 #expect(try await harness.queues.runningCount("default") == 0)
                 #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'available'") > 0)
@@ -115,7 +118,7 @@ import Testing
     }
 
     @Test func gracefulShutdownFinishesShortJobsAndReleasesLongOnes() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             var registry = JobRegistry()
             registry.register("sleep") { context in
@@ -143,7 +146,7 @@ import Testing
     }
 
     @Test func leaseLossStopsTheLocalHandler() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let harness = Harness(db: db)
             let stopped = Atomic<Bool>(false)
             var registry = JobRegistry()

@@ -1,12 +1,12 @@
 import Foundation
 import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// Real processes killed with SIGKILL: nothing is lost, leadership moves on.
 @Suite struct CrashTests {
     @Test func aSigkilledWorkersJobIsRescuedAndCompletedElsewhere() async throws {
-        try await withDatabase { db in
+        try await withBinaryDatabase { db in
             let harness = Harness(db: db)
             let job = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 600000}"#, queue: "crash"))
             let child = try ChildProcess.ytempire(
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func sigtermDrainsAChildWorkerAndGivesLongJobsBack() async throws {
-        try await withDatabase { db in
+        try await withBinaryDatabase { db in
             let harness = Harness(db: db)
             let job = try await harness.store.insert(NewJob(kind: "sleep", args: #"{"ms": 600000}"#, queue: "deploy"))
             let child = try ChildProcess.ytempire(
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func twoDispatchersElectOneLeaderAndTheOtherTakesOverWhenItDies() async throws {
-        try await withDatabase { db in
+        try await withBinaryDatabase { db in
             let leaders = LeaderStore(client: db.client, logger: db.logger)
             let arguments = ["dispatcher", "--leader-ttl", "3s"]
             let first = try ChildProcess.ytempire(arguments, databaseURL: db.urlString)

@@ -3,7 +3,8 @@ import Logging
 import PostgresNIO
 import Queue
 import ServiceLifecycle
-import TestSupport
+import Synchronization
+import QueueTestSupport
 import Testing
 
 /// Runs real workers (and optionally a dispatcher) against a test database while `body` runs.
@@ -23,7 +24,7 @@ struct Harness {
     /// Runs the given workers, each on its own client, plus a dispatcher when `maintenance` is
     /// given, until `body` returns; then shuts them down gracefully.
     func run<T: Sendable>(workers: [WorkerConfiguration], registry: JobRegistry, maintenance: MaintenanceConfiguration? = nil,
-                          onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in },
+                          onCompleted: @escaping @Sendable ([Int64]) -> Void = { _ in }, rounds: ClaimRounds? = nil,
                           _ body: () async throws -> T) async throws -> T {
         let notifier = Notifier(client: db.client, logger: db.logger)
         var services: [any Service] = [notifier]
@@ -31,7 +32,7 @@ struct Harness {
             let client = db.makeClient()
             services.append(client)
             services.append(Worker(configuration: configuration, client: client, registry: registry, notifier: notifier,
-                                   logger: db.logger, onCompleted: onCompleted))
+                                   logger: db.logger, onCompleted: onCompleted, onClaimRound: { _, _ in rounds?.record() }))
         }
         if let maintenance {
             let elector = LeaderElector(store: LeaderStore(client: db.client, logger: db.logger), candidateID: "dispatcher-test",
@@ -49,6 +50,22 @@ struct Harness {
         configuration.rescueInterval = .milliseconds(100)
         configuration.scheduleInterval = .milliseconds(50)
         return configuration
+    }
+}
+
+/// Counts the workers' claim rounds, so a test can wait for claims that found nothing instead
+/// of sleeping and hoping a claim happened.
+final class ClaimRounds: Sendable {
+    private let count = Mutex(0)
+
+    func record() { count.withLock { $0 += 1 } }
+
+    var current: Int { count.withLock { $0 } }
+
+    /// Waits until `more` rounds have started after this call (so they saw what was committed before it).
+    func waitForRounds(_ more: Int = 2, timeout: Duration = .seconds(30)) async throws {
+        let start = current
+        try await expectEventually(timeout: timeout, "no \(more) claim rounds within \(timeout)") { current >= start + more }
     }
 }
 

@@ -1,11 +1,11 @@
 import Foundation
 import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 @Suite struct InsertTests {
     @Test func insertsOneAndManyInOrder() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let one = try await store.insert(NewJob(kind: "noop", args: #"{"n": 1}"#))
             #expect(one.inserted)
@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func insertJoinsTheCallersTransaction() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             struct Boom: Error {}
             await #expect(throws: (any Error).self) {
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func uniqueKeysReturnTheExistingJob() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let first = try await store.insert(NewJob(kind: "noop", uniqueKey: "video-1"))
             let second = try await store.insert(NewJob(kind: "noop", uniqueKey: "video-1"))
@@ -62,8 +62,73 @@ import Testing
         }
     }
 
+    @Test func uniqueStatesHoldTheKeyOnlyWhileTheJobIsUnfinished() async throws {
+        try await withQueueDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let sync = NewJob(kind: "sync", uniqueKey: "sync:1", uniqueStates: NewJob.unfinishedStates)
+            let first = try await store.insert(sync)
+            #expect(first.inserted)
+            // Waiting, and then running: the same key gets the same job.
+            #expect(try await store.insert(sync) == InsertedJob(id: first.id, inserted: false))
+            let claimed = try await store.claim(queue: "default", workerID: "w", limit: 1, lease: .seconds(30))
+            #expect(claimed.map(\.id) == [first.id])
+            #expect(try await store.insert(sync) == InsertedJob(id: first.id, inserted: false))
+            // Finished: the key is free, and the next insert makes a new job that holds it.
+            #expect(try await store.complete(ids: [first.id], workerID: "w") == [first.id])
+            let second = try await store.insert(sync)
+            #expect(second.inserted && second.id != first.id)
+            #expect(try await store.insert(sync) == InsertedJob(id: second.id, inserted: false))
+            // Cancelled frees it too; a key without states is held for as long as the row is kept.
+            _ = try await store.cancel(id: second.id)
+            let third = try await store.insert(sync)
+            #expect(third.inserted)
+            let kept = try await store.insert(NewJob(kind: "once", uniqueKey: "once:1"))
+            _ = try await store.cancel(id: kept.id)
+            #expect(try await store.insert(NewJob(kind: "once", uniqueKey: "once:1")) == InsertedJob(id: kept.id, inserted: false))
+            // The finished job cannot come back while a newer one holds its key.
+            await #expect(throws: QueueError.self) { _ = try await store.retry(id: first.id) }
+            #expect(try await store.job(id: first.id)?.state == .completed)
+            // Unique states must cover every unfinished state, and need a key.
+            await #expect(throws: QueueError.self) {
+                try await store.insert(NewJob(kind: "sync", uniqueKey: "sync:2", uniqueStates: [.running]))
+            }
+            await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "sync", uniqueStates: NewJob.unfinishedStates)) }
+        }
+    }
+
+    @Test func concurrentInsertsOfAKeyHeldWhileUnfinishedMakeOneJobAtATime() async throws {
+        try await withQueueDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let sync = NewJob(kind: "sync", uniqueKey: "race", uniqueStates: NewJob.unfinishedStates)
+            // Rounds of concurrent inserts, each round's job completed before the next: one job per round.
+            for _ in 0..<5 {
+                let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+                    for _ in 0..<8 { group.addTask { try await store.insert(sync).id } }
+                    return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+                }
+                #expect(ids.count == 1)
+                let claimed = try await store.claim(queue: "default", workerID: "w", limit: 10, lease: .seconds(30))
+                #expect(claimed.count == 1)
+                _ = try await store.complete(ids: claimed.map(\.id), workerID: "w")
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'completed'") == 5)
+        }
+    }
+
+    @Test func anOwnersUnfinishedJobsAreFoundByTheOwnerColumn() async throws {
+        try await withQueueDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            let mine = try await store.insert([NewJob(kind: "a", owner: "usr_1"), NewJob(kind: "b", owner: "usr_1"),
+                                               NewJob(kind: "c", args: #"{"user_id": "usr_1"}"#), NewJob(kind: "d", owner: "usr_2")])
+            _ = try await store.cancel(id: mine[1].id)
+            // Only the owner column counts: arguments mean nothing to the queue.
+            #expect(try await store.unfinishedJobIDs(ownedBy: "usr_1") == [mine[0].id])
+            await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "a", owner: "")) }
+        }
+    }
+
     @Test func concurrentInsertsOfOneKeyMakeOneJob() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
                 for _ in 0..<16 { group.addTask { try await store.insert(NewJob(kind: "noop", uniqueKey: "race")).id } }
@@ -75,7 +140,7 @@ import Testing
     }
 
     @Test func rejectsBadJobsWithClearErrors() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "")) }
             await #expect(throws: QueueError.self) { try await store.insert(NewJob(kind: "noop", args: "[1,2]")) }
@@ -88,7 +153,7 @@ import Testing
     }
 
     @Test func futureJobsAreScheduled() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let later = try await store.insert(NewJob(kind: "noop", runAt: Date().addingTimeInterval(3600)))
             let now = try await store.insert(NewJob(kind: "noop"))

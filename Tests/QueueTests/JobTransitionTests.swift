@@ -1,6 +1,6 @@
 import Foundation
 import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// The job state machine and the backoff math, with a fixed clock and pinned randomness.
@@ -81,7 +81,7 @@ import Testing
 
     /// A job row whose state was changed behind the build's back is refused when read.
     @Test func aJobInAStateThisBuildDoesNotKnowIsNotReadAsDiscarded() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let job = try await store.insert(NewJob(kind: "noop"))
             try await db.client.query("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check", logger: db.logger)

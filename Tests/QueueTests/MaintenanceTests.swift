@@ -1,13 +1,13 @@
 import Foundation
 import PostgresNIO
 import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// Each maintenance chore's `runOnce`, against rows placed in the past by hand.
 @Suite struct MaintenanceTests {
     @Test func rescuerReturnsExpiredJobsAndDiscardsSpentOnes() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let retry = try await store.insert(NewJob(kind: "noop", maxAttempts: 3))
             let spent = try await store.insert(NewJob(kind: "noop", maxAttempts: 1))
@@ -33,7 +33,7 @@ import Testing
     /// row instead of being handed to worker after worker; an attempt that ends normally
     /// starts the count again.
     @Test func aJobWhoseWorkersKeepDyingIsDiscardedAfterThreeRescuesInARow() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let rescuer = JobRescuer(store: store, interval: .seconds(1))
             let scheduler = JobScheduler(store: store, interval: .seconds(1))
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func schedulerPromotesOnlyDueJobs() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let due = try await store.insert(NewJob(kind: "noop", runAt: Date().addingTimeInterval(3600)))
             let notDue = try await store.insert(NewJob(kind: "noop", runAt: Date().addingTimeInterval(3600)))
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func prunerDeletesFinishedJobsPastRetention() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let store = JobStore(client: db.client, logger: db.logger)
             let ids = try await store.insert((0..<4).map { _ in NewJob(kind: "noop") }).map(\.id)
             try await db.client.query("""
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func workerReaperExpiresSilentWorkers() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let workers = WorkerStore(client: db.client, logger: db.logger)
             try await workers.register(id: "alive", host: "h", pid: 1, queues: ["default"])
             try await workers.register(id: "dead", host: "h", pid: 2, queues: ["default"])
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func leaseElectionInSQL() async throws {
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let leaders = LeaderStore(client: db.client, logger: db.logger)
             #expect(try await leaders.acquireOrRenew(name: "m", candidate: "a", ttl: .seconds(10)))
             #expect(try await !leaders.acquireOrRenew(name: "m", candidate: "b", ttl: .seconds(10)))
@@ -134,7 +134,7 @@ import Testing
     @Test func processesRefuseAnOlderSchemaAndMigrateIsIdempotentUnderConcurrency() async throws {
         let migrations = try Migration.queue()
         let extra = Migration(version: 99, name: "0099_test_extra", sql: "CREATE TABLE extra (id int); CREATE INDEX extra_id ON extra (id);")
-        try await withDatabase { db in
+        try await withQueueDatabase { db in
             let current = Migrator(client: db.client, migrations: migrations, logger: db.logger)
             try await current.requireCurrent()
             let newer = Migrator(client: db.client, migrations: migrations + [extra], logger: db.logger)

@@ -1,6 +1,6 @@
 import Foundation
 @testable import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 @Suite struct ParsingTests {

@@ -1,5 +1,5 @@
 @testable import Queue
-import TestSupport
+import QueueTestSupport
 import Testing
 
 /// The in-process registry of running jobs and their stop signals.

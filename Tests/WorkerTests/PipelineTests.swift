@@ -24,10 +24,10 @@ import Worker
             for item in submitted.videos {
                 let video = try #require(try await harness.videos.video(id: item.videoID, userID: user))
                 #expect(video.progress == 100)
-                #expect(video.stages.allSatisfy { $0.status == "completed" })
+                #expect(video.stages.allSatisfy { $0.status == .completed })
                 #expect((video.qualityScore ?? 0) >= 70, "\(video.quality ?? "")")
-                let mp4 = try #require(video.artifacts.first { $0.kind == "video" })
-                let audio = try #require(video.artifacts.first { $0.kind == "audio" })
+                let mp4 = try #require(video.artifacts.first { $0.kind == .video })
+                let audio = try #require(video.artifacts.first { $0.kind == .audio })
                 let file = harness.artifacts.appendingPathComponent(mp4.storageKey)
                 let length = try await media.durationSeconds(of: file)
                 #expect(abs(length - (audio.durationSeconds ?? 0)) < 0.25, "the MP4 plays as long as its narration")

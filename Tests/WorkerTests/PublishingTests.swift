@@ -1,3 +1,4 @@
+import Dispatcher
 import Domain
 import Foundation
 import Providers
@@ -34,10 +35,18 @@ final class TestClock: Sendable {
         var accounts: YouTubeAccountRepository { YouTubeAccountRepository(client: db.client, cipher: cipher, policy: policy, logger: db.logger) }
         var publications: PublicationStore { PublicationStore(client: db.client, logger: db.logger) }
 
-        func jobs() throws -> PublishJobs {
+        /// Publishing and syncing as the workers run them, on the test clock.
+        func youtube() throws -> WorkerJobs.YouTube {
             let clock = clock
-            return PublishJobs(client: db.client, gateway: client, cipher: cipher, policy: policy, storage: try fleet.storage,
-                               now: { clock.now }, logger: db.logger)
+            return WorkerJobs.YouTube(integration: YouTubeIntegration(gateway: client, cipher: cipher, policy: policy), storage: try fleet.storage,
+                                      now: { clock.now })
+        }
+
+        /// Runs `count` workers with `queues` and the dispatcher, both on the test clock.
+        func run<T: Sendable>(workers count: Int, queues: [String: Int], _ body: () async throws -> T) async throws -> T {
+            let clock = clock
+            return try await fleet.run(workers: count, youtube: try youtube(), settings: try fleet.choreSettings(now: { clock.now }),
+                                       queues: queues, body)
         }
 
         /// Connects the sandbox account `email` to `userID` through the OAuth round trip.
@@ -102,10 +111,8 @@ final class TestClock: Sendable {
                 sent[video.id] = video.data
                 _ = try await setup.publications.request(videoID: video.id, userID: user, privacy: "private")
             }
-            let jobs = try setup.jobs()
             let clock = setup.clock
-            let waker = QuotaResetWaker(publications: setup.publications, interval: .milliseconds(100), now: { clock.now })
-            try await setup.fleet.run(workers: 8, queues: [PublishJobArgs.queue: 4], register: { jobs.register(into: &$0) }, tasks: [waker]) {
+            try await setup.run(workers: 8, queues: [PublishJobArgs.queue: 4]) {
                 // 10,000 units a day less the 100 kept free hold six uploads of 1,650: 90 today.
                 #expect(try await eventually(timeout: .seconds(120)) {
                     let published = try await db.scalar("SELECT count(*) FROM videos WHERE status = 'published'")
@@ -157,12 +164,7 @@ final class TestClock: Sendable {
 
     /// Runs publish and sync jobs on 2 in-process workers (plus the dispatcher) while `body` runs.
     func runWorkers<T: Sendable>(_ setup: Setup, _ body: () async throws -> T) async throws -> T {
-        let jobs = try setup.jobs()
-        let clock = setup.clock
-        let sync = ChannelSyncJobs(client: setup.db.client, gateway: setup.client, cipher: setup.cipher, policy: setup.policy,
-                                   now: { clock.now }, logger: setup.db.logger)
-        return try await setup.fleet.run(workers: 2, queues: [PublishJobArgs.queue: 2, "default": 2],
-                                         register: { jobs.register(into: &$0); sync.register(into: &$0) }, body)
+        try await setup.run(workers: 2, queues: [PublishJobArgs.queue: 2, "default": 2], body)
     }
 
     func published(_ db: TestDatabase, _ count: Int) async throws -> Bool {
@@ -200,7 +202,7 @@ final class TestClock: Sendable {
                 #expect(done)
             }
             let accounts = try await setup.accounts.list(userID: user)
-            #expect(accounts.first { $0.id == first.id }?.status == "auth_expired")
+            #expect(accounts.first { $0.id == first.id }?.status == .authExpired)
             #expect(try await setup.publications.publication(videoID: secondVideo.id).accountID == second.id)
             #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'account.auth_expired'") == 1)
             #expect(setup.sandbox.videos.map(\.channelID) == [first.youtubeChannelID, second.youtubeChannelID])

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import PostgresNIO
 import Queue
-import Domain
 
 /// A fresh, migrated database for one test suite on the server `ops/test` starts.
 ///
@@ -21,11 +20,10 @@ public final class TestDatabase: Sendable {
         self.runner = runner
     }
 
-    /// Creates and migrates a database named after the suite. With the full schema (no
-    /// `migrations` given) and `YTEMPIRE_TEST_TEMPLATE` naming a database that `ops/test`
-    /// migrated once, the new database is a copy of it (`CREATE DATABASE … TEMPLATE`), which
-    /// is much faster than running every migration again.
-    public static func make(_ suite: String = #fileID, migrations: [Migration]? = nil) async throws -> TestDatabase {
+    /// Creates a database named after the suite and migrates it with `migrations`. With a
+    /// `template` (a database `ops/test` migrated once with the same migrations), the new
+    /// database is a copy of it (`CREATE DATABASE … TEMPLATE`), much faster than migrating.
+    public static func make(_ suite: String = #fileID, migrations: [Migration], template: String? = nil) async throws -> TestDatabase {
         guard let raw = ProcessInfo.processInfo.environment["YTEMPIRE_TEST_DATABASE_URL"] else {
             throw QueueError(.invalidConfiguration, "YTEMPIRE_TEST_DATABASE_URL is not set: run the tests with ops/test, which starts Postgres")
         }
@@ -34,11 +32,9 @@ public final class TestDatabase: Sendable {
         let name = "t_\(String(slug))_\(UInt32.random(in: 0...UInt32.max))"
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        let template = migrations == nil
-            ? ProcessInfo.processInfo.environment["YTEMPIRE_TEST_TEMPLATE"].flatMap { name in
-                !name.isEmpty && name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) ? name : nil
-            }
-            : nil
+        let template = template.flatMap { name in
+            !name.isEmpty && name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) ? name : nil
+        }
         try await withClient(admin) { client in
             if let template {
                 try await client.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: template)", logger: logger)
@@ -50,7 +46,7 @@ public final class TestDatabase: Sendable {
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 20), backgroundLogger: logger)
         let runner = Task { await client.run() }
         let database = TestDatabase(url: url, client: client, logger: logger, runner: runner)
-        let migrator = Migrator(client: client, migrations: try migrations ?? Migration.all(), logger: logger)
+        let migrator = Migrator(client: client, migrations: migrations, logger: logger)
         // A copy of the template is current already; migrating checks that and applies nothing.
         try await migrator.migrate()
         return database
@@ -90,9 +86,22 @@ public final class TestDatabase: Sendable {
     }
 }
 
-/// Runs `body` with a fresh migrated database, closing it afterwards.
-public func withDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
-    let db = try await TestDatabase.make(suite)
+/// Runs `body` with a copy of the whole schema `ops/test` migrated once (`YTEMPIRE_TEST_TEMPLATE`),
+/// for tests that start the `ytempire` binary, which refuses a database missing any of its
+/// migrations. The schema arrives as data: this module still links nothing of the domain.
+public func withBinaryDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
+    guard let template = ProcessInfo.processInfo.environment["YTEMPIRE_TEST_TEMPLATE"], !template.isEmpty else {
+        throw QueueError(.invalidConfiguration, "YTEMPIRE_TEST_TEMPLATE is not set: run the tests with ops/test, which migrates the template")
+    }
+    let db = try await TestDatabase.make(suite, migrations: try Migration.queue(), template: template)
+    defer { db.close() }
+    return try await body(db)
+}
+
+/// Runs `body` with a fresh database holding the queue's schema only, closing it afterwards:
+/// the queue's own tests, which so prove the queue needs nothing of the domain.
+public func withQueueDatabase<T: Sendable>(_ suite: String = #fileID, _ body: (TestDatabase) async throws -> T) async throws -> T {
+    let db = try await TestDatabase.make(suite, migrations: try Migration.queue())
     defer { db.close() }
     return try await body(db)
 }

@@ -1,0 +1,89 @@
+import Domain
+
+// The domain's statuses and kinds as the contract's enums. Exhaustive switches: a case added
+// on either side without the other is a build error, never a silent fallback.
+
+extension Components.Schemas.Channel.StatusPayload {
+    init(_ status: ChannelStatus) {
+        switch status {
+        case .active: self = .active
+        case .suspended: self = .suspended
+        }
+    }
+}
+
+extension Components.Schemas.VideoStage.StagePayload {
+    init(_ stage: PipelineStage) {
+        switch stage {
+        case .script: self = .script
+        case .voice: self = .voice
+        case .thumbnail: self = .thumbnail
+        case .assemble: self = .assemble
+        case .review: self = .review
+        }
+    }
+}
+
+extension Components.Schemas.VideoStage.StatusPayload {
+    init(_ status: StageStatus) {
+        switch status {
+        case .pending: self = .pending
+        case .running: self = .running
+        case .completed: self = .completed
+        case .failed: self = .failed
+        case .cancelled: self = .cancelled
+        }
+    }
+}
+
+extension Components.Schemas.ArtifactInfo.KindPayload {
+    init(_ kind: ArtifactKind) {
+        switch kind {
+        case .script: self = .script
+        case .audio: self = .audio
+        case .thumbnail: self = .thumbnail
+        case .video: self = .video
+        }
+    }
+}
+
+extension Components.Schemas.Publication.StatusPayload {
+    init(_ state: PublicationState) {
+        switch state {
+        case .queued: self = .queued
+        case .waitingQuota: self = .waitingQuota
+        case .uploading: self = .uploading
+        case .published: self = .published
+        case .failed: self = .failed
+        }
+    }
+}
+
+extension Components.Schemas.YouTubeAccount.StatusPayload {
+    init(_ status: YouTubeAccountStatus) {
+        switch status {
+        case .active: self = .active
+        case .coolingDown: self = .coolingDown
+        case .authExpired: self = .authExpired
+        }
+    }
+}
+
+extension Components.Schemas.AccountQuota.StatusPayload {
+    init(_ status: YouTubeAccountStatus) {
+        switch status {
+        case .active: self = .active
+        case .coolingDown: self = .coolingDown
+        case .authExpired: self = .authExpired
+        }
+    }
+}
+
+extension Components.Schemas.Webhook.StatusPayload {
+    init(_ status: WebhookEndpointStatus) {
+        switch status {
+        case .active: self = .active
+        case .disabled: self = .disabled
+        }
+    }
+}
