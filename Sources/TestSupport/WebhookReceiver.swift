@@ -22,11 +22,15 @@ public final class WebhookReceiver: Sendable {
     }
 
     public let slowDelay: Duration
+    private let slowGate = Atomic<Bool>(false)
     private let state = Mutex((received: [Received](), inFlight: [String: Int](), overlapped: false))
 
     public init(slowDelay: Duration = .seconds(2)) { self.slowDelay = slowDelay }
 
     public var received: [Received] { state.withLock { $0.received } }
+
+    /// Lets every `/slow` request held now or later answer at once.
+    public func openSlowGate() { slowGate.store(true, ordering: .sequentiallyConsistent) }
     /// Whether two attempts of one `webhook-id` were ever in flight at once.
     public var overlapped: Bool { state.withLock { $0.overlapped } }
 
@@ -59,7 +63,11 @@ public final class WebhookReceiver: Sendable {
         case "/flaky" where seen <= 2: return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "not yet")))
         case "/down": return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: String(repeating: "x", count: 5000))))
         case "/gone": return Response(status: .gone)
-        case "/slow": try await Task.sleep(for: slowDelay)
+        case "/slow":
+            let deadline = ContinuousClock.now + slowDelay
+            while !slowGate.load(ordering: .sequentiallyConsistent), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         case "/redirect":
             let target = request.uri.queryParameters.get("to") ?? "/ok"
             return Response(status: .found, headers: [.location: target], body: .init(byteBuffer: ByteBuffer(string: "moved")))

@@ -39,6 +39,27 @@ struct APIClient {
         var headers: HTTPFields
         /// The raw body (downloads).
         var data = Data()
+
+        /// The body decoded into a type generated from `openapi.yaml`: an answer that does not
+        /// match the contract's shape (a missing field, a wrong type, an unknown enum value)
+        /// fails the test here.
+        func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+            try Self.decoder.decode(T.self, from: data)
+        }
+
+        static let decoder: JSONDecoder = {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .custom { decoder in
+                let text = try decoder.singleValueContainer().decode(String.self)
+                let precise = ISO8601DateFormatter()
+                precise.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                guard let date = precise.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date: \(text)"))
+                }
+                return date
+            }
+            return decoder
+        }()
     }
 
     @discardableResult

@@ -171,7 +171,8 @@ import Testing
     }
 
     @Test func a410DisablesTheEndpointAndASlowReceiverDoesNotHoldUpAnother() async throws {
-        let receiver = WebhookReceiver(slowDelay: .seconds(10))
+        // `/slow` holds every request until the test opens its gate.
+        let receiver = WebhookReceiver(slowDelay: .seconds(3600))
         try await withDatabase { db in
             let cipher = try TokenCipher.ephemeral()
             let webhooks = WebhookRepository(client: db.client, cipher: cipher, policy: Self.fast, logger: db.logger)
@@ -184,10 +185,17 @@ import Testing
                     for _ in 0..<4 {
                         try await DomainEvents.record(type: "video.completed", userID: user, data: "{}", on: db.client, logger: db.logger)
                     }
-                    // The fast receiver has all four while the slow one (one at a time, 10 s each) is far from done.
-                    let fastDone = try await eventually(timeout: .seconds(60)) { receiver.received(path: "/ok").count == 4 }
+                    // The fast receiver gets all four while the slow one has answered none.
+                    let succeeded = { (path: String) in
+                        try await db.scalar("""
+                            SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                             WHERE w.url = \(base + path) AND d.status = 'succeeded'
+                            """)
+                    }
+                    let fastDone = try await eventually(timeout: .seconds(60)) { try await succeeded("/ok") == 4 }
                     #expect(fastDone)
-                    #expect(receiver.received(path: "/slow").count < 4)
+                    #expect(try await succeeded("/slow") == 0)
+                    receiver.openSlowGate()
                     try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
                     let disabled = try await eventually(timeout: .seconds(90)) {
                         try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1
@@ -196,7 +204,7 @@ import Testing
                     #expect(disabled, "\(log)")
                     // Once disabled, later events are not sent to it.
                     try await DomainEvents.record(type: "video.failed", userID: user, data: "{}", on: db.client, logger: db.logger)
-                    let slowDone = try await eventually(timeout: .seconds(120)) { receiver.received(path: "/slow").count == 4 }
+                    let slowDone = try await eventually(timeout: .seconds(120)) { try await succeeded("/slow") == 4 }
                     #expect(slowDone)
                 }
                 // One delivery (an attempt whose outcome could not be recorded is sent again: at least once).

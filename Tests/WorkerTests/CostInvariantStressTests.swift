@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 import Worker
 
-/// The cost ceiling under stress: 200 videos with tight random budgets on priced providers
+/// The cost ceiling under stress: 120 videos with tight random budgets on priced providers
 /// (the OpenAI shapes, served by a stub that fails, rate-limits and loses answers), 8 workers
 /// — one of them a real process killed mid-stage. Whatever happened, for every video the
 /// ledger sum is its `actual_cost`, never above its `cost_limit`, and nothing stays reserved.
@@ -31,7 +31,7 @@ import Worker
             let user = try await db.createUser()
             let channel = try await db.createChannel(userID: user)
             var generator = SystemRandomNumberGenerator()
-            let requests = try (0..<200).map { index -> VideoRequest in
+            let requests = try (0..<120).map { index -> VideoRequest in
                 var request = try VideoRequest(channelID: channel, title: "Stress video \(index)", description: nil, scriptStyle: nil,
                                                voiceID: nil, thumbnailStyle: nil, durationTarget: 10 + index % 10, keywords: ["queue"],
                                                costLimit: 1, qualityThreshold: 0, defaultCostLimit: 1)
@@ -88,7 +88,7 @@ import Worker
             let completed = try await db.scalar("SELECT count(*) FROM videos WHERE status = 'completed'")
             let failed = try await db.scalar("SELECT count(*) FROM videos WHERE status = 'failed'")
             #expect(completed > 0)
-            #expect(completed + failed == 200)
+            #expect(completed + failed == 120)
             // Completed videos have playable output.
             let unfinishedOutput = try await db.scalar("""
                 SELECT count(*) FROM videos v WHERE v.status = 'completed'
