@@ -271,6 +271,26 @@ import Testing
         }
     }
 
+    @Test func jobsQueuedBeforeOwnersExistedGetTheirOwnerFromTheirArguments() async throws {
+        let all = try Migration.all()
+        let db = try await TestDatabase.make(migrations: all.filter { $0.version < 110 })
+        defer { db.close() }
+        // Written by a build before migration 0110: the owner only in the arguments.
+        let rows = try await db.client.query("""
+            INSERT INTO jobs (kind, args, state, finished_at) VALUES
+              ('video.script', '{"user_id": "usr_a", "video_id": "vid_1"}', 'available', NULL),
+              ('video.voice', '{"user_id": "usr_a", "video_id": "vid_2"}', 'completed', now()),
+              ('noop', '{}', 'available', NULL)
+            RETURNING id
+            """, logger: db.logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        try await Migrator(client: db.client, migrations: all, logger: db.logger).migrate()
+        let store = JobStore(client: db.client, logger: db.logger)
+        #expect(try await store.unfinishedJobIDs(ownedBy: "usr_a") == [ids[0]])
+        #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE owner IS NOT NULL") == 1, "finished jobs are left as they were")
+    }
+
     @Test func deletingTheAccountCancelsItsJobsAndRemovesItsData() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
