@@ -1,4 +1,5 @@
 import Foundation
+import Queue
 
 /// The event types a webhook can subscribe to.
 public enum WebhookEvents {
@@ -30,7 +31,7 @@ public struct WebhookPolicy: Sendable, Equatable {
     /// The wait before retry number `attempt` (1 = the first retry), or nil when the schedule is spent.
     public func retryDelay(after attempt: Int) -> Duration? {
         guard attempt >= 1, attempt <= schedule.count else { return nil }
-        let base = Double(schedule[attempt - 1].components.seconds)
+        let base = schedule[attempt - 1].seconds
         // A schedule comes from configuration: still, no wait beyond ten years.
         return .milliseconds(Int64(min(base * Double.random(in: 1.0...1.1), 3.2e8) * 1000))
     }

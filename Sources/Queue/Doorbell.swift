@@ -27,25 +27,35 @@ public final class Doorbell: Sendable {
     /// Returns at a ring (at once if one came since the last wait), after `timeout`, or when
     /// the task is cancelled.
     public func wait(timeout: Duration) async {
-        let timer = Task { [self] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            ring()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.waitForRing() }
+            await group.next()
+            group.cancelAll()
         }
-        defer { timer.cancel() }
+    }
+
+    /// Returns at a ring, or when cancelled (which leaves no ring behind for the next wait).
+    private func waitForRing() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let early = state.withLock { state -> Bool in
-                    guard !state.rung else {
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.rung {
                         state.rung = false
                         return true
                     }
+                    if Task.isCancelled { return true }
                     state.waiter = continuation
                     return false
                 }
-                if early { continuation.resume() }
+                if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            ring()
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
         }
     }
 }

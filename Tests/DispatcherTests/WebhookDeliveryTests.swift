@@ -240,7 +240,8 @@ import Testing
                     let disabled = try await eventually(timeout: .seconds(60)) {
                         try await db.scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'") == 1
                     }
-                    #expect(disabled)
+                    let log = try await Self.deliveryLog(db, url: base + "/down")
+                    #expect(disabled, "\(log)")
                 }
                 let endpoint = try #require(try await webhooks.list(userID: user).first)
                 #expect(endpoint.disabledReason?.hasPrefix("Every delivery failed") == true)
