@@ -61,6 +61,10 @@ enum ErrorMapping {
         case .costLimitExceeded:
             return APIError(.unprocessableContent, code: "cost_limit_exceeded", message: error.message, field: error.field)
         case .invalidState: return APIError(.conflict, code: "invalid_state", message: error.message, field: error.field)
+        case .budgetExceeded:
+            var mapped = APIError(.init(code: 402, reasonPhrase: "Payment Required"), code: "budget_exceeded", message: error.message, field: error.field)
+            mapped.reason = error.reason
+            return mapped
         default: return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
         }
     }

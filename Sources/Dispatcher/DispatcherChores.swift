@@ -6,7 +6,7 @@ import Queue
 
 /// Every chore the dispatcher's leader runs, in one list: the queue's maintenance (rescue,
 /// promotion, pruning, dead workers) and the domain's (the email outbox, rate-limit windows,
-/// abandoned cost reservations, waking publications after the quota reset, webhook fan-out and
+/// abandoned cost reservations, budget alerts, waking publications after the quota reset, webhook fan-out and
 /// pruning, credentials, the outbox of events, clear TOTP secrets, channel syncs).
 /// `ytempire dispatcher`, `ytempire up` and the tests' pipeline fleet all run this list, so a
 /// chore added here runs everywhere.
@@ -17,6 +17,8 @@ public enum DispatcherChores {
         public var maintenance = MaintenanceConfiguration()
         /// How often reservations no attempt holds are settled.
         public var reservationSettleInterval: Duration = .seconds(5)
+        /// How often budgets' alert thresholds are looked at.
+        public var budgetAlertInterval: Duration = .seconds(5)
         /// How often the webhook fan-out runs when no NOTIFY woke it.
         public var fanoutInterval: Duration = .seconds(5)
         /// How often publications waiting for the quota reset are looked at.
@@ -49,6 +51,7 @@ public enum DispatcherChores {
             + [EmailSender(client: client, transport: settings.emailTransport, logger: logger),
                RateLimitPruner(client: client, logger: logger),
                ReservationSettler(ledger: CostLedger(client: client, logger: logger), interval: settings.reservationSettleInterval),
+               BudgetAlerter(client: client, logger: logger, interval: settings.budgetAlertInterval),
                QuotaResetWaker(publications: PublicationStore(client: client, logger: logger), interval: settings.quotaResetInterval, now: settings.now),
                WebhookFanout(store: deliveries, interval: settings.fanoutInterval), WebhookPruner(store: deliveries, retention: settings.webhookRetention),
                CredentialPruner(client: client, logger: logger),

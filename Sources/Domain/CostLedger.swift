@@ -23,23 +23,34 @@ public struct CostLedger: Sendable {
         self.logger = logger
     }
 
-    /// Holds `quote.amount` of the video's budget for one stage attempt, if it fits.
-    /// - Returns: false when `spent + reserved + amount` would pass the limit, or the video is
-    ///   no longer processing; nothing is held then.
-    public func reserve(jobID: Int64, attempt: Int, videoID: String, stage: PipelineStage, quote: CostQuote) async throws -> Bool {
+    /// Why a reservation was or was not taken.
+    public enum Reservation: String, Sendable, Equatable {
+        case reserved
+        /// The video's own `cost_limit` has no room for it.
+        case costLimit = "cost_limit"
+        /// The user's daily or monthly budget has no room for it.
+        case dailyBudget = "daily_budget"
+        case monthlyBudget = "monthly_budget"
+        /// The video is no longer processing (cancelled, failed, gone).
+        case notProcessing = "not_processing"
+
+        /// A user budget, not the video's limit, refused it.
+        public var isBudget: Bool { self == .dailyBudget || self == .monthlyBudget }
+    }
+
+    /// Holds `quote.amount` for one stage attempt if it fits under every ceiling at once: the
+    /// video's `cost_limit` and the user's daily and monthly budgets (`spent + reserved +
+    /// amount` at each, in one transaction: `cost_reserve` in migration 0111).
+    /// - Returns: `.reserved`, or why not; nothing is held then.
+    public func reserve(jobID: Int64, attempt: Int, videoID: String, stage: PipelineStage, quote: CostQuote) async throws -> Reservation {
         let rows = try await client.query("""
-            WITH v AS (
-                UPDATE videos SET reserved = reserved + \(quote.amount.micros), updated_at = now()
-                 WHERE id = \(videoID) AND status = 'processing' AND spent + reserved + \(quote.amount.micros) <= cost_limit
-                RETURNING id
-            )
-            INSERT INTO cost_reservations (job_id, attempt, video_id, stage, provider, model, amount)
-            SELECT \(jobID), \(Int32(attempt)), id, \(stage.rawValue), \(quote.choice.provider), \(quote.choice.model), \(quote.amount.micros)
-              FROM v
-            RETURNING 1
+            SELECT cost_reserve(\(jobID), \(Int32(attempt)), \(videoID), \(stage.rawValue), \(quote.choice.provider), \(quote.choice.model),
+                                \(quote.amount.micros))
             """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+        for try await outcome in rows.decode(String.self) {
+            return try DatabaseValue.decode(outcome, column: "cost_reserve()")
+        }
+        return .notProcessing
     }
 
     /// Gives a reservation back without a ledger row: for a call known not to have been
@@ -76,13 +87,13 @@ public struct CostLedger: Sendable {
                        charge: CostQuote, on executor: any PostgresExecutor) async throws -> Settlement {
         let rows = try await executor.run("""
             WITH r AS (
-                DELETE FROM cost_reservations WHERE job_id = \(jobID) AND attempt = \(Int32(attempt)) RETURNING amount
+                DELETE FROM cost_reservations WHERE job_id = \(jobID) AND attempt = \(Int32(attempt)) RETURNING amount, day
             ), l AS (
                 INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
-                                         reserved)
+                                         reserved, day)
                 VALUES (\(jobID), \(Int32(attempt)), \(videoID), \(userID), \(stage.rawValue), \(charge.choice.provider), \(charge.choice.model),
                         \(charge.units), \(charge.unit), \(charge.unitPrice), \(charge.amount.micros), 'actual',
-                        coalesce((SELECT sum(amount) FROM r), 0))
+                        coalesce((SELECT sum(amount) FROM r), 0), (SELECT max(day) FROM r))
                 ON CONFLICT (job_id, attempt) DO NOTHING
                 RETURNING amount
             ), v AS (
@@ -157,8 +168,9 @@ public struct CostLedger: Sendable {
                     RETURNING r.*
                 ), l AS (
                     INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis,
-                                             reserved)
-                    SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed', g.amount
+                                             reserved, day)
+                    SELECT g.job_id, g.attempt, g.video_id, v.user_id, g.stage, g.provider, g.model, 0, 'reserved', 0, g.amount, 'assumed', g.amount,
+                           g.day
                       FROM gone g JOIN videos v ON v.id = g.video_id
                     ON CONFLICT (job_id, attempt) DO NOTHING
                     RETURNING video_id, amount

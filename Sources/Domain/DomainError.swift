@@ -16,6 +16,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let limitReached = Code(raw: "plan_limit_reached")
         /// The budget cannot cover the work (`cost_limit` below the estimate).
         public static let costLimitExceeded = Code(raw: "cost_limit_exceeded")
+        /// The user's daily or monthly budget has no room for the work; `reason` says which.
+        public static let budgetExceeded = Code(raw: "budget_exceeded")
         /// The resource is in a state that does not allow this (publishing an unfinished video).
         public static let invalidState = Code(raw: "invalid_state")
     }
@@ -26,12 +28,15 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String?
     /// For `limitReached`: the plan's number that was reached.
     public var limit: Int?
+    /// A finer reason under the code (`daily_budget`, `monthly_budget`).
+    public var reason: String?
 
-    public init(_ code: Code, _ message: String, field: String? = nil, limit: Int? = nil) {
+    public init(_ code: Code, _ message: String, field: String? = nil, limit: Int? = nil, reason: String? = nil) {
         self.code = code
         self.message = message
         self.field = field
         self.limit = limit
+        self.reason = reason
     }
 
     public var description: String { message }

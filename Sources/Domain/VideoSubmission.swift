@@ -111,6 +111,7 @@ public struct VideoSubmission: Sendable {
             try await checkAllowance(userID: userID, adding: kind == .video ? requests.count : 0, on: connection)
             try await checkChannels(userID: userID, requests, on: connection)
             try checkBudgets(requests, estimates: estimates, inBatch: batch != nil)
+            try await checkUserBudgets(userID: userID, estimate: estimates.reduce(Money.zero, +), on: connection)
             let ids = requests.map { _ in PrefixedID.make("vid_") }
             // Tasks are interactive (a client may be waiting for the result): they go first.
             let priority = kind == .video ? batch?.queuePriority ?? 2 : 0
@@ -127,6 +128,18 @@ public struct VideoSubmission: Sendable {
                 """, logger: logger)
             return Submission(batchID: batchID, videos: zip(ids, estimates).map { .init(videoID: $0, estimatedCost: $1) },
                               replayed: false, createdAt: createdAt)
+        }
+    }
+
+    /// Refuses a submission whose estimate does not fit what is left of the user's daily or
+    /// monthly budget (spent and held now); the reservations still enforce both per call.
+    private func checkUserBudgets(userID: String, estimate: Money, on connection: PostgresConnection) async throws {
+        let left = try await CostBudgets(client: client, logger: logger).remaining(userID: userID, on: connection)
+        for (name, remaining) in [("daily", left.daily), ("monthly", left.monthly)] {
+            guard let remaining, estimate > remaining else { continue }
+            throw DomainError(.budgetExceeded, "The estimate of \(estimate) does not fit the \(max(remaining, .zero)) left of your \(name) budget; "
+                              + "raise it with PUT /costs/limits or wait for the next \(name == "daily" ? "day" : "month")",
+                              reason: "\(name)_budget")
         }
     }
 

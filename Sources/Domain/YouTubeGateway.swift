@@ -123,4 +123,6 @@ public protocol YouTubeGateway: Sendable {
     /// Sends the bytes of `file` from `offset` on, in chunks, resuming after dropped chunks.
     func upload(file: URL, size: Int64, from offset: Int64, session: String) async throws -> UploadProgress
     func setThumbnail(videoID: String, image: Data, contentType: String, accessToken: String) async throws
+    /// Runs a YouTube Analytics `reports.query` for the token's channel.
+    func analyticsReport(_ query: AnalyticsQuery, accessToken: String) async throws -> AnalyticsTable
 }

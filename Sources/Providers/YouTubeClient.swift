@@ -8,6 +8,8 @@ import NIOHTTP1
 public struct YouTubeEndpoints: Sendable {
     /// The Data API host: `/youtube/v3/…`, `/upload/youtube/v3/…`, `/oauth2/v3/userinfo`.
     public var apiURL: String
+    /// The YouTube Analytics API host: `/v2/reports`.
+    public var analyticsURL: String
     public var authorizeURL: String
     public var tokenURL: String
     public var clientID: String
@@ -15,9 +17,11 @@ public struct YouTubeEndpoints: Sendable {
     /// Where Google sends the user back (the API's OAuth callback route).
     public var redirectURL: String
 
-    public init(apiURL: String = "https://www.googleapis.com", authorizeURL: String = "https://accounts.google.com/o/oauth2/v2/auth",
+    public init(apiURL: String = "https://www.googleapis.com", analyticsURL: String = "https://youtubeanalytics.googleapis.com",
+                authorizeURL: String = "https://accounts.google.com/o/oauth2/v2/auth",
                 tokenURL: String = "https://oauth2.googleapis.com/token", clientID: String, clientSecret: String, redirectURL: String) {
         self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+        self.analyticsURL = analyticsURL.hasSuffix("/") ? String(analyticsURL.dropLast()) : analyticsURL
         self.authorizeURL = authorizeURL
         self.tokenURL = tokenURL
         self.clientID = clientID
@@ -28,7 +32,7 @@ public struct YouTubeEndpoints: Sendable {
     /// Everything on one sandbox server (`ytempire sandbox youtube`).
     public static func sandbox(_ baseURL: String, redirectURL: String) -> YouTubeEndpoints {
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        return YouTubeEndpoints(apiURL: base, authorizeURL: base + "/o/oauth2/v2/auth", tokenURL: base + "/token",
+        return YouTubeEndpoints(apiURL: base, analyticsURL: base, authorizeURL: base + "/o/oauth2/v2/auth", tokenURL: base + "/token",
                                 clientID: "ytempire-sandbox", clientSecret: "sandbox-secret", redirectURL: redirectURL)
     }
 }
@@ -46,7 +50,9 @@ public struct YouTubeClient: YouTubeGateway {
     let client: HTTPClient
 
     public static let scopes = [
-        "https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly", "openid", "email",
+        "https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly",
+        "https://www.googleapis.com/auth/yt-analytics.readonly", "https://www.googleapis.com/auth/yt-analytics-monetary.readonly",
+        "openid", "email",
     ]
 
     public init(endpoints: YouTubeEndpoints, chunkSize: Int = 8 << 20, timeout: Duration = .seconds(120), chunkRetries: Int = 8,
@@ -144,6 +150,48 @@ public struct YouTubeClient: YouTubeGateway {
         let reply = try await send(.POST, endpoints.apiURL + "/upload/youtube/v3/thumbnails/set?videoId=\(id)",
                                    headers: [("Authorization", "Bearer \(accessToken)"), ("Content-Type", contentType)], body: image)
         guard reply.status == 200 else { throw Self.classify(reply) }
+    }
+
+    // MARK: Analytics
+
+    public func analyticsReport(_ query: AnalyticsQuery, accessToken: String) async throws -> AnalyticsTable {
+        var components = URLComponents()
+        var items = [URLQueryItem(name: "ids", value: "channel==MINE"), URLQueryItem(name: "startDate", value: query.startDate),
+                     URLQueryItem(name: "endDate", value: query.endDate), URLQueryItem(name: "metrics", value: query.metrics.joined(separator: ","))]
+        if query.dimension != .none { items.append(URLQueryItem(name: "dimensions", value: query.dimension.rawValue)) }
+        if let sort = query.sort { items.append(URLQueryItem(name: "sort", value: sort)) }
+        if let maxResults = query.maxResults { items.append(URLQueryItem(name: "maxResults", value: String(maxResults))) }
+        if let videos = query.videoIDs, !videos.isEmpty { items.append(URLQueryItem(name: "filters", value: "video==" + videos.joined(separator: ","))) }
+        components.queryItems = items
+        let object = try await getJSON(endpoints.analyticsURL + "/v2/reports" + (components.string ?? ""), accessToken: accessToken)
+        return try Self.table(object)
+    }
+
+    /// A `resultTable`, checked: every row as long as the headers, dimension cells text,
+    /// metric cells finite numbers within `maximumCount`. No `rows` key means no data.
+    static func table(_ object: [String: Any]) throws -> AnalyticsTable {
+        guard let headers = object["columnHeaders"] as? [[String: Any]] else {
+            throw YouTubeError(.rejected, status: 200, message: "the report has no columnHeaders")
+        }
+        let columns = headers.map { ($0["name"] as? String) ?? "" }
+        let isDimension = headers.map { ($0["columnType"] as? String) == "DIMENSION" }
+        var rows: [[AnalyticsCell]] = []
+        for raw in (object["rows"] as? [[Any]]) ?? [] {
+            guard raw.count == columns.count else { throw YouTubeError(.rejected, status: 200, message: "a report row does not match its headers") }
+            rows.append(try zip(raw, isDimension).map { cell, dimension in
+                if dimension {
+                    guard let text = cell as? String, text.utf8.count <= 200 else {
+                        throw YouTubeError(.rejected, status: 200, message: "a report dimension is not text")
+                    }
+                    return .text(text)
+                }
+                guard let number = (cell as? NSNumber)?.doubleValue, number.isFinite, abs(number) <= Double(maximumCount) else {
+                    throw YouTubeError(.rejected, status: 200, message: "a report metric is not a number in range")
+                }
+                return .number(number)
+            })
+        }
+        return AnalyticsTable(columns: columns, rows: rows)
     }
 
     // MARK: Resumable upload

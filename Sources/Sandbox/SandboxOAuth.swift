@@ -91,7 +91,7 @@ extension YouTubeSandbox {
                 guard let grant = state.grants.removeValue(forKey: code), grant.clientID == clientID,
                       grant.redirectURI == fields["redirect_uri"] else { return nil }
                 let access = "ya29." + SandboxID.make(60), refresh = "1//" + SandboxID.make(60)
-                state.tokens[access] = .init(email: grant.email, clientID: clientID, expiresAt: now.addingTimeInterval(lifetime))
+                state.tokens[access] = .init(email: grant.email, clientID: clientID, expiresAt: now.addingTimeInterval(lifetime), scope: grant.scope)
                 state.refreshTokens[refresh] = .init(email: grant.email, clientID: clientID, scope: grant.scope)
                 return (access, refresh, grant.scope)
             }
@@ -105,7 +105,7 @@ extension YouTubeSandbox {
             let issued = state.withLock { state -> (access: String, scope: String)? in
                 guard let grant = state.refreshTokens[refresh], !grant.revoked, grant.clientID == clientID else { return nil }
                 let access = "ya29." + SandboxID.make(60)
-                state.tokens[access] = .init(email: grant.email, clientID: clientID, expiresAt: now.addingTimeInterval(lifetime))
+                state.tokens[access] = .init(email: grant.email, clientID: clientID, expiresAt: now.addingTimeInterval(lifetime), scope: grant.scope)
                 return (access, grant.scope)
             }
             guard let issued else { return GoogleError.oauth("invalid_grant", "Token has been expired or revoked.") }

@@ -22,6 +22,8 @@ struct SandboxState {
         var email: String
         var clientID: String
         var expiresAt: Date
+        /// The scopes granted, space-separated.
+        var scope: String = ""
     }
 
     struct RefreshToken {

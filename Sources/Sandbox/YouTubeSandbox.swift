@@ -112,6 +112,7 @@ public final class YouTubeSandbox: Sendable {
         let router = Router(context: SandboxContext.self)
         addOAuthRoutes(to: router)
         addDataAPIRoutes(to: router)
+        addAnalyticsRoutes(to: router)
         addUploadRoutes(to: router)
         return router
     }

@@ -63,6 +63,7 @@ public struct PipelineFleet: Sendable {
         settings.maintenance.rescueInterval = .milliseconds(200)
         settings.maintenance.scheduleInterval = .milliseconds(50)
         settings.reservationSettleInterval = .milliseconds(100)
+        settings.budgetAlertInterval = .milliseconds(100)
         settings.fanoutInterval = .milliseconds(50)
         settings.quotaResetInterval = .milliseconds(100)
         settings.now = now

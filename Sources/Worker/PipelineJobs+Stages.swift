@@ -8,16 +8,20 @@ extension PipelineJobs {
     /// - Throws: `BudgetExhausted` when none fits: no provider is called.
     func reserve(_ attempt: StageAttempt, usage: (ProviderChoice) -> Usage) async throws -> CostQuote {
         var cheapest: Money?
+        var refusal = CostLedger.Reservation.costLimit
         for choice in plan.choices(for: attempt.stage) {
             guard let quote = plan.quote(usage(choice), with: choice) else { continue }
             cheapest = min(cheapest ?? quote.amount, quote.amount)
-            if try await pipeline.ledger.reserve(jobID: attempt.jobID, attempt: attempt.attempt, videoID: attempt.video.id,
-                                                 stage: attempt.stage, quote: quote) {
+            let outcome = try await pipeline.ledger.reserve(jobID: attempt.jobID, attempt: attempt.attempt, videoID: attempt.video.id,
+                                                            stage: attempt.stage, quote: quote)
+            if outcome == .reserved {
                 try await pipeline.markStarted(attempt.args, jobID: attempt.jobID, attempt: attempt.attempt, choice: choice)
                 return quote
             }
+            refusal = outcome
+            if outcome == .notProcessing { break }
         }
-        throw BudgetExhausted(stage: attempt.stage, available: attempt.available, cheapest: cheapest)
+        throw BudgetExhausted(stage: attempt.stage, available: attempt.available, cheapest: cheapest, refusal: refusal)
     }
 
     /// The actual charge of a call: its usage at the chosen provider's prices.

@@ -61,7 +61,7 @@ public struct PipelineJobs: Sendable {
             }
             return .completedByHandler
         } catch let error as BudgetExhausted {
-            try await pipeline.failVideo(args.videoID, userID: args.userID, code: "cost_limit_exceeded", message: error.description,
+            try await pipeline.failVideo(args.videoID, userID: args.userID, code: error.code, message: error.description,
                                          completing: (job.id, context.workerID))
             return .completedByHandler
         } catch let error as PermanentProviderError {
@@ -122,13 +122,24 @@ struct StageAttempt {
     }
 }
 
-/// No configured provider's worst case fits in what is left of the video's budget.
+/// No configured provider's worst case fits in what is left of the video's cost limit or of
+/// the user's daily or monthly budget.
 struct BudgetExhausted: Error, CustomStringConvertible {
     var stage: PipelineStage
     var available: Money
     var cheapest: Money?
+    /// The last refusal: the video's limit or a user budget.
+    var refusal: CostLedger.Reservation
+
+    /// The video's error code: `budget_exceeded` when a user budget refused, else `cost_limit_exceeded`.
+    var code: String { refusal.isBudget ? "budget_exceeded" : "cost_limit_exceeded" }
+
     var description: String {
         let need = cheapest.map { " needs at least \($0)" } ?? " has no priced provider"
-        return "The \(stage.rawValue) stage\(need) and \(available) of the budget remains"
+        switch refusal {
+        case .dailyBudget: return "The \(stage.rawValue) stage\(need) and today's budget has no room left for it"
+        case .monthlyBudget: return "The \(stage.rawValue) stage\(need) and this month's budget has no room left for it"
+        default: return "The \(stage.rawValue) stage\(need) and \(available) of the budget remains"
+        }
     }
 }

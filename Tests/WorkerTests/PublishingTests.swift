@@ -245,6 +245,76 @@ final class TestClock: Sendable {
         }
     }
 
+    @Test func analyticsOfThreeChannelsOverThirtyDaysAreTheSandboxsOwnFigures() async throws {
+        try await withSetup { setup in
+            let db = setup.db
+            let user = try await db.createUser()
+            var channels: [(id: String, youtubeID: String)] = []
+            for name in ["north", "south", "east"] {
+                let account = try await setup.connect(userID: user, email: "\(name)@example.com")
+                let channel = try await ChannelRepository(client: db.client, logger: db.logger)
+                    .create(userID: user, ChannelChanges(name: name, youtubeChannelID: account.youtubeChannelID)).id
+                channels.append((channel, account.youtubeChannelID))
+                for _ in 0..<2 {
+                    let video = try await setup.completedVideo(userID: user, channelID: channel, bytes: 1_500)
+                    _ = try await setup.publications.request(videoID: video.id, userID: user, privacy: "public")
+                }
+            }
+            let stats = ChannelStats(client: db.client, logger: db.logger)
+            try await runWorkers(setup) {
+                let done = try await published(db, 6)
+                #expect(done)
+                // Thirty days later on YouTube's clock, each channel is synced.
+                setup.clock.advance(30 * 86_400)
+                for channel in channels { _ = try await stats.requestSync(channelID: channel.id, userID: user) }
+                let synced = try await eventually(timeout: .seconds(60)) {
+                    let channelsSynced = try await db.scalar("SELECT count(DISTINCT channel_id) FROM channel_analytics_daily")
+                    let videosSynced = try await db.scalar("SELECT count(DISTINCT video_id) FROM video_analytics_daily")
+                    return channelsSynced == 3 && videosSynced == 6
+                }
+                #expect(synced)
+            }
+            let store = AnalyticsStore(client: db.client, logger: db.logger)
+            let overview = try await store.overview(userID: user, days: 30, now: setup.clock.now)
+            // The same figures computed independently from the sandbox's own days.
+            var views = 0, engaged = 0, growth = 0, seconds = 0, revenueMicros: Int64 = 0
+            var perVideo: [String: Int] = [:]
+            for channel in channels {
+                let days = setup.sandbox.dailyMetrics(channelID: channel.youtubeID, from: overview.from, to: overview.to)
+                #expect(!days.isEmpty)
+                let channelViews = days.reduce(0) { $0 + $1.views }
+                #expect(overview.channels.first { $0.channelID == channel.id }?.views == Int64(channelViews))
+                views += channelViews
+                engaged += days.reduce(0) { $0 + $1.likes + $1.comments + $1.shares }
+                growth += days.reduce(0) { $0 + $1.subscribersGained - $1.subscribersLost }
+                seconds += days.reduce(0) { $0 + $1.views * $1.averageViewDuration }
+                for (_, day) in Dictionary(grouping: days, by: \.day) {
+                    revenueMicros += Money(dollars: (day.reduce(0.0) { $0 + $1.estimatedRevenue } * 1000).rounded() / 1000).micros
+                }
+                for day in days { perVideo[day.videoID, default: 0] += day.views }
+            }
+            #expect(overview.totalViews == Int64(views) && views > 0)
+            #expect(overview.subscriberGrowth == Int64(growth))
+            #expect(abs(overview.engagementRate - Double(engaged) / Double(views)) < 1e-9)
+            #expect(abs(overview.totalRevenue.micros - revenueMicros) <= 10, "\(overview.totalRevenue) vs \(Money(micros: revenueMicros))")
+            #expect(abs(overview.averageViewDuration - Int64((Double(seconds) / Double(views)).rounded())) <= 2)
+            #expect(overview.topVideos.count == 6)
+            #expect(overview.topVideos.first.map { Int($0.views) } == perVideo.values.max())
+            // A second sync of the same days replaces them: no duplicates, the same figures.
+            let rows = try await db.scalar("SELECT count(*) FROM channel_analytics_daily")
+            try await runWorkers(setup) {
+                for channel in channels { _ = try await stats.requestSync(channelID: channel.id, userID: user) }
+                _ = try await eventually(timeout: .seconds(60)) {
+                    try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'channel.sync' AND state = 'completed'") == 6
+                }
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM channel_analytics_daily") == rows)
+            #expect(try await store.overview(userID: user, days: 30, now: setup.clock.now).totalViews == Int64(views))
+            #expect(try await db.scalar("SELECT count(*) FROM youtube_accounts WHERE analytics_quota_used >= 3") == 3,
+                    "each sync took 1 + 2 units of the Analytics quota, apart from the Data API's")
+        }
+    }
+
     @Test func channelSyncWritesSnapshotsThatAnalyticsReadBack() async throws {
         try await withSetup { setup in
             let db = setup.db

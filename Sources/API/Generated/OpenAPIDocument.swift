@@ -50,6 +50,14 @@ package enum OpenAPIDocument {
       "description": "Signed event deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">`).\nEvents: video.completed, video.failed, video.cancelled, video.published, batch.completed, report.ready, quota.warning,\nquota.exhausted, cost.limit_reached, account.auth_expired, webhook.test. Bodies are `{\"type\", \"timestamp\", \"data\"}`.\nRetries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (Retry-After honoured); 410 disables the endpoint, and so do\nthree days of failures (the owner is emailed).\n"
     },
     {
+      "name": "Analytics",
+      "description": "The user's channels' figures from YouTube Analytics (views, watch time, engagement, subscribers, estimated revenue),\nstored per day by each channel sync; days are YouTube's (Pacific). Counted against the analytics rate limit.\n"
+    },
+    {
+      "name": "Costs",
+      "description": "What the user's videos cost, from the ledger of every paid call (amounts in USD; days and months in the\ntime zone of the user's settings), and the budgets that cap it: a daily and a monthly budget over all\nvideos, enforced with each video's own cost_limit before every paid call.\n"
+    },
+    {
       "name": "System",
       "description": "Health, status and operations."
     }
@@ -1078,7 +1086,7 @@ package enum OpenAPIDocument {
       "get": {
         "operationId": "getChannelAnalytics",
         "tags": [
-          "YouTube"
+          "Analytics"
         ],
         "summary": "The channel's statistics over the last days, from its sync snapshots.",
         "security": [
@@ -1207,6 +1215,9 @@ package enum OpenAPIDocument {
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/BudgetExceeded"
           },
           "404": {
             "$ref": "#/components/responses/NotFound"
@@ -1608,7 +1619,7 @@ package enum OpenAPIDocument {
       "get": {
         "operationId": "getVideoAnalytics",
         "tags": [
-          "YouTube"
+          "Analytics"
         ],
         "summary": "A published video's statistics over the last days, from its sync snapshots.",
         "security": [
@@ -1814,6 +1825,9 @@ package enum OpenAPIDocument {
           "401": {
             "$ref": "#/components/responses/Unauthorized"
           },
+          "402": {
+            "$ref": "#/components/responses/BudgetExceeded"
+          },
           "404": {
             "$ref": "#/components/responses/NotFound"
           },
@@ -1889,6 +1903,9 @@ package enum OpenAPIDocument {
           "401": {
             "$ref": "#/components/responses/Unauthorized"
           },
+          "402": {
+            "$ref": "#/components/responses/BudgetExceeded"
+          },
           "404": {
             "$ref": "#/components/responses/NotFound"
           },
@@ -1963,6 +1980,9 @@ package enum OpenAPIDocument {
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/BudgetExceeded"
           },
           "404": {
             "$ref": "#/components/responses/NotFound"
@@ -2126,6 +2146,9 @@ package enum OpenAPIDocument {
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/BudgetExceeded"
           },
           "404": {
             "$ref": "#/components/responses/NotFound"
@@ -2842,6 +2865,341 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/analytics/overview": {
+      "get": {
+        "operationId": "getAnalyticsOverview",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "The period's headline figures, top videos and each channel's performance with its return on cost.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "Days up to yesterday, YouTube's (Pacific) days (default last_30_days).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "last_7_days",
+                "last_30_days",
+                "last_90_days"
+              ],
+              "default": "last_30_days"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done. Zeros until a channel sync has stored figures.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnalyticsOverview"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/costs/summary": {
+      "get": {
+        "operationId": "getCostSummary",
+        "tags": [
+          "Costs"
+        ],
+        "summary": "What a period cost: the total, by provider, per video, what is held now and what is left of the budget.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "The period, in the user's time zone (default current_month).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "current_month",
+                "last_month",
+                "today",
+                "last_7_days",
+                "last_30_days"
+              ],
+              "default": "current_month"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostSummary"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/costs/history": {
+      "get": {
+        "operationId": "getCostHistory",
+        "tags": [
+          "Costs"
+        ],
+        "summary": "Spend over time, a point per day, week or month (gaps are zero), optionally split by provider, stage or channel.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "from",
+            "in": "query",
+            "description": "First day (YYYY-MM-DD, the user's time zone; default 29 days before `to`).",
+            "schema": {
+              "type": "string",
+              "format": "date"
+            }
+          },
+          {
+            "name": "to",
+            "in": "query",
+            "description": "Last day, included (default today).",
+            "schema": {
+              "type": "string",
+              "format": "date"
+            }
+          },
+          {
+            "name": "granularity",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "day",
+                "week",
+                "month"
+              ],
+              "default": "day"
+            }
+          },
+          {
+            "name": "group_by",
+            "in": "query",
+            "description": "Split each point by provider, stage or channel; absent: totals only.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "provider",
+                "stage",
+                "channel"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "At most 366 points, oldest first.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostHistory"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/costs/limits": {
+      "get": {
+        "operationId": "getCostLimits",
+        "tags": [
+          "Costs"
+        ],
+        "summary": "The budgets, the default per-video limit and the alert thresholds.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostLimits"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "put": {
+        "operationId": "updateCostLimits",
+        "tags": [
+          "Costs"
+        ],
+        "summary": "Sets the budgets (an absent or null budget is none), and the default per-video limit and alert thresholds (absent: kept).",
+        "description": "The daily and monthly budgets are ceilings, not advice: a stage's reservation is refused when the day's or the\nmonth's spend plus what is held plus its worst case would pass one (the video stops with `budget_exceeded`\nbefore any paid call), and a submission whose estimate does not fit what is left answers 402\n`budget_exceeded`. Each alert threshold (a fraction of a budget) writes `cost.limit_reached` once per period.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CostLimitsUpdate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The limits now.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostLimits"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/costs/optimization": {
+      "get": {
+        "operationId": "getCostOptimization",
+        "tags": [
+          "Costs"
+        ],
+        "summary": "Savings found in the user's own ledger and review scores, each with its evidence and a projected monthly saving.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Suggestions, largest saving first; none (with the reason) when the history is too short to tell.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CostOptimization"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/health": {
       "get": {
         "operationId": "getHealth",
@@ -3105,6 +3463,16 @@ package enum OpenAPIDocument {
       }
     },
     "responses": {
+      "BudgetExceeded": {
+        "description": "The submission's estimate does not fit what is left of the daily or monthly budget (`budget_exceeded`, details.reason daily_budget or monthly_budget).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
       "Forbidden": {
         "description": "The plan does not allow it (channels, videos this month).",
         "content": {
@@ -5970,6 +6338,451 @@ package enum OpenAPIDocument {
           }
         }
       },
+      "AnalyticsOverview": {
+        "type": "object",
+        "required": [
+          "period",
+          "from",
+          "to",
+          "metrics",
+          "top_videos",
+          "channel_performance"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days"
+            ]
+          },
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "metrics": {
+            "type": "object",
+            "required": [
+              "total_views",
+              "total_revenue",
+              "avg_view_duration",
+              "engagement_rate",
+              "subscriber_growth"
+            ],
+            "properties": {
+              "total_views": {
+                "type": "integer"
+              },
+              "total_revenue": {
+                "type": "number",
+                "description": "Estimated revenue, USD (0 where the monetary scope was not granted)."
+              },
+              "avg_view_duration": {
+                "type": "integer",
+                "description": "Seconds, weighted by views."
+              },
+              "engagement_rate": {
+                "type": "number",
+                "description": "(likes + comments + shares) / views; 0 without views."
+              },
+              "subscriber_growth": {
+                "type": "integer",
+                "description": "Subscribers gained less lost."
+              }
+            }
+          },
+          "top_videos": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {
+              "$ref": "#/components/schemas/TopVideo"
+            }
+          },
+          "channel_performance": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ChannelPerformance"
+            }
+          }
+        }
+      },
+      "TopVideo": {
+        "type": "object",
+        "required": [
+          "video_id",
+          "title",
+          "views",
+          "revenue",
+          "engagement"
+        ],
+        "properties": {
+          "video_id": {
+            "type": "string"
+          },
+          "title": {
+            "type": "string"
+          },
+          "youtube_video_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "views": {
+            "type": "integer"
+          },
+          "revenue": {
+            "type": "number"
+          },
+          "engagement": {
+            "type": "number",
+            "description": "(likes + comments + shares) / views."
+          }
+        }
+      },
+      "ChannelPerformance": {
+        "type": "object",
+        "required": [
+          "channel_id",
+          "name",
+          "views",
+          "revenue",
+          "subscribers_gained",
+          "videos_published",
+          "cost"
+        ],
+        "properties": {
+          "channel_id": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "views": {
+            "type": "integer"
+          },
+          "revenue": {
+            "type": "number"
+          },
+          "subscribers_gained": {
+            "type": "integer"
+          },
+          "videos_published": {
+            "type": "integer",
+            "description": "Videos of the channel published on YouTube in the period."
+          },
+          "cost": {
+            "type": "number",
+            "description": "What the ledger recorded for the channel's videos in the period, USD."
+          },
+          "return_on_cost": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "revenue / cost: what each dollar spent on production brought back; absent when nothing was spent."
+          }
+        }
+      },
+      "CostSummary": {
+        "type": "object",
+        "required": [
+          "period",
+          "from",
+          "to",
+          "total_cost",
+          "breakdown",
+          "videos_generated",
+          "average_cost_per_video",
+          "reserved",
+          "assumed"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "current_month",
+              "last_month",
+              "today",
+              "last_7_days",
+              "last_30_days"
+            ]
+          },
+          "from": {
+            "type": "string",
+            "format": "date",
+            "description": "First day of the period (the user's time zone)."
+          },
+          "to": {
+            "type": "string",
+            "format": "date",
+            "description": "Last day, included."
+          },
+          "total_cost": {
+            "type": "number",
+            "description": "Everything the ledger recorded in the period, USD."
+          },
+          "breakdown": {
+            "type": "object",
+            "description": "By provider as billed (`openai`, `elevenlabs`, …); image models under their product (`dall-e`).",
+            "additionalProperties": {
+              "type": "number"
+            }
+          },
+          "videos_generated": {
+            "type": "integer",
+            "description": "Videos finished (completed or published) in the period."
+          },
+          "average_cost_per_video": {
+            "type": "number",
+            "description": "total_cost over videos_generated (0 when none)."
+          },
+          "reserved": {
+            "type": "number",
+            "description": "Held right now for paid calls in flight."
+          },
+          "assumed": {
+            "type": "number",
+            "description": "Part of total_cost settled as possibly billed (a call whose answer was lost)."
+          },
+          "budget": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "The daily budget for today, the monthly one for current_month; absent otherwise."
+          },
+          "budget_remaining": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "The budget less spent and held (never below 0); absent without a budget."
+          }
+        }
+      },
+      "CostHistory": {
+        "type": "object",
+        "required": [
+          "from",
+          "to",
+          "granularity",
+          "points"
+        ],
+        "properties": {
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "granularity": {
+            "type": "string",
+            "enum": [
+              "day",
+              "week",
+              "month"
+            ]
+          },
+          "group_by": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "provider",
+              "stage",
+              "channel",
+              null
+            ]
+          },
+          "points": {
+            "type": "array",
+            "maxItems": 366,
+            "items": {
+              "$ref": "#/components/schemas/CostPoint"
+            }
+          }
+        }
+      },
+      "CostPoint": {
+        "type": "object",
+        "required": [
+          "start",
+          "total"
+        ],
+        "properties": {
+          "start": {
+            "type": "string",
+            "format": "date",
+            "description": "First day of the point (weeks start on Monday)."
+          },
+          "total": {
+            "type": "number"
+          },
+          "groups": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "With group_by: the total split by provider, stage or channel id.",
+            "additionalProperties": {
+              "type": "number"
+            }
+          }
+        }
+      },
+      "CostLimits": {
+        "type": "object",
+        "required": [
+          "default_cost_limit",
+          "alert_thresholds"
+        ],
+        "properties": {
+          "daily_budget": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "USD per day over all videos; absent: none."
+          },
+          "monthly_budget": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "USD per calendar month over all videos; absent: none."
+          },
+          "default_cost_limit": {
+            "type": "number",
+            "description": "A video's cost_limit when its request gives none."
+          },
+          "alert_thresholds": {
+            "type": "array",
+            "items": {
+              "type": "number"
+            },
+            "description": "Fractions of a budget at which cost.limit_reached is sent, once per period each."
+          }
+        }
+      },
+      "CostLimitsUpdate": {
+        "type": "object",
+        "description": "The budgets are replaced (absent or null: no budget); default_cost_limit and alert_thresholds are kept when absent.",
+        "properties": {
+          "daily_budget": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000000
+          },
+          "monthly_budget": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 10000000
+          },
+          "default_cost_limit": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 1000
+          },
+          "alert_thresholds": {
+            "type": [
+              "array",
+              "null"
+            ],
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {
+              "type": "number",
+              "exclusiveMinimum": 0,
+              "maximum": 1
+            }
+          }
+        }
+      },
+      "CostOptimization": {
+        "type": "object",
+        "required": [
+          "suggestions",
+          "videos_considered",
+          "days_considered"
+        ],
+        "properties": {
+          "suggestions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/CostSuggestion"
+            }
+          },
+          "reason": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Why there is nothing to suggest, when the list is empty."
+          },
+          "videos_considered": {
+            "type": "integer"
+          },
+          "days_considered": {
+            "type": "integer"
+          }
+        }
+      },
+      "CostSuggestion": {
+        "type": "object",
+        "required": [
+          "kind",
+          "title",
+          "detail",
+          "projected_monthly_saving",
+          "evidence"
+        ],
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "cheaper_model",
+              "frequent_redo",
+              "failed_spend",
+              "budget_pace"
+            ]
+          },
+          "title": {
+            "type": "string"
+          },
+          "detail": {
+            "type": "string"
+          },
+          "projected_monthly_saving": {
+            "type": "number",
+            "description": "USD a month at the recent rate; 0 for a warning."
+          },
+          "evidence": {
+            "type": "object",
+            "description": "The figures behind it (counts, averages, amounts in USD, scores), by name.",
+            "additionalProperties": {
+              "type": "number"
+            }
+          }
+        }
+      },
       "ErrorEnvelope": {
         "type": "object",
         "required": [
@@ -5979,7 +6792,7 @@ package enum OpenAPIDocument {
         "properties": {
           "error": {
             "type": "string",
-            "description": "validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …"
+            "description": "validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …"
           },
           "message": {
             "type": "string",

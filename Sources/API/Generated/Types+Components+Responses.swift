@@ -18,6 +18,34 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/responses` section of the OpenAPI document.
     package enum Responses {
+        package struct BudgetExceeded: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/BudgetExceeded/content`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/BudgetExceeded/content/application\/json`.
+                case json(Components.Schemas.ErrorEnvelope)
+                /// The associated value of the enum case if `self` is `.json`.
+                ///
+                /// - Throws: An error if `self` is not `.json`.
+                /// - SeeAlso: `.json`.
+                package var json: Components.Schemas.ErrorEnvelope {
+                    get throws {
+                        switch self {
+                        case let .json(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            package var body: Components.Responses.BudgetExceeded.Body
+            /// Creates a new `BudgetExceeded`.
+            ///
+            /// - Parameters:
+            ///   - body: Received HTTP response body
+            package init(body: Components.Responses.BudgetExceeded.Body) {
+                self.body = body
+            }
+        }
         package struct Forbidden: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/Forbidden/content`.
             @frozen package enum Body: Sendable, Hashable {

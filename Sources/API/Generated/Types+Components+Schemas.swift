@@ -3302,9 +3302,646 @@ extension Components {
                 case stages
             }
         }
+        /// - Remark: Generated from `#/components/schemas/AnalyticsOverview`.
+        package struct AnalyticsOverview: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/period`.
+            package var period: Components.Schemas.AnalyticsOverview.PeriodPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/from`.
+            package var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/to`.
+            package var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics`.
+            package struct MetricsPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics/total_views`.
+                package var totalViews: Swift.Int
+                /// Estimated revenue, USD (0 where the monetary scope was not granted).
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics/total_revenue`.
+                package var totalRevenue: Swift.Double
+                /// Seconds, weighted by views.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics/avg_view_duration`.
+                package var avgViewDuration: Swift.Int
+                /// (likes + comments + shares) / views; 0 without views.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics/engagement_rate`.
+                package var engagementRate: Swift.Double
+                /// Subscribers gained less lost.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics/subscriber_growth`.
+                package var subscriberGrowth: Swift.Int
+                /// Creates a new `MetricsPayload`.
+                ///
+                /// - Parameters:
+                ///   - totalViews:
+                ///   - totalRevenue: Estimated revenue, USD (0 where the monetary scope was not granted).
+                ///   - avgViewDuration: Seconds, weighted by views.
+                ///   - engagementRate: (likes + comments + shares) / views; 0 without views.
+                ///   - subscriberGrowth: Subscribers gained less lost.
+                package init(
+                    totalViews: Swift.Int,
+                    totalRevenue: Swift.Double,
+                    avgViewDuration: Swift.Int,
+                    engagementRate: Swift.Double,
+                    subscriberGrowth: Swift.Int
+                ) {
+                    self.totalViews = totalViews
+                    self.totalRevenue = totalRevenue
+                    self.avgViewDuration = avgViewDuration
+                    self.engagementRate = engagementRate
+                    self.subscriberGrowth = subscriberGrowth
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case totalViews = "total_views"
+                    case totalRevenue = "total_revenue"
+                    case avgViewDuration = "avg_view_duration"
+                    case engagementRate = "engagement_rate"
+                    case subscriberGrowth = "subscriber_growth"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/metrics`.
+            package var metrics: Components.Schemas.AnalyticsOverview.MetricsPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/top_videos`.
+            package var topVideos: [Components.Schemas.TopVideo]
+            /// - Remark: Generated from `#/components/schemas/AnalyticsOverview/channel_performance`.
+            package var channelPerformance: [Components.Schemas.ChannelPerformance]
+            /// Creates a new `AnalyticsOverview`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - from:
+            ///   - to:
+            ///   - metrics:
+            ///   - topVideos:
+            ///   - channelPerformance:
+            package init(
+                period: Components.Schemas.AnalyticsOverview.PeriodPayload,
+                from: Swift.String,
+                to: Swift.String,
+                metrics: Components.Schemas.AnalyticsOverview.MetricsPayload,
+                topVideos: [Components.Schemas.TopVideo],
+                channelPerformance: [Components.Schemas.ChannelPerformance]
+            ) {
+                self.period = period
+                self.from = from
+                self.to = to
+                self.metrics = metrics
+                self.topVideos = topVideos
+                self.channelPerformance = channelPerformance
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case from
+                case to
+                case metrics
+                case topVideos = "top_videos"
+                case channelPerformance = "channel_performance"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TopVideo`.
+        package struct TopVideo: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TopVideo/video_id`.
+            package var videoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TopVideo/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TopVideo/youtube_video_id`.
+            package var youtubeVideoId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/TopVideo/views`.
+            package var views: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TopVideo/revenue`.
+            package var revenue: Swift.Double
+            /// (likes + comments + shares) / views.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TopVideo/engagement`.
+            package var engagement: Swift.Double
+            /// Creates a new `TopVideo`.
+            ///
+            /// - Parameters:
+            ///   - videoId:
+            ///   - title:
+            ///   - youtubeVideoId:
+            ///   - views:
+            ///   - revenue:
+            ///   - engagement: (likes + comments + shares) / views.
+            package init(
+                videoId: Swift.String,
+                title: Swift.String,
+                youtubeVideoId: Swift.String? = nil,
+                views: Swift.Int,
+                revenue: Swift.Double,
+                engagement: Swift.Double
+            ) {
+                self.videoId = videoId
+                self.title = title
+                self.youtubeVideoId = youtubeVideoId
+                self.views = views
+                self.revenue = revenue
+                self.engagement = engagement
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videoId = "video_id"
+                case title
+                case youtubeVideoId = "youtube_video_id"
+                case views
+                case revenue
+                case engagement
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ChannelPerformance`.
+        package struct ChannelPerformance: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/channel_id`.
+            package var channelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/views`.
+            package var views: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/revenue`.
+            package var revenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/subscribers_gained`.
+            package var subscribersGained: Swift.Int
+            /// Videos of the channel published on YouTube in the period.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/videos_published`.
+            package var videosPublished: Swift.Int
+            /// What the ledger recorded for the channel's videos in the period, USD.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/cost`.
+            package var cost: Swift.Double
+            /// revenue / cost: what each dollar spent on production brought back; absent when nothing was spent.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChannelPerformance/return_on_cost`.
+            package var returnOnCost: Swift.Double?
+            /// Creates a new `ChannelPerformance`.
+            ///
+            /// - Parameters:
+            ///   - channelId:
+            ///   - name:
+            ///   - views:
+            ///   - revenue:
+            ///   - subscribersGained:
+            ///   - videosPublished: Videos of the channel published on YouTube in the period.
+            ///   - cost: What the ledger recorded for the channel's videos in the period, USD.
+            ///   - returnOnCost: revenue / cost: what each dollar spent on production brought back; absent when nothing was spent.
+            package init(
+                channelId: Swift.String,
+                name: Swift.String,
+                views: Swift.Int,
+                revenue: Swift.Double,
+                subscribersGained: Swift.Int,
+                videosPublished: Swift.Int,
+                cost: Swift.Double,
+                returnOnCost: Swift.Double? = nil
+            ) {
+                self.channelId = channelId
+                self.name = name
+                self.views = views
+                self.revenue = revenue
+                self.subscribersGained = subscribersGained
+                self.videosPublished = videosPublished
+                self.cost = cost
+                self.returnOnCost = returnOnCost
+            }
+            package enum CodingKeys: String, CodingKey {
+                case channelId = "channel_id"
+                case name
+                case views
+                case revenue
+                case subscribersGained = "subscribers_gained"
+                case videosPublished = "videos_published"
+                case cost
+                case returnOnCost = "return_on_cost"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostSummary`.
+        package struct CostSummary: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CostSummary/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case currentMonth = "current_month"
+                case lastMonth = "last_month"
+                case today = "today"
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/CostSummary/period`.
+            package var period: Components.Schemas.CostSummary.PeriodPayload
+            /// First day of the period (the user's time zone).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/from`.
+            package var from: Swift.String
+            /// Last day, included.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/to`.
+            package var to: Swift.String
+            /// Everything the ledger recorded in the period, USD.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/total_cost`.
+            package var totalCost: Swift.Double
+            /// By provider as billed (`openai`, `elevenlabs`, …); image models under their product (`dall-e`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/breakdown`.
+            package struct BreakdownPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Double]
+                /// Creates a new `BreakdownPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// By provider as billed (`openai`, `elevenlabs`, …); image models under their product (`dall-e`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/breakdown`.
+            package var breakdown: Components.Schemas.CostSummary.BreakdownPayload
+            /// Videos finished (completed or published) in the period.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/videos_generated`.
+            package var videosGenerated: Swift.Int
+            /// total_cost over videos_generated (0 when none).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/average_cost_per_video`.
+            package var averageCostPerVideo: Swift.Double
+            /// Held right now for paid calls in flight.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/reserved`.
+            package var reserved: Swift.Double
+            /// Part of total_cost settled as possibly billed (a call whose answer was lost).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/assumed`.
+            package var assumed: Swift.Double
+            /// The daily budget for today, the monthly one for current_month; absent otherwise.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/budget`.
+            package var budget: Swift.Double?
+            /// The budget less spent and held (never below 0); absent without a budget.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSummary/budget_remaining`.
+            package var budgetRemaining: Swift.Double?
+            /// Creates a new `CostSummary`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - from: First day of the period (the user's time zone).
+            ///   - to: Last day, included.
+            ///   - totalCost: Everything the ledger recorded in the period, USD.
+            ///   - breakdown: By provider as billed (`openai`, `elevenlabs`, …); image models under their product (`dall-e`).
+            ///   - videosGenerated: Videos finished (completed or published) in the period.
+            ///   - averageCostPerVideo: total_cost over videos_generated (0 when none).
+            ///   - reserved: Held right now for paid calls in flight.
+            ///   - assumed: Part of total_cost settled as possibly billed (a call whose answer was lost).
+            ///   - budget: The daily budget for today, the monthly one for current_month; absent otherwise.
+            ///   - budgetRemaining: The budget less spent and held (never below 0); absent without a budget.
+            package init(
+                period: Components.Schemas.CostSummary.PeriodPayload,
+                from: Swift.String,
+                to: Swift.String,
+                totalCost: Swift.Double,
+                breakdown: Components.Schemas.CostSummary.BreakdownPayload,
+                videosGenerated: Swift.Int,
+                averageCostPerVideo: Swift.Double,
+                reserved: Swift.Double,
+                assumed: Swift.Double,
+                budget: Swift.Double? = nil,
+                budgetRemaining: Swift.Double? = nil
+            ) {
+                self.period = period
+                self.from = from
+                self.to = to
+                self.totalCost = totalCost
+                self.breakdown = breakdown
+                self.videosGenerated = videosGenerated
+                self.averageCostPerVideo = averageCostPerVideo
+                self.reserved = reserved
+                self.assumed = assumed
+                self.budget = budget
+                self.budgetRemaining = budgetRemaining
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case from
+                case to
+                case totalCost = "total_cost"
+                case breakdown
+                case videosGenerated = "videos_generated"
+                case averageCostPerVideo = "average_cost_per_video"
+                case reserved
+                case assumed
+                case budget
+                case budgetRemaining = "budget_remaining"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostHistory`.
+        package struct CostHistory: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CostHistory/from`.
+            package var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CostHistory/to`.
+            package var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CostHistory/granularity`.
+            @frozen package enum GranularityPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case day = "day"
+                case week = "week"
+                case month = "month"
+            }
+            /// - Remark: Generated from `#/components/schemas/CostHistory/granularity`.
+            package var granularity: Components.Schemas.CostHistory.GranularityPayload
+            /// - Remark: Generated from `#/components/schemas/CostHistory/group_by`.
+            @frozen package enum GroupByPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case provider = "provider"
+                case stage = "stage"
+                case channel = "channel"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/CostHistory/group_by`.
+            package var groupBy: Components.Schemas.CostHistory.GroupByPayload?
+            /// - Remark: Generated from `#/components/schemas/CostHistory/points`.
+            package var points: [Components.Schemas.CostPoint]
+            /// Creates a new `CostHistory`.
+            ///
+            /// - Parameters:
+            ///   - from:
+            ///   - to:
+            ///   - granularity:
+            ///   - groupBy:
+            ///   - points:
+            package init(
+                from: Swift.String,
+                to: Swift.String,
+                granularity: Components.Schemas.CostHistory.GranularityPayload,
+                groupBy: Components.Schemas.CostHistory.GroupByPayload? = nil,
+                points: [Components.Schemas.CostPoint]
+            ) {
+                self.from = from
+                self.to = to
+                self.granularity = granularity
+                self.groupBy = groupBy
+                self.points = points
+            }
+            package enum CodingKeys: String, CodingKey {
+                case from
+                case to
+                case granularity
+                case groupBy = "group_by"
+                case points
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostPoint`.
+        package struct CostPoint: Codable, Hashable, Sendable {
+            /// First day of the point (weeks start on Monday).
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostPoint/start`.
+            package var start: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CostPoint/total`.
+            package var total: Swift.Double
+            /// With group_by: the total split by provider, stage or channel id.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostPoint/groups`.
+            package struct GroupsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Double]
+                /// Creates a new `GroupsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// With group_by: the total split by provider, stage or channel id.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostPoint/groups`.
+            package var groups: Components.Schemas.CostPoint.GroupsPayload?
+            /// Creates a new `CostPoint`.
+            ///
+            /// - Parameters:
+            ///   - start: First day of the point (weeks start on Monday).
+            ///   - total:
+            ///   - groups: With group_by: the total split by provider, stage or channel id.
+            package init(
+                start: Swift.String,
+                total: Swift.Double,
+                groups: Components.Schemas.CostPoint.GroupsPayload? = nil
+            ) {
+                self.start = start
+                self.total = total
+                self.groups = groups
+            }
+            package enum CodingKeys: String, CodingKey {
+                case start
+                case total
+                case groups
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostLimits`.
+        package struct CostLimits: Codable, Hashable, Sendable {
+            /// USD per day over all videos; absent: none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostLimits/daily_budget`.
+            package var dailyBudget: Swift.Double?
+            /// USD per calendar month over all videos; absent: none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostLimits/monthly_budget`.
+            package var monthlyBudget: Swift.Double?
+            /// A video's cost_limit when its request gives none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostLimits/default_cost_limit`.
+            package var defaultCostLimit: Swift.Double
+            /// Fractions of a budget at which cost.limit_reached is sent, once per period each.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostLimits/alert_thresholds`.
+            package var alertThresholds: [Swift.Double]
+            /// Creates a new `CostLimits`.
+            ///
+            /// - Parameters:
+            ///   - dailyBudget: USD per day over all videos; absent: none.
+            ///   - monthlyBudget: USD per calendar month over all videos; absent: none.
+            ///   - defaultCostLimit: A video's cost_limit when its request gives none.
+            ///   - alertThresholds: Fractions of a budget at which cost.limit_reached is sent, once per period each.
+            package init(
+                dailyBudget: Swift.Double? = nil,
+                monthlyBudget: Swift.Double? = nil,
+                defaultCostLimit: Swift.Double,
+                alertThresholds: [Swift.Double]
+            ) {
+                self.dailyBudget = dailyBudget
+                self.monthlyBudget = monthlyBudget
+                self.defaultCostLimit = defaultCostLimit
+                self.alertThresholds = alertThresholds
+            }
+            package enum CodingKeys: String, CodingKey {
+                case dailyBudget = "daily_budget"
+                case monthlyBudget = "monthly_budget"
+                case defaultCostLimit = "default_cost_limit"
+                case alertThresholds = "alert_thresholds"
+            }
+        }
+        /// The budgets are replaced (absent or null: no budget); default_cost_limit and alert_thresholds are kept when absent.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CostLimitsUpdate`.
+        package struct CostLimitsUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CostLimitsUpdate/daily_budget`.
+            package var dailyBudget: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CostLimitsUpdate/monthly_budget`.
+            package var monthlyBudget: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CostLimitsUpdate/default_cost_limit`.
+            package var defaultCostLimit: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/CostLimitsUpdate/alert_thresholds`.
+            package var alertThresholds: [Swift.Double]?
+            /// Creates a new `CostLimitsUpdate`.
+            ///
+            /// - Parameters:
+            ///   - dailyBudget:
+            ///   - monthlyBudget:
+            ///   - defaultCostLimit:
+            ///   - alertThresholds:
+            package init(
+                dailyBudget: Swift.Double? = nil,
+                monthlyBudget: Swift.Double? = nil,
+                defaultCostLimit: Swift.Double? = nil,
+                alertThresholds: [Swift.Double]? = nil
+            ) {
+                self.dailyBudget = dailyBudget
+                self.monthlyBudget = monthlyBudget
+                self.defaultCostLimit = defaultCostLimit
+                self.alertThresholds = alertThresholds
+            }
+            package enum CodingKeys: String, CodingKey {
+                case dailyBudget = "daily_budget"
+                case monthlyBudget = "monthly_budget"
+                case defaultCostLimit = "default_cost_limit"
+                case alertThresholds = "alert_thresholds"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostOptimization`.
+        package struct CostOptimization: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CostOptimization/suggestions`.
+            package var suggestions: [Components.Schemas.CostSuggestion]
+            /// Why there is nothing to suggest, when the list is empty.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostOptimization/reason`.
+            package var reason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/CostOptimization/videos_considered`.
+            package var videosConsidered: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/CostOptimization/days_considered`.
+            package var daysConsidered: Swift.Int
+            /// Creates a new `CostOptimization`.
+            ///
+            /// - Parameters:
+            ///   - suggestions:
+            ///   - reason: Why there is nothing to suggest, when the list is empty.
+            ///   - videosConsidered:
+            ///   - daysConsidered:
+            package init(
+                suggestions: [Components.Schemas.CostSuggestion],
+                reason: Swift.String? = nil,
+                videosConsidered: Swift.Int,
+                daysConsidered: Swift.Int
+            ) {
+                self.suggestions = suggestions
+                self.reason = reason
+                self.videosConsidered = videosConsidered
+                self.daysConsidered = daysConsidered
+            }
+            package enum CodingKeys: String, CodingKey {
+                case suggestions
+                case reason
+                case videosConsidered = "videos_considered"
+                case daysConsidered = "days_considered"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CostSuggestion`.
+        package struct CostSuggestion: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/kind`.
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case cheaperModel = "cheaper_model"
+                case frequentRedo = "frequent_redo"
+                case failedSpend = "failed_spend"
+                case budgetPace = "budget_pace"
+            }
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/kind`.
+            package var kind: Components.Schemas.CostSuggestion.KindPayload
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/detail`.
+            package var detail: Swift.String
+            /// USD a month at the recent rate; 0 for a warning.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/projected_monthly_saving`.
+            package var projectedMonthlySaving: Swift.Double
+            /// The figures behind it (counts, averages, amounts in USD, scores), by name.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/evidence`.
+            package struct EvidencePayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Double]
+                /// Creates a new `EvidencePayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// The figures behind it (counts, averages, amounts in USD, scores), by name.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CostSuggestion/evidence`.
+            package var evidence: Components.Schemas.CostSuggestion.EvidencePayload
+            /// Creates a new `CostSuggestion`.
+            ///
+            /// - Parameters:
+            ///   - kind:
+            ///   - title:
+            ///   - detail:
+            ///   - projectedMonthlySaving: USD a month at the recent rate; 0 for a warning.
+            ///   - evidence: The figures behind it (counts, averages, amounts in USD, scores), by name.
+            package init(
+                kind: Components.Schemas.CostSuggestion.KindPayload,
+                title: Swift.String,
+                detail: Swift.String,
+                projectedMonthlySaving: Swift.Double,
+                evidence: Components.Schemas.CostSuggestion.EvidencePayload
+            ) {
+                self.kind = kind
+                self.title = title
+                self.detail = detail
+                self.projectedMonthlySaving = projectedMonthlySaving
+                self.evidence = evidence
+            }
+            package enum CodingKeys: String, CodingKey {
+                case kind
+                case title
+                case detail
+                case projectedMonthlySaving = "projected_monthly_saving"
+                case evidence
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ErrorEnvelope`.
         package struct ErrorEnvelope: Codable, Hashable, Sendable {
-            /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …
+            /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …
             ///
             /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/error`.
             package var error: Swift.String
@@ -3358,7 +3995,7 @@ extension Components {
             /// Creates a new `ErrorEnvelope`.
             ///
             /// - Parameters:
-            ///   - error: validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, internal_error, …
+            ///   - error: validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …
             ///   - message:
             ///   - details:
             ///   - retryAfter:

@@ -293,6 +293,42 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /youtube/accounts/{account_id}/quota`.
     /// - Remark: Generated from `#/paths//youtube/accounts/{account_id}/quota/get(getYouTubeAccountQuota)`.
     func getYouTubeAccountQuota(_ input: Operations.GetYouTubeAccountQuota.Input) async throws -> Operations.GetYouTubeAccountQuota.Output
+    /// The period's headline figures, top videos and each channel's performance with its return on cost.
+    ///
+    /// - Remark: HTTP `GET /analytics/overview`.
+    /// - Remark: Generated from `#/paths//analytics/overview/get(getAnalyticsOverview)`.
+    func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input) async throws -> Operations.GetAnalyticsOverview.Output
+    /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
+    ///
+    /// - Remark: HTTP `GET /costs/summary`.
+    /// - Remark: Generated from `#/paths//costs/summary/get(getCostSummary)`.
+    func getCostSummary(_ input: Operations.GetCostSummary.Input) async throws -> Operations.GetCostSummary.Output
+    /// Spend over time, a point per day, week or month (gaps are zero), optionally split by provider, stage or channel.
+    ///
+    /// - Remark: HTTP `GET /costs/history`.
+    /// - Remark: Generated from `#/paths//costs/history/get(getCostHistory)`.
+    func getCostHistory(_ input: Operations.GetCostHistory.Input) async throws -> Operations.GetCostHistory.Output
+    /// The budgets, the default per-video limit and the alert thresholds.
+    ///
+    /// - Remark: HTTP `GET /costs/limits`.
+    /// - Remark: Generated from `#/paths//costs/limits/get(getCostLimits)`.
+    func getCostLimits(_ input: Operations.GetCostLimits.Input) async throws -> Operations.GetCostLimits.Output
+    /// Sets the budgets (an absent or null budget is none), and the default per-video limit and alert thresholds (absent: kept).
+    ///
+    /// The daily and monthly budgets are ceilings, not advice: a stage's reservation is refused when the day's or the
+    /// month's spend plus what is held plus its worst case would pass one (the video stops with `budget_exceeded`
+    /// before any paid call), and a submission whose estimate does not fit what is left answers 402
+    /// `budget_exceeded`. Each alert threshold (a fraction of a budget) writes `cost.limit_reached` once per period.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /costs/limits`.
+    /// - Remark: Generated from `#/paths//costs/limits/put(updateCostLimits)`.
+    func updateCostLimits(_ input: Operations.UpdateCostLimits.Input) async throws -> Operations.UpdateCostLimits.Output
+    /// Savings found in the user's own ledger and review scores, each with its evidence and a projected monthly saving.
+    ///
+    /// - Remark: HTTP `GET /costs/optimization`.
+    /// - Remark: Generated from `#/paths//costs/optimization/get(getCostOptimization)`.
+    func getCostOptimization(_ input: Operations.GetCostOptimization.Input) async throws -> Operations.GetCostOptimization.Output
     /// System health check; 503 names the failing service.
     ///
     /// - Remark: HTTP `GET /health`.
@@ -998,6 +1034,78 @@ extension APIProtocol {
             path: path,
             headers: headers
         ))
+    }
+    /// The period's headline figures, top videos and each channel's performance with its return on cost.
+    ///
+    /// - Remark: HTTP `GET /analytics/overview`.
+    /// - Remark: Generated from `#/paths//analytics/overview/get(getAnalyticsOverview)`.
+    package func getAnalyticsOverview(
+        query: Operations.GetAnalyticsOverview.Input.Query = .init(),
+        headers: Operations.GetAnalyticsOverview.Input.Headers = .init()
+    ) async throws -> Operations.GetAnalyticsOverview.Output {
+        try await getAnalyticsOverview(Operations.GetAnalyticsOverview.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
+    ///
+    /// - Remark: HTTP `GET /costs/summary`.
+    /// - Remark: Generated from `#/paths//costs/summary/get(getCostSummary)`.
+    package func getCostSummary(
+        query: Operations.GetCostSummary.Input.Query = .init(),
+        headers: Operations.GetCostSummary.Input.Headers = .init()
+    ) async throws -> Operations.GetCostSummary.Output {
+        try await getCostSummary(Operations.GetCostSummary.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Spend over time, a point per day, week or month (gaps are zero), optionally split by provider, stage or channel.
+    ///
+    /// - Remark: HTTP `GET /costs/history`.
+    /// - Remark: Generated from `#/paths//costs/history/get(getCostHistory)`.
+    package func getCostHistory(
+        query: Operations.GetCostHistory.Input.Query = .init(),
+        headers: Operations.GetCostHistory.Input.Headers = .init()
+    ) async throws -> Operations.GetCostHistory.Output {
+        try await getCostHistory(Operations.GetCostHistory.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The budgets, the default per-video limit and the alert thresholds.
+    ///
+    /// - Remark: HTTP `GET /costs/limits`.
+    /// - Remark: Generated from `#/paths//costs/limits/get(getCostLimits)`.
+    package func getCostLimits(headers: Operations.GetCostLimits.Input.Headers = .init()) async throws -> Operations.GetCostLimits.Output {
+        try await getCostLimits(Operations.GetCostLimits.Input(headers: headers))
+    }
+    /// Sets the budgets (an absent or null budget is none), and the default per-video limit and alert thresholds (absent: kept).
+    ///
+    /// The daily and monthly budgets are ceilings, not advice: a stage's reservation is refused when the day's or the
+    /// month's spend plus what is held plus its worst case would pass one (the video stops with `budget_exceeded`
+    /// before any paid call), and a submission whose estimate does not fit what is left answers 402
+    /// `budget_exceeded`. Each alert threshold (a fraction of a budget) writes `cost.limit_reached` once per period.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /costs/limits`.
+    /// - Remark: Generated from `#/paths//costs/limits/put(updateCostLimits)`.
+    package func updateCostLimits(
+        headers: Operations.UpdateCostLimits.Input.Headers = .init(),
+        body: Operations.UpdateCostLimits.Input.Body
+    ) async throws -> Operations.UpdateCostLimits.Output {
+        try await updateCostLimits(Operations.UpdateCostLimits.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Savings found in the user's own ledger and review scores, each with its evidence and a projected monthly saving.
+    ///
+    /// - Remark: HTTP `GET /costs/optimization`.
+    /// - Remark: Generated from `#/paths//costs/optimization/get(getCostOptimization)`.
+    package func getCostOptimization(headers: Operations.GetCostOptimization.Input.Headers = .init()) async throws -> Operations.GetCostOptimization.Output {
+        try await getCostOptimization(Operations.GetCostOptimization.Input(headers: headers))
     }
     /// System health check; 503 names the failing service.
     ///

@@ -1,0 +1,230 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// One day's figures of a channel or a video, as YouTube Analytics gave them.
+public struct AnalyticsDay: Sendable, Equatable {
+    public var day: String
+    public var views: Int64
+    public var minutesWatched: Int64
+    public var averageViewDuration: Int64
+    public var likes: Int64
+    public var comments: Int64
+    public var shares: Int64
+    public var subscribersGained: Int64
+    public var subscribersLost: Int64
+    /// Nil without the monetary scope.
+    public var revenue: Money?
+
+    /// A `day`-dimension report's rows; rows without a day or views are skipped.
+    public static func rows(of table: AnalyticsTable) -> [AnalyticsDay] {
+        table.records.compactMap { record in
+            guard let day = record["day"]?.text, day.utf8.count == 10, let views = record["views"]?.number else { return nil }
+            let count = { (name: String) in Int64(max(0, min(record[name]?.number ?? 0, 1e15))) }
+            return AnalyticsDay(day: day, views: Int64(max(0, min(views, 1e15))), minutesWatched: count("estimatedMinutesWatched"),
+                                averageViewDuration: count("averageViewDuration"), likes: count("likes"), comments: count("comments"),
+                                shares: count("shares"), subscribersGained: count("subscribersGained"), subscribersLost: count("subscribersLost"),
+                                revenue: record["estimatedRevenue"]?.number.map { Money(dollars: max(0, $0)) })
+        }
+    }
+}
+
+/// The Analytics API's side of a channel sync: its own daily quota per account, and the rows it
+/// writes (a day synced again replaces the stored one).
+public struct AnalyticsStore: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// What the account's Analytics sync needs: whether Google granted the scopes, and the
+    /// first day to fetch (90 days back the first time, else the last stored day less 3, which
+    /// YouTube may still revise).
+    public func plan(accountID: String, channelID: String, today: String) async throws -> (granted: Bool, revenue: Bool, from: String)? {
+        let rows = try await client.query("""
+            SELECT a.analytics_granted, a.revenue_granted,
+                   to_char(coalesce((SELECT max(day) - 3 FROM channel_analytics_daily WHERE channel_id = \(channelID)), \(today)::date - 90),
+                           'YYYY-MM-DD')
+              FROM youtube_accounts a WHERE a.id = \(accountID)
+            """, logger: logger)
+        for try await row in rows.decode((Bool, Bool, String).self) { return row }
+        return nil
+    }
+
+    /// Takes `units` of the account's Analytics quota for the Pacific day of `now`.
+    /// - Returns: false when today's Analytics quota has no room.
+    public func charge(accountID: String, units: Int, now: Date) async throws -> Bool {
+        let day = QuotaDay.of(now)
+        let rows = try await client.query("""
+            UPDATE youtube_accounts
+               SET analytics_quota_used = CASE WHEN analytics_quota_day = \(day)::date THEN analytics_quota_used ELSE 0 END + \(Int32(clamping: units)),
+                   analytics_quota_day = \(day)::date
+             WHERE id = \(accountID)
+               AND CASE WHEN analytics_quota_day = \(day)::date THEN analytics_quota_used ELSE 0 END + \(Int32(clamping: units)) <= analytics_quota_limit
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Records that Google refused the analytics scopes (or only the monetary one).
+    public func markRefused(accountID: String, revenueOnly: Bool) async throws {
+        try await client.query("""
+            UPDATE youtube_accounts SET revenue_granted = false, analytics_granted = analytics_granted AND \(revenueOnly) WHERE id = \(accountID)
+            """, logger: logger)
+    }
+
+    /// Stores a channel's days and its videos' days, replacing any stored for the same days.
+    public func record(channelID: String, channel: [AnalyticsDay], videos: [String: [AnalyticsDay]]) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            if !channel.isEmpty {
+                let d = Columns(channel)
+                try await connection.query("""
+                    INSERT INTO channel_analytics_daily (channel_id, day, views, minutes_watched, average_view_duration, likes, comments, shares,
+                                                         subscribers_gained, subscribers_lost, revenue, synced_at)
+                    SELECT \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
+                      FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
+                                  \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
+                           AS t(d, v, m, a, l, c, s, g, x, r)
+                    ON CONFLICT (channel_id, day) DO UPDATE SET
+                        views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
+                        likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
+                        subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
+                        revenue = excluded.revenue, synced_at = excluded.synced_at
+                    """, logger: logger)
+            }
+            for (videoID, days) in videos.sorted(by: { $0.key < $1.key }) where !days.isEmpty {
+                let d = Columns(days)
+                try await connection.query("""
+                    INSERT INTO video_analytics_daily (video_id, channel_id, day, views, minutes_watched, average_view_duration, likes, comments,
+                                                       shares, subscribers_gained, subscribers_lost, revenue, synced_at)
+                    SELECT \(videoID), \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
+                      FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
+                                  \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
+                           AS t(d, v, m, a, l, c, s, g, x, r)
+                    ON CONFLICT (video_id, day) DO UPDATE SET
+                        views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
+                        likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
+                        subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
+                        revenue = excluded.revenue, synced_at = excluded.synced_at
+                    """, logger: logger)
+            }
+        }
+    }
+
+    /// Days as column arrays, for one `unnest` insert.
+    private struct Columns {
+        var days: [String], views: [Int64], minutes: [Int64], durations: [Int32], likes: [Int64], comments: [Int64], shares: [Int64]
+        var gained: [Int64], lost: [Int64]
+        /// Micros, or -1 for none (arrays of optionals do not bind).
+        var revenue: [Int64]
+
+        init(_ rows: [AnalyticsDay]) {
+            days = rows.map(\.day)
+            views = rows.map(\.views)
+            minutes = rows.map(\.minutesWatched)
+            durations = rows.map { Int32(clamping: $0.averageViewDuration) }
+            likes = rows.map(\.likes)
+            comments = rows.map(\.comments)
+            shares = rows.map(\.shares)
+            gained = rows.map(\.subscribersGained)
+            lost = rows.map(\.subscribersLost)
+            revenue = rows.map { $0.revenue?.micros ?? -1 }
+        }
+    }
+}
+
+/// The analytics overview of a user's channels over the last `days` days up to yesterday.
+public struct AnalyticsOverview: Sendable, Equatable {
+    public struct TopVideo: Sendable, Equatable {
+        public var videoID: String
+        public var title: String
+        public var youtubeVideoID: String?
+        public var views: Int64
+        public var revenue: Money
+        public var engagement: Double
+    }
+
+    public struct ChannelPerformance: Sendable, Equatable {
+        public var channelID: String
+        public var name: String
+        public var views: Int64
+        public var revenue: Money
+        public var subscribersGained: Int64
+        public var videosPublished: Int64
+        public var cost: Money
+        /// Revenue over cost; nil when nothing was spent.
+        public var returnOnCost: Double? { cost.micros > 0 ? Double(revenue.micros) / Double(cost.micros) : nil }
+    }
+
+    public var from: String
+    public var to: String
+    public var totalViews: Int64
+    public var totalRevenue: Money
+    public var averageViewDuration: Int64
+    public var engagementRate: Double
+    public var subscriberGrowth: Int64
+    public var topVideos: [TopVideo]
+    public var channels: [ChannelPerformance]
+}
+
+extension AnalyticsStore {
+    /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows.
+    public func overview(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsOverview {
+        let to = QuotaDay.of(now.addingTimeInterval(-86_400))
+        let rows = try await client.query("""
+            WITH b AS (SELECT \(to)::date AS d_to, \(to)::date - \(Int32(clamping: days - 1)) AS d_from),
+                 c AS (SELECT d.* FROM channel_analytics_daily d JOIN channels ch ON ch.id = d.channel_id, b
+                        WHERE ch.user_id = \(userID) AND d.day BETWEEN b.d_from AND b.d_to)
+            SELECT to_char(b.d_from, 'YYYY-MM-DD'), to_char(b.d_to, 'YYYY-MM-DD'), coalesce(sum(c.views), 0)::int8, coalesce(sum(c.revenue), 0)::int8,
+                   coalesce(sum(c.minutes_watched), 0)::int8, coalesce(sum(c.likes + c.comments + c.shares), 0)::int8,
+                   coalesce(sum(c.subscribers_gained - c.subscribers_lost), 0)::int8,
+                   coalesce(sum(c.views::float8 * c.average_view_duration), 0)::float8
+              FROM b LEFT JOIN c ON true GROUP BY b.d_from, b.d_to
+            """, logger: logger)
+        var overview = AnalyticsOverview(from: "", to: to, totalViews: 0, totalRevenue: .zero, averageViewDuration: 0, engagementRate: 0,
+                                         subscriberGrowth: 0, topVideos: [], channels: [])
+        for try await (from, last, views, revenue, _, engaged, growth, weightedSeconds)
+            in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Double).self) {
+            overview.from = from
+            overview.to = last
+            overview.totalViews = views
+            overview.totalRevenue = Money(micros: revenue)
+            overview.averageViewDuration = views > 0 ? Int64((weightedSeconds / Double(views)).rounded()) : 0
+            overview.engagementRate = views > 0 ? Double(engaged) / Double(views) : 0
+            overview.subscriberGrowth = growth
+        }
+        let top = try await client.query("""
+            SELECT v.id, v.title, v.youtube_video_id, sum(d.views)::int8, coalesce(sum(d.revenue), 0)::int8,
+                   sum(d.likes + d.comments + d.shares)::int8
+              FROM video_analytics_daily d JOIN videos v ON v.id = d.video_id
+             WHERE v.user_id = \(userID) AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date
+             GROUP BY v.id ORDER BY 4 DESC, v.id LIMIT 10
+            """, logger: logger)
+        for try await (id, title, youtubeID, views, revenue, engaged) in top.decode((String, String, String?, Int64, Int64, Int64).self) {
+            overview.topVideos.append(.init(videoID: id, title: title, youtubeVideoID: youtubeID, views: views, revenue: Money(micros: revenue),
+                                            engagement: views > 0 ? Double(engaged) / Double(views) : 0))
+        }
+        let channels = try await client.query("""
+            SELECT ch.id, ch.name,
+                   coalesce((SELECT sum(views) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
+                   coalesce((SELECT sum(revenue) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
+                   coalesce((SELECT sum(subscribers_gained) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
+                   (SELECT count(*) FROM publications p JOIN videos v ON v.id = p.video_id
+                     WHERE v.channel_id = ch.id AND p.status = 'published'
+                       AND (p.published_at AT TIME ZONE 'America/Los_Angeles')::date BETWEEN \(overview.from)::date AND \(overview.to)::date),
+                   coalesce((SELECT sum(l.amount) FROM cost_ledger l JOIN videos v ON v.id = l.video_id
+                              WHERE v.channel_id = ch.id AND l.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8
+              FROM channels ch WHERE ch.user_id = \(userID) ORDER BY ch.created_at, ch.id
+            """, logger: logger)
+        for try await (id, name, views, revenue, gained, published, cost) in channels.decode((String, String, Int64, Int64, Int64, Int64, Int64).self) {
+            overview.channels.append(.init(channelID: id, name: name, views: views, revenue: Money(micros: revenue), subscribersGained: gained,
+                                           videosPublished: published, cost: Money(micros: cost)))
+        }
+        return overview
+    }
+}
