@@ -104,9 +104,11 @@ public struct PipelineStore: Sendable {
     /// video's progress, the successors whose prerequisites are now all complete, and the
     /// job's completion — all or nothing.
     /// - Throws: `StageLostError` when the job is no longer this worker's.
+    /// A deadlock or serialization failure runs the whole transaction again: the call was
+    /// billed, so its ledger row must not be given up for a transient conflict.
     public func completeStage(_ outcome: StageOutcome) async throws {
         let args = outcome.args
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withRetryingTransaction(logger: logger) { connection in
             // Lock order everywhere: the video row, then its jobs (cancellation takes them so too).
             let video = try await lockVideo(args.videoID, on: connection)
             guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {

@@ -178,6 +178,9 @@ public struct WebhookDeliveryStore: Sendable {
             return nil
         }
         return try await client.withTransaction(logger: logger) { connection in
+            // The endpoint first, then the delivery: the order deleting an endpoint takes them in
+            // (its row, then the cascade), so the two never deadlock.
+            try await Self.lockEndpoint(attempt.endpointID, on: connection, logger: logger)
             // The endpoint (and so the delivery) may have been deleted while the attempt was out.
             let exists = try await connection.query("SELECT 1 FROM webhook_deliveries WHERE id = \(attempt.deliveryID) FOR UPDATE", logger: logger)
             var found = false
@@ -221,8 +224,21 @@ public struct WebhookDeliveryStore: Sendable {
 
     /// The common case in one statement: the delivery succeeded, its attempt is logged and
     /// the endpoint is failing no more. Nothing when the delivery was deleted meanwhile.
+    /// Locks an endpoint's row for a change that will touch its deliveries too.
+    static func lockEndpoint(_ id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = try await connection.query("SELECT 1 FROM webhook_endpoints WHERE id = \(id) FOR NO KEY UPDATE", logger: logger)
+        for try await _ in rows {}
+    }
+
     private func recordSuccess(_ attempt: WebhookAttempt, result: WebhookAttemptResult) async throws {
-        try await client.query("""
+        try await client.withTransaction(logger: logger) { connection in
+            try await Self.lockEndpoint(attempt.endpointID, on: connection, logger: logger)
+            try await recordSuccess(attempt, result: result, on: connection)
+        }
+    }
+
+    private func recordSuccess(_ attempt: WebhookAttempt, result: WebhookAttemptResult, on connection: PostgresConnection) async throws {
+        try await connection.query("""
             WITH delivered AS (
                 UPDATE webhook_deliveries SET status = 'succeeded', finished_at = now(), sending_until = NULL
                  WHERE id = \(attempt.deliveryID) RETURNING id, endpoint_id

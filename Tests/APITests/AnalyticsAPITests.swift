@@ -21,6 +21,12 @@ import Testing
                 #expect(overview.channelPerformance.map(\.channelId) == [channel])
                 #expect(overview.channelPerformance.first?.returnOnCost == nil, "no spend: no return to divide")
                 #expect(try await api.call(.get, "/analytics/overview?period=last_year", token: token).status == .badRequest)
+                let revenue = try await api.call(.get, "/analytics/revenue?period=last_90_days", token: token)
+                    .decode(Components.Schemas.AnalyticsRevenue.self)
+                #expect(revenue.period == .last90Days && revenue.totalRevenue == 0 && revenue.rpm == 0 && revenue.revenueComplete)
+                #expect(revenue.series.isEmpty && revenue.byChannel.isEmpty && revenue.byVideo.isEmpty)
+                let engagement = try await api.call(.get, "/analytics/engagement", token: token).decode(Components.Schemas.AnalyticsEngagement.self)
+                #expect(engagement.totals.views == 0 && engagement.totals.likesPer1000 == 0 && engagement.totals.avgViewPercentage == nil)
             }
         }
     }

@@ -300,6 +300,17 @@ final class TestClock: Sendable {
             #expect(abs(overview.averageViewDuration - Int64((Double(seconds) / Double(views)).rounded())) <= 2)
             #expect(overview.topVideos.count == 6)
             #expect(overview.topVideos.first.map { Int($0.views) } == perVideo.values.max())
+            // Revenue and engagement read the same days: totals, per day, per channel, per video.
+            let total = try #require(try await store.figures(userID: user, from: overview.from, to: overview.to, grouping: .total).first)
+            #expect(total.views == Int64(views) && total.revenue == overview.totalRevenue)
+            #expect(abs(total.perThousand(total.likes + total.comments + total.shares) - Double(engaged) * 1000 / Double(views)) < 1e-9)
+            let byDay = try await store.figures(userID: user, from: overview.from, to: overview.to, grouping: .day)
+            let dayKeys = byDay.map { $0.key ?? "" }
+            #expect(dayKeys == dayKeys.sorted() && byDay.reduce(0) { $0 + $1.views } == Int64(views))
+            let byVideo = try await store.figures(userID: user, from: overview.from, to: overview.to, grouping: .video, orderByRevenue: true)
+            #expect(byVideo.count == 6 && byVideo.reduce(0) { $0 + $1.views } == Int64(views))
+            #expect(zip(byVideo, byVideo.dropFirst()).allSatisfy { ($0.revenue ?? .zero) >= ($1.revenue ?? .zero) })
+            #expect(try await store.revenueComplete(userID: user))
             // A second sync of the same days replaces them: no duplicates, the same figures.
             let rows = try await db.scalar("SELECT count(*) FROM channel_analytics_daily")
             try await runWorkers(setup) {

@@ -2922,6 +2922,120 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/analytics/revenue": {
+      "get": {
+        "operationId": "getAnalyticsRevenue",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Estimated revenue by day, channel and video, with RPM (revenue per thousand views).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "Days up to yesterday, YouTube's (Pacific) days (default last_30_days).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "last_7_days",
+                "last_30_days",
+                "last_90_days"
+              ],
+              "default": "last_30_days"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnalyticsRevenue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/analytics/engagement": {
+      "get": {
+        "operationId": "getAnalyticsEngagement",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Likes, comments and shares per thousand views and how long viewers watch, by day, channel and video.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "Days up to yesterday, YouTube's (Pacific) days (default last_30_days).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "last_7_days",
+                "last_30_days",
+                "last_90_days"
+              ],
+              "default": "last_30_days"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnalyticsEngagement"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/costs/summary": {
       "get": {
         "operationId": "getCostSummary",
@@ -6408,6 +6522,222 @@ package enum OpenAPIDocument {
             "items": {
               "$ref": "#/components/schemas/ChannelPerformance"
             }
+          }
+        }
+      },
+      "AnalyticsRevenue": {
+        "type": "object",
+        "required": [
+          "period",
+          "from",
+          "to",
+          "total_revenue",
+          "views",
+          "rpm",
+          "revenue_complete",
+          "series",
+          "by_channel",
+          "by_video"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days"
+            ]
+          },
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "total_revenue": {
+            "type": "number"
+          },
+          "views": {
+            "type": "integer"
+          },
+          "rpm": {
+            "type": "number",
+            "description": "Revenue per 1,000 views (0 without views)."
+          },
+          "revenue_complete": {
+            "type": "boolean",
+            "description": "False when a connected account did not grant the monetary scope: its revenue is missing."
+          },
+          "series": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/RevenueDay"
+            }
+          },
+          "by_channel": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/RevenueShare"
+            }
+          },
+          "by_video": {
+            "type": "array",
+            "maxItems": 20,
+            "description": "The 20 videos that earned most.",
+            "items": {
+              "$ref": "#/components/schemas/RevenueShare"
+            }
+          }
+        }
+      },
+      "RevenueDay": {
+        "type": "object",
+        "required": [
+          "day",
+          "revenue",
+          "views"
+        ],
+        "properties": {
+          "day": {
+            "type": "string",
+            "format": "date"
+          },
+          "revenue": {
+            "type": "number"
+          },
+          "views": {
+            "type": "integer"
+          }
+        }
+      },
+      "RevenueShare": {
+        "type": "object",
+        "required": [
+          "id",
+          "name",
+          "revenue",
+          "views",
+          "rpm"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "A channel or video id."
+          },
+          "name": {
+            "type": "string"
+          },
+          "revenue": {
+            "type": "number"
+          },
+          "views": {
+            "type": "integer"
+          },
+          "rpm": {
+            "type": "number"
+          }
+        }
+      },
+      "AnalyticsEngagement": {
+        "type": "object",
+        "required": [
+          "period",
+          "from",
+          "to",
+          "totals",
+          "series",
+          "by_channel",
+          "by_video"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days"
+            ]
+          },
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "totals": {
+            "$ref": "#/components/schemas/EngagementFigures"
+          },
+          "series": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/EngagementFigures"
+            }
+          },
+          "by_channel": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/EngagementFigures"
+            }
+          },
+          "by_video": {
+            "type": "array",
+            "maxItems": 20,
+            "description": "The 20 most viewed videos.",
+            "items": {
+              "$ref": "#/components/schemas/EngagementFigures"
+            }
+          }
+        }
+      },
+      "EngagementFigures": {
+        "type": "object",
+        "required": [
+          "views",
+          "likes_per_1000",
+          "comments_per_1000",
+          "shares_per_1000",
+          "avg_view_duration"
+        ],
+        "properties": {
+          "key": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The day, channel id or video id the figures are for; absent for totals."
+          },
+          "name": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "views": {
+            "type": "integer"
+          },
+          "likes_per_1000": {
+            "type": "number"
+          },
+          "comments_per_1000": {
+            "type": "number"
+          },
+          "shares_per_1000": {
+            "type": "number"
+          },
+          "avg_view_duration": {
+            "type": "integer",
+            "description": "Seconds, weighted by views."
+          },
+          "avg_view_percentage": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "For a video: the average view duration over the video's length (0-100); absent otherwise."
           }
         }
       },

@@ -3404,6 +3404,287 @@ extension Components {
                 case channelPerformance = "channel_performance"
             }
         }
+        /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue`.
+        package struct AnalyticsRevenue: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/period`.
+            package var period: Components.Schemas.AnalyticsRevenue.PeriodPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/from`.
+            package var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/to`.
+            package var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/total_revenue`.
+            package var totalRevenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/views`.
+            package var views: Swift.Int
+            /// Revenue per 1,000 views (0 without views).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/rpm`.
+            package var rpm: Swift.Double
+            /// False when a connected account did not grant the monetary scope: its revenue is missing.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/revenue_complete`.
+            package var revenueComplete: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/series`.
+            package var series: [Components.Schemas.RevenueDay]
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/by_channel`.
+            package var byChannel: [Components.Schemas.RevenueShare]
+            /// The 20 videos that earned most.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AnalyticsRevenue/by_video`.
+            package var byVideo: [Components.Schemas.RevenueShare]
+            /// Creates a new `AnalyticsRevenue`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - from:
+            ///   - to:
+            ///   - totalRevenue:
+            ///   - views:
+            ///   - rpm: Revenue per 1,000 views (0 without views).
+            ///   - revenueComplete: False when a connected account did not grant the monetary scope: its revenue is missing.
+            ///   - series:
+            ///   - byChannel:
+            ///   - byVideo: The 20 videos that earned most.
+            package init(
+                period: Components.Schemas.AnalyticsRevenue.PeriodPayload,
+                from: Swift.String,
+                to: Swift.String,
+                totalRevenue: Swift.Double,
+                views: Swift.Int,
+                rpm: Swift.Double,
+                revenueComplete: Swift.Bool,
+                series: [Components.Schemas.RevenueDay],
+                byChannel: [Components.Schemas.RevenueShare],
+                byVideo: [Components.Schemas.RevenueShare]
+            ) {
+                self.period = period
+                self.from = from
+                self.to = to
+                self.totalRevenue = totalRevenue
+                self.views = views
+                self.rpm = rpm
+                self.revenueComplete = revenueComplete
+                self.series = series
+                self.byChannel = byChannel
+                self.byVideo = byVideo
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case from
+                case to
+                case totalRevenue = "total_revenue"
+                case views
+                case rpm
+                case revenueComplete = "revenue_complete"
+                case series
+                case byChannel = "by_channel"
+                case byVideo = "by_video"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RevenueDay`.
+        package struct RevenueDay: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RevenueDay/day`.
+            package var day: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RevenueDay/revenue`.
+            package var revenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/RevenueDay/views`.
+            package var views: Swift.Int
+            /// Creates a new `RevenueDay`.
+            ///
+            /// - Parameters:
+            ///   - day:
+            ///   - revenue:
+            ///   - views:
+            package init(
+                day: Swift.String,
+                revenue: Swift.Double,
+                views: Swift.Int
+            ) {
+                self.day = day
+                self.revenue = revenue
+                self.views = views
+            }
+            package enum CodingKeys: String, CodingKey {
+                case day
+                case revenue
+                case views
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RevenueShare`.
+        package struct RevenueShare: Codable, Hashable, Sendable {
+            /// A channel or video id.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RevenueShare/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RevenueShare/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RevenueShare/revenue`.
+            package var revenue: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/RevenueShare/views`.
+            package var views: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RevenueShare/rpm`.
+            package var rpm: Swift.Double
+            /// Creates a new `RevenueShare`.
+            ///
+            /// - Parameters:
+            ///   - id: A channel or video id.
+            ///   - name:
+            ///   - revenue:
+            ///   - views:
+            ///   - rpm:
+            package init(
+                id: Swift.String,
+                name: Swift.String,
+                revenue: Swift.Double,
+                views: Swift.Int,
+                rpm: Swift.Double
+            ) {
+                self.id = id
+                self.name = name
+                self.revenue = revenue
+                self.views = views
+                self.rpm = rpm
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case revenue
+                case views
+                case rpm
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement`.
+        package struct AnalyticsEngagement: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/period`.
+            package var period: Components.Schemas.AnalyticsEngagement.PeriodPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/from`.
+            package var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/to`.
+            package var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/totals`.
+            package var totals: Components.Schemas.EngagementFigures
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/series`.
+            package var series: [Components.Schemas.EngagementFigures]
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/by_channel`.
+            package var byChannel: [Components.Schemas.EngagementFigures]
+            /// The 20 most viewed videos.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AnalyticsEngagement/by_video`.
+            package var byVideo: [Components.Schemas.EngagementFigures]
+            /// Creates a new `AnalyticsEngagement`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - from:
+            ///   - to:
+            ///   - totals:
+            ///   - series:
+            ///   - byChannel:
+            ///   - byVideo: The 20 most viewed videos.
+            package init(
+                period: Components.Schemas.AnalyticsEngagement.PeriodPayload,
+                from: Swift.String,
+                to: Swift.String,
+                totals: Components.Schemas.EngagementFigures,
+                series: [Components.Schemas.EngagementFigures],
+                byChannel: [Components.Schemas.EngagementFigures],
+                byVideo: [Components.Schemas.EngagementFigures]
+            ) {
+                self.period = period
+                self.from = from
+                self.to = to
+                self.totals = totals
+                self.series = series
+                self.byChannel = byChannel
+                self.byVideo = byVideo
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case from
+                case to
+                case totals
+                case series
+                case byChannel = "by_channel"
+                case byVideo = "by_video"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/EngagementFigures`.
+        package struct EngagementFigures: Codable, Hashable, Sendable {
+            /// The day, channel id or video id the figures are for; absent for totals.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/key`.
+            package var key: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/name`.
+            package var name: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/views`.
+            package var views: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/likes_per_1000`.
+            package var likesPer1000: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/comments_per_1000`.
+            package var commentsPer1000: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/shares_per_1000`.
+            package var sharesPer1000: Swift.Double
+            /// Seconds, weighted by views.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/avg_view_duration`.
+            package var avgViewDuration: Swift.Int
+            /// For a video: the average view duration over the video's length (0-100); absent otherwise.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EngagementFigures/avg_view_percentage`.
+            package var avgViewPercentage: Swift.Double?
+            /// Creates a new `EngagementFigures`.
+            ///
+            /// - Parameters:
+            ///   - key: The day, channel id or video id the figures are for; absent for totals.
+            ///   - name:
+            ///   - views:
+            ///   - likesPer1000:
+            ///   - commentsPer1000:
+            ///   - sharesPer1000:
+            ///   - avgViewDuration: Seconds, weighted by views.
+            ///   - avgViewPercentage: For a video: the average view duration over the video's length (0-100); absent otherwise.
+            package init(
+                key: Swift.String? = nil,
+                name: Swift.String? = nil,
+                views: Swift.Int,
+                likesPer1000: Swift.Double,
+                commentsPer1000: Swift.Double,
+                sharesPer1000: Swift.Double,
+                avgViewDuration: Swift.Int,
+                avgViewPercentage: Swift.Double? = nil
+            ) {
+                self.key = key
+                self.name = name
+                self.views = views
+                self.likesPer1000 = likesPer1000
+                self.commentsPer1000 = commentsPer1000
+                self.sharesPer1000 = sharesPer1000
+                self.avgViewDuration = avgViewDuration
+                self.avgViewPercentage = avgViewPercentage
+            }
+            package enum CodingKeys: String, CodingKey {
+                case key
+                case name
+                case views
+                case likesPer1000 = "likes_per_1000"
+                case commentsPer1000 = "comments_per_1000"
+                case sharesPer1000 = "shares_per_1000"
+                case avgViewDuration = "avg_view_duration"
+                case avgViewPercentage = "avg_view_percentage"
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/TopVideo`.
         package struct TopVideo: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/TopVideo/video_id`.

@@ -14413,6 +14413,508 @@ package enum Operations {
             }
         }
     }
+    /// Estimated revenue by day, channel and video, with RPM (revenue per thousand views).
+    ///
+    /// - Remark: HTTP `GET /analytics/revenue`.
+    /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)`.
+    package enum GetAnalyticsRevenue {
+        package static let id: Swift.String = "getAnalyticsRevenue"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/revenue/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/revenue/GET/query/period`.
+                @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case last7Days = "last_7_days"
+                    case last30Days = "last_30_days"
+                    case last90Days = "last_90_days"
+                }
+                /// Days up to yesterday, YouTube's (Pacific) days (default last_30_days).
+                ///
+                /// - Remark: Generated from `#/paths/analytics/revenue/GET/query/period`.
+                package var period: Operations.GetAnalyticsRevenue.Input.Query.PeriodPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - period: Days up to yesterday, YouTube's (Pacific) days (default last_30_days).
+                package init(period: Operations.GetAnalyticsRevenue.Input.Query.PeriodPayload? = nil) {
+                    self.period = period
+                }
+            }
+            package var query: Operations.GetAnalyticsRevenue.Input.Query
+            /// - Remark: Generated from `#/paths/analytics/revenue/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsRevenue.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsRevenue.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.GetAnalyticsRevenue.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            package init(
+                query: Operations.GetAnalyticsRevenue.Input.Query = .init(),
+                headers: Operations.GetAnalyticsRevenue.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/revenue/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/revenue/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AnalyticsRevenue)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.AnalyticsRevenue {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.GetAnalyticsRevenue.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.GetAnalyticsRevenue.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Done.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAnalyticsRevenue.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.GetAnalyticsRevenue.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Likes, comments and shares per thousand views and how long viewers watch, by day, channel and video.
+    ///
+    /// - Remark: HTTP `GET /analytics/engagement`.
+    /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)`.
+    package enum GetAnalyticsEngagement {
+        package static let id: Swift.String = "getAnalyticsEngagement"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/engagement/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/engagement/GET/query/period`.
+                @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case last7Days = "last_7_days"
+                    case last30Days = "last_30_days"
+                    case last90Days = "last_90_days"
+                }
+                /// Days up to yesterday, YouTube's (Pacific) days (default last_30_days).
+                ///
+                /// - Remark: Generated from `#/paths/analytics/engagement/GET/query/period`.
+                package var period: Operations.GetAnalyticsEngagement.Input.Query.PeriodPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - period: Days up to yesterday, YouTube's (Pacific) days (default last_30_days).
+                package init(period: Operations.GetAnalyticsEngagement.Input.Query.PeriodPayload? = nil) {
+                    self.period = period
+                }
+            }
+            package var query: Operations.GetAnalyticsEngagement.Input.Query
+            /// - Remark: Generated from `#/paths/analytics/engagement/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsEngagement.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsEngagement.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.GetAnalyticsEngagement.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            package init(
+                query: Operations.GetAnalyticsEngagement.Input.Query = .init(),
+                headers: Operations.GetAnalyticsEngagement.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/engagement/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/engagement/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AnalyticsEngagement)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.AnalyticsEngagement {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.GetAnalyticsEngagement.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.GetAnalyticsEngagement.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Done.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAnalyticsEngagement.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.GetAnalyticsEngagement.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
     ///
     /// - Remark: HTTP `GET /costs/summary`.

@@ -298,6 +298,16 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /analytics/overview`.
     /// - Remark: Generated from `#/paths//analytics/overview/get(getAnalyticsOverview)`.
     func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input) async throws -> Operations.GetAnalyticsOverview.Output
+    /// Estimated revenue by day, channel and video, with RPM (revenue per thousand views).
+    ///
+    /// - Remark: HTTP `GET /analytics/revenue`.
+    /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)`.
+    func getAnalyticsRevenue(_ input: Operations.GetAnalyticsRevenue.Input) async throws -> Operations.GetAnalyticsRevenue.Output
+    /// Likes, comments and shares per thousand views and how long viewers watch, by day, channel and video.
+    ///
+    /// - Remark: HTTP `GET /analytics/engagement`.
+    /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)`.
+    func getAnalyticsEngagement(_ input: Operations.GetAnalyticsEngagement.Input) async throws -> Operations.GetAnalyticsEngagement.Output
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
     ///
     /// - Remark: HTTP `GET /costs/summary`.
@@ -1044,6 +1054,32 @@ extension APIProtocol {
         headers: Operations.GetAnalyticsOverview.Input.Headers = .init()
     ) async throws -> Operations.GetAnalyticsOverview.Output {
         try await getAnalyticsOverview(Operations.GetAnalyticsOverview.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Estimated revenue by day, channel and video, with RPM (revenue per thousand views).
+    ///
+    /// - Remark: HTTP `GET /analytics/revenue`.
+    /// - Remark: Generated from `#/paths//analytics/revenue/get(getAnalyticsRevenue)`.
+    package func getAnalyticsRevenue(
+        query: Operations.GetAnalyticsRevenue.Input.Query = .init(),
+        headers: Operations.GetAnalyticsRevenue.Input.Headers = .init()
+    ) async throws -> Operations.GetAnalyticsRevenue.Output {
+        try await getAnalyticsRevenue(Operations.GetAnalyticsRevenue.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Likes, comments and shares per thousand views and how long viewers watch, by day, channel and video.
+    ///
+    /// - Remark: HTTP `GET /analytics/engagement`.
+    /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)`.
+    package func getAnalyticsEngagement(
+        query: Operations.GetAnalyticsEngagement.Input.Query = .init(),
+        headers: Operations.GetAnalyticsEngagement.Input.Headers = .init()
+    ) async throws -> Operations.GetAnalyticsEngagement.Output {
+        try await getAnalyticsEngagement(Operations.GetAnalyticsEngagement.Input(
             query: query,
             headers: headers
         ))
