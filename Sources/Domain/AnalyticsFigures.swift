@@ -19,6 +19,8 @@ public struct AnalyticsFigures: Sendable, Equatable {
     public var likes: Int64
     public var comments: Int64
     public var shares: Int64
+    /// Subscribers gained less lost.
+    public var subscriberGrowth: Int64 = 0
     /// Seconds watched, from each day's average duration times its views.
     public var secondsWatched: Double
     /// Micros; nil when no day in the group had revenue.
@@ -57,8 +59,7 @@ public struct AnalyticsFigures: Sendable, Equatable {
 extension AnalyticsStore {
     /// The period's bounds: `days` days ending yesterday (Pacific), as `YYYY-MM-DD`.
     public static func period(days: Int, now: Date) -> (from: String, to: String) {
-        let end = now.addingTimeInterval(-86_400)
-        return (QuotaDay.of(end.addingTimeInterval(-Double(max(1, days) - 1) * 86_400)), QuotaDay.of(end))
+        (QuotaDay.of(now, daysBefore: max(1, days)), QuotaDay.of(now, daysBefore: 1))
     }
 
     /// The user's stored figures from `from` to `to` (included), grouped; for videos and
@@ -95,6 +96,7 @@ extension AnalyticsStore {
         let rows = try await client.query("""
             SELECT \(unescaped: key), \(unescaped: name), coalesce(sum(d.views), 0)::int8, coalesce(sum(d.likes), 0)::int8,
                    coalesce(sum(d.comments), 0)::int8, coalesce(sum(d.shares), 0)::int8,
+                   coalesce(sum(d.subscribers_gained - d.subscribers_lost), 0)::int8,
                    coalesce(sum(d.views::float8 * d.average_view_duration), 0)::float8, sum(d.revenue)::int8, \(unescaped: grouping == .video ? "max(\(length))" : length)
               FROM \(unescaped: source)
              WHERE o.user_id = \(userID) AND d.day BETWEEN \(from)::date AND \(to)::date
@@ -103,10 +105,12 @@ extension AnalyticsStore {
              LIMIT \(Int32(clamping: limit))
             """, logger: logger)
         var result: [AnalyticsFigures] = []
-        for try await (key, name, views, likes, comments, shares, seconds, revenue, length)
-            in rows.decode((String?, String?, Int64, Int64, Int64, Int64, Double, Int64?, Double?).self) {
-            result.append(AnalyticsFigures(key: key, name: name, views: views, likes: likes, comments: comments, shares: shares,
-                                           secondsWatched: seconds, revenue: revenue.map(Money.init(micros:)), lengthSeconds: length))
+        for try await (key, name, views, likes, comments, shares, growth, seconds, revenue, length)
+            in rows.decode((String?, String?, Int64, Int64, Int64, Int64, Int64, Double, Int64?, Double?).self) {
+            var figures = AnalyticsFigures(key: key, name: name, views: views, likes: likes, comments: comments, shares: shares,
+                                           secondsWatched: seconds, revenue: revenue.map(Money.init(micros:)), lengthSeconds: length)
+            figures.subscriberGrowth = growth
+            result.append(figures)
         }
         return result
     }

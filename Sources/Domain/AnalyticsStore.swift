@@ -175,29 +175,12 @@ public struct AnalyticsOverview: Sendable, Equatable {
 extension AnalyticsStore {
     /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows.
     public func overview(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsOverview {
-        let to = QuotaDay.of(now.addingTimeInterval(-86_400))
-        let rows = try await client.query("""
-            WITH b AS (SELECT \(to)::date AS d_to, \(to)::date - \(Int32(clamping: days - 1)) AS d_from),
-                 c AS (SELECT d.* FROM channel_analytics_daily d JOIN channels ch ON ch.id = d.channel_id, b
-                        WHERE ch.user_id = \(userID) AND d.day BETWEEN b.d_from AND b.d_to)
-            SELECT to_char(b.d_from, 'YYYY-MM-DD'), to_char(b.d_to, 'YYYY-MM-DD'), coalesce(sum(c.views), 0)::int8, coalesce(sum(c.revenue), 0)::int8,
-                   coalesce(sum(c.minutes_watched), 0)::int8, coalesce(sum(c.likes + c.comments + c.shares), 0)::int8,
-                   coalesce(sum(c.subscribers_gained - c.subscribers_lost), 0)::int8,
-                   coalesce(sum(c.views::float8 * c.average_view_duration), 0)::float8
-              FROM b LEFT JOIN c ON true GROUP BY b.d_from, b.d_to
-            """, logger: logger)
-        var overview = AnalyticsOverview(from: "", to: to, totalViews: 0, totalRevenue: .zero, averageViewDuration: 0, engagementRate: 0,
-                                         subscriberGrowth: 0, topVideos: [], channels: [])
-        for try await (from, last, views, revenue, _, engaged, growth, weightedSeconds)
-            in rows.decode((String, String, Int64, Int64, Int64, Int64, Int64, Double).self) {
-            overview.from = from
-            overview.to = last
-            overview.totalViews = views
-            overview.totalRevenue = Money(micros: revenue)
-            overview.averageViewDuration = views > 0 ? Int64((weightedSeconds / Double(views)).rounded()) : 0
-            overview.engagementRate = views > 0 ? Double(engaged) / Double(views) : 0
-            overview.subscriberGrowth = growth
-        }
+        let (from, to) = Self.period(days: days, now: now)
+        let total = try await figures(userID: userID, from: from, to: to, grouping: .total).first ?? .empty
+        var overview = AnalyticsOverview(from: from, to: to, totalViews: total.views, totalRevenue: total.revenue ?? .zero,
+                                         averageViewDuration: total.averageViewDuration,
+                                         engagementRate: total.perThousand(total.likes + total.comments + total.shares) / 1000,
+                                         subscriberGrowth: total.subscriberGrowth, topVideos: [], channels: [])
         let top = try await client.query("""
             SELECT v.id, v.title, v.youtube_video_id, sum(d.views)::int8, coalesce(sum(d.revenue), 0)::int8,
                    sum(d.likes + d.comments + d.shares)::int8

@@ -68,6 +68,12 @@ public enum QuotaDay {
     }
 
     /// The instant the Pacific day after `date`'s begins.
+    /// The Pacific day `days` days before (negative: after) the one containing `date`, counted
+    /// in calendar days (a DST day has 23 or 25 hours).
+    public static func of(_ date: Date, daysBefore days: Int) -> String {
+        of(calendar.date(byAdding: .day, value: -days, to: calendar.startOfDay(for: date)) ?? date)
+    }
+
     public static func nextReset(after date: Date) -> Date {
         let start = calendar.startOfDay(for: date)
         return calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400)
