@@ -89,10 +89,14 @@ import Testing
         try await withQueueDatabase { db in
             let harness = Harness(db: db)
             let started = Atomic<Int>(0)
+            // The jobs hold until drain has reported them running, so the first count cannot
+            // miss them however slow the machine is.
+            let released = Atomic<Bool>(false)
             var registry = JobRegistry()
             registry.register("short") { _ in
                 started.add(1, ordering: .relaxed)
-                try await Task.sleep(for: .milliseconds(1500))
+                while !released.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
+                try await Task.sleep(for: .milliseconds(300))
                 return .completed
             }
             try await harness.store.insert((0..<20).map { _ in NewJob(kind: "short") })
@@ -102,6 +106,7 @@ import Testing
                 let reported = Mutex<[Int]>([])
                 try await harness.queues.drain("default", pollInterval: .milliseconds(50)) { count in
                     reported.withLock { $0.append(count) }
+                    released.store(true, ordering: .relaxed)
                 }
                 let counts = reported.withLock { $0 }
                 #expect(counts.first.map { $0 > 0 } == true)
