@@ -3,17 +3,20 @@ import Domain
 
 /// Analytics: the figures channel syncs stored from YouTube Analytics.
 extension APIService {
+    /// An analytics `period` (`last_N_days`, one of the contract's enum values) as its name and
+    /// number of days; absent, `fallback`.
+    func analyticsPeriod(_ raw: String?, fallback: String = "last_30_days") -> (name: String, days: Int) {
+        let name = raw ?? fallback
+        let days = Int(name.dropFirst("last_".count).prefix { $0.isNumber }) ?? 30
+        return (name, min(max(days, 1), 366))
+    }
+
     func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input) async throws -> Operations.GetAnalyticsOverview.Output {
         let caller = try CurrentUser.require()
-        let period = input.query.period ?? .last30Days
-        let days = switch period {
-        case .last7Days: 7
-        case .last30Days: 30
-        case .last90Days: 90
-        }
-        let overview = try await AnalyticsStore(client: client, logger: logger).overview(userID: caller.user.id, days: days)
+        let period = analyticsPeriod(input.query.period?.rawValue)
+        let overview = try await AnalyticsStore(client: client, logger: logger).overview(userID: caller.user.id, days: period.days)
         return .ok(.init(body: .json(.init(
-            period: .init(rawValue: period.rawValue) ?? .last30Days, from: overview.from, to: overview.to,
+            period: .init(rawValue: period.name) ?? .last30Days, from: overview.from, to: overview.to,
             metrics: .init(totalViews: Int(clamping: overview.totalViews), totalRevenue: overview.totalRevenue.dollars,
                            avgViewDuration: Int(clamping: overview.averageViewDuration), engagementRate: overview.engagementRate,
                            subscriberGrowth: Int(clamping: overview.subscriberGrowth)),

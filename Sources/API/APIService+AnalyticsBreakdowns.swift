@@ -3,14 +3,6 @@ import Domain
 
 /// `/analytics/revenue` and `/analytics/engagement`: the stored days summed by day, channel and video.
 extension APIService {
-    func analyticsPeriod(_ raw: String?) -> (name: String, days: Int) {
-        switch raw {
-        case "last_7_days": ("last_7_days", 7)
-        case "last_90_days": ("last_90_days", 90)
-        default: ("last_30_days", 30)
-        }
-    }
-
     func getAnalyticsRevenue(_ input: Operations.GetAnalyticsRevenue.Input) async throws -> Operations.GetAnalyticsRevenue.Output {
         let caller = try CurrentUser.require()
         let period = analyticsPeriod(input.query.period?.rawValue)

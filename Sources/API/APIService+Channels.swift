@@ -18,7 +18,12 @@ extension APIService {
         let caller = try CurrentUser.require()
         let changes = ChannelChanges(name: body.name, youtubeChannelID: body.youtubeChannelId, category: body.category,
                                      targetAudience: body.targetAudience, postingSchedule: try body.postingSchedule.map { try PostingSchedule(frequency: $0.frequency.rawValue, preferredTimes: $0.preferredTimes ?? []) })
-        return .created(.init(body: .json(try await channels.create(userID: caller.user.id, changes).schema)))
+        let channel = try await channels.create(userID: caller.user.id, changes)
+        // Linked to a connected account: its last 90 days of YouTube Analytics are fetched now.
+        if channel.youtubeChannelID != nil {
+            try await AnalyticsBackfills(client: client, logger: logger).startIfLinked(channelID: channel.id, userID: caller.user.id)
+        }
+        return .created(.init(body: .json(channel.schema)))
     }
 
     func getChannel(_ input: Operations.GetChannel.Input) async throws -> Operations.GetChannel.Output {
@@ -35,6 +40,9 @@ extension APIService {
                                      status: body.status?.rawValue)
         guard let channel = try await channels.update(id: input.path.channelId, userID: caller.user.id, changes) else {
             throw APIError.notFound
+        }
+        if body.youtubeChannelId != nil {
+            try await AnalyticsBackfills(client: client, logger: logger).startIfLinked(channelID: channel.id, userID: caller.user.id)
         }
         return .ok(.init(body: .json(channel.schema)))
     }

@@ -26,9 +26,10 @@ extension APIService {
         }
         let accounts = youTubeAccounts(youtube)
         // Refused here already, so nobody is sent through Google's consent for nothing (the
-        // callback checks again: reconnecting an account already connected is always allowed).
-        let (allowed, used) = try await accounts.capacity(userID: caller.user.id)
-        if used >= allowed {
+        // callback checks again: reconnecting an account already connected is always allowed, so
+        // is starting when one of them must be connected again).
+        let (allowed, used, needReconnecting) = try await accounts.capacity(userID: caller.user.id)
+        if used >= allowed && needReconnecting == 0 {
             throw DomainError(.limitReached, "Your plan allows \(allowed) connected YouTube accounts and all are in use; disconnect one first")
         }
         let state = try await accounts.beginConnect(userID: caller.user.id)
@@ -78,6 +79,9 @@ extension APIService {
             let email = try await youtube.gateway.email(accessToken: tokens.accessToken)
             let channel = try await youtube.gateway.myChannel(accessToken: tokens.accessToken)
             let account = try await accounts.connect(userID: userID, email: email, channel: channel, tokens: tokens)
+            if account.analyticsAccess != .reconnectRequired {
+                try await AnalyticsBackfills(client: client, logger: logger).start(accountID: account.id, userID: userID)
+            }
             return .created(.init(body: .json(account.schema)))
         } catch let error as YouTubeError {
             switch error.kind {
@@ -154,11 +158,12 @@ extension APIService {
             throw APIError.notFound
         }
         let first = found.daily.first, latest = found.daily.last
+        let backfill = try await AnalyticsBackfills(client: client, logger: logger).backfill(channelID: found.channelID, userID: caller.user.id)
         return .ok(.init(body: .json(.init(
             channelId: found.channelID, days: days, subscribers: latest?.subscribers, views: latest?.views, videoCount: latest?.videoCount,
             subscriberChange: latest.flatMap { last in first.map { last.subscribers - $0.subscribers } },
             viewChange: latest.flatMap { last in first.map { last.views - $0.views } }, publishedVideos: found.publishedVideos,
-            lastSyncedAt: found.lastSyncedAt,
+            lastSyncedAt: found.lastSyncedAt, analyticsBackfill: backfill.map(\.schema),
             daily: found.daily.map { .init(date: $0.date, subscribers: $0.subscribers, views: $0.views, videoCount: $0.videoCount) }))))
     }
 
@@ -182,7 +187,14 @@ extension APIService {
 extension YouTubeAccount {
     var schema: Components.Schemas.YouTubeAccount {
         .init(accountId: id, email: email, channelName: channelName, youtubeChannelId: youtubeChannelID, status: .init(status),
-              quotaUsed: quotaUsed, quotaLimit: quotaLimit, healthScore: healthScore, lastError: lastError, connectedAt: createdAt)
+              quotaUsed: quotaUsed, quotaLimit: quotaLimit, healthScore: healthScore, lastError: lastError, connectedAt: createdAt,
+              analyticsAccess: .init(analyticsAccess))
+    }
+}
+
+extension AnalyticsBackfill {
+    var schema: Components.Schemas.AnalyticsBackfill {
+        .init(status: .init(status), firstDay: firstDay, lastDay: lastDay, daysDone: daysDone, daysTotal: daysTotal, lastError: lastError)
     }
 }
 

@@ -58,6 +58,8 @@ enum LiveOutput: Sendable {
     case message(String)
     /// Something changed for the user: an analytics socket recomputes its figures.
     case refresh(ContinuousClock.Instant)
+    /// New analytics days were stored: an account socket sends the overview's headline figures.
+    case overview(ContinuousClock.Instant)
     /// The socket's authorization ended: send this `error` and close with 1008.
     case end(code: String, message: String)
 }
@@ -209,10 +211,12 @@ public final class LiveHub: Service, Sendable {
         for (id, socket) in targets {
             let output: LiveOutput?
             switch socket.subscription.scope {
+            case .account where type == DomainEvents.analyticsUpdate:
+                output = .overview(now)
             case .account:
                 let narrowedAway = socket.videos.map { videos in (object["video_id"] as? String).map { !videos.contains($0) } ?? false } ?? false
                 output = narrowedAway ? nil : .message(message)
-            case .channel(let wanted): output = channelID == wanted ? .message(message) : nil
+            case .channel(let wanted): output = channelID == wanted && type != DomainEvents.analyticsUpdate ? .message(message) : nil
             case .analytics: output = .refresh(now)
             }
             guard let output else { continue }

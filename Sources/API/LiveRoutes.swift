@@ -48,7 +48,9 @@ final class LiveGrant: Sendable {
 /// message an `error` message and close code 1013 (try again later).
 /// Then it receives `{"type", "timestamp", "data"}` messages: `system.notification`
 /// (`connected` first), `video.progress`, `video.completed`, `video.failed`,
-/// `video.cancelled`, `video.published`, and on the analytics stream `analytics.update`.
+/// `video.cancelled`, `video.published`, and `analytics.update`: on the analytics stream the
+/// account's figures at a glance, on `/ws/{client_id}` the overview's headline figures (last 30
+/// days) each time a sync stores new YouTube Analytics days.
 /// It may send `{"type": "ping"}` and gets a `pong`. On `/ws/{client_id}` it may send
 /// `{"type": "subscribe" | "unsubscribe", "channel": "video_updates_<video_id>"}` (a video's
 /// `websocket_channel`) to hear of chosen videos only (its account notifications still come);
@@ -280,6 +282,7 @@ struct LiveRoutes: Sendable {
         let minInterval = hub.configuration.analyticsMinInterval
         var lastFigures = ""
         var lastLook: ContinuousClock.Instant?
+        var lastHeadline: ContinuousClock.Instant?
         for await output in connection.outputs {
             switch output {
             case .end(let code, let message):
@@ -301,6 +304,17 @@ struct LiveRoutes: Sendable {
                     lastFigures = figures
                     try await outbound.write(.text(LiveMessage.analytics(figures)))
                 }
+            case .overview(let asked):
+                // A sync stores a channel's days in several steps: one look answers them all.
+                if let lastHeadline, asked < lastHeadline { continue }
+                if let lastHeadline, lastHeadline.duration(to: .now) < minInterval { try await Task.sleep(until: lastHeadline + minInterval) }
+                lastHeadline = .now
+                let headline: String
+                do { headline = try await analytics.headline(userID: userID) } catch {
+                    logger.warning("live: analytics unavailable", metadata: ["error": "\(String(reflecting: error))"])
+                    continue
+                }
+                try await outbound.write(.text(LiveMessage.analytics(headline)))
             }
         }
         return nil

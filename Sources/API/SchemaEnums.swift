@@ -87,3 +87,44 @@ extension Components.Schemas.Webhook.StatusPayload {
         }
     }
 }
+
+extension Components.Schemas.YouTubeAccount.AnalyticsAccessPayload {
+    init(_ access: AnalyticsAccess) {
+        switch access {
+        case .granted: self = .granted
+        case .noRevenue: self = .noRevenue
+        case .reconnectRequired: self = .reconnectRequired
+        }
+    }
+}
+
+extension Components.Schemas.AnalyticsBackfill.StatusPayload {
+    init(_ status: AnalyticsBackfill.Status) {
+        switch status {
+        case .pending: self = .pending
+        case .running: self = .running
+        case .completed: self = .completed
+        case .failed: self = .failed
+        }
+    }
+}
+
+extension Components.Schemas.Competitor.StatusPayload {
+    init(_ status: Competitor.Status) {
+        switch status {
+        case .pending: self = .pending
+        case .active: self = .active
+        case .notFound: self = .notFound
+        }
+    }
+}
+
+extension Components.Schemas.ComparedChannel.StatusPayload {
+    init(_ status: Competitor.Status) {
+        switch status {
+        case .pending: self = .pending
+        case .active: self = .active
+        case .notFound: self = .notFound
+        }
+    }
+}

@@ -17,6 +17,20 @@ public struct AnalyticsDay: Sendable, Equatable {
     /// Nil without the monetary scope.
     public var revenue: Money?
 
+    public init(day: String, views: Int64, minutesWatched: Int64, averageViewDuration: Int64, likes: Int64, comments: Int64, shares: Int64,
+                subscribersGained: Int64, subscribersLost: Int64, revenue: Money?) {
+        self.day = day
+        self.views = views
+        self.minutesWatched = minutesWatched
+        self.averageViewDuration = averageViewDuration
+        self.likes = likes
+        self.comments = comments
+        self.shares = shares
+        self.subscribersGained = subscribersGained
+        self.subscribersLost = subscribersLost
+        self.revenue = revenue
+    }
+
     /// A `day`-dimension report's rows; rows without a day or views are skipped.
     public static func rows(of table: AnalyticsTable) -> [AnalyticsDay] {
         table.records.compactMap { record in
@@ -42,12 +56,12 @@ public struct AnalyticsStore: Sendable {
     }
 
     /// What the account's Analytics sync needs: whether Google granted the scopes, and the
-    /// first day to fetch (90 days back the first time, else the last stored day less 3, which
-    /// YouTube may still revise).
+    /// first day to fetch (the last stored day less 3, which YouTube may still revise; the last
+    /// 3 days the first time: the 90 days before are the backfill's).
     public func plan(accountID: String, channelID: String, today: String) async throws -> (granted: Bool, revenue: Bool, from: String)? {
         let rows = try await client.query("""
             SELECT a.analytics_granted, a.revenue_granted,
-                   to_char(coalesce((SELECT max(day) - 3 FROM channel_analytics_daily WHERE channel_id = \(channelID)), \(today)::date - 90),
+                   to_char(coalesce((SELECT max(day) - 3 FROM channel_analytics_daily WHERE channel_id = \(channelID)), \(today)::date - 3),
                            'YYYY-MM-DD')
               FROM youtube_accounts a WHERE a.id = \(accountID)
             """, logger: logger)
@@ -81,38 +95,46 @@ public struct AnalyticsStore: Sendable {
     /// Stores a channel's days and its videos' days, replacing any stored for the same days.
     public func record(channelID: String, channel: [AnalyticsDay], videos: [String: [AnalyticsDay]]) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            if !channel.isEmpty {
-                let d = Columns(channel)
-                try await connection.query("""
-                    INSERT INTO channel_analytics_daily (channel_id, day, views, minutes_watched, average_view_duration, likes, comments, shares,
-                                                         subscribers_gained, subscribers_lost, revenue, synced_at)
-                    SELECT \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
-                      FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
-                                  \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
-                           AS t(d, v, m, a, l, c, s, g, x, r)
-                    ON CONFLICT (channel_id, day) DO UPDATE SET
-                        views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
-                        likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
-                        subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
-                        revenue = excluded.revenue, synced_at = excluded.synced_at
-                    """, logger: logger)
-            }
-            for (videoID, days) in videos.sorted(by: { $0.key < $1.key }) where !days.isEmpty {
-                let d = Columns(days)
-                try await connection.query("""
-                    INSERT INTO video_analytics_daily (video_id, channel_id, day, views, minutes_watched, average_view_duration, likes, comments,
-                                                       shares, subscribers_gained, subscribers_lost, revenue, synced_at)
-                    SELECT \(videoID), \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
-                      FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
-                                  \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
-                           AS t(d, v, m, a, l, c, s, g, x, r)
-                    ON CONFLICT (video_id, day) DO UPDATE SET
-                        views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
-                        likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
-                        subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
-                        revenue = excluded.revenue, synced_at = excluded.synced_at
-                    """, logger: logger)
-            }
+            try await Self.record(channelID: channelID, channel: channel, videos: videos, on: connection, logger: logger)
+        }
+    }
+
+    /// `record` inside the caller's transaction.
+    /// Listeners (the account sockets of the channel's owner) hear `analytics.update` on commit.
+    static func record(channelID: String, channel: [AnalyticsDay], videos: [String: [AnalyticsDay]], on connection: PostgresConnection,
+                       logger: Logger) async throws {
+        try await DomainEvents.publishAnalytics(channelID: channelID, on: connection, logger: logger)
+        if !channel.isEmpty {
+            let d = Columns(channel)
+            try await connection.query("""
+                INSERT INTO channel_analytics_daily (channel_id, day, views, minutes_watched, average_view_duration, likes, comments, shares,
+                                                     subscribers_gained, subscribers_lost, revenue, synced_at)
+                SELECT \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
+                  FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
+                              \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
+                       AS t(d, v, m, a, l, c, s, g, x, r)
+                ON CONFLICT (channel_id, day) DO UPDATE SET
+                    views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
+                    likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
+                    subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
+                    revenue = excluded.revenue, synced_at = excluded.synced_at
+                """, logger: logger)
+        }
+        for (videoID, days) in videos.sorted(by: { $0.key < $1.key }) where !days.isEmpty {
+            let d = Columns(days)
+            try await connection.query("""
+                INSERT INTO video_analytics_daily (video_id, channel_id, day, views, minutes_watched, average_view_duration, likes, comments,
+                                                   shares, subscribers_gained, subscribers_lost, revenue, synced_at)
+                SELECT \(videoID), \(channelID), d::date, v, m, a, l, c, s, g, x, nullif(r, -1), now()
+                  FROM unnest(\(d.days)::text[], \(d.views)::int8[], \(d.minutes)::int8[], \(d.durations)::int4[], \(d.likes)::int8[],
+                              \(d.comments)::int8[], \(d.shares)::int8[], \(d.gained)::int8[], \(d.lost)::int8[], \(d.revenue)::int8[])
+                       AS t(d, v, m, a, l, c, s, g, x, r)
+                ON CONFLICT (video_id, day) DO UPDATE SET
+                    views = excluded.views, minutes_watched = excluded.minutes_watched, average_view_duration = excluded.average_view_duration,
+                    likes = excluded.likes, comments = excluded.comments, shares = excluded.shares,
+                    subscribers_gained = excluded.subscribers_gained, subscribers_lost = excluded.subscribers_lost,
+                    revenue = excluded.revenue, synced_at = excluded.synced_at
+                """, logger: logger)
         }
     }
 
@@ -172,15 +194,34 @@ public struct AnalyticsOverview: Sendable, Equatable {
     public var channels: [ChannelPerformance]
 }
 
+/// The overview's headline figures (its `metrics`): what the live `analytics.update` carries.
+public struct AnalyticsHeadline: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var totalViews: Int64
+    public var totalRevenue: Money
+    public var averageViewDuration: Int64
+    public var engagementRate: Double
+    public var subscriberGrowth: Int64
+}
+
 extension AnalyticsStore {
-    /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows.
-    public func overview(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsOverview {
+    /// The user's headline figures over `days` days ending yesterday (Pacific): one query.
+    public func headline(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsHeadline {
         let (from, to) = Self.period(days: days, now: now)
         let total = try await figures(userID: userID, from: from, to: to, grouping: .total).first ?? .empty
-        var overview = AnalyticsOverview(from: from, to: to, totalViews: total.views, totalRevenue: total.revenue ?? .zero,
-                                         averageViewDuration: total.averageViewDuration,
-                                         engagementRate: total.perThousand(total.likes + total.comments + total.shares) / 1000,
-                                         subscriberGrowth: total.subscriberGrowth, topVideos: [], channels: [])
+        return AnalyticsHeadline(from: from, to: to, totalViews: total.views, totalRevenue: total.revenue ?? .zero,
+                                 averageViewDuration: total.averageViewDuration,
+                                 engagementRate: total.perThousand(total.likes + total.comments + total.shares) / 1000,
+                                 subscriberGrowth: total.subscriberGrowth)
+    }
+
+    /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows.
+    public func overview(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsOverview {
+        let headline = try await headline(userID: userID, days: days, now: now)
+        var overview = AnalyticsOverview(from: headline.from, to: headline.to, totalViews: headline.totalViews, totalRevenue: headline.totalRevenue,
+                                         averageViewDuration: headline.averageViewDuration, engagementRate: headline.engagementRate,
+                                         subscriberGrowth: headline.subscriberGrowth, topVideos: [], channels: [])
         let top = try await client.query("""
             SELECT v.id, v.title, v.youtube_video_id, sum(d.views)::int8, coalesce(sum(d.revenue), 0)::int8,
                    sum(d.likes + d.comments + d.shares)::int8

@@ -9,7 +9,8 @@ public enum DomainEvents {
     /// The NOTIFY channel of live updates that API instances relay to WebSocket clients.
     /// Payload: JSON with `type` and `user_id`. Video changes (`video.progress`,
     /// `video.completed`, `video.failed`, `video.cancelled`, `video.published`) add `video_id`,
-    /// `channel_id`, `status`, `stage`, `progress`, `spent`, `reserved`; every other outbox
+    /// `channel_id`, `status`, `stage`, `progress`, `spent`, `reserved`; `analytics.update` adds
+    /// `channel_id` (its analytics days were stored); every other outbox
     /// event arrives as `system.notification` with `event`, `event_id` and `details` (a trigger on
     /// `domain_events`, migration 0106, which names this channel too).
     public static let liveChannel = "ytempire_live_events"
@@ -34,6 +35,18 @@ public enum DomainEvents {
               FROM videos WHERE id = \(videoID)
             """, logger: logger)
     }
+
+    /// Tells listeners that a channel's analytics days were stored (sent when the transaction
+    /// commits): `analytics.update` with `channel_id`.
+    public static func publishAnalytics(channelID: String, on executor: any PostgresExecutor, logger: Logger) async throws {
+        try await executor.run("""
+            SELECT pg_notify(\(liveChannel), json_build_object('type', \(analyticsUpdate)::text, 'user_id', user_id, 'channel_id', id)::text)
+              FROM channels WHERE id = \(channelID)
+            """, logger: logger)
+    }
+
+    /// The live notification of stored analytics.
+    public static let analyticsUpdate = "analytics.update"
 
     /// JSON text of a flat dictionary (event data).
     public static func json(_ object: [String: any Sendable]) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -53,5 +54,20 @@ public struct LiveAnalytics: Sendable {
             """, logger: logger)
         for try await json in rows.decode(String.self) { return json }
         return "{}"
+    }
+
+    /// The overview's headline figures over the last 30 days (`GET /analytics/overview`'s
+    /// `period`, `from`, `to` and `metrics`), as JSON text: what `analytics.update` carries on
+    /// `/ws/{client_id}` when a sync stored new days.
+    public func headline(userID: String, now: Date = Date()) async throws -> String {
+        let headline = try await AnalyticsStore(client: client, logger: logger).headline(userID: userID, days: 30, now: now)
+        return DomainEvents.json([
+            "period": "last_30_days", "from": headline.from, "to": headline.to,
+            "metrics": [
+                "total_views": headline.totalViews, "total_revenue": headline.totalRevenue.dollars,
+                "avg_view_duration": headline.averageViewDuration, "engagement_rate": headline.engagementRate,
+                "subscriber_growth": headline.subscriberGrowth,
+            ] as [String: any Sendable],
+        ])
     }
 }

@@ -50,6 +50,23 @@ public struct YouTubeAccount: Sendable, Equatable {
     public var createdAt: Date
     /// When today's quota resets (midnight America/Los_Angeles).
     public var quotaResetsAt: Date
+    /// What YouTube Analytics lets the product read for this account.
+    public var analyticsAccess: AnalyticsAccess
+}
+
+/// What Google granted of YouTube Analytics when the account was connected.
+public enum AnalyticsAccess: String, Sendable, CaseIterable {
+    /// Figures and revenue.
+    case granted
+    /// Figures without revenue (the monetary scope was refused).
+    case noRevenue = "no_revenue"
+    /// Nothing: the account was connected before the Analytics scopes were asked for, or they
+    /// were refused. Connecting it again asks for them.
+    case reconnectRequired = "reconnect_required"
+
+    public init(analytics: Bool, revenue: Bool) {
+        self = !analytics ? .reconnectRequired : revenue ? .granted : .noRevenue
+    }
 }
 
 /// YouTube's quota day: midnight to midnight America/Los_Angeles, DST-aware (a spring day
@@ -67,13 +84,25 @@ public enum QuotaDay {
         return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
     }
 
-    /// The instant the Pacific day after `date`'s begins.
     /// The Pacific day `days` days before (negative: after) the one containing `date`, counted
     /// in calendar days (a DST day has 23 or 25 hours).
     public static func of(_ date: Date, daysBefore days: Int) -> String {
         of(calendar.date(byAdding: .day, value: -days, to: calendar.startOfDay(for: date)) ?? date)
     }
 
+    /// The Pacific day `days` days after the one containing `date`.
+    public static func of(_ date: Date, daysAfter days: Int) -> String { of(date, daysBefore: -days) }
+
+    /// The instant a Pacific day (`yyyy-MM-dd`) begins; nil for anything else.
+    public static func date(_ day: String) -> Date? {
+        let parts = day.split(separator: "-").compactMap { Int($0) }
+        guard day.utf8.count == 10, parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]),
+              let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), of(date) == day
+        else { return nil }
+        return date
+    }
+
+    /// The instant the Pacific day after `date`'s begins.
     public static func nextReset(after date: Date) -> Date {
         let start = calendar.startOfDay(for: date)
         return calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400)

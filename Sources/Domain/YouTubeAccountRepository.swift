@@ -85,7 +85,8 @@ public struct YouTubeAccountRepository: Sendable {
             if found.existing != nil {
                 try await connection.query("""
                     UPDATE youtube_accounts SET email = \(email), channel_name = \(channel.title), status = 'active', access_token = \(access),
-                           refresh_token = \(sealedRefresh), token_expires_at = \(tokens.expiresAt), last_error = NULL, updated_at = now()
+                           refresh_token = \(sealedRefresh), token_expires_at = \(tokens.expiresAt), last_error = NULL, updated_at = now(),
+                           analytics_granted = \(tokens.grantsAnalytics), revenue_granted = \(tokens.grantsRevenue)
                      WHERE id = \(id)
                     """, logger: logger)
                 return id
@@ -97,9 +98,9 @@ public struct YouTubeAccountRepository: Sendable {
             }
             try await connection.query("""
                 INSERT INTO youtube_accounts (id, user_id, email, youtube_channel_id, channel_name, access_token, refresh_token,
-                                              token_expires_at, quota_limit, quota_day)
+                                              token_expires_at, quota_limit, quota_day, analytics_granted, revenue_granted)
                 VALUES (\(id), \(userID), \(email), \(channel.id), \(channel.title), \(access), \(sealedRefresh), \(tokens.expiresAt),
-                        \(Int32(policy.dailyLimit)), \(QuotaDay.of(now))::date)
+                        \(Int32(policy.dailyLimit)), \(QuotaDay.of(now))::date, \(tokens.grantsAnalytics), \(tokens.grantsRevenue))
                 """, logger: logger)
             return id
         }
@@ -108,13 +109,17 @@ public struct YouTubeAccountRepository: Sendable {
     }
 
     /// How many accounts the user may connect (the plan's number, at most
-    /// `policy.maximumAccounts`) and how many are connected.
-    public func capacity(userID: String) async throws -> (allowed: Int, used: Int) {
+    /// `policy.maximumAccounts`), how many are connected, and how many of those must be
+    /// connected again (their grant expired, or they lack the Analytics scopes).
+    public func capacity(userID: String) async throws -> (allowed: Int, used: Int, needReconnecting: Int) {
         let rows = try await client.query("""
-            SELECT t.youtube_accounts, (SELECT count(*) FROM youtube_accounts a WHERE a.user_id = u.id)
+            SELECT t.youtube_accounts, (SELECT count(*) FROM youtube_accounts a WHERE a.user_id = u.id),
+                   (SELECT count(*) FROM youtube_accounts a WHERE a.user_id = u.id AND (a.status = 'auth_expired' OR NOT a.analytics_granted))
               FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier WHERE u.id = \(userID)
             """, logger: logger)
-        for try await (allowed, used) in rows.decode((Int32, Int64).self) { return (min(Int(allowed), policy.maximumAccounts), Int(used)) }
+        for try await (allowed, used, stale) in rows.decode((Int32, Int64, Int64).self) {
+            return (min(Int(allowed), policy.maximumAccounts), Int(used), Int(stale))
+        }
         throw DomainError(.notFound, "The account no longer exists")
     }
 
@@ -133,18 +138,19 @@ public struct YouTubeAccountRepository: Sendable {
             SELECT id, email, youtube_channel_id, channel_name,
                    CASE WHEN status = 'active' AND cooldown_until > \(now) THEN 'cooling_down' ELSE status END,
                    (CASE WHEN quota_day = \(day)::date THEN quota_used ELSE 0 END)::int4, quota_limit,
-                   greatest(0, 100 - 10 * recent_failures)::int4, cooldown_until, last_error, created_at
+                   greatest(0, 100 - 10 * recent_failures)::int4, cooldown_until, last_error, created_at, analytics_granted, revenue_granted
               FROM youtube_accounts WHERE \(unescaped: column) = \(value) AND user_id = \(userID)
              ORDER BY created_at, id
             """, logger: logger)
         let resets = QuotaDay.nextReset(after: now)
         var accounts: [YouTubeAccount] = []
-        for try await (id, email, channelID, name, status, used, limit, health, cooldown, error, created)
-            in rows.decode((String, String, String, String, String, Int32, Int32, Int32, Date?, String?, Date).self) {
+        for try await (id, email, channelID, name, status, used, limit, health, cooldown, error, created, analytics, revenue)
+            in rows.decode((String, String, String, String, String, Int32, Int32, Int32, Date?, String?, Date, Bool, Bool).self) {
             accounts.append(YouTubeAccount(id: id, email: email, youtubeChannelID: channelID, channelName: name,
                                            status: try DatabaseValue.decode(status, column: "youtube_accounts.status"),
                                            quotaUsed: Int(used), quotaLimit: Int(limit), healthScore: Int(health), cooldownUntil: cooldown,
-                                           lastError: error, createdAt: created, quotaResetsAt: resets))
+                                           lastError: error, createdAt: created, quotaResetsAt: resets,
+                                           analyticsAccess: AnalyticsAccess(analytics: analytics, revenue: revenue)))
         }
         return accounts
     }

@@ -6,12 +6,27 @@ public struct OAuthTokens: Sendable, Equatable {
     /// Absent on refresh (Google keeps the original refresh token valid).
     public var refreshToken: String?
     public var expiresAt: Date
+    /// The scopes Google granted (`scope` of the token response); nil when it did not say.
+    public var grantedScopes: Set<String>?
 
-    public init(accessToken: String, refreshToken: String?, expiresAt: Date) {
+    public init(accessToken: String, refreshToken: String?, expiresAt: Date, grantedScopes: Set<String>? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.expiresAt = expiresAt
+        self.grantedScopes = grantedScopes
     }
+
+    public static let analyticsScope = "https://www.googleapis.com/auth/yt-analytics.readonly"
+    public static let monetaryScope = "https://www.googleapis.com/auth/yt-analytics-monetary.readonly"
+
+    /// Whether YouTube Analytics may be read: either analytics scope was granted (or Google did
+    /// not list the scopes: the first refused report tells).
+    public var grantsAnalytics: Bool {
+        grantedScopes.map { $0.contains(Self.analyticsScope) || $0.contains(Self.monetaryScope) } ?? true
+    }
+
+    /// Whether revenue may be read (the monetary scope).
+    public var grantsRevenue: Bool { grantedScopes.map { $0.contains(Self.monetaryScope) } ?? true }
 }
 
 /// A YouTube channel's public figures.
@@ -115,6 +130,15 @@ public protocol YouTubeGateway: Sendable {
     func myChannel(accessToken: String) async throws -> YouTubeChannelInfo
     /// Statistics of up to 50 videos.
     func videoStatistics(ids: [String], accessToken: String) async throws -> [YouTubeVideoStats]
+    /// Public figures of up to 50 channels by id (`channels.list?id=`, 1 unit); unknown ids
+    /// are left out.
+    func channels(ids: [String], accessToken: String) async throws -> [YouTubePublicChannel]
+    /// A page of up to `maxResults` (≤ 50) entries of a playlist, newest first
+    /// (`playlistItems.list`, 1 unit); `pageToken` is the previous page's `nextPageToken`.
+    func playlistVideos(playlistID: String, maxResults: Int, pageToken: String?, accessToken: String) async throws -> YouTubePlaylistPage
+    /// The first `maxResults` (≤ 50) videos of the most-popular chart of a region, optionally of
+    /// one video category (`videos.list?chart=mostPopular`, 1 unit).
+    func mostPopular(regionCode: String, categoryID: String?, maxResults: Int, accessToken: String) async throws -> [YouTubeChartVideo]
     /// Opens a resumable upload session.
     /// - Returns: the session URI.
     func openUpload(_ metadata: UploadMetadata, size: Int64, contentType: String, accessToken: String) async throws -> String

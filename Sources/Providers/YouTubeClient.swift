@@ -51,7 +51,7 @@ public struct YouTubeClient: YouTubeGateway {
 
     public static let scopes = [
         "https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly",
-        "https://www.googleapis.com/auth/yt-analytics.readonly", "https://www.googleapis.com/auth/yt-analytics-monetary.readonly",
+        OAuthTokens.analyticsScope, OAuthTokens.monetaryScope,
         "openid", "email",
     ]
 
@@ -111,7 +111,9 @@ public struct YouTubeClient: YouTubeGateway {
         // Outside input: a lifetime that is not a number, negative or beyond a year is not believed.
         let stated = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
         let lifetime = stated.isFinite ? min(max(stated, 0), 366 * 86_400) : 3600
-        return OAuthTokens(accessToken: access, refreshToken: object["refresh_token"] as? String, expiresAt: Date().addingTimeInterval(lifetime))
+        let scopes = (object["scope"] as? String).map { Set($0.prefix(4096).split(separator: " ").map(String.init)) }
+        return OAuthTokens(accessToken: access, refreshToken: object["refresh_token"] as? String, expiresAt: Date().addingTimeInterval(lifetime),
+                           grantedScopes: scopes)
     }
 
     public func email(accessToken: String) async throws -> String {
@@ -142,6 +144,53 @@ public struct YouTubeClient: YouTubeGateway {
             let statistics = item["statistics"] as? [String: Any] ?? [:]
             return YouTubeVideoStats(id: id, views: Self.count(statistics["viewCount"]), likes: Self.count(statistics["likeCount"]),
                                      comments: Self.count(statistics["commentCount"]))
+        }
+    }
+
+    public func channels(ids: [String], accessToken: String) async throws -> [YouTubePublicChannel] {
+        guard !ids.isEmpty else { return [] }
+        let list = Self.queryValue(ids.prefix(50).joined(separator: ","))
+        let object = try await getJSON(endpoints.apiURL + "/youtube/v3/channels?part=snippet,statistics,contentDetails&id=\(list)",
+                                       accessToken: accessToken)
+        return (object["items"] as? [[String: Any]] ?? []).compactMap { item in
+            guard let id = item["id"] as? String else { return nil }
+            let snippet = item["snippet"] as? [String: Any] ?? [:]
+            let statistics = item["statistics"] as? [String: Any] ?? [:]
+            let playlists = (item["contentDetails"] as? [String: Any])?["relatedPlaylists"] as? [String: Any]
+            return YouTubePublicChannel(id: id, title: Self.text(snippet["title"]), subscribers: Self.count(statistics["subscriberCount"]),
+                                        views: Self.count(statistics["viewCount"]), videoCount: Self.count(statistics["videoCount"]),
+                                        uploadsPlaylist: (playlists?["uploads"] as? String).map { Self.text($0) })
+        }
+    }
+
+    public func playlistVideos(playlistID: String, maxResults: Int, pageToken: String?, accessToken: String) async throws -> YouTubePlaylistPage {
+        var url = endpoints.apiURL + "/youtube/v3/playlistItems?part=snippet,contentDetails&maxResults=\(min(max(maxResults, 1), 50))"
+            + "&playlistId=\(Self.queryValue(playlistID))"
+        if let pageToken { url += "&pageToken=\(Self.queryValue(pageToken))" }
+        let object = try await getJSON(url, accessToken: accessToken)
+        let next = (object["nextPageToken"] as? String).map { Self.text($0) }.flatMap { $0.isEmpty ? nil : $0 }
+        let videos: [YouTubePlaylistVideo] = (object["items"] as? [[String: Any]] ?? []).prefix(50).compactMap { item in
+            let details = item["contentDetails"] as? [String: Any] ?? [:]
+            let snippet = item["snippet"] as? [String: Any] ?? [:]
+            guard let videoID = details["videoId"] as? String ?? ((snippet["resourceId"] as? [String: Any])?["videoId"] as? String) else { return nil }
+            return YouTubePlaylistVideo(videoID: Self.text(videoID), title: Self.text(snippet["title"]),
+                                        publishedAt: Self.date(details["videoPublishedAt"] ?? snippet["publishedAt"]))
+        }
+        return YouTubePlaylistPage(videos: videos, nextPageToken: next)
+    }
+
+    public func mostPopular(regionCode: String, categoryID: String?, maxResults: Int, accessToken: String) async throws -> [YouTubeChartVideo] {
+        var url = endpoints.apiURL + "/youtube/v3/videos?part=snippet,statistics&chart=mostPopular&maxResults=\(min(max(maxResults, 1), 50))"
+            + "&regionCode=\(Self.queryValue(regionCode))"
+        if let categoryID { url += "&videoCategoryId=\(Self.queryValue(categoryID))" }
+        let object = try await getJSON(url, accessToken: accessToken)
+        return (object["items"] as? [[String: Any]] ?? []).compactMap { item in
+            guard let id = item["id"] as? String else { return nil }
+            let snippet = item["snippet"] as? [String: Any] ?? [:]
+            let statistics = item["statistics"] as? [String: Any] ?? [:]
+            let tags = (snippet["tags"] as? [Any] ?? []).prefix(100).compactMap { $0 as? String }.map { Self.text($0) }
+            return YouTubeChartVideo(id: Self.text(id), channelTitle: Self.text(snippet["channelTitle"]), title: Self.text(snippet["title"]),
+                                     tags: tags, views: Self.count(statistics["viewCount"]), publishedAt: Self.date(snippet["publishedAt"]))
         }
     }
 
@@ -329,6 +378,23 @@ public struct YouTubeClient: YouTubeGateway {
     /// The largest count believed: far above any real channel's, and small enough that sums
     /// and differences of counts can never overflow.
     static let maximumCount: Int64 = 1_000_000_000_000_000
+
+    /// A string from Google, cut to a length nothing real exceeds and without NUL.
+    static func text(_ value: Any?) -> String {
+        String((value as? String ?? "").filter { $0 != "\u{0}" }.prefix(500))
+    }
+
+    /// An RFC 3339 time from Google, nil when absent or malformed.
+    static func date(_ value: Any?) -> Date? {
+        guard let text = value as? String, text.utf8.count <= 40 else { return nil }
+        return (try? Date(text, strategy: .iso8601)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    }
+
+    /// A query parameter's value, percent-encoded strictly.
+    static func queryValue(_ value: String) -> String {
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~,")
+        return value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
 
     /// Google sends counts as strings; anything negative, not a number or beyond
     /// `maximumCount` is cut into `0...maximumCount`.

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// `channels.list`, `videos.list` and `thumbnails.set`. Statistics grow with the clock, so
+/// `channels.list`, `videos.list` and `thumbnails.set` (public channels and the chart are in
+/// `SandboxPublicChannels.swift`). Statistics grow with the clock, so
 /// successive syncs see real change.
 extension YouTubeSandbox {
     func addDataAPIRoutes(to router: Router<SandboxContext>) {
@@ -26,14 +27,20 @@ extension YouTubeSandbox {
         }
         if let refused = charge("channels.list", channelID: account.channelID, clientID: clientID) { return refused }
         let now = configuration.now()
-        let items: [[String: Any]] = state.withLock { state in
-            wanted.compactMap { id in
+        guard wanted.count <= 50 else {
+            return GoogleError.api(.badRequest, reason: "invalidValue", domain: "youtube.parameter", message: "At most 50 ids per request")
+        }
+        let publicChannels = configuration.publicChannels
+        let items: [[String: Any]] = wanted.compactMap { id in
+            if let channel = publicChannels.first(where: { $0.id == id }) { return publicChannelItem(channel, at: now) }
+            return state.withLock { state in
                 guard let channel = state.account(channelID: id) else { return nil }
                 let videos = state.videos.values.filter { $0.channelID == id }
                 let views = videos.reduce(0) { $0 + Self.views(of: $1, at: now) }
                 return [
                     "kind": "youtube#channel", "id": id,
                     "snippet": ["title": channel.title, "description": "", "publishedAt": Self.timestamp(channel.createdAt)],
+                    "contentDetails": ["relatedPlaylists": ["uploads": "UU" + id.dropFirst(2), "likes": ""]],
                     "statistics": ["viewCount": String(views), "subscriberCount": String(channel.subscribers + views / 100),
                                    "hiddenSubscriberCount": false, "videoCount": String(videos.count)],
                 ]
@@ -45,6 +52,7 @@ extension YouTubeSandbox {
     func listVideos(_ request: Request) async throws -> Response {
         guard let (account, clientID) = caller(request) else { return GoogleError.unauthenticated() }
         if let failure = try await injectedFailure() { return failure }
+        if request.uri.queryParameters["chart"] == "mostPopular" { return mostPopular(request, account: account, clientID: clientID) }
         guard let ids = request.uri.queryParameters["id"], !ids.isEmpty else {
             return GoogleError.api(.badRequest, reason: "missingRequiredParameter", domain: "youtube.parameter",
                                    message: "No filter selected. Expected one of: id, myRating, chart")
@@ -55,19 +63,20 @@ extension YouTubeSandbox {
         }
         if let refused = charge("videos.list", channelID: account.channelID, clientID: clientID) { return refused }
         let now = configuration.now()
-        let items: [[String: Any]] = state.withLock { state in
-            wanted.compactMap { state.videos[$0] }.map { video in
+        let uploaded: [String: [String: Any]] = state.withLock { state in
+            Dictionary(wanted.compactMap { state.videos[$0] }.map { video in
                 let views = Self.views(of: video, at: now)
-                return [
+                return (video.id, [
                     "kind": "youtube#video", "id": video.id,
                     "snippet": ["title": video.title, "description": video.description, "channelId": video.channelID,
                                 "tags": video.tags, "publishedAt": Self.timestamp(video.publishedAt)],
                     "status": ["uploadStatus": "processed", "privacyStatus": video.privacyStatus],
                     "statistics": ["viewCount": String(views), "likeCount": String(views / 25),
                                    "favoriteCount": "0", "commentCount": String(views / 200)],
-                ]
-            }
+                ] as [String: Any])
+            }, uniquingKeysWith: { first, _ in first })
         }
+        let items = wanted.compactMap { id in uploaded[id] ?? publicVideo(id: id, at: now).map { publicVideoItem($0, at: now) } }
         return json(["kind": "youtube#videoListResponse", "pageInfo": ["totalResults": items.count, "resultsPerPage": 50], "items": items])
     }
 

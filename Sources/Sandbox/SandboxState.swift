@@ -59,6 +59,8 @@ struct SandboxState {
         var videoID: String?
     }
 
+    /// When the sandbox started (public channels' uploads are dated from it).
+    var startedAt: Date
     var accounts: [String: Account] = [:]
     var grants: [String: Grant] = [:]
     var tokens: [String: Token] = [:]

@@ -5,8 +5,9 @@ import NIOCore
 import Synchronization
 
 /// A local YouTube: Google OAuth and the parts of the YouTube Data API v3 the product uses
-/// (`channels.list`, `videos.list`, `thumbnails.set`, `videos.insert` with the resumable
-/// upload protocol), with Google's quota accounting and error bodies, and injectable faults.
+/// (`channels.list`, `videos.list` with the most-popular chart, `playlistItems.list`,
+/// `thumbnails.set`, `videos.insert` with the resumable upload protocol), other creators'
+/// public channels, with Google's quota accounting and error bodies, and injectable faults.
 /// `ytempire up` runs one so the whole flow works offline; tests point the real client at it.
 ///
 /// Accounts appear on first sign-in: the authorization page asks for an email (or takes
@@ -40,7 +41,8 @@ public final class YouTubeSandbox: Sendable {
         /// Daily units per bucket.
         public var dailyQuota = 10_000
         /// Units per method (`videos.insert`, `thumbnails.set`, `channels.list`, `videos.list`).
-        public var costs: [String: Int] = ["videos.insert": 1600, "thumbnails.set": 50, "channels.list": 1, "videos.list": 1]
+        public var costs: [String: Int] = ["videos.insert": 1600, "thumbnails.set": 50, "channels.list": 1, "videos.list": 1,
+                                           "playlistItems.list": 1]
         public var quotaScope = QuotaScope.channel
         /// Uploads one channel may make per Pacific day before `uploadLimitExceeded`.
         public var uploadsPerChannelPerDay = 100
@@ -50,14 +52,19 @@ public final class YouTubeSandbox: Sendable {
         public var faults = Faults()
         /// The clock (tests move it to another day).
         public var now: @Sendable () -> Date = { Date() }
+        /// Other creators' channels, public to every caller (competitors, the chart).
+        public var publicChannels = YouTubeSandbox.defaultPublicChannels
 
         public init() {}
     }
 
     public let configuration: Configuration
-    let state = Mutex(SandboxState())
+    let state: Mutex<SandboxState>
 
-    public init(configuration: Configuration = Configuration()) { self.configuration = configuration }
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        state = Mutex(SandboxState(startedAt: configuration.now()))
+    }
 
     /// An uploaded video as the sandbox holds it.
     public struct StoredVideo: Sendable {
@@ -112,6 +119,7 @@ public final class YouTubeSandbox: Sendable {
         let router = Router(context: SandboxContext.self)
         addOAuthRoutes(to: router)
         addDataAPIRoutes(to: router)
+        addPublicRoutes(to: router)
         addAnalyticsRoutes(to: router)
         addUploadRoutes(to: router)
         return router

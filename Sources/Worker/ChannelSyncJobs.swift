@@ -5,12 +5,16 @@ import PostgresNIO
 import Queue
 
 /// Channel sync as a queue job (`channel.sync`): the channel's and its published videos'
-/// statistics from YouTube into today's snapshots. Its list calls' units are reserved on the
-/// channel's account first; without room the sync waits for the reset.
+/// statistics from YouTube into today's snapshots, their last days of YouTube Analytics, and
+/// once a day the user's competitors and the most-popular chart. Its list calls' units are
+/// reserved on the channel's account first; without room the sync waits for the reset. The
+/// 90-day Analytics backfill (`analytics.backfill`) is its own job.
 public struct ChannelSyncJobs: Sendable {
     public let gateway: any YouTubeGateway
     public let stats: ChannelStats
     public let analytics: AnalyticsStore
+    public let backfills: AnalyticsBackfills
+    public let publicFigures: PublicFigures
     public let allocator: QuotaAllocator
     let tokens: AccountTokens
     public let now: @Sendable () -> Date
@@ -20,6 +24,8 @@ public struct ChannelSyncJobs: Sendable {
         self.gateway = gateway
         self.stats = ChannelStats(client: client, logger: logger)
         self.analytics = AnalyticsStore(client: client, logger: logger)
+        self.backfills = AnalyticsBackfills(client: client, logger: logger)
+        self.publicFigures = PublicFigures(client: client, gateway: gateway, cipher: cipher, policy: policy, now: now, logger: logger)
         self.allocator = QuotaAllocator(client: client, policy: policy, logger: logger)
         self.tokens = AccountTokens(gateway: gateway, accounts: YouTubeAccountRepository(client: client, cipher: cipher, policy: policy, logger: logger))
         self.now = now
@@ -27,6 +33,7 @@ public struct ChannelSyncJobs: Sendable {
 
     public func register(into registry: inout JobRegistry) {
         registry.register(ChannelSyncArgs.kind, timeout: .seconds(300)) { context in try await sync(context) }
+        registry.register(AnalyticsBackfillArgs.kind, timeout: .seconds(300)) { context in try await backfill(context) }
     }
 
     func sync(_ context: JobContext) async throws -> JobResult {
@@ -54,30 +61,51 @@ public struct ChannelSyncJobs: Sendable {
         }
         guard let (channel, videos) = fetched else { return .cancel("the channel's YouTube account needs reconnecting") }
         try await stats.record(channelID: args.channelID, channel: channel, videos: videos, now: now())
-        try await syncAnalytics(target, logger: context.logger)
+        try await syncAnalytics(target, userID: args.userID, logger: context.logger)
+        await publicFigures.dailySnapshots(userID: args.userID, accountID: target.accountID)
         return .completed
     }
 
-    /// The channel's and its newest published videos' days from YouTube Analytics, from 90
-    /// days back the first time (else the last stored days again, which YouTube may revise) to
-    /// yesterday, on the Analytics API's own quota. Refused scopes are remembered, and revenue
-    /// is left out when only the monetary scope is missing.
-    func syncAnalytics(_ target: SyncTarget, logger: Logger) async throws {
+    /// The channel's and its newest published videos' last days from YouTube Analytics (the
+    /// last stored days again, which YouTube may revise, to yesterday; the 90 days before the
+    /// first sync are the backfill's, started here if it never ran), on the Analytics API's own
+    /// quota.
+    func syncAnalytics(_ target: SyncTarget, userID: String, logger: Logger) async throws {
         let today = QuotaDay.of(now())
-        let yesterday = QuotaDay.of(now().addingTimeInterval(-86_400))
-        guard let plan = try await analytics.plan(accountID: target.accountID, channelID: target.channelID, today: today), plan.granted,
-              plan.from <= yesterday else { return }
-        let videos = Array(target.videos.suffix(50))
-        guard try await analytics.charge(accountID: target.accountID, units: 1 + videos.count, now: now()) else {
-            logger.info("the account's Analytics quota is spent for today; analytics wait for the next sync")
-            return
+        let yesterday = QuotaDay.of(now(), daysBefore: 1)
+        guard let plan = try await analytics.plan(accountID: target.accountID, channelID: target.channelID, today: today), plan.granted
+        else { return }
+        try await backfills.start(channelID: target.channelID, userID: userID, now: now())
+        guard plan.from <= yesterday else { return }
+        switch try await fetchAnalytics(target, from: plan.from, to: yesterday, revenue: plan.revenue) {
+        case .fetched(let channel, let videos): try await analytics.record(channelID: target.channelID, channel: channel, videos: videos)
+        case .noQuota: logger.info("the account's Analytics quota is spent for today; analytics wait for the next sync")
+        case .refused, .disconnected: break
         }
-        var revenue = plan.revenue
-        let fetched = try await tokens.withToken(target.accountID) { token -> ([AnalyticsDay], [String: [AnalyticsDay]])? in
+    }
+
+    /// What one Analytics fetch came to.
+    enum AnalyticsFetch {
+        case fetched(channel: [AnalyticsDay], videos: [String: [AnalyticsDay]])
+        /// The account's Analytics quota has no room today.
+        case noQuota
+        /// Google refused the scopes (remembered on the account).
+        case refused
+        /// The account is gone or its grant was revoked.
+        case disconnected
+    }
+
+    /// The channel's and its newest 50 published videos' days from `from` to `to`, their units
+    /// taken from the account's Analytics quota first. A refused monetary scope is remembered
+    /// and the figures fetched again without revenue.
+    func fetchAnalytics(_ target: SyncTarget, from: String, to: String, revenue wanted: Bool) async throws -> AnalyticsFetch {
+        let videos = Array(target.videos.suffix(50))
+        guard try await analytics.charge(accountID: target.accountID, units: 1 + videos.count, now: now()) else { return .noQuota }
+        var revenue = wanted
+        let fetched = try await tokens.withToken(target.accountID) { token -> AnalyticsFetch in
             func report(_ videoID: String?) async throws -> [AnalyticsDay] {
                 let metrics = AnalyticsQuery.dashboardMetrics.filter { revenue || $0 != "estimatedRevenue" }
-                let query = AnalyticsQuery(startDate: plan.from, endDate: yesterday, metrics: metrics, dimension: .day,
-                                           videoIDs: videoID.map { [$0] })
+                let query = AnalyticsQuery(startDate: from, endDate: to, metrics: metrics, dimension: .day, videoIDs: videoID.map { [$0] })
                 return AnalyticsDay.rows(of: try await gateway.analyticsReport(query, accessToken: token))
             }
             let channel: [AnalyticsDay]
@@ -86,16 +114,17 @@ public struct ChannelSyncJobs: Sendable {
             } catch let error as YouTubeError where error.status == 403 && revenue && !error.message.contains("insufficient") {
                 try await analytics.markRefused(accountID: target.accountID, revenueOnly: true)
                 revenue = false
+                // The report again without revenue: one more unit.
+                guard try await analytics.charge(accountID: target.accountID, units: 1, now: now()) else { return .noQuota }
                 channel = try await report(nil)
             } catch let error as YouTubeError where error.status == 403 {
                 try await analytics.markRefused(accountID: target.accountID, revenueOnly: false)
-                return nil
+                return .refused
             }
             var byVideo: [String: [AnalyticsDay]] = [:]
             for video in videos { byVideo[video.id] = try await report(video.youtubeID) }
-            return (channel, byVideo)
+            return .fetched(channel: channel, videos: byVideo)
         }
-        guard let fetched, let (channel, byVideo) = fetched else { return }
-        try await analytics.record(channelID: target.channelID, channel: channel, videos: byVideo)
+        return fetched ?? .disconnected
     }
 }

@@ -522,4 +522,42 @@ final class Slot<T: Sendable>: Sendable {
             }
         }
     }
+
+    @Test func storedAnalyticsDaysReachAccountSocketsAsTheOverviewsHeadline() async throws {
+        try await withDatabase { db in
+            try await withLiveInstances(db, count: 1) { instances in
+                let server = instances[0]
+                let token = try await signUp(server.api, db, "headline@example.com")
+                let stranger = try await signUp(server.api, db, "quiet@example.com")
+                let channel = try #require(try await server.api.call(.post, "/channels", json: ["name": "Live"], token: token).body["id"] as? String)
+                let yesterday = QuotaDay.of(Date(), daysBefore: 1), older = QuotaDay.of(Date(), daysBefore: 40)
+                @Sendable func day(_ date: String, _ views: Int64) -> AnalyticsDay {
+                    AnalyticsDay(day: date, views: views, minutesWatched: views, averageViewDuration: 60, likes: views / 10, comments: 0, shares: 0,
+                                 subscribersGained: 3, subscribersLost: 1, revenue: Money(micros: views * 1000))
+                }
+                let (seen, _) = try await LiveSocket.connect(server.url("/ws/tab?token=\(token)"), logger: logger) { socket in
+                    try await LiveSocket.connect(server.url("/ws/other?token=\(stranger)"), logger: logger) { other in
+                        #expect(try await socket.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "connected" })
+                        #expect(try await other.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "connected" })
+                        // A sync stores days: one inside the overview's 30 days, one before them.
+                        try await AnalyticsStore(client: db.client, logger: db.logger)
+                            .record(channelID: channel, channel: [day(yesterday, 1_000), day(older, 5_000)], videos: [:])
+                        #expect(try await socket.waitFor { $0["type"] as? String == "analytics.update" })
+                        let update = try #require(socket.messages(of: "analytics.update").first?["data"] as? [String: Any])
+                        #expect(update["period"] as? String == "last_30_days" && update["to"] as? String == yesterday)
+                        let metrics = try #require(update["metrics"] as? [String: Any])
+                        #expect(metrics["total_views"] as? Int == 1_000 && metrics["subscriber_growth"] as? Int == 2)
+                        #expect(metrics["total_revenue"] as? Double == 1.0 && metrics["avg_view_duration"] as? Int == 60)
+                        #expect(abs((metrics["engagement_rate"] as? Double ?? 0) - 0.1) < 1e-9)
+                        // The same figures as GET /analytics/overview.
+                        let overview = try await server.api.call(.get, "/analytics/overview", token: token)
+                        #expect((overview.body["metrics"] as? [String: Any])?["total_views"] as? Int == 1_000)
+                        try await Task.sleep(for: .milliseconds(300))
+                        return other.messages(of: "analytics.update").isEmpty
+                    }.0
+                }
+                #expect(seen, "another user's socket hears nothing")
+            }
+        }
+    }
 }

@@ -13,20 +13,11 @@ import Testing
         let now = Mutex(Date().addingTimeInterval(-5 * 86_400))
     }
 
-    func client(_ base: String) -> YouTubeClient {
-        YouTubeClient(endpoints: .sandbox(base, redirectURL: "http://127.0.0.1:1/callback"), timeout: .seconds(10))
-    }
+    func client(_ base: String) -> YouTubeClient { SandboxSignIn.client(base) }
 
     /// Signs in, optionally with only some of the client's scopes.
     func connect(_ sandbox: YouTubeSandbox, _ client: YouTubeClient, email: String, scopes: [String]? = nil) async throws -> String {
-        var url = try #require(URLComponents(string: client.authorizationURL(state: "s", loginHint: nil)))
-        if let scopes {
-            url.queryItems = url.queryItems?.map { $0.name == "scope" ? URLQueryItem(name: "scope", value: scopes.joined(separator: " ")) : $0 }
-        }
-        let authorization = try #require(url.string)
-        let redirect = try #require(sandbox.consent(to: authorization, as: email))
-        let code = try #require(URLComponents(string: redirect)?.queryItems?.first { $0.name == "code" }?.value)
-        return try await client.exchange(code: code).accessToken
+        try await SandboxSignIn.tokens(sandbox, client, email: email, scopes: scopes).accessToken
     }
 
     @Test func reportsAgreeWithTheSandboxsDailyFiguresAndRefuseWhatGoogleRefuses() async throws {

@@ -270,7 +270,8 @@ final class TestClock: Sendable {
                 let synced = try await eventually(timeout: .seconds(60)) {
                     let channelsSynced = try await db.scalar("SELECT count(DISTINCT channel_id) FROM channel_analytics_daily")
                     let videosSynced = try await db.scalar("SELECT count(DISTINCT video_id) FROM video_analytics_daily")
-                    return channelsSynced == 3 && videosSynced == 6
+                    let backfilled = try await db.scalar("SELECT count(*) FROM analytics_backfills WHERE status = 'completed'")
+                    return channelsSynced == 3 && videosSynced == 6 && backfilled == 3
                 }
                 #expect(synced)
             }

@@ -3036,6 +3036,270 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/analytics/trends": {
+      "get": {
+        "operationId": "getAnalyticsTrends",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "What is trending: YouTube's most-popular chart of a region and category, and keywords ranked on the chart and in your own videos.",
+        "description": "Two sources, each with its method and sample sizes in the answer:\n- **chart**: the most-popular chart (`videos.list?chart=mostPopular`), snapshot once a day\n  for every chart a user asked for in the last 30 days (the first request snapshots it at\n  once, 1 quota unit on one of your accounts). A keyword's figure is its appearances\n  (video-days) on the daily charts of the period, against the period before.\n- **own**: your published videos' daily views from YouTube Analytics. A keyword's figure\n  is the views of your videos carrying it in the period, against the period before;\n  ranked by the growth in views.\nKeywords are title words (lower-cased, 3 characters or more, no numbers or common words)\nand tags.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "The period compared with the one before it (default last_7_days).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "last_7_days",
+                "last_30_days"
+              ],
+              "default": "last_7_days"
+            }
+          },
+          {
+            "name": "region_code",
+            "in": "query",
+            "description": "The chart's region, ISO 3166-1 alpha-2 (default US).",
+            "schema": {
+              "type": "string",
+              "pattern": "^[A-Z]{2}$",
+              "default": "US"
+            }
+          },
+          {
+            "name": "category_id",
+            "in": "query",
+            "description": "A YouTube video category id (1 Film & Animation, 2 Autos & Vehicles, 10 Music, 15 Pets & Animals, 17 Sports, 19 Travel & Events, 20 Gaming, 22 People & Blogs, 23 Comedy, 24 Entertainment, 25 News & Politics, 26 Howto & Style, 27 Education, 28 Science & Technology); all categories when absent. A region without a chart for it answers chart.status unavailable.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "1",
+                "2",
+                "10",
+                "15",
+                "17",
+                "19",
+                "20",
+                "22",
+                "23",
+                "24",
+                "25",
+                "26",
+                "27",
+                "28"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnalyticsTrends"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/analytics/competitors": {
+      "get": {
+        "operationId": "getAnalyticsCompetitors",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Your channels and the competitors you follow side by side: subscribers, views, uploads per week, median views per video.",
+        "description": "Competitors' figures are their public statistics (`channels.list`) and their uploads\nplaylist's newest 50 videos (`playlistItems.list`, `videos.list`), snapshot once a day by\nyour channel syncs; yours come from your channels' snapshots and publications.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "period",
+            "in": "query",
+            "description": "The window subscriber changes are measured over (default last_30_days).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "last_7_days",
+                "last_30_days",
+                "last_90_days"
+              ],
+              "default": "last_30_days"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CompetitorComparison"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "post": {
+        "operationId": "addCompetitor",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Follow a YouTube channel to compare with yours (at most 10); its first snapshot is taken at once when an account has quota.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CompetitorCreate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Followed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Competitor"
+                }
+              }
+            }
+          },
+          "200": {
+            "description": "Already followed: the competitor unchanged.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Competitor"
+                }
+              }
+            }
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/analytics/competitors/{competitor_id}": {
+      "delete": {
+        "operationId": "removeCompetitor",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Stop following a competitor; its snapshots go with it.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "competitor_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 64
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/costs/summary": {
       "get": {
         "operationId": "getCostSummary",
@@ -4102,11 +4366,407 @@ package enum OpenAPIDocument {
             ],
             "format": "date-time"
           },
+          "analytics_backfill": {
+            "$ref": "#/components/schemas/AnalyticsBackfill"
+          },
           "daily": {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/DailyChannelStats"
             }
+          }
+        }
+      },
+      "AnalyticsTrends": {
+        "type": "object",
+        "required": [
+          "period",
+          "region_code",
+          "from",
+          "to",
+          "previous_from",
+          "previous_to",
+          "chart",
+          "own"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days"
+            ]
+          },
+          "region_code": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "category_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "Absent: all categories."
+          },
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "previous_from": {
+            "type": "string",
+            "format": "date"
+          },
+          "previous_to": {
+            "type": "string",
+            "format": "date"
+          },
+          "chart": {
+            "type": "object",
+            "required": [
+              "method",
+              "snapshots",
+              "previous_snapshots",
+              "videos",
+              "trending",
+              "keywords"
+            ],
+            "properties": {
+              "method": {
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
+              },
+              "status": {
+                "type": "string",
+                "enum": [
+                  "current",
+                  "stale",
+                  "unavailable"
+                ],
+                "description": "current: today's chart is stored; stale: an older one is (today's could not be fetched); unavailable: none."
+              },
+              "status_reason": {
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
+              },
+              "snapshot_day": {
+                "type": "string",
+                "format": "date",
+                "description": "The latest snapshot; absent before the first."
+              },
+              "snapshots": {
+                "type": "integer",
+                "description": "Daily snapshots in the period."
+              },
+              "previous_snapshots": {
+                "type": "integer",
+                "description": "Daily snapshots in the period before."
+              },
+              "videos": {
+                "type": "integer",
+                "description": "Distinct videos on the charts of the period."
+              },
+              "trending": {
+                "type": "array",
+                "description": "The latest chart's first 10 videos.",
+                "items": {
+                  "$ref": "#/components/schemas/TrendingVideo"
+                }
+              },
+              "keywords": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/TrendKeyword"
+                }
+              }
+            }
+          },
+          "own": {
+            "type": "object",
+            "required": [
+              "method",
+              "videos",
+              "videos_with_views",
+              "keywords"
+            ],
+            "properties": {
+              "method": {
+                "type": "string",
+                "pattern": "^[^\\u0000]*$"
+              },
+              "videos": {
+                "type": "integer",
+                "description": "Your published videos looked at."
+              },
+              "videos_with_views": {
+                "type": "integer",
+                "description": "Of those, the ones with synced views in either period."
+              },
+              "keywords": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/TrendKeyword"
+                }
+              }
+            }
+          }
+        }
+      },
+      "TrendingVideo": {
+        "type": "object",
+        "required": [
+          "rank",
+          "youtube_video_id",
+          "title",
+          "channel_title",
+          "views"
+        ],
+        "properties": {
+          "rank": {
+            "type": "integer"
+          },
+          "youtube_video_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "channel_title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "views": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      },
+      "TrendKeyword": {
+        "type": "object",
+        "required": [
+          "keyword",
+          "videos",
+          "current",
+          "previous"
+        ],
+        "properties": {
+          "keyword": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "videos": {
+            "type": "integer",
+            "description": "Distinct videos carrying it."
+          },
+          "current": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The period's figure (chart: appearances; own: views)."
+          },
+          "previous": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The figure of the period before."
+          },
+          "growth": {
+            "type": "number",
+            "description": "current / previous - 1; absent when previous is 0."
+          }
+        }
+      },
+      "CompetitorCreate": {
+        "type": "object",
+        "required": [
+          "youtube_channel_id"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "youtube_channel_id": {
+            "type": "string",
+            "pattern": "^UC[A-Za-z0-9_-]{22}$",
+            "example": "UCsandboxTechDaily00000A",
+            "description": "A YouTube channel id: UC and 22 letters, digits, '-' or '_'."
+          }
+        }
+      },
+      "Competitor": {
+        "type": "object",
+        "required": [
+          "competitor_id",
+          "youtube_channel_id",
+          "status",
+          "created_at"
+        ],
+        "properties": {
+          "competitor_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "youtube_channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "Absent until the first snapshot."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "active",
+              "not_found"
+            ]
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ComparedChannel": {
+        "type": "object",
+        "required": [
+          "id",
+          "title",
+          "status"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "A competitor id, or one of your channel ids."
+          },
+          "youtube_channel_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "title": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "active",
+              "not_found"
+            ],
+            "description": "pending and not_found have no figures."
+          },
+          "snapshot_day": {
+            "type": "string",
+            "format": "date"
+          },
+          "subscribers": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "views": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "video_count": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "subscriber_change": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Since the first snapshot in the window; absent with one snapshot."
+          },
+          "uploads_per_week": {
+            "type": "number",
+            "description": "Uploads in the 28 days before the snapshot, per week."
+          },
+          "median_views": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Median views of the newest uploads (up to 50)."
+          },
+          "recent_videos": {
+            "type": "integer",
+            "description": "Uploads the median was taken over."
+          }
+        }
+      },
+      "CompetitorComparison": {
+        "type": "object",
+        "required": [
+          "period",
+          "day",
+          "channels",
+          "competitors"
+        ],
+        "properties": {
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days"
+            ]
+          },
+          "day": {
+            "type": "string",
+            "format": "date",
+            "description": "The Pacific day the figures are as of."
+          },
+          "channels": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ComparedChannel"
+            }
+          },
+          "competitors": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ComparedChannel"
+            }
+          }
+        }
+      },
+      "AnalyticsBackfill": {
+        "type": "object",
+        "required": [
+          "status",
+          "first_day",
+          "last_day",
+          "days_done",
+          "days_total"
+        ],
+        "description": "The 90-day YouTube Analytics backfill started when the channel's account connected.",
+        "properties": {
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "running",
+              "completed",
+              "failed"
+            ]
+          },
+          "first_day": {
+            "type": "string",
+            "format": "date"
+          },
+          "last_day": {
+            "type": "string",
+            "format": "date"
+          },
+          "days_done": {
+            "type": "integer"
+          },
+          "days_total": {
+            "type": "integer"
+          },
+          "last_error": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
           }
         }
       },
@@ -4411,7 +5071,8 @@ package enum OpenAPIDocument {
           "status",
           "quota_used",
           "quota_limit",
-          "health_score"
+          "health_score",
+          "analytics_access"
         ],
         "properties": {
           "account_id": {
@@ -4460,6 +5121,15 @@ package enum OpenAPIDocument {
           "connected_at": {
             "type": "string",
             "format": "date-time"
+          },
+          "analytics_access": {
+            "type": "string",
+            "enum": [
+              "granted",
+              "no_revenue",
+              "reconnect_required"
+            ],
+            "description": "What YouTube Analytics lets us read: granted, no_revenue (the monetary scope was refused), or reconnect_required (connected before the Analytics scopes were asked for, or they were refused: connect the account again)."
           }
         }
       },

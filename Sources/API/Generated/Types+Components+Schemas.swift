@@ -472,6 +472,8 @@ extension Components {
             package var publishedVideos: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/last_synced_at`.
             package var lastSyncedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/analytics_backfill`.
+            package var analyticsBackfill: Components.Schemas.AnalyticsBackfill?
             /// - Remark: Generated from `#/components/schemas/ChannelAnalytics/daily`.
             package var daily: [Components.Schemas.DailyChannelStats]
             /// Creates a new `ChannelAnalytics`.
@@ -486,6 +488,7 @@ extension Components {
             ///   - viewChange:
             ///   - publishedVideos:
             ///   - lastSyncedAt:
+            ///   - analyticsBackfill:
             ///   - daily:
             package init(
                 channelId: Swift.String,
@@ -497,6 +500,7 @@ extension Components {
                 viewChange: Swift.Int64? = nil,
                 publishedVideos: Swift.Int? = nil,
                 lastSyncedAt: Foundation.Date? = nil,
+                analyticsBackfill: Components.Schemas.AnalyticsBackfill? = nil,
                 daily: [Components.Schemas.DailyChannelStats]
             ) {
                 self.channelId = channelId
@@ -508,6 +512,7 @@ extension Components {
                 self.viewChange = viewChange
                 self.publishedVideos = publishedVideos
                 self.lastSyncedAt = lastSyncedAt
+                self.analyticsBackfill = analyticsBackfill
                 self.daily = daily
             }
             package enum CodingKeys: String, CodingKey {
@@ -520,7 +525,572 @@ extension Components {
                 case viewChange = "view_change"
                 case publishedVideos = "published_videos"
                 case lastSyncedAt = "last_synced_at"
+                case analyticsBackfill = "analytics_backfill"
                 case daily
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AnalyticsTrends`.
+        package struct AnalyticsTrends: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/period`.
+            package var period: Components.Schemas.AnalyticsTrends.PeriodPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/region_code`.
+            package var regionCode: Swift.String
+            /// Absent: all categories.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/category_id`.
+            package var categoryId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/from`.
+            package var from: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/to`.
+            package var to: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/previous_from`.
+            package var previousFrom: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/previous_to`.
+            package var previousTo: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart`.
+            package struct ChartPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/method`.
+                package var method: Swift.String
+                /// current: today's chart is stored; stale: an older one is (today's could not be fetched); unavailable: none.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/status`.
+                @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case current = "current"
+                    case stale = "stale"
+                    case unavailable = "unavailable"
+                }
+                /// current: today's chart is stored; stale: an older one is (today's could not be fetched); unavailable: none.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/status`.
+                package var status: Components.Schemas.AnalyticsTrends.ChartPayload.StatusPayload?
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/status_reason`.
+                package var statusReason: Swift.String?
+                /// The latest snapshot; absent before the first.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/snapshot_day`.
+                package var snapshotDay: Swift.String?
+                /// Daily snapshots in the period.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/snapshots`.
+                package var snapshots: Swift.Int
+                /// Daily snapshots in the period before.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/previous_snapshots`.
+                package var previousSnapshots: Swift.Int
+                /// Distinct videos on the charts of the period.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/videos`.
+                package var videos: Swift.Int
+                /// The latest chart's first 10 videos.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/trending`.
+                package var trending: [Components.Schemas.TrendingVideo]
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart/keywords`.
+                package var keywords: [Components.Schemas.TrendKeyword]
+                /// Creates a new `ChartPayload`.
+                ///
+                /// - Parameters:
+                ///   - method:
+                ///   - status: current: today's chart is stored; stale: an older one is (today's could not be fetched); unavailable: none.
+                ///   - statusReason:
+                ///   - snapshotDay: The latest snapshot; absent before the first.
+                ///   - snapshots: Daily snapshots in the period.
+                ///   - previousSnapshots: Daily snapshots in the period before.
+                ///   - videos: Distinct videos on the charts of the period.
+                ///   - trending: The latest chart's first 10 videos.
+                ///   - keywords:
+                package init(
+                    method: Swift.String,
+                    status: Components.Schemas.AnalyticsTrends.ChartPayload.StatusPayload? = nil,
+                    statusReason: Swift.String? = nil,
+                    snapshotDay: Swift.String? = nil,
+                    snapshots: Swift.Int,
+                    previousSnapshots: Swift.Int,
+                    videos: Swift.Int,
+                    trending: [Components.Schemas.TrendingVideo],
+                    keywords: [Components.Schemas.TrendKeyword]
+                ) {
+                    self.method = method
+                    self.status = status
+                    self.statusReason = statusReason
+                    self.snapshotDay = snapshotDay
+                    self.snapshots = snapshots
+                    self.previousSnapshots = previousSnapshots
+                    self.videos = videos
+                    self.trending = trending
+                    self.keywords = keywords
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case method
+                    case status
+                    case statusReason = "status_reason"
+                    case snapshotDay = "snapshot_day"
+                    case snapshots
+                    case previousSnapshots = "previous_snapshots"
+                    case videos
+                    case trending
+                    case keywords
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/chart`.
+            package var chart: Components.Schemas.AnalyticsTrends.ChartPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own`.
+            package struct OwnPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own/method`.
+                package var method: Swift.String
+                /// Your published videos looked at.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own/videos`.
+                package var videos: Swift.Int
+                /// Of those, the ones with synced views in either period.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own/videos_with_views`.
+                package var videosWithViews: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own/keywords`.
+                package var keywords: [Components.Schemas.TrendKeyword]
+                /// Creates a new `OwnPayload`.
+                ///
+                /// - Parameters:
+                ///   - method:
+                ///   - videos: Your published videos looked at.
+                ///   - videosWithViews: Of those, the ones with synced views in either period.
+                ///   - keywords:
+                package init(
+                    method: Swift.String,
+                    videos: Swift.Int,
+                    videosWithViews: Swift.Int,
+                    keywords: [Components.Schemas.TrendKeyword]
+                ) {
+                    self.method = method
+                    self.videos = videos
+                    self.videosWithViews = videosWithViews
+                    self.keywords = keywords
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case method
+                    case videos
+                    case videosWithViews = "videos_with_views"
+                    case keywords
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsTrends/own`.
+            package var own: Components.Schemas.AnalyticsTrends.OwnPayload
+            /// Creates a new `AnalyticsTrends`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - regionCode:
+            ///   - categoryId: Absent: all categories.
+            ///   - from:
+            ///   - to:
+            ///   - previousFrom:
+            ///   - previousTo:
+            ///   - chart:
+            ///   - own:
+            package init(
+                period: Components.Schemas.AnalyticsTrends.PeriodPayload,
+                regionCode: Swift.String,
+                categoryId: Swift.String? = nil,
+                from: Swift.String,
+                to: Swift.String,
+                previousFrom: Swift.String,
+                previousTo: Swift.String,
+                chart: Components.Schemas.AnalyticsTrends.ChartPayload,
+                own: Components.Schemas.AnalyticsTrends.OwnPayload
+            ) {
+                self.period = period
+                self.regionCode = regionCode
+                self.categoryId = categoryId
+                self.from = from
+                self.to = to
+                self.previousFrom = previousFrom
+                self.previousTo = previousTo
+                self.chart = chart
+                self.own = own
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case regionCode = "region_code"
+                case categoryId = "category_id"
+                case from
+                case to
+                case previousFrom = "previous_from"
+                case previousTo = "previous_to"
+                case chart
+                case own
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TrendingVideo`.
+        package struct TrendingVideo: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TrendingVideo/rank`.
+            package var rank: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TrendingVideo/youtube_video_id`.
+            package var youtubeVideoId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TrendingVideo/title`.
+            package var title: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TrendingVideo/channel_title`.
+            package var channelTitle: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TrendingVideo/views`.
+            package var views: Swift.Int64
+            /// Creates a new `TrendingVideo`.
+            ///
+            /// - Parameters:
+            ///   - rank:
+            ///   - youtubeVideoId:
+            ///   - title:
+            ///   - channelTitle:
+            ///   - views:
+            package init(
+                rank: Swift.Int,
+                youtubeVideoId: Swift.String,
+                title: Swift.String,
+                channelTitle: Swift.String,
+                views: Swift.Int64
+            ) {
+                self.rank = rank
+                self.youtubeVideoId = youtubeVideoId
+                self.title = title
+                self.channelTitle = channelTitle
+                self.views = views
+            }
+            package enum CodingKeys: String, CodingKey {
+                case rank
+                case youtubeVideoId = "youtube_video_id"
+                case title
+                case channelTitle = "channel_title"
+                case views
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/TrendKeyword`.
+        package struct TrendKeyword: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TrendKeyword/keyword`.
+            package var keyword: Swift.String
+            /// Distinct videos carrying it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TrendKeyword/videos`.
+            package var videos: Swift.Int
+            /// The period's figure (chart: appearances; own: views).
+            ///
+            /// - Remark: Generated from `#/components/schemas/TrendKeyword/current`.
+            package var current: Swift.Int64
+            /// The figure of the period before.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TrendKeyword/previous`.
+            package var previous: Swift.Int64
+            /// current / previous - 1; absent when previous is 0.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TrendKeyword/growth`.
+            package var growth: Swift.Double?
+            /// Creates a new `TrendKeyword`.
+            ///
+            /// - Parameters:
+            ///   - keyword:
+            ///   - videos: Distinct videos carrying it.
+            ///   - current: The period's figure (chart: appearances; own: views).
+            ///   - previous: The figure of the period before.
+            ///   - growth: current / previous - 1; absent when previous is 0.
+            package init(
+                keyword: Swift.String,
+                videos: Swift.Int,
+                current: Swift.Int64,
+                previous: Swift.Int64,
+                growth: Swift.Double? = nil
+            ) {
+                self.keyword = keyword
+                self.videos = videos
+                self.current = current
+                self.previous = previous
+                self.growth = growth
+            }
+            package enum CodingKeys: String, CodingKey {
+                case keyword
+                case videos
+                case current
+                case previous
+                case growth
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CompetitorCreate`.
+        package struct CompetitorCreate: Codable, Hashable, Sendable {
+            /// A YouTube channel id: UC and 22 letters, digits, '-' or '_'.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CompetitorCreate/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String
+            /// Creates a new `CompetitorCreate`.
+            ///
+            /// - Parameters:
+            ///   - youtubeChannelId: A YouTube channel id: UC and 22 letters, digits, '-' or '_'.
+            package init(youtubeChannelId: Swift.String) {
+                self.youtubeChannelId = youtubeChannelId
+            }
+            package enum CodingKeys: String, CodingKey {
+                case youtubeChannelId = "youtube_channel_id"
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.youtubeChannelId = try container.decode(
+                    Swift.String.self,
+                    forKey: .youtubeChannelId
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "youtube_channel_id"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Competitor`.
+        package struct Competitor: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Competitor/competitor_id`.
+            package var competitorId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Competitor/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String
+            /// Absent until the first snapshot.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Competitor/title`.
+            package var title: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Competitor/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case active = "active"
+                case notFound = "not_found"
+            }
+            /// - Remark: Generated from `#/components/schemas/Competitor/status`.
+            package var status: Components.Schemas.Competitor.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Competitor/created_at`.
+            package var createdAt: Foundation.Date
+            /// Creates a new `Competitor`.
+            ///
+            /// - Parameters:
+            ///   - competitorId:
+            ///   - youtubeChannelId:
+            ///   - title: Absent until the first snapshot.
+            ///   - status:
+            ///   - createdAt:
+            package init(
+                competitorId: Swift.String,
+                youtubeChannelId: Swift.String,
+                title: Swift.String? = nil,
+                status: Components.Schemas.Competitor.StatusPayload,
+                createdAt: Foundation.Date
+            ) {
+                self.competitorId = competitorId
+                self.youtubeChannelId = youtubeChannelId
+                self.title = title
+                self.status = status
+                self.createdAt = createdAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case competitorId = "competitor_id"
+                case youtubeChannelId = "youtube_channel_id"
+                case title
+                case status
+                case createdAt = "created_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ComparedChannel`.
+        package struct ComparedChannel: Codable, Hashable, Sendable {
+            /// A competitor id, or one of your channel ids.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/youtube_channel_id`.
+            package var youtubeChannelId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/title`.
+            package var title: Swift.String
+            /// pending and not_found have no figures.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case active = "active"
+                case notFound = "not_found"
+            }
+            /// pending and not_found have no figures.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/status`.
+            package var status: Components.Schemas.ComparedChannel.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/snapshot_day`.
+            package var snapshotDay: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/subscribers`.
+            package var subscribers: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/views`.
+            package var views: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/video_count`.
+            package var videoCount: Swift.Int64?
+            /// Since the first snapshot in the window; absent with one snapshot.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/subscriber_change`.
+            package var subscriberChange: Swift.Int64?
+            /// Uploads in the 28 days before the snapshot, per week.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/uploads_per_week`.
+            package var uploadsPerWeek: Swift.Double?
+            /// Median views of the newest uploads (up to 50).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/median_views`.
+            package var medianViews: Swift.Int64?
+            /// Uploads the median was taken over.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ComparedChannel/recent_videos`.
+            package var recentVideos: Swift.Int?
+            /// Creates a new `ComparedChannel`.
+            ///
+            /// - Parameters:
+            ///   - id: A competitor id, or one of your channel ids.
+            ///   - youtubeChannelId:
+            ///   - title:
+            ///   - status: pending and not_found have no figures.
+            ///   - snapshotDay:
+            ///   - subscribers:
+            ///   - views:
+            ///   - videoCount:
+            ///   - subscriberChange: Since the first snapshot in the window; absent with one snapshot.
+            ///   - uploadsPerWeek: Uploads in the 28 days before the snapshot, per week.
+            ///   - medianViews: Median views of the newest uploads (up to 50).
+            ///   - recentVideos: Uploads the median was taken over.
+            package init(
+                id: Swift.String,
+                youtubeChannelId: Swift.String? = nil,
+                title: Swift.String,
+                status: Components.Schemas.ComparedChannel.StatusPayload,
+                snapshotDay: Swift.String? = nil,
+                subscribers: Swift.Int64? = nil,
+                views: Swift.Int64? = nil,
+                videoCount: Swift.Int64? = nil,
+                subscriberChange: Swift.Int64? = nil,
+                uploadsPerWeek: Swift.Double? = nil,
+                medianViews: Swift.Int64? = nil,
+                recentVideos: Swift.Int? = nil
+            ) {
+                self.id = id
+                self.youtubeChannelId = youtubeChannelId
+                self.title = title
+                self.status = status
+                self.snapshotDay = snapshotDay
+                self.subscribers = subscribers
+                self.views = views
+                self.videoCount = videoCount
+                self.subscriberChange = subscriberChange
+                self.uploadsPerWeek = uploadsPerWeek
+                self.medianViews = medianViews
+                self.recentVideos = recentVideos
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case youtubeChannelId = "youtube_channel_id"
+                case title
+                case status
+                case snapshotDay = "snapshot_day"
+                case subscribers
+                case views
+                case videoCount = "video_count"
+                case subscriberChange = "subscriber_change"
+                case uploadsPerWeek = "uploads_per_week"
+                case medianViews = "median_views"
+                case recentVideos = "recent_videos"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/CompetitorComparison`.
+        package struct CompetitorComparison: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CompetitorComparison/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+            }
+            /// - Remark: Generated from `#/components/schemas/CompetitorComparison/period`.
+            package var period: Components.Schemas.CompetitorComparison.PeriodPayload
+            /// The Pacific day the figures are as of.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CompetitorComparison/day`.
+            package var day: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CompetitorComparison/channels`.
+            package var channels: [Components.Schemas.ComparedChannel]
+            /// - Remark: Generated from `#/components/schemas/CompetitorComparison/competitors`.
+            package var competitors: [Components.Schemas.ComparedChannel]
+            /// Creates a new `CompetitorComparison`.
+            ///
+            /// - Parameters:
+            ///   - period:
+            ///   - day: The Pacific day the figures are as of.
+            ///   - channels:
+            ///   - competitors:
+            package init(
+                period: Components.Schemas.CompetitorComparison.PeriodPayload,
+                day: Swift.String,
+                channels: [Components.Schemas.ComparedChannel],
+                competitors: [Components.Schemas.ComparedChannel]
+            ) {
+                self.period = period
+                self.day = day
+                self.channels = channels
+                self.competitors = competitors
+            }
+            package enum CodingKeys: String, CodingKey {
+                case period
+                case day
+                case channels
+                case competitors
+            }
+        }
+        /// The 90-day YouTube Analytics backfill started when the channel's account connected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill`.
+        package struct AnalyticsBackfill: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case running = "running"
+                case completed = "completed"
+                case failed = "failed"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/status`.
+            package var status: Components.Schemas.AnalyticsBackfill.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/first_day`.
+            package var firstDay: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/last_day`.
+            package var lastDay: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/days_done`.
+            package var daysDone: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/days_total`.
+            package var daysTotal: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AnalyticsBackfill/last_error`.
+            package var lastError: Swift.String?
+            /// Creates a new `AnalyticsBackfill`.
+            ///
+            /// - Parameters:
+            ///   - status:
+            ///   - firstDay:
+            ///   - lastDay:
+            ///   - daysDone:
+            ///   - daysTotal:
+            ///   - lastError:
+            package init(
+                status: Components.Schemas.AnalyticsBackfill.StatusPayload,
+                firstDay: Swift.String,
+                lastDay: Swift.String,
+                daysDone: Swift.Int,
+                daysTotal: Swift.Int,
+                lastError: Swift.String? = nil
+            ) {
+                self.status = status
+                self.firstDay = firstDay
+                self.lastDay = lastDay
+                self.daysDone = daysDone
+                self.daysTotal = daysTotal
+                self.lastError = lastError
+            }
+            package enum CodingKeys: String, CodingKey {
+                case status
+                case firstDay = "first_day"
+                case lastDay = "last_day"
+                case daysDone = "days_done"
+                case daysTotal = "days_total"
+                case lastError = "last_error"
             }
         }
         /// - Remark: Generated from `#/components/schemas/ChannelHealth`.
@@ -895,6 +1465,18 @@ extension Components {
             package var lastError: Swift.String?
             /// - Remark: Generated from `#/components/schemas/YouTubeAccount/connected_at`.
             package var connectedAt: Foundation.Date?
+            /// What YouTube Analytics lets us read: granted, no_revenue (the monetary scope was refused), or reconnect_required (connected before the Analytics scopes were asked for, or they were refused: connect the account again).
+            ///
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/analytics_access`.
+            @frozen package enum AnalyticsAccessPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case granted = "granted"
+                case noRevenue = "no_revenue"
+                case reconnectRequired = "reconnect_required"
+            }
+            /// What YouTube Analytics lets us read: granted, no_revenue (the monetary scope was refused), or reconnect_required (connected before the Analytics scopes were asked for, or they were refused: connect the account again).
+            ///
+            /// - Remark: Generated from `#/components/schemas/YouTubeAccount/analytics_access`.
+            package var analyticsAccess: Components.Schemas.YouTubeAccount.AnalyticsAccessPayload
             /// Creates a new `YouTubeAccount`.
             ///
             /// - Parameters:
@@ -908,6 +1490,7 @@ extension Components {
             ///   - healthScore:
             ///   - lastError:
             ///   - connectedAt:
+            ///   - analyticsAccess: What YouTube Analytics lets us read: granted, no_revenue (the monetary scope was refused), or reconnect_required (connected before the Analytics scopes were asked for, or they were refused: connect the account again).
             package init(
                 accountId: Swift.String,
                 email: Swift.String,
@@ -918,7 +1501,8 @@ extension Components {
                 quotaLimit: Swift.Int,
                 healthScore: Swift.Int,
                 lastError: Swift.String? = nil,
-                connectedAt: Foundation.Date? = nil
+                connectedAt: Foundation.Date? = nil,
+                analyticsAccess: Components.Schemas.YouTubeAccount.AnalyticsAccessPayload
             ) {
                 self.accountId = accountId
                 self.email = email
@@ -930,6 +1514,7 @@ extension Components {
                 self.healthScore = healthScore
                 self.lastError = lastError
                 self.connectedAt = connectedAt
+                self.analyticsAccess = analyticsAccess
             }
             package enum CodingKeys: String, CodingKey {
                 case accountId = "account_id"
@@ -942,6 +1527,7 @@ extension Components {
                 case healthScore = "health_score"
                 case lastError = "last_error"
                 case connectedAt = "connected_at"
+                case analyticsAccess = "analytics_access"
             }
         }
         /// - Remark: Generated from `#/components/schemas/YouTubeAccountList`.

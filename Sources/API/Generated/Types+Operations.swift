@@ -14915,6 +14915,1110 @@ package enum Operations {
             }
         }
     }
+    /// What is trending: YouTube's most-popular chart of a region and category, and keywords ranked on the chart and in your own videos.
+    ///
+    /// Two sources, each with its method and sample sizes in the answer:
+    /// - **chart**: the most-popular chart (`videos.list?chart=mostPopular`), snapshot once a day
+    ///   for every chart a user asked for in the last 30 days (the first request snapshots it at
+    ///   once, 1 quota unit on one of your accounts). A keyword's figure is its appearances
+    ///   (video-days) on the daily charts of the period, against the period before.
+    /// - **own**: your published videos' daily views from YouTube Analytics. A keyword's figure
+    ///   is the views of your videos carrying it in the period, against the period before;
+    ///   ranked by the growth in views.
+    /// Keywords are title words (lower-cased, 3 characters or more, no numbers or common words)
+    /// and tags.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/trends`.
+    /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)`.
+    package enum GetAnalyticsTrends {
+        package static let id: Swift.String = "getAnalyticsTrends"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/trends/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/query/period`.
+                @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case last7Days = "last_7_days"
+                    case last30Days = "last_30_days"
+                }
+                /// The period compared with the one before it (default last_7_days).
+                ///
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/query/period`.
+                package var period: Operations.GetAnalyticsTrends.Input.Query.PeriodPayload?
+                /// The chart's region, ISO 3166-1 alpha-2 (default US).
+                ///
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/query/region_code`.
+                package var regionCode: Swift.String?
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/query/category_id`.
+                @frozen package enum CategoryIdPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _1 = "1"
+                    case _2 = "2"
+                    case _10 = "10"
+                    case _15 = "15"
+                    case _17 = "17"
+                    case _19 = "19"
+                    case _20 = "20"
+                    case _22 = "22"
+                    case _23 = "23"
+                    case _24 = "24"
+                    case _25 = "25"
+                    case _26 = "26"
+                    case _27 = "27"
+                    case _28 = "28"
+                }
+                /// A YouTube video category id (1 Film & Animation, 2 Autos & Vehicles, 10 Music, 15 Pets & Animals, 17 Sports, 19 Travel & Events, 20 Gaming, 22 People & Blogs, 23 Comedy, 24 Entertainment, 25 News & Politics, 26 Howto & Style, 27 Education, 28 Science & Technology); all categories when absent. A region without a chart for it answers chart.status unavailable.
+                ///
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/query/category_id`.
+                package var categoryId: Operations.GetAnalyticsTrends.Input.Query.CategoryIdPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - period: The period compared with the one before it (default last_7_days).
+                ///   - regionCode: The chart's region, ISO 3166-1 alpha-2 (default US).
+                ///   - categoryId: A YouTube video category id (1 Film & Animation, 2 Autos & Vehicles, 10 Music, 15 Pets & Animals, 17 Sports, 19 Travel & Events, 20 Gaming, 22 People & Blogs, 23 Comedy, 24 Entertainment, 25 News & Politics, 26 Howto & Style, 27 Education, 28 Science & Technology); all categories when absent. A region without a chart for it answers chart.status unavailable.
+                package init(
+                    period: Operations.GetAnalyticsTrends.Input.Query.PeriodPayload? = nil,
+                    regionCode: Swift.String? = nil,
+                    categoryId: Operations.GetAnalyticsTrends.Input.Query.CategoryIdPayload? = nil
+                ) {
+                    self.period = period
+                    self.regionCode = regionCode
+                    self.categoryId = categoryId
+                }
+            }
+            package var query: Operations.GetAnalyticsTrends.Input.Query
+            /// - Remark: Generated from `#/paths/analytics/trends/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsTrends.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsTrends.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.GetAnalyticsTrends.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            package init(
+                query: Operations.GetAnalyticsTrends.Input.Query = .init(),
+                headers: Operations.GetAnalyticsTrends.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/trends/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/trends/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AnalyticsTrends)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.AnalyticsTrends {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.GetAnalyticsTrends.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.GetAnalyticsTrends.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Done.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAnalyticsTrends.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.GetAnalyticsTrends.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Your channels and the competitors you follow side by side: subscribers, views, uploads per week, median views per video.
+    ///
+    /// Competitors' figures are their public statistics (`channels.list`) and their uploads
+    /// playlist's newest 50 videos (`playlistItems.list`, `videos.list`), snapshot once a day by
+    /// your channel syncs; yours come from your channels' snapshots and publications.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)`.
+    package enum GetAnalyticsCompetitors {
+        package static let id: Swift.String = "getAnalyticsCompetitors"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/competitors/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/GET/query/period`.
+                @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case last7Days = "last_7_days"
+                    case last30Days = "last_30_days"
+                    case last90Days = "last_90_days"
+                }
+                /// The window subscriber changes are measured over (default last_30_days).
+                ///
+                /// - Remark: Generated from `#/paths/analytics/competitors/GET/query/period`.
+                package var period: Operations.GetAnalyticsCompetitors.Input.Query.PeriodPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - period: The window subscriber changes are measured over (default last_30_days).
+                package init(period: Operations.GetAnalyticsCompetitors.Input.Query.PeriodPayload? = nil) {
+                    self.period = period
+                }
+            }
+            package var query: Operations.GetAnalyticsCompetitors.Input.Query
+            /// - Remark: Generated from `#/paths/analytics/competitors/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsCompetitors.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAnalyticsCompetitors.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.GetAnalyticsCompetitors.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            package init(
+                query: Operations.GetAnalyticsCompetitors.Input.Query = .init(),
+                headers: Operations.GetAnalyticsCompetitors.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/competitors/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.CompetitorComparison)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.CompetitorComparison {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.GetAnalyticsCompetitors.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.GetAnalyticsCompetitors.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Done.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAnalyticsCompetitors.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.GetAnalyticsCompetitors.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Follow a YouTube channel to compare with yours (at most 10); its first snapshot is taken at once when an account has quota.
+    ///
+    /// - Remark: HTTP `POST /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)`.
+    package enum AddCompetitor {
+        package static let id: Swift.String = "addCompetitor"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/competitors/POST/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddCompetitor.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddCompetitor.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.AddCompetitor.Input.Headers
+            /// - Remark: Generated from `#/paths/analytics/competitors/POST/requestBody`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.CompetitorCreate)
+            }
+            package var body: Operations.AddCompetitor.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            package init(
+                headers: Operations.AddCompetitor.Input.Headers = .init(),
+                body: Operations.AddCompetitor.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/POST/responses/201/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/competitors/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.Competitor)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.Competitor {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.AddCompetitor.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.AddCompetitor.Output.Created.Body) {
+                    self.body = body
+                }
+            }
+            /// Followed.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.AddCompetitor.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            package var created: Operations.AddCompetitor.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/POST/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/competitors/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.Competitor)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.Competitor {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.AddCompetitor.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.AddCompetitor.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Already followed: the competitor unchanged.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.AddCompetitor.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.AddCompetitor.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The plan does not allow it (channels, videos this month).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            package var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Stop following a competitor; its snapshots go with it.
+    ///
+    /// - Remark: HTTP `DELETE /analytics/competitors/{competitor_id}`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)`.
+    package enum RemoveCompetitor {
+        package static let id: Swift.String = "removeCompetitor"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/analytics/competitors/{competitor_id}/DELETE/path`.
+            package struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/{competitor_id}/DELETE/path/competitor_id`.
+                package var competitorId: Swift.String
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - competitorId:
+                package init(competitorId: Swift.String) {
+                    self.competitorId = competitorId
+                }
+            }
+            package var path: Operations.RemoveCompetitor.Input.Path
+            /// - Remark: Generated from `#/paths/analytics/competitors/{competitor_id}/DELETE/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RemoveCompetitor.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RemoveCompetitor.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.RemoveCompetitor.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            package init(
+                path: Operations.RemoveCompetitor.Input.Path,
+                headers: Operations.RemoveCompetitor.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/analytics/competitors/{competitor_id}/DELETE/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/analytics/competitors/{competitor_id}/DELETE/responses/200/content/application\/json`.
+                    case json(Components.Schemas.Message)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.Message {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.RemoveCompetitor.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.RemoveCompetitor.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Done.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RemoveCompetitor.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.RemoveCompetitor.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is malformed or fails validation.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            package var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Authentication is missing or invalid.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            package var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such resource (or not yours).
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            package var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Rate limit exceeded; see Retry-After.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            package var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// An unexpected error; quote request_id when reporting it.
+            ///
+            /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            package var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
     ///
     /// - Remark: HTTP `GET /costs/summary`.

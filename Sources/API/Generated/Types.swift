@@ -308,6 +308,43 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /analytics/engagement`.
     /// - Remark: Generated from `#/paths//analytics/engagement/get(getAnalyticsEngagement)`.
     func getAnalyticsEngagement(_ input: Operations.GetAnalyticsEngagement.Input) async throws -> Operations.GetAnalyticsEngagement.Output
+    /// What is trending: YouTube's most-popular chart of a region and category, and keywords ranked on the chart and in your own videos.
+    ///
+    /// Two sources, each with its method and sample sizes in the answer:
+    /// - **chart**: the most-popular chart (`videos.list?chart=mostPopular`), snapshot once a day
+    ///   for every chart a user asked for in the last 30 days (the first request snapshots it at
+    ///   once, 1 quota unit on one of your accounts). A keyword's figure is its appearances
+    ///   (video-days) on the daily charts of the period, against the period before.
+    /// - **own**: your published videos' daily views from YouTube Analytics. A keyword's figure
+    ///   is the views of your videos carrying it in the period, against the period before;
+    ///   ranked by the growth in views.
+    /// Keywords are title words (lower-cased, 3 characters or more, no numbers or common words)
+    /// and tags.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/trends`.
+    /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)`.
+    func getAnalyticsTrends(_ input: Operations.GetAnalyticsTrends.Input) async throws -> Operations.GetAnalyticsTrends.Output
+    /// Your channels and the competitors you follow side by side: subscribers, views, uploads per week, median views per video.
+    ///
+    /// Competitors' figures are their public statistics (`channels.list`) and their uploads
+    /// playlist's newest 50 videos (`playlistItems.list`, `videos.list`), snapshot once a day by
+    /// your channel syncs; yours come from your channels' snapshots and publications.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)`.
+    func getAnalyticsCompetitors(_ input: Operations.GetAnalyticsCompetitors.Input) async throws -> Operations.GetAnalyticsCompetitors.Output
+    /// Follow a YouTube channel to compare with yours (at most 10); its first snapshot is taken at once when an account has quota.
+    ///
+    /// - Remark: HTTP `POST /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)`.
+    func addCompetitor(_ input: Operations.AddCompetitor.Input) async throws -> Operations.AddCompetitor.Output
+    /// Stop following a competitor; its snapshots go with it.
+    ///
+    /// - Remark: HTTP `DELETE /analytics/competitors/{competitor_id}`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)`.
+    func removeCompetitor(_ input: Operations.RemoveCompetitor.Input) async throws -> Operations.RemoveCompetitor.Output
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
     ///
     /// - Remark: HTTP `GET /costs/summary`.
@@ -1081,6 +1118,75 @@ extension APIProtocol {
     ) async throws -> Operations.GetAnalyticsEngagement.Output {
         try await getAnalyticsEngagement(Operations.GetAnalyticsEngagement.Input(
             query: query,
+            headers: headers
+        ))
+    }
+    /// What is trending: YouTube's most-popular chart of a region and category, and keywords ranked on the chart and in your own videos.
+    ///
+    /// Two sources, each with its method and sample sizes in the answer:
+    /// - **chart**: the most-popular chart (`videos.list?chart=mostPopular`), snapshot once a day
+    ///   for every chart a user asked for in the last 30 days (the first request snapshots it at
+    ///   once, 1 quota unit on one of your accounts). A keyword's figure is its appearances
+    ///   (video-days) on the daily charts of the period, against the period before.
+    /// - **own**: your published videos' daily views from YouTube Analytics. A keyword's figure
+    ///   is the views of your videos carrying it in the period, against the period before;
+    ///   ranked by the growth in views.
+    /// Keywords are title words (lower-cased, 3 characters or more, no numbers or common words)
+    /// and tags.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/trends`.
+    /// - Remark: Generated from `#/paths//analytics/trends/get(getAnalyticsTrends)`.
+    package func getAnalyticsTrends(
+        query: Operations.GetAnalyticsTrends.Input.Query = .init(),
+        headers: Operations.GetAnalyticsTrends.Input.Headers = .init()
+    ) async throws -> Operations.GetAnalyticsTrends.Output {
+        try await getAnalyticsTrends(Operations.GetAnalyticsTrends.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Your channels and the competitors you follow side by side: subscribers, views, uploads per week, median views per video.
+    ///
+    /// Competitors' figures are their public statistics (`channels.list`) and their uploads
+    /// playlist's newest 50 videos (`playlistItems.list`, `videos.list`), snapshot once a day by
+    /// your channel syncs; yours come from your channels' snapshots and publications.
+    ///
+    ///
+    /// - Remark: HTTP `GET /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/get(getAnalyticsCompetitors)`.
+    package func getAnalyticsCompetitors(
+        query: Operations.GetAnalyticsCompetitors.Input.Query = .init(),
+        headers: Operations.GetAnalyticsCompetitors.Input.Headers = .init()
+    ) async throws -> Operations.GetAnalyticsCompetitors.Output {
+        try await getAnalyticsCompetitors(Operations.GetAnalyticsCompetitors.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Follow a YouTube channel to compare with yours (at most 10); its first snapshot is taken at once when an account has quota.
+    ///
+    /// - Remark: HTTP `POST /analytics/competitors`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/post(addCompetitor)`.
+    package func addCompetitor(
+        headers: Operations.AddCompetitor.Input.Headers = .init(),
+        body: Operations.AddCompetitor.Input.Body
+    ) async throws -> Operations.AddCompetitor.Output {
+        try await addCompetitor(Operations.AddCompetitor.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Stop following a competitor; its snapshots go with it.
+    ///
+    /// - Remark: HTTP `DELETE /analytics/competitors/{competitor_id}`.
+    /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)`.
+    package func removeCompetitor(
+        path: Operations.RemoveCompetitor.Input.Path,
+        headers: Operations.RemoveCompetitor.Input.Headers = .init()
+    ) async throws -> Operations.RemoveCompetitor.Output {
+        try await removeCompetitor(Operations.RemoveCompetitor.Input(
+            path: path,
             headers: headers
         ))
     }
