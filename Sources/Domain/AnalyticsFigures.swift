@@ -100,6 +100,7 @@ extension AnalyticsStore {
                    coalesce(sum(d.views::float8 * d.average_view_duration), 0)::float8, sum(d.revenue)::int8, \(unescaped: grouping == .video ? "max(\(length))" : length)
               FROM \(unescaped: source)
              WHERE o.user_id = \(userID) AND d.day BETWEEN \(from)::date AND \(to)::date
+               AND d.channel_id = ANY(ARRAY(SELECT id FROM channels WHERE user_id = \(userID)))
              GROUP BY \(unescaped: grouping == .total ? "()" : "1")
              ORDER BY \(unescaped: order)
              LIMIT \(Int32(clamping: limit))

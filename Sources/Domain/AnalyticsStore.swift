@@ -161,8 +161,8 @@ public struct AnalyticsStore: Sendable {
 }
 
 /// The analytics overview of a user's channels over the last `days` days up to yesterday.
-public struct AnalyticsOverview: Sendable, Equatable {
-    public struct TopVideo: Sendable, Equatable {
+public struct AnalyticsOverview: Sendable, Equatable, Codable {
+    public struct TopVideo: Sendable, Equatable, Codable {
         public var videoID: String
         public var title: String
         public var youtubeVideoID: String?
@@ -171,7 +171,7 @@ public struct AnalyticsOverview: Sendable, Equatable {
         public var engagement: Double
     }
 
-    public struct ChannelPerformance: Sendable, Equatable {
+    public struct ChannelPerformance: Sendable, Equatable, Codable {
         public var channelID: String
         public var name: String
         public var views: Int64
@@ -216,34 +216,84 @@ extension AnalyticsStore {
                                  subscriberGrowth: total.subscriberGrowth)
     }
 
-    /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows.
+    /// The user's figures over `days` days ending yesterday (Pacific), from the stored rows:
+    /// computed once per change of those rows (`analytics_versions`, bumped by triggers on
+    /// every table it reads) and served from `analytics_overview_cache` while they stay as
+    /// they were.
     public func overview(userID: String, days: Int, now: Date = Date()) async throws -> AnalyticsOverview {
+        let to = Self.period(days: days, now: now).to
+        let cached = try await client.query("""
+            SELECT coalesce(v.version, 0), c.body::text
+              FROM (SELECT 1) one
+              LEFT JOIN analytics_versions v ON v.user_id = \(userID)
+              LEFT JOIN analytics_overview_cache c ON c.user_id = \(userID) AND c.days = \(Int32(clamping: days)) AND c.to_day = \(to)::date
+                                                  AND c.version = coalesce(v.version, 0)
+            """, logger: logger)
+        var version: Int64 = 0
+        for try await (current, body) in cached.decode((Int64, String?).self) {
+            version = current
+            if let body, let overview = try? JSONDecoder().decode(AnalyticsOverview.self, from: Data(body.utf8)) { return overview }
+        }
+        // Computed from the facts as of `version` or later: a change meanwhile bumps the
+        // version past the stored one, and the next request computes again.
+        let overview = try await computeOverview(userID: userID, days: days, now: now)
+        let body = String(decoding: try JSONEncoder().encode(overview), as: UTF8.self)
+        try await client.query("""
+            INSERT INTO analytics_overview_cache (user_id, days, to_day, version, body)
+            SELECT \(userID), \(Int32(clamping: days)), \(to)::date, \(version), \(body)::jsonb WHERE EXISTS (SELECT 1 FROM users WHERE id = \(userID))
+            ON CONFLICT (user_id, days) DO UPDATE SET to_day = excluded.to_day, version = excluded.version, body = excluded.body,
+                   computed_at = now()
+             WHERE (analytics_overview_cache.to_day, analytics_overview_cache.version) <= (excluded.to_day, excluded.version)
+            """, logger: logger)
+        return overview
+    }
+
+    /// The overview computed from the stored rows (three statements).
+    func computeOverview(userID: String, days: Int, now: Date) async throws -> AnalyticsOverview {
         let headline = try await headline(userID: userID, days: days, now: now)
         var overview = AnalyticsOverview(from: headline.from, to: headline.to, totalViews: headline.totalViews, totalRevenue: headline.totalRevenue,
                                          averageViewDuration: headline.averageViewDuration, engagementRate: headline.engagementRate,
                                          subscriberGrowth: headline.subscriberGrowth, topVideos: [], channels: [])
+        // The window's days of the user's channels' videos, read from the covering index by
+        // channel and day, summed per video; only the 10 largest are joined to their videos.
         let top = try await client.query("""
-            SELECT v.id, v.title, v.youtube_video_id, sum(d.views)::int8, coalesce(sum(d.revenue), 0)::int8,
-                   sum(d.likes + d.comments + d.shares)::int8
-              FROM video_analytics_daily d JOIN videos v ON v.id = d.video_id
-             WHERE v.user_id = \(userID) AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date
-             GROUP BY v.id ORDER BY 4 DESC, v.id LIMIT 10
+            WITH top AS (
+                SELECT d.video_id, sum(d.views)::int8 AS views, coalesce(sum(d.revenue), 0)::int8 AS revenue,
+                       sum(d.likes + d.comments + d.shares)::int8 AS engaged
+                  FROM video_analytics_daily d
+                 WHERE d.channel_id = ANY(ARRAY(SELECT id FROM channels WHERE user_id = \(userID)))
+                   AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date
+                 GROUP BY d.video_id ORDER BY 2 DESC, 1 LIMIT 10)
+            SELECT v.id, v.title, v.youtube_video_id, top.views, top.revenue, top.engaged
+              FROM top JOIN videos v ON v.id = top.video_id AND v.user_id = \(userID)
+             ORDER BY top.views DESC, v.id
             """, logger: logger)
         for try await (id, title, youtubeID, views, revenue, engaged) in top.decode((String, String, String?, Int64, Int64, Int64).self) {
             overview.topVideos.append(.init(videoID: id, title: title, youtubeVideoID: youtubeID, views: views, revenue: Money(micros: revenue),
                                             engagement: views > 0 ? Double(engaged) / Double(views) : 0))
         }
+        // Per channel, each source summed once over the window: analytics days, publications
+        // (by Pacific day, as YouTube counts), and the ledger's spend on the channel's videos.
         let channels = try await client.query("""
-            SELECT ch.id, ch.name,
-                   coalesce((SELECT sum(views) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
-                   coalesce((SELECT sum(revenue) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
-                   coalesce((SELECT sum(subscribers_gained) FROM channel_analytics_daily d WHERE d.channel_id = ch.id AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8,
-                   (SELECT count(*) FROM publications p JOIN videos v ON v.id = p.video_id
-                     WHERE v.channel_id = ch.id AND p.status = 'published'
-                       AND (p.published_at AT TIME ZONE 'America/Los_Angeles')::date BETWEEN \(overview.from)::date AND \(overview.to)::date),
-                   coalesce((SELECT sum(l.amount) FROM cost_ledger l JOIN videos v ON v.id = l.video_id
-                              WHERE v.channel_id = ch.id AND l.day BETWEEN \(overview.from)::date AND \(overview.to)::date), 0)::int8
-              FROM channels ch WHERE ch.user_id = \(userID) ORDER BY ch.created_at, ch.id
+            WITH ch AS (SELECT id, name, created_at FROM channels WHERE user_id = \(userID)),
+                 a AS (SELECT d.channel_id, sum(d.views) AS views, sum(d.revenue) AS revenue, sum(d.subscribers_gained) AS gained
+                         FROM channel_analytics_daily d
+                        WHERE d.channel_id = ANY(ARRAY(SELECT id FROM ch)) AND d.day BETWEEN \(overview.from)::date AND \(overview.to)::date
+                        GROUP BY 1),
+                 p AS (SELECT v.channel_id, count(*) AS published
+                         FROM publications p JOIN videos v ON v.id = p.video_id
+                        WHERE p.user_id = \(userID) AND p.status = 'published'
+                          AND p.published_at >= \(overview.from)::date::timestamp AT TIME ZONE 'America/Los_Angeles'
+                          AND p.published_at < (\(overview.to)::date + 1)::timestamp AT TIME ZONE 'America/Los_Angeles'
+                        GROUP BY 1),
+                 c AS (SELECT v.channel_id, sum(l.amount) AS cost
+                         FROM cost_ledger l JOIN videos v ON v.id = l.video_id
+                        WHERE l.user_id = \(userID) AND l.day BETWEEN \(overview.from)::date AND \(overview.to)::date
+                        GROUP BY 1)
+            SELECT ch.id, ch.name, coalesce(a.views, 0)::int8, coalesce(a.revenue, 0)::int8, coalesce(a.gained, 0)::int8,
+                   coalesce(p.published, 0)::int8, coalesce(c.cost, 0)::int8
+              FROM ch LEFT JOIN a ON a.channel_id = ch.id LEFT JOIN p ON p.channel_id = ch.id LEFT JOIN c ON c.channel_id = ch.id
+             ORDER BY ch.created_at, ch.id
             """, logger: logger)
         for try await (id, name, views, revenue, gained, published, cost) in channels.decode((String, String, Int64, Int64, Int64, Int64, Int64).self) {
             overview.channels.append(.init(channelID: id, name: name, views: views, revenue: Money(micros: revenue), subscribersGained: gained,

@@ -43,4 +43,4 @@ SELECT v.id, v.channel_id, v.created_at::date + k, 400 + (k * 37 + length(v.id))
   FROM videos v CROSS JOIN generate_series(0, 27) k
  WHERE v.user_id = :'user_id' AND v.created_at::date + k < current_date;
 COMMIT;
-ANALYZE;
+VACUUM ANALYZE;
