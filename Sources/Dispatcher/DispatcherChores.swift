@@ -7,7 +7,8 @@ import Queue
 /// Every chore the dispatcher's leader runs, in one list: the queue's maintenance (rescue,
 /// promotion, pruning, dead workers) and the domain's (the email outbox, rate-limit windows,
 /// abandoned cost reservations, budget alerts, waking publications after the quota reset, webhook fan-out and
-/// pruning, credentials, the outbox of events, clear TOTP secrets, channel syncs).
+/// pruning, credentials, the outbox of events, clear TOTP secrets), and the periodic jobs the code
+/// defines (with YouTube, the channel syncs' `ChannelStats.syncSchedule`).
 /// `ytempire dispatcher`, `ytempire up` and the tests' pipeline fleet all run this list, so a
 /// chore added here runs everywhere.
 public enum DispatcherChores {
@@ -47,7 +48,8 @@ public enum DispatcherChores {
     public static func all(client: PostgresClient, settings: Settings, logger: Logger) -> [any MaintenanceTask] {
         let deliveries = WebhookDeliveryStore(client: client, cipher: settings.cipher, policy: settings.webhookPolicy, logger: logger)
         return Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger), workers: WorkerStore(client: client, logger: logger),
-                                     configuration: settings.maintenance)
+                                     configuration: settings.maintenance,
+                                     periodicJobs: settings.syncsChannels ? [ChannelStats.syncSchedule] : [])
             + [EmailSender(client: client, transport: settings.emailTransport, logger: logger),
                RateLimitPruner(client: client, logger: logger),
                ReservationSettler(ledger: CostLedger(client: client, logger: logger), interval: settings.reservationSettleInterval),
@@ -57,6 +59,5 @@ public enum DispatcherChores {
                CredentialPruner(client: client, logger: logger),
                OutboxPruner(client: client, logger: logger, retention: settings.webhookRetention),
                TwoFactorSecretSealer(users: UserRepository(client: client, logger: logger, cipher: settings.cipher))]
-            + (settings.syncsChannels ? [ChannelSyncScheduler(stats: ChannelStats(client: client, logger: logger))] : [])
     }
 }

@@ -16,6 +16,8 @@ public struct ChannelSyncArgs: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case channelID = "channel_id", userID = "user_id" }
 
     public static let kind = "channel.sync"
+    /// The periodic sweep that queues due syncs (`ChannelStats.syncSchedule`).
+    public static let dueKind = "channel.sync.due"
 }
 
 /// What a sync reads from YouTube: the channel's account and its published videos.
@@ -98,6 +100,28 @@ public struct ChannelStats: Sendable {
         let job = try NewJob(kind: ChannelSyncArgs.kind, encoding: ChannelSyncArgs(channelID: channelID, userID: userID), maxAttempts: 5,
                              uniqueKey: "channel.sync:\(channelID)", uniqueStates: NewJob.unfinishedStates, owner: userID)
         return try await jobs.insert(job).id
+    }
+
+    /// The periodic job that keeps channel statistics fresh: every 30 minutes, a sync for every
+    /// channel linked to an active account and not synced for a day (`requestDueSyncs`).
+    public static let syncSchedule = PeriodicJob(id: "channel-syncs", kind: ChannelSyncArgs.dueKind, maxAttempts: 3,
+                                                 schedule: .every(.seconds(1800)), catchUp: true)
+
+    /// Queues a sync for every channel linked to an active YouTube account and not synced for
+    /// `age` (at most `limit`, the stalest first; a channel whose sync waits keeps that one).
+    /// - Returns: how many channels were due.
+    @discardableResult
+    public func requestDueSyncs(age: Duration = .seconds(86_400), limit: Int = 500) async throws -> Int {
+        let rows = try await client.query("""
+            SELECT c.id, c.user_id FROM channels c
+              JOIN youtube_accounts a ON a.user_id = c.user_id AND a.youtube_channel_id = c.youtube_channel_id AND a.status = 'active'
+             WHERE c.last_synced_at IS NULL OR c.last_synced_at < now() - make_interval(secs => \(Double(age.components.seconds)))
+             ORDER BY c.last_synced_at NULLS FIRST LIMIT \(Int32(clamping: limit))
+            """, logger: logger)
+        var due: [(String, String)] = []
+        for try await row in rows.decode((String, String).self) { due.append(row) }
+        for (channelID, userID) in due { _ = try await requestSync(channelID: channelID, userID: userID) }
+        return due.count
     }
 
     /// The channel's account and published videos, or nil when it can no longer be synced.

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -77,14 +78,18 @@ public struct Maintainer: Service {
         }
     }
 
-    /// The queue engine's standard chores with their default intervals.
-    public static func queueTasks(jobs: JobStore, workers: WorkerStore, configuration: MaintenanceConfiguration) -> [any MaintenanceTask] {
+    /// The queue engine's standard chores with their default intervals; `periodicJobs` are the
+    /// schedules the code defines (written on the enqueuer's first round as leader).
+    public static func queueTasks(jobs: JobStore, workers: WorkerStore, configuration: MaintenanceConfiguration,
+                                  periodicJobs: [PeriodicJob] = []) -> [any MaintenanceTask] {
         [
             JobRescuer(store: jobs, interval: configuration.rescueInterval),
             JobScheduler(store: jobs, interval: configuration.scheduleInterval),
             JobPruner(store: jobs, interval: configuration.pruneInterval,
                       completedRetention: configuration.completedRetention, failedRetention: configuration.failedRetention),
             WorkerReaper(store: workers, interval: configuration.pruneInterval, silence: configuration.workerSilence),
+            PeriodicEnqueuer(store: PeriodicJobStore(client: jobs.client, logger: jobs.logger), definitions: periodicJobs,
+                             interval: configuration.periodicInterval, now: configuration.now),
         ]
     }
 }
@@ -103,6 +108,10 @@ public struct MaintenanceConfiguration: Sendable {
     public var failedRetention: Duration = .seconds(7 * 86_400)
     /// A worker silent this long is removed from the registry. Default 2 min.
     public var workerSilence: Duration = .seconds(120)
+    /// How often due periodic jobs are enqueued. Default 1 s.
+    public var periodicInterval: Duration = .seconds(1)
+    /// The clock periodic jobs are scheduled by (tests move it).
+    public var now: @Sendable () -> Date = { Date() }
 
     public init() {}
 }

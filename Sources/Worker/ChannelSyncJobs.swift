@@ -34,6 +34,10 @@ public struct ChannelSyncJobs: Sendable {
     public func register(into registry: inout JobRegistry) {
         registry.register(ChannelSyncArgs.kind, timeout: .seconds(300)) { context in try await sync(context) }
         registry.register(AnalyticsBackfillArgs.kind, timeout: .seconds(300)) { context in try await backfill(context) }
+        registry.register(ChannelSyncArgs.dueKind, timeout: .seconds(300)) { _ in
+            try await stats.requestDueSyncs()
+            return .completed
+        }
     }
 
     func sync(_ context: JobContext) async throws -> JobResult {

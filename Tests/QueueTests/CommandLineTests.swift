@@ -51,4 +51,24 @@ import Testing
             #expect(drain.output.contains("drained ops"))
         }
     }
+
+    @Test func operatorsListPauseResumeAndRunSchedules() async throws {
+        try await withQueueDatabase { db in
+            let url = db.urlString
+            let store = PeriodicJobStore(client: db.client, logger: db.logger)
+            try await store.upsert(PeriodicJob(id: "weekly-report", kind: "noop", schedule: .cron(try CronSchedule("0 9 * * 1", timeZone: try #require(TimeZone(identifier: "Asia/Tokyo"))))))
+            let list = try await run(["schedules", "list"], databaseURL: url)
+            let line = try #require(list.output.split(separator: "\n").first { $0.hasPrefix("weekly-report ") }, "\(list.output)")
+            #expect(line.contains("0 9 * * 1 (Asia/Tokyo)") && line.contains("noop"))
+            #expect(try await run(["schedules", "pause", "weekly-report"], databaseURL: url).output.contains("paused weekly-report"))
+            #expect(try await store.job(id: "weekly-report")?.paused == true)
+            #expect(try await run(["schedules", "resume", "weekly-report"], databaseURL: url).output.contains("resumed weekly-report"))
+            #expect(try await store.job(id: "weekly-report")?.paused == false)
+            let ran = try await run(["schedules", "run", "weekly-report"], databaseURL: url)
+            #expect(ran.status == 0 && ran.output.contains("enqueued job"))
+            #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE unique_key LIKE 'periodic:weekly-report:manual:%'") == 1)
+            let missing = try await run(["schedules", "pause", "nothing"], databaseURL: url)
+            #expect(missing.status != 0 && missing.output.contains("no periodic job nothing"))
+        }
+    }
 }
