@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         .target(
@@ -68,6 +69,8 @@ let package = Package(
                 "Queue",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -166,7 +169,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Dispatcher", "Providers", "Domain", "Queue", "Sandbox", "TestSupport"]
+            dependencies: ["Worker", "Dispatcher", "Providers", "Domain", "Queue", "Sandbox", "TestSupport",
+                           .product(name: "CSV", package: "CSV.swift")]
         ),
         .testTarget(
             name: "ProvidersTests",

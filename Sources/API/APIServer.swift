@@ -87,6 +87,7 @@ public enum APIServer {
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
                                      middlewares: [
                                          EmptyBodyMiddleware(),
+                                         HeaderTextMiddleware(),
                                          AuthMiddleware(tokens: tokens),
                                          RateLimitMiddleware(limiter: limiter, policy: rateLimits, document: OpenAPIDocument.json),
                                      ])

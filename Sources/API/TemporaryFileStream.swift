@@ -8,17 +8,33 @@ final class TemporaryFileStream: Sendable {
     let size: Int64
     private let handle: Mutex<FileHandle?>
 
-    init(url: URL) throws {
+    /// Bytes still to send.
+    private let remaining: Mutex<Int64>
+
+    /// - Parameter range: the bytes to send (a `Range` request); nil for the whole file.
+    init(url: URL, range: ClosedRange<Int64>? = nil) throws {
         self.url = url
-        self.size = ((try FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? 0
-        self.handle = Mutex(try FileHandle(forReadingFrom: url))
+        let fileSize = ((try FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.int64Value ?? 0
+        let file = try FileHandle(forReadingFrom: url)
+        if let range {
+            try file.seek(toOffset: UInt64(max(0, range.lowerBound)))
+            self.size = max(0, min(range.upperBound, fileSize - 1) - range.lowerBound + 1)
+        } else {
+            self.size = fileSize
+        }
+        self.handle = Mutex(file)
+        self.remaining = Mutex(self.size)
     }
 
     /// The next chunk (64 KiB at most), or nil at the end.
     func next() throws -> ArraySlice<UInt8>? {
         try handle.withLock { handle in
             guard let open = handle else { return nil }
-            if let data = try open.read(upToCount: 1 << 16), !data.isEmpty { return ArraySlice(data) }
+            let left = remaining.withLock { $0 }
+            if left > 0, let data = try open.read(upToCount: Int(min(left, 1 << 16))), !data.isEmpty {
+                remaining.withLock { $0 -= Int64(data.count) }
+                return ArraySlice(data)
+            }
             try? open.close()
             handle = nil
             return nil

@@ -4,7 +4,7 @@ import Queue
 /// The event types a webhook can subscribe to.
 public enum WebhookEvents {
     public static let catalogue = [
-        "video.completed", "video.failed", "video.cancelled", "video.published", "batch.completed", "report.ready",
+        "video.completed", "video.failed", "video.cancelled", "video.published", "batch.completed", "report.ready", "report.failed",
         "quota.warning", "quota.exhausted", "cost.limit_reached", "account.auth_expired", "webhook.test",
     ]
 }

@@ -5,7 +5,7 @@ import PostgresNIO
 import Queue
 
 /// Every job kind a worker process runs, built in one place: the diagnostic kinds, the
-/// pipeline's stages, and with YouTube configured publishing and channel syncs.
+/// pipeline's stages, reports, and with YouTube configured publishing and channel syncs.
 /// `ytempire worker`, `ytempire up`, the tests' pipeline fleet and the benches all build their
 /// registry here, so a kind added once is claimed everywhere. (Webhook deliveries are the
 /// dispatcher's: `DispatcherServices` adds them.)
@@ -28,14 +28,23 @@ public struct WorkerJobs: Sendable {
     public let plan: PipelinePlan
     public let providers: StageProviderSet
     public let youtube: YouTube?
+    /// How long a report's file is kept.
+    public let reportRetention: Duration
     public let logger: Logger
 
-    public init(client: PostgresClient, plan: PipelinePlan, providers: StageProviderSet, youtube: YouTube?, logger: Logger) {
+    public init(client: PostgresClient, plan: PipelinePlan, providers: StageProviderSet, youtube: YouTube?,
+                reportRetention: Duration = .seconds(30 * 86_400), logger: Logger) {
         self.client = client
         self.plan = plan
         self.providers = providers
         self.youtube = youtube
+        self.reportRetention = reportRetention
         self.logger = logger
+    }
+
+    /// The report jobs: making reports and expiring their files.
+    public var reports: ReportJobs {
+        ReportJobs(client: client, storage: providers.storage, retention: reportRetention, logger: logger)
     }
 
     /// The pipeline's stage jobs.
@@ -61,6 +70,7 @@ public struct WorkerJobs: Sendable {
     public func register(into registry: inout JobRegistry) {
         DiagnosticJobs.register(into: &registry)
         pipeline.register(into: &registry)
+        reports.register(into: &registry)
         publishing?.register(into: &registry)
         channelSync?.register(into: &registry)
     }

@@ -66,7 +66,8 @@ struct Fleet {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
             services.insert(claimClient, at: 1)
             let jobs = WorkerJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(),
-                                  youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) }, logger: logger)
+                                  youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) },
+                                  reportRetention: pipeline.reportRetention, logger: logger)
             var registry = jobs.registry()
             // A worker given the `webhooks` queue sends deliveries too, dispatcher or not.
             (dispatcher?.webhooks ?? WebhookJobs(client: client, cipher: webhooks.cipher, policy: webhooks.policy, logger: logger))

@@ -25,6 +25,8 @@ struct PipelineSettings {
     var elevenLabs: ProviderEndpoint?
     var providerTimeout: Duration = .seconds(120)
     var s3: S3ArtifactStorage?
+    /// How long report files are kept (`YTEMPIRE_REPORT_RETENTION`, default 30 days).
+    var reportRetention: Duration = .seconds(30 * 86_400)
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PipelineSettings {
         var plan = PipelinePlan.offline
@@ -63,6 +65,12 @@ struct PipelineSettings {
                 throw ValidationError("YTEMPIRE_PROVIDER_TIMEOUT must be a number of seconds from 1 to 3600 (got '\(raw)')")
             }
             settings.providerTimeout = .seconds(seconds)
+        }
+        if let retention = environment["YTEMPIRE_REPORT_RETENTION"], !retention.isEmpty {
+            guard let parsed = DurationArgument(argument: retention.trimmingCharacters(in: .whitespaces)), parsed.duration > .zero else {
+                throw ValidationError("YTEMPIRE_REPORT_RETENTION: '\(retention)' is not a duration like 12h or 720h")
+            }
+            settings.reportRetention = parsed.duration
         }
         return settings
     }

@@ -58,6 +58,10 @@ package enum OpenAPIDocument {
       "description": "What the user's videos cost, from the ledger of every paid call (amounts in USD; days and months in the\ntime zone of the user's settings), and the budgets that cap it: a daily and a monthly budget over all\nvideos, enforced with each video's own cost_limit before every paid call.\n"
     },
     {
+      "name": "Reports",
+      "description": "Files made by report jobs on the `reports` queue (a worker streams the rows of one consistent snapshot into the file,\nwhich is kept in the artifact storage): performance, cost, analytics and an account summary, as CSV (RFC 4180,\nUTF-8, a header row; cells a spreadsheet would run as formulas are neutralised) or JSON. `report.ready` and\n`report.failed` go to webhooks and sockets. Files expire after YTEMPIRE_REPORT_RETENTION (default 30 days).\n"
+    },
+    {
       "name": "System",
       "description": "Health, status and operations."
     }
@@ -3300,6 +3304,454 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/reports/available": {
+      "get": {
+        "operationId": "listReportTypes",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "The report types with their parameters and formats.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReportTypeList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/reports/generate": {
+      "post": {
+        "operationId": "generateReport",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ReportRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Queued (or the earlier report with the same Idempotency-Key and body).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Report"
+                }
+              }
+            }
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/reports": {
+      "get": {
+        "operationId": "listReports",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "Your reports, newest first.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Page"
+          },
+          {
+            "$ref": "#/components/parameters/Limit"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReportList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/reports/{report_id}": {
+      "get": {
+        "operationId": "getReport",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "A report: status, progress, parameters, rows, size, sha256 and where to download it.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ReportID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Report"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteReport",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "Remove a report and its file (a queued or running one is cancelled).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ReportID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/reports/{report_id}/download": {
+      "get": {
+        "operationId": "downloadReport",
+        "tags": [
+          "Reports"
+        ],
+        "summary": "The report's file, with Content-Disposition, ETag and Range; 409 while not ready, 410 once expired.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ReportID"
+          },
+          {
+            "name": "Range",
+            "in": "header",
+            "description": "One byte range (bytes=START-END, bytes=START- or bytes=-SUFFIX).",
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 100
+            }
+          },
+          {
+            "name": "If-None-Match",
+            "in": "header",
+            "description": "The ETag of a copy you hold: 304 when it is still this file.",
+            "schema": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 200
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The file.",
+            "headers": {
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Disposition": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Accept-Ranges": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "content": {
+              "text/csv": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "206": {
+            "description": "The range asked for.",
+            "headers": {
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Range": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Disposition": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not modified."
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "410": {
+            "description": "The report expired; its file is gone.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorEnvelope"
+                }
+              }
+            }
+          },
+          "416": {
+            "description": "The range is outside the file.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorEnvelope"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/analytics/export": {
+      "post": {
+        "operationId": "exportAnalytics",
+        "tags": [
+          "Analytics"
+        ],
+        "summary": "Export analytics as a file: an analytics report made like POST /reports/generate.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AnalyticsExportRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Queued.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Report"
+                }
+              }
+            }
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/costs/summary": {
       "get": {
         "operationId": "getCostSummary",
@@ -3765,6 +4217,16 @@ package enum OpenAPIDocument {
           "maximum": 365
         }
       },
+      "ReportID": {
+        "name": "report_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "pattern": "^[^\\u0000]*$",
+          "maxLength": 64
+        }
+      },
       "WebhookID": {
         "name": "webhook_id",
         "in": "path",
@@ -3950,6 +4412,7 @@ package enum OpenAPIDocument {
           "video.published",
           "batch.completed",
           "report.ready",
+          "report.failed",
           "quota.warning",
           "quota.exhausted",
           "cost.limit_reached",
@@ -4767,6 +5230,300 @@ package enum OpenAPIDocument {
           "last_error": {
             "type": "string",
             "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "ReportType": {
+        "type": "object",
+        "required": [
+          "type",
+          "description",
+          "formats",
+          "parameters"
+        ],
+        "properties": {
+          "type": {
+            "type": "string",
+            "enum": [
+              "performance",
+              "cost",
+              "analytics",
+              "summary"
+            ]
+          },
+          "description": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "formats": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "csv",
+                "json"
+              ]
+            }
+          },
+          "parameters": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          },
+          "columns": {
+            "type": "array",
+            "description": "The CSV's header row.",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          }
+        }
+      },
+      "ReportTypeList": {
+        "type": "object",
+        "required": [
+          "reports",
+          "periods"
+        ],
+        "properties": {
+          "reports": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ReportType"
+            }
+          },
+          "periods": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          }
+        }
+      },
+      "ReportRequest": {
+        "type": "object",
+        "required": [
+          "type",
+          "format"
+        ],
+        "additionalProperties": false,
+        "description": "A period, or date_from and date_to (at most 366 days, in your settings' time zone; analytics days are YouTube's).",
+        "properties": {
+          "type": {
+            "type": "string",
+            "enum": [
+              "performance",
+              "cost",
+              "analytics",
+              "summary"
+            ]
+          },
+          "format": {
+            "type": "string",
+            "enum": [
+              "csv",
+              "json"
+            ]
+          },
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days",
+              "current_month",
+              "last_month"
+            ]
+          },
+          "date_from": {
+            "type": "string",
+            "format": "date"
+          },
+          "date_to": {
+            "type": "string",
+            "format": "date"
+          },
+          "channel_ids": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 64
+            }
+          }
+        }
+      },
+      "AnalyticsExportRequest": {
+        "type": "object",
+        "required": [
+          "format"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "format": {
+            "type": "string",
+            "enum": [
+              "csv",
+              "json"
+            ]
+          },
+          "period": {
+            "type": "string",
+            "enum": [
+              "last_7_days",
+              "last_30_days",
+              "last_90_days",
+              "current_month",
+              "last_month"
+            ]
+          },
+          "date_from": {
+            "type": "string",
+            "format": "date"
+          },
+          "date_to": {
+            "type": "string",
+            "format": "date"
+          },
+          "channel_ids": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$",
+              "maxLength": 64
+            }
+          }
+        }
+      },
+      "Report": {
+        "type": "object",
+        "required": [
+          "report_id",
+          "type",
+          "format",
+          "status",
+          "progress",
+          "date_from",
+          "date_to",
+          "channel_ids",
+          "created_at"
+        ],
+        "properties": {
+          "report_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "performance",
+              "cost",
+              "analytics",
+              "summary"
+            ]
+          },
+          "format": {
+            "type": "string",
+            "enum": [
+              "csv",
+              "json"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "queued",
+              "generating",
+              "ready",
+              "failed",
+              "expired"
+            ]
+          },
+          "progress": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100
+          },
+          "date_from": {
+            "type": "string",
+            "format": "date"
+          },
+          "date_to": {
+            "type": "string",
+            "format": "date"
+          },
+          "channel_ids": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
+            }
+          },
+          "rows": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Data rows written (ready reports)."
+          },
+          "size_bytes": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "sha256": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "error": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "download_url": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "The download path, once ready."
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "ready_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ReportList": {
+        "type": "object",
+        "required": [
+          "reports",
+          "total",
+          "page",
+          "limit"
+        ],
+        "properties": {
+          "reports": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Report"
+            }
+          },
+          "total": {
+            "type": "integer"
+          },
+          "page": {
+            "type": "integer"
+          },
+          "limit": {
+            "type": "integer"
           }
         }
       },

@@ -40,6 +40,8 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/Days`.
         package typealias Days = Swift.Int
+        /// - Remark: Generated from `#/components/parameters/ReportID`.
+        package typealias ReportID = Swift.String
         /// - Remark: Generated from `#/components/parameters/WebhookID`.
         package typealias WebhookID = Swift.String
         /// - Remark: Generated from `#/components/parameters/ChannelIDFilter`.

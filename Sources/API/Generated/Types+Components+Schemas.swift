@@ -26,6 +26,7 @@ extension Components {
             case video_published = "video.published"
             case batch_completed = "batch.completed"
             case report_ready = "report.ready"
+            case report_failed = "report.failed"
             case quota_warning = "quota.warning"
             case quota_exhausted = "quota.exhausted"
             case cost_limitReached = "cost.limit_reached"
@@ -1091,6 +1092,440 @@ extension Components {
                 case daysDone = "days_done"
                 case daysTotal = "days_total"
                 case lastError = "last_error"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ReportType`.
+        package struct ReportType: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReportType/type`.
+            @frozen package enum _TypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case performance = "performance"
+                case cost = "cost"
+                case analytics = "analytics"
+                case summary = "summary"
+            }
+            /// - Remark: Generated from `#/components/schemas/ReportType/type`.
+            package var _type: Components.Schemas.ReportType._TypePayload
+            /// - Remark: Generated from `#/components/schemas/ReportType/description`.
+            package var description: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ReportType/FormatsPayload`.
+            @frozen package enum FormatsPayloadPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case csv = "csv"
+                case json = "json"
+            }
+            /// - Remark: Generated from `#/components/schemas/ReportType/formats`.
+            package typealias FormatsPayload = [Components.Schemas.ReportType.FormatsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/ReportType/formats`.
+            package var formats: Components.Schemas.ReportType.FormatsPayload
+            /// - Remark: Generated from `#/components/schemas/ReportType/parameters`.
+            package var parameters: [Swift.String]
+            /// The CSV's header row.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ReportType/columns`.
+            package var columns: [Swift.String]?
+            /// Creates a new `ReportType`.
+            ///
+            /// - Parameters:
+            ///   - _type:
+            ///   - description:
+            ///   - formats:
+            ///   - parameters:
+            ///   - columns: The CSV's header row.
+            package init(
+                _type: Components.Schemas.ReportType._TypePayload,
+                description: Swift.String,
+                formats: Components.Schemas.ReportType.FormatsPayload,
+                parameters: [Swift.String],
+                columns: [Swift.String]? = nil
+            ) {
+                self._type = _type
+                self.description = description
+                self.formats = formats
+                self.parameters = parameters
+                self.columns = columns
+            }
+            package enum CodingKeys: String, CodingKey {
+                case _type = "type"
+                case description
+                case formats
+                case parameters
+                case columns
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ReportTypeList`.
+        package struct ReportTypeList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReportTypeList/reports`.
+            package var reports: [Components.Schemas.ReportType]
+            /// - Remark: Generated from `#/components/schemas/ReportTypeList/periods`.
+            package var periods: [Swift.String]
+            /// Creates a new `ReportTypeList`.
+            ///
+            /// - Parameters:
+            ///   - reports:
+            ///   - periods:
+            package init(
+                reports: [Components.Schemas.ReportType],
+                periods: [Swift.String]
+            ) {
+                self.reports = reports
+                self.periods = periods
+            }
+            package enum CodingKeys: String, CodingKey {
+                case reports
+                case periods
+            }
+        }
+        /// A period, or date_from and date_to (at most 366 days, in your settings' time zone; analytics days are YouTube's).
+        ///
+        /// - Remark: Generated from `#/components/schemas/ReportRequest`.
+        package struct ReportRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/type`.
+            @frozen package enum _TypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case performance = "performance"
+                case cost = "cost"
+                case analytics = "analytics"
+                case summary = "summary"
+            }
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/type`.
+            package var _type: Components.Schemas.ReportRequest._TypePayload
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/format`.
+            @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case csv = "csv"
+                case json = "json"
+            }
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/format`.
+            package var format: Components.Schemas.ReportRequest.FormatPayload
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+                case currentMonth = "current_month"
+                case lastMonth = "last_month"
+            }
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/period`.
+            package var period: Components.Schemas.ReportRequest.PeriodPayload?
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/date_from`.
+            package var dateFrom: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/date_to`.
+            package var dateTo: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/channel_ids`.
+            package var channelIds: [Swift.String]?
+            /// Creates a new `ReportRequest`.
+            ///
+            /// - Parameters:
+            ///   - _type:
+            ///   - format:
+            ///   - period:
+            ///   - dateFrom:
+            ///   - dateTo:
+            ///   - channelIds:
+            package init(
+                _type: Components.Schemas.ReportRequest._TypePayload,
+                format: Components.Schemas.ReportRequest.FormatPayload,
+                period: Components.Schemas.ReportRequest.PeriodPayload? = nil,
+                dateFrom: Swift.String? = nil,
+                dateTo: Swift.String? = nil,
+                channelIds: [Swift.String]? = nil
+            ) {
+                self._type = _type
+                self.format = format
+                self.period = period
+                self.dateFrom = dateFrom
+                self.dateTo = dateTo
+                self.channelIds = channelIds
+            }
+            package enum CodingKeys: String, CodingKey {
+                case _type = "type"
+                case format
+                case period
+                case dateFrom = "date_from"
+                case dateTo = "date_to"
+                case channelIds = "channel_ids"
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self._type = try container.decode(
+                    Components.Schemas.ReportRequest._TypePayload.self,
+                    forKey: ._type
+                )
+                self.format = try container.decode(
+                    Components.Schemas.ReportRequest.FormatPayload.self,
+                    forKey: .format
+                )
+                self.period = try container.decodeIfPresent(
+                    Components.Schemas.ReportRequest.PeriodPayload.self,
+                    forKey: .period
+                )
+                self.dateFrom = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .dateFrom
+                )
+                self.dateTo = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .dateTo
+                )
+                self.channelIds = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .channelIds
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "type",
+                    "format",
+                    "period",
+                    "date_from",
+                    "date_to",
+                    "channel_ids"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest`.
+        package struct AnalyticsExportRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/format`.
+            @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case csv = "csv"
+                case json = "json"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/format`.
+            package var format: Components.Schemas.AnalyticsExportRequest.FormatPayload
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/period`.
+            @frozen package enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case last7Days = "last_7_days"
+                case last30Days = "last_30_days"
+                case last90Days = "last_90_days"
+                case currentMonth = "current_month"
+                case lastMonth = "last_month"
+            }
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/period`.
+            package var period: Components.Schemas.AnalyticsExportRequest.PeriodPayload?
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/date_from`.
+            package var dateFrom: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/date_to`.
+            package var dateTo: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/channel_ids`.
+            package var channelIds: [Swift.String]?
+            /// Creates a new `AnalyticsExportRequest`.
+            ///
+            /// - Parameters:
+            ///   - format:
+            ///   - period:
+            ///   - dateFrom:
+            ///   - dateTo:
+            ///   - channelIds:
+            package init(
+                format: Components.Schemas.AnalyticsExportRequest.FormatPayload,
+                period: Components.Schemas.AnalyticsExportRequest.PeriodPayload? = nil,
+                dateFrom: Swift.String? = nil,
+                dateTo: Swift.String? = nil,
+                channelIds: [Swift.String]? = nil
+            ) {
+                self.format = format
+                self.period = period
+                self.dateFrom = dateFrom
+                self.dateTo = dateTo
+                self.channelIds = channelIds
+            }
+            package enum CodingKeys: String, CodingKey {
+                case format
+                case period
+                case dateFrom = "date_from"
+                case dateTo = "date_to"
+                case channelIds = "channel_ids"
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.format = try container.decode(
+                    Components.Schemas.AnalyticsExportRequest.FormatPayload.self,
+                    forKey: .format
+                )
+                self.period = try container.decodeIfPresent(
+                    Components.Schemas.AnalyticsExportRequest.PeriodPayload.self,
+                    forKey: .period
+                )
+                self.dateFrom = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .dateFrom
+                )
+                self.dateTo = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .dateTo
+                )
+                self.channelIds = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .channelIds
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "format",
+                    "period",
+                    "date_from",
+                    "date_to",
+                    "channel_ids"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Report`.
+        package struct Report: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Report/report_id`.
+            package var reportId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Report/type`.
+            @frozen package enum _TypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case performance = "performance"
+                case cost = "cost"
+                case analytics = "analytics"
+                case summary = "summary"
+            }
+            /// - Remark: Generated from `#/components/schemas/Report/type`.
+            package var _type: Components.Schemas.Report._TypePayload
+            /// - Remark: Generated from `#/components/schemas/Report/format`.
+            @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case csv = "csv"
+                case json = "json"
+            }
+            /// - Remark: Generated from `#/components/schemas/Report/format`.
+            package var format: Components.Schemas.Report.FormatPayload
+            /// - Remark: Generated from `#/components/schemas/Report/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case queued = "queued"
+                case generating = "generating"
+                case ready = "ready"
+                case failed = "failed"
+                case expired = "expired"
+            }
+            /// - Remark: Generated from `#/components/schemas/Report/status`.
+            package var status: Components.Schemas.Report.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Report/progress`.
+            package var progress: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Report/date_from`.
+            package var dateFrom: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Report/date_to`.
+            package var dateTo: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Report/channel_ids`.
+            package var channelIds: [Swift.String]
+            /// Data rows written (ready reports).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Report/rows`.
+            package var rows: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Report/size_bytes`.
+            package var sizeBytes: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/Report/sha256`.
+            package var sha256: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Report/error`.
+            package var error: Swift.String?
+            /// The download path, once ready.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Report/download_url`.
+            package var downloadUrl: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Report/created_at`.
+            package var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Report/ready_at`.
+            package var readyAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Report/expires_at`.
+            package var expiresAt: Foundation.Date?
+            /// Creates a new `Report`.
+            ///
+            /// - Parameters:
+            ///   - reportId:
+            ///   - _type:
+            ///   - format:
+            ///   - status:
+            ///   - progress:
+            ///   - dateFrom:
+            ///   - dateTo:
+            ///   - channelIds:
+            ///   - rows: Data rows written (ready reports).
+            ///   - sizeBytes:
+            ///   - sha256:
+            ///   - error:
+            ///   - downloadUrl: The download path, once ready.
+            ///   - createdAt:
+            ///   - readyAt:
+            ///   - expiresAt:
+            package init(
+                reportId: Swift.String,
+                _type: Components.Schemas.Report._TypePayload,
+                format: Components.Schemas.Report.FormatPayload,
+                status: Components.Schemas.Report.StatusPayload,
+                progress: Swift.Int,
+                dateFrom: Swift.String,
+                dateTo: Swift.String,
+                channelIds: [Swift.String],
+                rows: Swift.Int64? = nil,
+                sizeBytes: Swift.Int64? = nil,
+                sha256: Swift.String? = nil,
+                error: Swift.String? = nil,
+                downloadUrl: Swift.String? = nil,
+                createdAt: Foundation.Date,
+                readyAt: Foundation.Date? = nil,
+                expiresAt: Foundation.Date? = nil
+            ) {
+                self.reportId = reportId
+                self._type = _type
+                self.format = format
+                self.status = status
+                self.progress = progress
+                self.dateFrom = dateFrom
+                self.dateTo = dateTo
+                self.channelIds = channelIds
+                self.rows = rows
+                self.sizeBytes = sizeBytes
+                self.sha256 = sha256
+                self.error = error
+                self.downloadUrl = downloadUrl
+                self.createdAt = createdAt
+                self.readyAt = readyAt
+                self.expiresAt = expiresAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case reportId = "report_id"
+                case _type = "type"
+                case format
+                case status
+                case progress
+                case dateFrom = "date_from"
+                case dateTo = "date_to"
+                case channelIds = "channel_ids"
+                case rows
+                case sizeBytes = "size_bytes"
+                case sha256
+                case error
+                case downloadUrl = "download_url"
+                case createdAt = "created_at"
+                case readyAt = "ready_at"
+                case expiresAt = "expires_at"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ReportList`.
+        package struct ReportList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReportList/reports`.
+            package var reports: [Components.Schemas.Report]
+            /// - Remark: Generated from `#/components/schemas/ReportList/total`.
+            package var total: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ReportList/page`.
+            package var page: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ReportList/limit`.
+            package var limit: Swift.Int
+            /// Creates a new `ReportList`.
+            ///
+            /// - Parameters:
+            ///   - reports:
+            ///   - total:
+            ///   - page:
+            ///   - limit:
+            package init(
+                reports: [Components.Schemas.Report],
+                total: Swift.Int,
+                page: Swift.Int,
+                limit: Swift.Int
+            ) {
+                self.reports = reports
+                self.total = total
+                self.page = page
+                self.limit = limit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case reports
+                case total
+                case page
+                case limit
             }
         }
         /// - Remark: Generated from `#/components/schemas/ChannelHealth`.

@@ -345,6 +345,41 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /analytics/competitors/{competitor_id}`.
     /// - Remark: Generated from `#/paths//analytics/competitors/{competitor_id}/delete(removeCompetitor)`.
     func removeCompetitor(_ input: Operations.RemoveCompetitor.Input) async throws -> Operations.RemoveCompetitor.Output
+    /// The report types with their parameters and formats.
+    ///
+    /// - Remark: HTTP `GET /reports/available`.
+    /// - Remark: Generated from `#/paths//reports/available/get(listReportTypes)`.
+    func listReportTypes(_ input: Operations.ListReportTypes.Input) async throws -> Operations.ListReportTypes.Output
+    /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
+    ///
+    /// - Remark: HTTP `POST /reports/generate`.
+    /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
+    func generateReport(_ input: Operations.GenerateReport.Input) async throws -> Operations.GenerateReport.Output
+    /// Your reports, newest first.
+    ///
+    /// - Remark: HTTP `GET /reports`.
+    /// - Remark: Generated from `#/paths//reports/get(listReports)`.
+    func listReports(_ input: Operations.ListReports.Input) async throws -> Operations.ListReports.Output
+    /// A report: status, progress, parameters, rows, size, sha256 and where to download it.
+    ///
+    /// - Remark: HTTP `GET /reports/{report_id}`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/get(getReport)`.
+    func getReport(_ input: Operations.GetReport.Input) async throws -> Operations.GetReport.Output
+    /// Remove a report and its file (a queued or running one is cancelled).
+    ///
+    /// - Remark: HTTP `DELETE /reports/{report_id}`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.
+    func deleteReport(_ input: Operations.DeleteReport.Input) async throws -> Operations.DeleteReport.Output
+    /// The report's file, with Content-Disposition, ETag and Range; 409 while not ready, 410 once expired.
+    ///
+    /// - Remark: HTTP `GET /reports/{report_id}/download`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/download/get(downloadReport)`.
+    func downloadReport(_ input: Operations.DownloadReport.Input) async throws -> Operations.DownloadReport.Output
+    /// Export analytics as a file: an analytics report made like POST /reports/generate.
+    ///
+    /// - Remark: HTTP `POST /analytics/export`.
+    /// - Remark: Generated from `#/paths//analytics/export/post(exportAnalytics)`.
+    func exportAnalytics(_ input: Operations.ExportAnalytics.Input) async throws -> Operations.ExportAnalytics.Output
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.
     ///
     /// - Remark: HTTP `GET /costs/summary`.
@@ -1188,6 +1223,91 @@ extension APIProtocol {
         try await removeCompetitor(Operations.RemoveCompetitor.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// The report types with their parameters and formats.
+    ///
+    /// - Remark: HTTP `GET /reports/available`.
+    /// - Remark: Generated from `#/paths//reports/available/get(listReportTypes)`.
+    package func listReportTypes(headers: Operations.ListReportTypes.Input.Headers = .init()) async throws -> Operations.ListReportTypes.Output {
+        try await listReportTypes(Operations.ListReportTypes.Input(headers: headers))
+    }
+    /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
+    ///
+    /// - Remark: HTTP `POST /reports/generate`.
+    /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
+    package func generateReport(
+        headers: Operations.GenerateReport.Input.Headers = .init(),
+        body: Operations.GenerateReport.Input.Body
+    ) async throws -> Operations.GenerateReport.Output {
+        try await generateReport(Operations.GenerateReport.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Your reports, newest first.
+    ///
+    /// - Remark: HTTP `GET /reports`.
+    /// - Remark: Generated from `#/paths//reports/get(listReports)`.
+    package func listReports(
+        query: Operations.ListReports.Input.Query = .init(),
+        headers: Operations.ListReports.Input.Headers = .init()
+    ) async throws -> Operations.ListReports.Output {
+        try await listReports(Operations.ListReports.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// A report: status, progress, parameters, rows, size, sha256 and where to download it.
+    ///
+    /// - Remark: HTTP `GET /reports/{report_id}`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/get(getReport)`.
+    package func getReport(
+        path: Operations.GetReport.Input.Path,
+        headers: Operations.GetReport.Input.Headers = .init()
+    ) async throws -> Operations.GetReport.Output {
+        try await getReport(Operations.GetReport.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Remove a report and its file (a queued or running one is cancelled).
+    ///
+    /// - Remark: HTTP `DELETE /reports/{report_id}`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.
+    package func deleteReport(
+        path: Operations.DeleteReport.Input.Path,
+        headers: Operations.DeleteReport.Input.Headers = .init()
+    ) async throws -> Operations.DeleteReport.Output {
+        try await deleteReport(Operations.DeleteReport.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// The report's file, with Content-Disposition, ETag and Range; 409 while not ready, 410 once expired.
+    ///
+    /// - Remark: HTTP `GET /reports/{report_id}/download`.
+    /// - Remark: Generated from `#/paths//reports/{report_id}/download/get(downloadReport)`.
+    package func downloadReport(
+        path: Operations.DownloadReport.Input.Path,
+        headers: Operations.DownloadReport.Input.Headers = .init()
+    ) async throws -> Operations.DownloadReport.Output {
+        try await downloadReport(Operations.DownloadReport.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Export analytics as a file: an analytics report made like POST /reports/generate.
+    ///
+    /// - Remark: HTTP `POST /analytics/export`.
+    /// - Remark: Generated from `#/paths//analytics/export/post(exportAnalytics)`.
+    package func exportAnalytics(
+        headers: Operations.ExportAnalytics.Input.Headers = .init(),
+        body: Operations.ExportAnalytics.Input.Body
+    ) async throws -> Operations.ExportAnalytics.Output {
+        try await exportAnalytics(Operations.ExportAnalytics.Input(
+            headers: headers,
+            body: body
         ))
     }
     /// What a period cost: the total, by provider, per video, what is held now and what is left of the budget.

@@ -1,0 +1,98 @@
+import Crypto
+import Domain
+import Foundation
+import Logging
+import PostgresNIO
+import Queue
+
+/// `report.generate` on the `reports` queue: streams a report's rows from one snapshot into a
+/// local file (CSV or JSON), stores it in the artifact storage under `reports/<user>/<id>`,
+/// and records its size, sha256 and row count with `report.ready`. Progress goes to the user's
+/// sockets every tenth of the way; the last failed attempt marks the report failed
+/// (`report.failed`).
+public struct ReportJobs: Sendable {
+    public let store: ReportStore
+    public let rows: ReportRows
+    public let storage: any ArtifactStorage
+    public let retention: Duration
+
+    public init(client: PostgresClient, storage: any ArtifactStorage, retention: Duration = .seconds(30 * 86_400), logger: Logger) {
+        self.store = ReportStore(client: client, logger: logger)
+        self.rows = ReportRows(client: client, logger: logger)
+        self.storage = storage
+        self.retention = retention
+    }
+
+    public func register(into registry: inout JobRegistry) {
+        registry.register(ReportJobArgs.kind, timeout: .seconds(1800)) { context in try await generate(context) }
+        registry.register(ReportStore.expiryKind, timeout: .seconds(300)) { _ in
+            try await expire()
+            return .completed
+        }
+    }
+
+    /// Expires ready reports past retention and deletes their files.
+    /// - Returns: how many expired.
+    @discardableResult
+    public func expire() async throws -> Int {
+        var expired = 0
+        while true {
+            let keys = try await store.expireDue()
+            if !keys.isEmpty { try await storage.delete(keys: keys) }
+            expired += keys.count
+            if keys.count < 500 { return expired }
+        }
+    }
+
+    func generate(_ context: JobContext) async throws -> JobResult {
+        let args = try context.args(ReportJobArgs.self)
+        guard let (report, userID) = try await store.start(id: args.reportID) else { return .cancel("the report was deleted") }
+        do {
+            try await make(report, userID: userID)
+            return .completed
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if context.job.attempt >= context.job.maxAttempts {
+                try await store.fail(id: report.id, userID: userID, reason: "The report could not be made: \(error)")
+            }
+            throw error
+        }
+    }
+
+    func make(_ report: Report, userID: String) async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-report-\(report.id)-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+        let handle = try FileHandle(forWritingTo: file)
+        var writer: any ReportWriter = switch report.format {
+        case .csv: try CSVReportWriter(file: handle, columns: report.type.columns)
+        case .json: try JSONReportWriter(file: handle, report: report, columns: report.type.columns)
+        }
+        let store = store
+        let count = try await rows.stream(report, userID: userID, progress: { percent in
+            try await store.progress(id: report.id, userID: userID, percent: percent)
+        }, row: { values in try writer.write(values) })
+        try writer.finish()
+        let (size, digest) = try Self.sizeAndDigest(of: file)
+        let key = "reports/\(userID)/\(report.id).\(report.format.rawValue)"
+        _ = try await storage.put(key: key, file: file, contentType: report.format.contentType)
+        if try await !store.finish(id: report.id, userID: userID, storageKey: key, rows: count, size: size, sha256: digest, retention: retention) {
+            // Deleted while it was being made: its file goes too.
+            try await storage.delete(keys: [key])
+        }
+    }
+
+    /// The file's size and SHA-256 (hex), read in chunks.
+    static func sizeAndDigest(of file: URL) throws -> (Int64, String) {
+        let handle = try FileHandle(forReadingFrom: file)
+        defer { try? handle.close() }
+        var hash = SHA256()
+        var size: Int64 = 0
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hash.update(data: chunk)
+            size += Int64(chunk.count)
+        }
+        return (size, hash.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+}

@@ -1,0 +1,155 @@
+import CSV
+import Crypto
+import Domain
+import Foundation
+import Queue
+import TestSupport
+import Testing
+import Worker
+
+/// Reports made by real workers from a seeded account: every type in every format, read back
+/// by parsing the file, with its size and sha256, tenancy, deletion and expiry.
+@Suite struct ReportTests {
+    /// Makes the report on a fleet and returns it, ready, with its file's bytes.
+    func make(_ request: ReportRequest, history: ReportHistory, fleet: PipelineFleet, db: TestDatabase) async throws -> (Report, Data) {
+        let store = ReportStore(client: db.client, logger: db.logger)
+        let (queued, created) = try await store.create(userID: history.userID, request: request, idempotencyKey: nil)
+        #expect(created && queued.status == .queued)
+        let ready = try await fleet.run(workers: 1, queues: [ReportJobArgs.queue: 2]) {
+            try await eventually(timeout: .seconds(60)) { try await store.report(id: queued.id, userID: history.userID)?.status == .ready }
+        }
+        #expect(ready)
+        let report = try #require(try await store.report(id: queued.id, userID: history.userID))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await fleet.storage.fetch(key: try #require(report.storageKey), to: file)
+        let data = try Data(contentsOf: file)
+        #expect(Int64(data.count) == report.sizeBytes)
+        #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == report.sha256)
+        #expect(report.filename == "ytempire-\(request.type.rawValue)-\(request.from)-\(request.to).\(request.format.rawValue)")
+        return (report, data)
+    }
+
+    func parseCSV(_ data: Data) throws -> [[String]] {
+        let reader = try CSVReader(string: String(decoding: data, as: UTF8.self), hasHeaderRow: false)
+        var rows: [[String]] = []
+        while let row = reader.next() { rows.append(row) }
+        return rows
+    }
+
+    @Test func everyTypeInEveryFormatReadsBackToTheLedgerAndTheAnalytics() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            let user = try await db.createUser()
+            let history = try await db.createReportHistory(userID: user)
+            let from = QuotaDay.of(Date(), daysBefore: 29), to = QuotaDay.of(Date())
+            for type in ReportType.allCases {
+                // CSV: RFC 4180 with a header row; the hostile title is neutralised.
+                let (csvReport, csvData) = try await make(ReportRequest(type: type, format: .csv, from: from, to: to, channelIDs: []),
+                                                          history: history, fleet: fleet, db: db)
+                #expect(String(decoding: csvData, as: UTF8.self).contains("\r\n"), "CRLF line ends")
+                let rows = try parseCSV(csvData)
+                #expect(rows.first == type.columns)
+                let body = Array(rows.dropFirst())
+                #expect(Int64(body.count) == csvReport.rows)
+                let column = { (name: String) in type.columns.firstIndex(of: name) ?? 0 }
+                switch type {
+                case .performance:
+                    #expect(body.count == history.videos.count)
+                    let titles = body.map { $0[column("title")] }
+                    #expect(titles.contains("'" + ReportHistory.hostileTitle) && !titles.contains(ReportHistory.hostileTitle))
+                    #expect(titles.contains("Line\nbreak, comma"))
+                    #expect(body.allSatisfy { !$0[column("title")].hasPrefix("=") })
+                case .cost:
+                    #expect(body.count == history.ledgerRows)
+                    let micros = body.map { Money(dollars: Double($0[column("amount")]) ?? -1).micros }.reduce(0, +)
+                    #expect(micros == history.spend)
+                    #expect(Set(body.map { $0[column("channel_name")] }) == ["Alpha", "Beta, \"quoted\""])
+                case .analytics:
+                    #expect(body.count == history.analyticsDays)
+                    #expect(body.map { Int64($0[column("views")]) ?? -1 }.reduce(0, +) == history.views)
+                    #expect(body.map { Money(dollars: Double($0[column("revenue")]) ?? -1).micros }.reduce(0, +) == history.revenue)
+                case .summary:
+                    let figures = Dictionary(uniqueKeysWithValues: body.map { ($0[0], $0[1]) })
+                    #expect(figures["spend"].flatMap(Double.init).map { Money(dollars: $0).micros } == history.spend)
+                    #expect(figures["views"] == String(history.views))
+                    #expect(figures["videos_made"] == "3")
+                    let ratio = Double(history.revenue) / Double(history.spend)
+                    #expect(figures["return_on_cost"].flatMap(Double.init).map { abs($0 - ratio) < 1e-9 } == true)
+                }
+                // JSON: the same rows as objects under the documented keys.
+                let (jsonReport, jsonData) = try await make(ReportRequest(type: type, format: .json, from: from, to: to, channelIDs: []),
+                                                            history: history, fleet: fleet, db: db)
+                let object = try #require(try JSONSerialization.jsonObject(with: jsonData) as? [String: Any])
+                #expect(object["columns"] as? [String] == type.columns)
+                let header = try #require(object["report"] as? [String: Any])
+                #expect(header["id"] as? String == jsonReport.id && header["date_from"] as? String == from)
+                let jsonRows = try #require(object["rows"] as? [[String: Any]])
+                #expect(jsonRows.count == body.count && Int64(jsonRows.count) == jsonReport.rows)
+                if type == .cost {
+                    let micros = jsonRows.map { Money(dollars: ($0["amount"] as? NSNumber)?.doubleValue ?? -1).micros }.reduce(0, +)
+                    #expect(micros == history.spend)
+                }
+                if type == .performance {
+                    #expect(jsonRows.contains { $0["title"] as? String == ReportHistory.hostileTitle }, "JSON keeps the title as it is")
+                }
+            }
+            // One channel only.
+            let (narrow, narrowData) = try await make(ReportRequest(type: .cost, format: .csv, from: from, to: to, channelIDs: [history.channels[1]]),
+                                                      history: history, fleet: fleet, db: db)
+            #expect(narrow.channelIDs == [history.channels[1]])
+            #expect(try parseCSV(narrowData).dropFirst().allSatisfy { $0[2] == "Beta, \"quoted\"" })
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'report.ready' AND user_id = \(user)") == 9)
+        }
+    }
+
+    @Test func reportsAreTheirOwnersOnlyAndGoAwayWhenDeletedOrExpired() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            let user = try await db.createUser()
+            let stranger = try await db.createUser()
+            let history = try await db.createReportHistory(userID: user)
+            let store = ReportStore(client: db.client, logger: db.logger)
+            let today = QuotaDay.of(Date())
+            let request = ReportRequest(type: .cost, format: .csv, from: today, to: today, channelIDs: [])
+            // Bad requests.
+            for bad in [ReportRequest(type: .cost, format: .csv, from: "2026-02-30", to: today, channelIDs: []),
+                        ReportRequest(type: .cost, format: .csv, from: today, to: "2020-01-01", channelIDs: []),
+                        ReportRequest(type: .cost, format: .csv, from: "2020-01-01", to: "2021-06-01", channelIDs: [])] {
+                await #expect(throws: DomainError.self) { _ = try await store.create(userID: user, request: bad, idempotencyKey: nil) }
+            }
+            await #expect(throws: (any Error).self, "another user's channel") {
+                _ = try await store.create(userID: stranger, request: ReportRequest(type: .cost, format: .csv, from: today, to: today,
+                                                                                      channelIDs: [history.channels[0]]), idempotencyKey: nil)
+            }
+            // Idempotency: the same key and body give the same report; another body is a conflict.
+            let (first, _) = try await store.create(userID: user, request: request, idempotencyKey: "k-1")
+            let (again, created) = try await store.create(userID: user, request: request, idempotencyKey: "k-1")
+            #expect(again.id == first.id && !created)
+            await #expect(throws: (any Error).self) {
+                _ = try await store.create(userID: user, request: ReportRequest(type: .summary, format: .csv, from: today, to: today, channelIDs: []),
+                                           idempotencyKey: "k-1")
+            }
+            #expect(try await store.report(id: first.id, userID: stranger) == nil)
+            // Deleted while queued: its job is cancelled.
+            #expect(try await store.delete(id: first.id, userID: stranger).found == false)
+            #expect(try await store.delete(id: first.id, userID: user).found)
+            #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'report.generate' AND state = 'cancelled'") == 1)
+            // Made, then expired: the file goes.
+            let (kept, _) = try await store.create(userID: user, request: request, idempotencyKey: nil)
+            let made = try await fleet.run(workers: 1, queues: [ReportJobArgs.queue: 1]) {
+                try await eventually(timeout: .seconds(60)) { try await store.report(id: kept.id, userID: user)?.status == .ready }
+            }
+            #expect(made)
+            let key = try #require(try await store.report(id: kept.id, userID: user)?.storageKey)
+            try await db.client.query("UPDATE reports SET expires_at = now() - interval '1 second' WHERE id = \(kept.id)", logger: db.logger)
+            let jobs = ReportJobs(client: db.client, storage: try fleet.storage, logger: db.logger)
+            #expect(try await jobs.expire() == 1)
+            #expect(try await store.report(id: kept.id, userID: user)?.status == .expired)
+            let gone = FileManager.default.temporaryDirectory.appendingPathComponent("gone-\(UUID().uuidString)")
+            let storage = try fleet.storage
+            await #expect(throws: (any Error).self) { try await storage.fetch(key: key, to: gone) }
+            #expect(try await jobs.expire() == 0)
+        }
+    }
+}
