@@ -1,6 +1,7 @@
 package import Foundation
 import Domain
 import HTTPTypes
+import Queue
 package import OpenAPIRuntime
 
 /// Reports: files made by report jobs, and the analytics export that is one of them.
@@ -21,7 +22,8 @@ extension APIService {
         guard case .json(let body) = input.body else { throw APIError.validation("Body must be JSON") }
         let report = try await queueReport(type: ReportType(rawValue: body._type.rawValue) ?? .summary,
                                            format: ReportFormat(rawValue: body.format.rawValue) ?? .csv, period: body.period?.rawValue,
-                                           from: body.dateFrom, to: body.dateTo, channelIDs: body.channelIds, idempotencyKey: input.headers.idempotencyKey)
+                                           from: body.dateFrom, to: body.dateTo, channelIDs: body.channelIds, idempotencyKey: input.headers.idempotencyKey,
+                                           schedule: body.schedule)
         return .accepted(.init(body: .json(report.schema)))
     }
 
@@ -36,25 +38,40 @@ extension APIService {
     /// A period or both dates (the last 30 days when neither is given), resolved in the
     /// user's time zone, then the report queued.
     private func queueReport(type: ReportType, format: ReportFormat, period: String?, from: String?, to: String?, channelIDs: [String]?,
-                             idempotencyKey: String?) async throws -> Report {
+                             idempotencyKey: String?, schedule: Components.Schemas.ReportScheduleRequest? = nil) async throws -> Report {
         let caller = try CurrentUser.require()
         let store = ReportStore(client: client, logger: logger)
+        var cron: CronSchedule?
+        if let schedule {
+            var zoneName = schedule.timeZone ?? ""
+            if schedule.timeZone == nil { zoneName = try await store.timeZone(userID: caller.user.id) }
+            try InputLimits.check(zoneName, max: 64, field: "schedule.time_zone")
+            guard let zone = TimeZone(identifier: zoneName) else {
+                throw APIError.validation("schedule.time_zone must name an IANA time zone such as Europe/Paris", field: "schedule.time_zone")
+            }
+            do { cron = try CronSchedule(schedule.cron, timeZone: zone) } catch let error as QueueError {
+                throw APIError.validation("schedule.cron: \(error.message)", field: "schedule.cron")
+            }
+        }
+        // A schedule's runs each take their days from the period (the last 30 days unless named).
+        let named = period ?? (cron != nil && from == nil && to == nil ? "last_30_days" : nil)
         let days: (from: String, to: String)
         switch (period, from, to) {
         case (.some, .some, _), (.some, _, .some):
             throw APIError.validation("Give a period or date_from and date_to, not both", field: "period")
-        case (.some(let period), nil, nil):
-            days = try ReportRequest.days(of: period, today: try await store.today(userID: caller.user.id))
+        case (.some, nil, nil):
+            days = try ReportRequest.days(of: named ?? "last_30_days", today: try await store.today(userID: caller.user.id))
         case (nil, .some(let from), .some(let to)):
             days = (from, to)
         case (nil, .some, nil), (nil, nil, .some):
             throw APIError.validation("date_from and date_to go together", field: from == nil ? "date_from" : "date_to")
         case (nil, nil, nil):
-            days = try ReportRequest.days(of: "last_30_days", today: try await store.today(userID: caller.user.id))
+            days = try ReportRequest.days(of: named ?? "last_30_days", today: try await store.today(userID: caller.user.id))
         }
         for id in channelIDs ?? [] { try InputLimits.check(id, max: 64, field: "channel_ids") }
-        let request = ReportRequest(type: type, format: format, from: days.from, to: days.to, channelIDs: channelIDs ?? [])
-        return try await store.create(userID: caller.user.id, request: request, idempotencyKey: idempotencyKey).0
+        let request = ReportRequest(type: type, format: format, from: days.from, to: days.to, channelIDs: channelIDs ?? [],
+                                    period: from == nil ? named : nil)
+        return try await store.create(userID: caller.user.id, request: request, idempotencyKey: idempotencyKey, schedule: cron).0
     }
 
     func listReports(_ input: Operations.ListReports.Input) async throws -> Operations.ListReports.Output {
@@ -158,6 +175,7 @@ extension Report {
         .init(reportId: id, _type: .init(rawValue: type.rawValue) ?? .summary, format: .init(rawValue: format.rawValue) ?? .csv,
               status: .init(status), progress: progress, dateFrom: from, dateTo: to, channelIds: channelIDs, rows: rows, sizeBytes: sizeBytes,
               sha256: sha256, error: error, downloadUrl: status == .ready ? "\(APIServer.basePath)/reports/\(id)/download" : nil,
+              period: period, schedule: schedule.map { .init(scheduleId: $0.id, cron: $0.cron, timeZone: $0.timeZone, nextRunAt: $0.nextRunAt) },
               createdAt: createdAt, readyAt: readyAt, expiresAt: expiresAt)
     }
 }

@@ -59,13 +59,16 @@ public struct ReportRequest: Sendable, Equatable {
     public var from: String
     public var to: String
     public var channelIDs: [String]
+    /// The named period the days came from, if any (a schedule makes each run's days from it).
+    public var period: String?
 
-    public init(type: ReportType, format: ReportFormat, from: String, to: String, channelIDs: [String]) {
+    public init(type: ReportType, format: ReportFormat, from: String, to: String, channelIDs: [String], period: String? = nil) {
         self.type = type
         self.format = format
         self.from = from
         self.to = to
         self.channelIDs = channelIDs
+        self.period = period
     }
 
     /// The periods a request may name instead of dates.
@@ -122,9 +125,51 @@ public struct Report: Sendable, Equatable {
     public var createdAt: Date
     public var readyAt: Date?
     public var expiresAt: Date?
+    public var period: String?
+    /// The schedule that made it, or that it set up.
+    public var schedule: ReportSchedule?
 
     /// A filename that says what the file is: `ytempire-cost-2026-11-01-2026-11-30.csv`.
     public var filename: String { "ytempire-\(type.rawValue)-\(from)-\(to).\(format.rawValue)" }
+}
+
+/// A recurring report's schedule: a periodic job whose runs each make a report.
+public struct ReportSchedule: Sendable, Equatable {
+    public var id: String
+    public var cron: String
+    public var timeZone: String
+    /// Nil once the schedule was stopped.
+    public var nextRunAt: Date?
+}
+
+/// What a run of a report schedule (`report.schedule.run`) makes: a report of this kind for
+/// the named period as of the run.
+public struct ReportScheduleArgs: Codable, Sendable, Equatable {
+    public var scheduleID: String
+    public var userID: String
+    public var type: ReportType
+    public var format: ReportFormat
+    public var period: String
+    public var channelIDs: [String]
+    /// The run's scheduled time (RFC 3339), added by the periodic engine.
+    public var scheduledAt: String?
+
+    public init(scheduleID: String, userID: String, type: ReportType, format: ReportFormat, period: String, channelIDs: [String],
+                scheduledAt: String?) {
+        self.scheduleID = scheduleID
+        self.userID = userID
+        self.type = type
+        self.format = format
+        self.period = period
+        self.channelIDs = channelIDs
+        self.scheduledAt = scheduledAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case scheduleID = "schedule_id", userID = "user_id", type, format, period, channelIDs = "channel_ids", scheduledAt = "scheduled_at"
+    }
+
+    public static let kind = "report.schedule.run"
 }
 
 /// What a `report.generate` job is asked to make.

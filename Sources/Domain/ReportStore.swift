@@ -24,6 +24,13 @@ public struct ReportStore: Sendable {
         self.logger = logger
     }
 
+    /// The time zone of the user's settings (IANA name).
+    public func timeZone(userID: String) async throws -> String {
+        let rows = try await client.query("SELECT cost_user_zone(\(userID))", logger: logger)
+        for try await zone in rows.decode(String.self) { return zone }
+        return "UTC"
+    }
+
     /// The user's today (`yyyy-MM-dd`) in the time zone of their settings.
     public func today(userID: String) async throws -> String {
         let rows = try await client.query("SELECT to_char(cost_local_day(\(userID), now()), 'YYYY-MM-DD')", logger: logger)
@@ -35,8 +42,16 @@ public struct ReportStore: Sendable {
     /// - Throws: `invalid` for bad dates, `notFound` for a channel that is not the user's,
     ///   `limitReached` past `maximumUnfinished`, `conflict` for a key used with another request.
     /// - Returns: the report and whether it is new.
-    public func create(userID: String, request: ReportRequest, idempotencyKey: String?) async throws -> (Report, created: Bool) {
+    /// - Parameters:
+    ///   - schedule: make it again on this schedule (`request.period` is then required): a
+    ///     periodic job `report-schedule:<id>` whose runs each make a report of their own.
+    ///   - scheduleID: the schedule this report is a run of.
+    public func create(userID: String, request: ReportRequest, idempotencyKey: String?, schedule: CronSchedule? = nil,
+                       scheduleID: String? = nil) async throws -> (Report, created: Bool) {
         try request.validate()
+        if schedule != nil, request.period == nil {
+            throw DomainError(.invalid, "a scheduled report names a period (its days move with each run), not dates", field: "period")
+        }
         let key = idempotencyKey?.trimmingCharacters(in: .whitespaces)
         if let key, key.isEmpty || key.utf8.count > 255 {
             throw DomainError(.invalid, "Idempotency-Key must be 1 to 255 characters", field: "Idempotency-Key")
@@ -79,10 +94,22 @@ public struct ReportStore: Sendable {
             let job = try await JobStore(client: client, logger: logger).insert(
                 try NewJob(kind: ReportJobArgs.kind, encoding: ReportJobArgs(reportID: id, userID: userID), queue: ReportJobArgs.queue,
                            maxAttempts: 5, owner: userID), on: connection)
+            var owningSchedule = scheduleID
+            if let schedule, let period = request.period {
+                let periodic = "report-schedule:\(id)"
+                let args = ReportScheduleArgs(scheduleID: periodic, userID: userID, type: request.type, format: request.format, period: period,
+                                              channelIDs: channels, scheduledAt: nil)
+                try await PeriodicJobStore(client: client, logger: logger).upsert(
+                    PeriodicJob(id: periodic, kind: ReportScheduleArgs.kind, args: String(decoding: try JSONEncoder().encode(args), as: UTF8.self),
+                                queue: ReportJobArgs.queue, maxAttempts: 5, owner: userID, schedule: .cron(schedule), catchUp: true),
+                    on: connection)
+                owningSchedule = periodic
+            }
             try await connection.query("""
-                INSERT INTO reports (id, user_id, type, format, date_from, date_to, channel_ids, job_id, idempotency_key, request_hash)
+                INSERT INTO reports (id, user_id, type, format, date_from, date_to, channel_ids, job_id, idempotency_key, request_hash, period,
+                                     schedule_id)
                 VALUES (\(id), \(userID), \(request.type.rawValue), \(request.format.rawValue), \(request.from)::date, \(request.to)::date,
-                        \(channels), \(job.id), \(key), \(hash))
+                        \(channels), \(job.id), \(key), \(hash), \(request.period), \(owningSchedule))
                 """, logger: logger)
             guard let report = try await Self.select(id: id, userID: userID, on: connection, logger: logger) else {
                 throw DomainError(.notFound, "The report vanished")
@@ -98,7 +125,7 @@ public struct ReportStore: Sendable {
     /// The user's reports, newest first.
     public func list(userID: String, offset: Int, limit: Int) async throws -> (reports: [Report], total: Int) {
         try await client.withConnection { connection in
-            let reports = try await Self.select(where: "user_id = \(userID) ORDER BY created_at DESC, id DESC OFFSET \(Int64(offset)) LIMIT \(Int64(limit))",
+            let reports = try await Self.select(where: "r.user_id = \(userID) ORDER BY r.created_at DESC, r.id DESC OFFSET \(Int64(offset)) LIMIT \(Int64(limit))",
                                                 on: connection, logger: logger)
             let count = try await connection.query("SELECT count(*) FROM reports WHERE user_id = \(userID)", logger: logger)
             var total = 0
@@ -107,15 +134,33 @@ public struct ReportStore: Sendable {
         }
     }
 
-    /// Removes a report; its job, when unfinished, is cancelled.
+    /// Makes the report of one run of a schedule: the schedule's period as of the run, in the
+    /// user's time zone, once per run (a retried run finds the report it made).
+    /// - Returns: nil when the schedule's report type or user is gone.
+    @discardableResult
+    public func createScheduled(_ args: ReportScheduleArgs, now: Date = Date()) async throws -> Report? {
+        let at = args.scheduledAt.flatMap { try? Date($0, strategy: .iso8601) } ?? now
+        let rows = try await client.query("SELECT to_char(cost_local_day(\(args.userID), \(at)), 'YYYY-MM-DD')", logger: logger)
+        var today = LocalDate.string(at)
+        for try await day in rows.decode(String.self) { today = day }
+        let days = try ReportRequest.days(of: args.period, today: today)
+        let request = ReportRequest(type: args.type, format: args.format, from: days.from, to: days.to, channelIDs: args.channelIDs,
+                                    period: args.period)
+        return try await create(userID: args.userID, request: request, idempotencyKey: "\(args.scheduleID):\(args.scheduledAt ?? today)",
+                                scheduleID: args.scheduleID).0
+    }
+
+    /// Removes a report; its job, when unfinished, is cancelled, and a schedule it belongs to
+    /// stops.
     /// - Returns: the file's storage key (to delete), or nil with `found` false when there was no such report.
     public func delete(id: String, userID: String) async throws -> (found: Bool, storageKey: String?) {
         try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query("""
-                DELETE FROM reports WHERE id = \(id) AND user_id = \(userID) RETURNING storage_key, job_id
+                DELETE FROM reports WHERE id = \(id) AND user_id = \(userID) RETURNING storage_key, job_id, schedule_id
                 """, logger: logger)
-            for try await (key, jobID) in rows.decode((String?, Int64?).self) {
+            for try await (key, jobID, schedule) in rows.decode((String?, Int64?, String?).self) {
                 if let jobID { try await JobStore(client: client, logger: logger).cancel(ids: [jobID], on: connection) }
+                if let schedule { try await PeriodicJobStore(client: client, logger: logger).remove(id: schedule, on: connection) }
                 return (true, key)
             }
             return (false, nil)
@@ -199,28 +244,37 @@ public struct ReportStore: Sendable {
     }
 
     static let columns = """
-        id, type, format, to_char(date_from, 'YYYY-MM-DD'), to_char(date_to, 'YYYY-MM-DD'), channel_ids, status, progress, rows,
-        size_bytes, sha256, error, storage_key, created_at, ready_at, expires_at
+        r.id, r.type, r.format, to_char(r.date_from, 'YYYY-MM-DD'), to_char(r.date_to, 'YYYY-MM-DD'), r.channel_ids, r.status, r.progress,
+        r.rows, r.size_bytes, r.sha256, r.error, r.storage_key, r.created_at, r.ready_at, r.expires_at, r.period, r.schedule_id,
+        p.cron, p.time_zone, p.next_run_at
         """
 
     static func select(id: String, userID: String, on connection: PostgresConnection, logger: Logger) async throws -> Report? {
-        try await select(where: "id = \(id) AND user_id = \(userID)", on: connection, logger: logger).first
+        try await select(where: "r.id = \(id) AND r.user_id = \(userID)", on: connection, logger: logger).first
     }
 
     private static func select(where condition: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [Report] {
-        var query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM reports WHERE ")
+        var query = PostgresQuery(unsafeSQL: "SELECT \(columns) FROM reports r LEFT JOIN periodic_jobs p ON p.id = r.schedule_id WHERE ")
         query.sql += condition.sql
         query.binds = condition.binds
         let rows = try await connection.query(query, logger: logger)
         var reports: [Report] = []
-        for try await (id, type, format, from, to, channels, status, progress, count, size, sha, error, key, created, ready, expires)
-            in rows.decode((String, String, String, String, String, [String], String, Int32, Int64?, Int64?, String?, String?, String?, Date,
-                            Date?, Date?).self) {
-            reports.append(Report(id: id, type: try DatabaseValue.decode(type, column: "reports.type"),
-                                  format: try DatabaseValue.decode(format, column: "reports.format"), from: from, to: to, channelIDs: channels,
-                                  status: try DatabaseValue.decode(status, column: "reports.status"), progress: Int(progress), rows: count,
-                                  sizeBytes: size, sha256: sha, error: error, storageKey: key, createdAt: created, readyAt: ready,
-                                  expiresAt: expires))
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            let scheduleID = try c[17].decode(String?.self)
+            let schedule = try scheduleID.map { id in
+                ReportSchedule(id: id, cron: try c[18].decode(String?.self) ?? "", timeZone: try c[19].decode(String?.self) ?? "",
+                               nextRunAt: try c[20].decode(Date?.self))
+            }
+            reports.append(Report(
+                id: try c[0].decode(String.self), type: try DatabaseValue.decode(try c[1].decode(String.self), column: "reports.type"),
+                format: try DatabaseValue.decode(try c[2].decode(String.self), column: "reports.format"), from: try c[3].decode(String.self),
+                to: try c[4].decode(String.self), channelIDs: try c[5].decode([String].self),
+                status: try DatabaseValue.decode(try c[6].decode(String.self), column: "reports.status"), progress: Int(try c[7].decode(Int32.self)),
+                rows: try c[8].decode(Int64?.self), sizeBytes: try c[9].decode(Int64?.self), sha256: try c[10].decode(String?.self),
+                error: try c[11].decode(String?.self), storageKey: try c[12].decode(String?.self), createdAt: try c[13].decode(Date.self),
+                readyAt: try c[14].decode(Date?.self), expiresAt: try c[15].decode(Date?.self), period: try c[16].decode(String?.self),
+                schedule: schedule))
         }
         return reports
     }

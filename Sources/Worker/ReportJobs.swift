@@ -25,6 +25,12 @@ public struct ReportJobs: Sendable {
 
     public func register(into registry: inout JobRegistry) {
         registry.register(ReportJobArgs.kind, timeout: .seconds(1800)) { context in try await generate(context) }
+        registry.register(ReportScheduleArgs.kind, timeout: .seconds(60)) { context in
+            guard try await store.createScheduled(try context.args(ReportScheduleArgs.self)) != nil else {
+                return .cancel("the schedule's user is gone")
+            }
+            return .completed
+        }
         registry.register(ReportStore.expiryKind, timeout: .seconds(300)) { _ in
             try await expire()
             return .completed

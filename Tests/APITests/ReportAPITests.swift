@@ -101,6 +101,24 @@ import Testing
                 let foreign = try await api.call(.post, "/reports/generate", json: ["type": "cost", "format": "csv", "channel_ids": [history.channels[0]]],
                                                  token: stranger)
                 #expect(foreign.status == .notFound)
+
+                // A weekly report: the first now, then one every Monday 09:00 in Tokyo.
+                let weekly = try await api.call(.post, "/reports/generate", json: [
+                    "type": "summary", "format": "json", "period": "last_7_days", "schedule": ["cron": "0 9 * * mon", "time_zone": "Asia/Tokyo"],
+                ], token: token)
+                #expect(weekly.status == .accepted, "\(weekly.body)")
+                let scheduled = try weekly.decode(Components.Schemas.Report.self)
+                #expect(scheduled.period == "last_7_days" && scheduled.schedule?.timeZone == "Asia/Tokyo")
+                #expect(scheduled.schedule?.nextRunAt == (try CronSchedule("0 9 * * 1", timeZone: try #require(TimeZone(identifier: "Asia/Tokyo")))
+                    .next(after: Date())))
+                for (schedule, field) in [(["cron": "61 * * * *"], "schedule.cron"), (["cron": "@daily", "time_zone": "Mars/Olympus"], "schedule.time_zone")] {
+                    let refused = try await api.call(.post, "/reports/generate", json: ["type": "summary", "format": "csv", "schedule": schedule], token: token)
+                    #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field, "\(refused.body)")
+                }
+                let withDates = try await api.call(.post, "/reports/generate", json: [
+                    "type": "summary", "format": "csv", "date_from": "2026-11-01", "date_to": "2026-11-02", "schedule": ["cron": "@daily"],
+                ], token: token)
+                #expect(withDates.status == .badRequest)
             }
         }
     }

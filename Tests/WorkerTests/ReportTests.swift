@@ -152,4 +152,58 @@ import Worker
             #expect(try await jobs.expire() == 0)
         }
     }
+
+    @Test func aWeeklyReportInTokyoRunsOnTheirMondayAcrossASimulatedWeek() async throws {
+        try await withDatabase { db in
+            let fleet = PipelineFleet(db: db)
+            let user = try await db.createUser()
+            _ = try await db.createReportHistory(userID: user)
+            let store = ReportStore(client: db.client, logger: db.logger)
+            let tokyo = try #require(TimeZone(identifier: "Asia/Tokyo"))
+            let cron = try CronSchedule("0 9 * * 1", timeZone: tokyo)
+            let today = QuotaDay.of(Date())
+            await #expect(throws: (any Error).self, "a schedule needs a period") {
+                _ = try await store.create(userID: user, request: ReportRequest(type: .summary, format: .csv, from: today, to: today, channelIDs: []),
+                                           idempotencyKey: nil, schedule: cron)
+            }
+            let days = try ReportRequest.days(of: "last_7_days", today: try await store.today(userID: user))
+            let (origin, _) = try await store.create(userID: user, request: ReportRequest(type: .summary, format: .csv, from: days.from, to: days.to,
+                                                                                          channelIDs: [], period: "last_7_days"),
+                                                     idempotencyKey: nil, schedule: cron)
+            let schedule = try #require(origin.schedule)
+            let monday = try #require(cron.next(after: Date()))
+            #expect(schedule.nextRunAt == monday && schedule.cron == "0 9 * * 1" && schedule.timeZone == "Asia/Tokyo")
+            #expect(Calendar.current.dateComponents(in: tokyo, from: monday).weekday == 2)
+            // A week on the leader's clock, an hour at a time: one run, on Monday 09:00 in Tokyo.
+            final class Clock: @unchecked Sendable { var now = Date() }
+            let clock = Clock()
+            let enqueuer = PeriodicEnqueuer(store: PeriodicJobStore(client: db.client, logger: db.logger), now: { clock.now })
+            for _ in 0..<(7 * 24) {
+                clock.now = clock.now.addingTimeInterval(3600)
+                _ = try await enqueuer.runOnce()
+            }
+            #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'report.schedule.run'") == 1)
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM jobs WHERE kind = 'report.schedule.run' AND args->>'scheduled_at' = \(monday.formatted(.iso8601))
+                """) == 1)
+            let made = try await fleet.run(workers: 1, queues: [ReportJobArgs.queue: 2]) {
+                try await eventually(timeout: .seconds(60)) {
+                    try await db.scalar("SELECT count(*) FROM reports WHERE schedule_id = \(schedule.id) AND status = 'ready'") == 2
+                }
+            }
+            #expect(made, "the first report and the Monday run's are both made")
+            let run = try #require(try await store.list(userID: user, offset: 0, limit: 10).reports.first { $0.id != origin.id })
+            #expect(run.period == "last_7_days" && run.schedule?.id == schedule.id && run.type == .summary)
+            let mondayLocal = LocalDate.string(monday)  // the user's zone is UTC: Monday 00:00 UTC is Monday
+            #expect(run.to == mondayLocal)
+            // A retried run finds the report it made.
+            let args = ReportScheduleArgs(scheduleID: schedule.id, userID: user, type: .summary, format: .csv, period: "last_7_days",
+                                          channelIDs: [], scheduledAt: monday.formatted(.iso8601))
+            #expect(try await store.createScheduled(args)?.id == run.id)
+            // Deleting a report of the schedule stops it.
+            #expect(try await store.delete(id: origin.id, userID: user).found)
+            #expect(try await PeriodicJobStore(client: db.client, logger: db.logger).job(id: schedule.id) == nil)
+            #expect(try await store.report(id: run.id, userID: user)?.schedule?.nextRunAt == nil)
+        }
+    }
 }

@@ -3506,7 +3506,7 @@ package enum OpenAPIDocument {
         "tags": [
           "Reports"
         ],
-        "summary": "Remove a report and its file (a queued or running one is cancelled).",
+        "summary": "Remove a report and its file (a queued or running one is cancelled); a report made on a schedule stops the schedule.",
         "security": [
           {
             "bearer": []
@@ -5355,6 +5355,60 @@ package enum OpenAPIDocument {
               "pattern": "^[^\\u0000]*$",
               "maxLength": 64
             }
+          },
+          "schedule": {
+            "$ref": "#/components/schemas/ReportScheduleRequest"
+          }
+        }
+      },
+      "ReportScheduleRequest": {
+        "type": "object",
+        "required": [
+          "cron"
+        ],
+        "additionalProperties": false,
+        "description": "Make this report again on a schedule, each time for the same named period (a period is required; dates are not allowed).",
+        "properties": {
+          "cron": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 100,
+            "example": "0 9 * * 1",
+            "description": "Five fields (minute hour day-of-month month day-of-week) or @daily, @weekly, @monthly."
+          },
+          "time_zone": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "maxLength": 64,
+            "example": "Asia/Tokyo",
+            "description": "An IANA time zone; default your settings' time zone."
+          }
+        }
+      },
+      "ReportSchedule": {
+        "type": "object",
+        "required": [
+          "schedule_id",
+          "cron",
+          "time_zone"
+        ],
+        "properties": {
+          "schedule_id": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "cron": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "time_zone": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$"
+          },
+          "next_run_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Absent once the schedule is stopped."
           }
         }
       },
@@ -5486,6 +5540,14 @@ package enum OpenAPIDocument {
             "type": "string",
             "pattern": "^[^\\u0000]*$",
             "description": "The download path, once ready."
+          },
+          "period": {
+            "type": "string",
+            "pattern": "^[^\\u0000]*$",
+            "description": "The named period asked for, if any."
+          },
+          "schedule": {
+            "$ref": "#/components/schemas/ReportSchedule"
           },
           "created_at": {
             "type": "string",

@@ -12048,7 +12048,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// Remove a report and its file (a queued or running one is cancelled).
+    /// Remove a report and its file (a queued or running one is cancelled); a report made on a schedule stops the schedule.
     ///
     /// - Remark: HTTP `DELETE /reports/{report_id}`.
     /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.

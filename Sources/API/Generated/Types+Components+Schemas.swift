@@ -1210,6 +1210,8 @@ extension Components {
             package var dateTo: Swift.String?
             /// - Remark: Generated from `#/components/schemas/ReportRequest/channel_ids`.
             package var channelIds: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/ReportRequest/schedule`.
+            package var schedule: Components.Schemas.ReportScheduleRequest?
             /// Creates a new `ReportRequest`.
             ///
             /// - Parameters:
@@ -1219,13 +1221,15 @@ extension Components {
             ///   - dateFrom:
             ///   - dateTo:
             ///   - channelIds:
+            ///   - schedule:
             package init(
                 _type: Components.Schemas.ReportRequest._TypePayload,
                 format: Components.Schemas.ReportRequest.FormatPayload,
                 period: Components.Schemas.ReportRequest.PeriodPayload? = nil,
                 dateFrom: Swift.String? = nil,
                 dateTo: Swift.String? = nil,
-                channelIds: [Swift.String]? = nil
+                channelIds: [Swift.String]? = nil,
+                schedule: Components.Schemas.ReportScheduleRequest? = nil
             ) {
                 self._type = _type
                 self.format = format
@@ -1233,6 +1237,7 @@ extension Components {
                 self.dateFrom = dateFrom
                 self.dateTo = dateTo
                 self.channelIds = channelIds
+                self.schedule = schedule
             }
             package enum CodingKeys: String, CodingKey {
                 case _type = "type"
@@ -1241,6 +1246,7 @@ extension Components {
                 case dateFrom = "date_from"
                 case dateTo = "date_to"
                 case channelIds = "channel_ids"
+                case schedule
             }
             package init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -1268,14 +1274,100 @@ extension Components {
                     [Swift.String].self,
                     forKey: .channelIds
                 )
+                self.schedule = try container.decodeIfPresent(
+                    Components.Schemas.ReportScheduleRequest.self,
+                    forKey: .schedule
+                )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "type",
                     "format",
                     "period",
                     "date_from",
                     "date_to",
-                    "channel_ids"
+                    "channel_ids",
+                    "schedule"
                 ])
+            }
+        }
+        /// Make this report again on a schedule, each time for the same named period (a period is required; dates are not allowed).
+        ///
+        /// - Remark: Generated from `#/components/schemas/ReportScheduleRequest`.
+        package struct ReportScheduleRequest: Codable, Hashable, Sendable {
+            /// Five fields (minute hour day-of-month month day-of-week) or @daily, @weekly, @monthly.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ReportScheduleRequest/cron`.
+            package var cron: Swift.String
+            /// An IANA time zone; default your settings' time zone.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ReportScheduleRequest/time_zone`.
+            package var timeZone: Swift.String?
+            /// Creates a new `ReportScheduleRequest`.
+            ///
+            /// - Parameters:
+            ///   - cron: Five fields (minute hour day-of-month month day-of-week) or @daily, @weekly, @monthly.
+            ///   - timeZone: An IANA time zone; default your settings' time zone.
+            package init(
+                cron: Swift.String,
+                timeZone: Swift.String? = nil
+            ) {
+                self.cron = cron
+                self.timeZone = timeZone
+            }
+            package enum CodingKeys: String, CodingKey {
+                case cron
+                case timeZone = "time_zone"
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.cron = try container.decode(
+                    Swift.String.self,
+                    forKey: .cron
+                )
+                self.timeZone = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .timeZone
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "cron",
+                    "time_zone"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ReportSchedule`.
+        package struct ReportSchedule: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReportSchedule/schedule_id`.
+            package var scheduleId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ReportSchedule/cron`.
+            package var cron: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ReportSchedule/time_zone`.
+            package var timeZone: Swift.String
+            /// Absent once the schedule is stopped.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ReportSchedule/next_run_at`.
+            package var nextRunAt: Foundation.Date?
+            /// Creates a new `ReportSchedule`.
+            ///
+            /// - Parameters:
+            ///   - scheduleId:
+            ///   - cron:
+            ///   - timeZone:
+            ///   - nextRunAt: Absent once the schedule is stopped.
+            package init(
+                scheduleId: Swift.String,
+                cron: Swift.String,
+                timeZone: Swift.String,
+                nextRunAt: Foundation.Date? = nil
+            ) {
+                self.scheduleId = scheduleId
+                self.cron = cron
+                self.timeZone = timeZone
+                self.nextRunAt = nextRunAt
+            }
+            package enum CodingKeys: String, CodingKey {
+                case scheduleId = "schedule_id"
+                case cron
+                case timeZone = "time_zone"
+                case nextRunAt = "next_run_at"
             }
         }
         /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest`.
@@ -1414,6 +1506,12 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Report/download_url`.
             package var downloadUrl: Swift.String?
+            /// The named period asked for, if any.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Report/period`.
+            package var period: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Report/schedule`.
+            package var schedule: Components.Schemas.ReportSchedule?
             /// - Remark: Generated from `#/components/schemas/Report/created_at`.
             package var createdAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Report/ready_at`.
@@ -1436,6 +1534,8 @@ extension Components {
             ///   - sha256:
             ///   - error:
             ///   - downloadUrl: The download path, once ready.
+            ///   - period: The named period asked for, if any.
+            ///   - schedule:
             ///   - createdAt:
             ///   - readyAt:
             ///   - expiresAt:
@@ -1453,6 +1553,8 @@ extension Components {
                 sha256: Swift.String? = nil,
                 error: Swift.String? = nil,
                 downloadUrl: Swift.String? = nil,
+                period: Swift.String? = nil,
+                schedule: Components.Schemas.ReportSchedule? = nil,
                 createdAt: Foundation.Date,
                 readyAt: Foundation.Date? = nil,
                 expiresAt: Foundation.Date? = nil
@@ -1470,6 +1572,8 @@ extension Components {
                 self.sha256 = sha256
                 self.error = error
                 self.downloadUrl = downloadUrl
+                self.period = period
+                self.schedule = schedule
                 self.createdAt = createdAt
                 self.readyAt = readyAt
                 self.expiresAt = expiresAt
@@ -1488,6 +1592,8 @@ extension Components {
                 case sha256
                 case error
                 case downloadUrl = "download_url"
+                case period
+                case schedule
                 case createdAt = "created_at"
                 case readyAt = "ready_at"
                 case expiresAt = "expires_at"

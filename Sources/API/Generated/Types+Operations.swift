@@ -17028,7 +17028,7 @@ package enum Operations {
             }
         }
     }
-    /// Remove a report and its file (a queued or running one is cancelled).
+    /// Remove a report and its file (a queued or running one is cancelled); a report made on a schedule stops the schedule.
     ///
     /// - Remark: HTTP `DELETE /reports/{report_id}`.
     /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.

@@ -365,7 +365,7 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /reports/{report_id}`.
     /// - Remark: Generated from `#/paths//reports/{report_id}/get(getReport)`.
     func getReport(_ input: Operations.GetReport.Input) async throws -> Operations.GetReport.Output
-    /// Remove a report and its file (a queued or running one is cancelled).
+    /// Remove a report and its file (a queued or running one is cancelled); a report made on a schedule stops the schedule.
     ///
     /// - Remark: HTTP `DELETE /reports/{report_id}`.
     /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.
@@ -1271,7 +1271,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Remove a report and its file (a queued or running one is cancelled).
+    /// Remove a report and its file (a queued or running one is cancelled); a report made on a schedule stops the schedule.
     ///
     /// - Remark: HTTP `DELETE /reports/{report_id}`.
     /// - Remark: Generated from `#/paths//reports/{report_id}/delete(deleteReport)`.
