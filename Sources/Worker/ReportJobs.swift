@@ -66,6 +66,14 @@ public struct ReportJobs: Sendable {
         }
     }
 
+    /// Makes a queued report here and now, apart from its job (`ytempire bench report`).
+    /// - Returns: the report as it is once ready, nil when it is not the user's or not queued.
+    public func makeNow(reportID: String, userID: String) async throws -> Report? {
+        guard let (report, owner) = try await store.start(id: reportID), owner == userID else { return nil }
+        try await make(report, userID: userID)
+        return try await store.report(id: reportID, userID: userID)
+    }
+
     func make(_ report: Report, userID: String) async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-report-\(report.id)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
