@@ -68,12 +68,14 @@ public struct AccountService: Sendable {
     }
 
     /// Deletes an account: cancels its queued and running jobs (domain jobs are inserted with
-    /// the user as `owner`), then removes the user and, by cascade, everything it owns.
+    /// the user as `owner`) and its periodic schedules, then removes the user and, by cascade,
+    /// everything it owns.
     public func deleteAccount(userID: String) async throws {
         let jobs = JobStore(client: client, logger: logger)
         try await client.withRetryingTransaction(logger: logger) { tx in
             let ids = try await jobs.unfinishedJobIDs(ownedBy: userID, on: tx)
             try await jobs.cancel(ids: ids, on: tx)
+            try await PeriodicJobStore(client: client, logger: logger).removeAll(ownedBy: userID, on: tx)
             try await users.delete(userID: userID, on: tx)
             try await SessionRepository.announceEnded(userID: userID, sessionID: nil, on: tx, logger: logger)
         }

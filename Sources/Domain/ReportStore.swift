@@ -9,6 +9,8 @@ import Queue
 public struct ReportStore: Sendable {
     /// Reports one user may have queued or generating at once.
     public static let maximumUnfinished = 10
+    /// Report schedules one user may have.
+    public static let maximumSchedules = 10
 
     /// The job that expires reports past retention (the worker deletes their files).
     public static let expiryKind = "reports.expire"
@@ -95,6 +97,18 @@ public struct ReportStore: Sendable {
                 try NewJob(kind: ReportJobArgs.kind, encoding: ReportJobArgs(reportID: id, userID: userID), queue: ReportJobArgs.queue,
                            maxAttempts: 5, owner: userID), on: connection)
             var owningSchedule = scheduleID
+            if let schedule {
+                guard let first = schedule.next(after: Date()), let second = schedule.next(after: first),
+                      second.timeIntervalSince(first) >= 3600 else {
+                    throw DomainError(.invalid, "a report is made at most once an hour: choose a sparser schedule", field: "schedule.cron")
+                }
+                let existing = try await connection.query("""
+                    SELECT count(*) FROM periodic_jobs WHERE owner = \(userID) AND kind = \(ReportScheduleArgs.kind)
+                    """, logger: logger)
+                for try await count in existing.decode(Int64.self) where count >= Self.maximumSchedules {
+                    throw DomainError(.limitReached, "You have \(Self.maximumSchedules) report schedules; delete one first", limit: Self.maximumSchedules)
+                }
+            }
             if let schedule, let period = request.period {
                 let periodic = "report-schedule:\(id)"
                 let args = ReportScheduleArgs(scheduleID: periodic, userID: userID, type: request.type, format: request.format, period: period,
@@ -139,10 +153,14 @@ public struct ReportStore: Sendable {
     /// - Returns: nil when the schedule's report type or user is gone.
     @discardableResult
     public func createScheduled(_ args: ReportScheduleArgs, now: Date = Date()) async throws -> Report? {
+        guard let periodic = try await PeriodicJobStore(client: client, logger: logger).job(id: args.scheduleID), periodic.owner == args.userID
+        else { return nil }
+        // The period as of the run, in the schedule's own time zone (a Tokyo schedule's Monday).
         let at = args.scheduledAt.flatMap { try? Date($0, strategy: .iso8601) } ?? now
-        let rows = try await client.query("SELECT to_char(cost_local_day(\(args.userID), \(at)), 'YYYY-MM-DD')", logger: logger)
-        var today = LocalDate.string(at)
-        for try await day in rows.decode(String.self) { today = day }
+        var calendar = Calendar(identifier: .gregorian)
+        if case .cron(let cron) = periodic.schedule { calendar.timeZone = cron.timeZone } else { calendar.timeZone = .gmt }
+        let parts = calendar.dateComponents([.year, .month, .day], from: at)
+        let today = String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
         let days = try ReportRequest.days(of: args.period, today: today)
         let request = ReportRequest(type: args.type, format: args.format, from: days.from, to: days.to, channelIDs: args.channelIDs,
                                     period: args.period)
@@ -150,8 +168,8 @@ public struct ReportStore: Sendable {
                                 scheduleID: args.scheduleID).0
     }
 
-    /// Removes a report; its job, when unfinished, is cancelled, and a schedule it belongs to
-    /// stops.
+    /// Removes a report; its job, when unfinished, is cancelled, and the schedule it set up (if
+    /// it is the report that was made with one) stops.
     /// - Returns: the file's storage key (to delete), or nil with `found` false when there was no such report.
     public func delete(id: String, userID: String) async throws -> (found: Bool, storageKey: String?) {
         try await client.withTransaction(logger: logger) { connection in
@@ -160,7 +178,10 @@ public struct ReportStore: Sendable {
                 """, logger: logger)
             for try await (key, jobID, schedule) in rows.decode((String?, Int64?, String?).self) {
                 if let jobID { try await JobStore(client: client, logger: logger).cancel(ids: [jobID], on: connection) }
-                if let schedule { try await PeriodicJobStore(client: client, logger: logger).remove(id: schedule, on: connection) }
+                // The report that set the schedule up stops it; its runs' reports are only files.
+                if let schedule, schedule == "report-schedule:\(id)" {
+                    try await PeriodicJobStore(client: client, logger: logger).remove(id: schedule, on: connection)
+                }
                 return (true, key)
             }
             return (false, nil)
@@ -229,18 +250,40 @@ public struct ReportStore: Sendable {
         }
     }
 
-    /// Expires ready reports past their `expires_at`.
-    /// - Returns: the storage keys of their files, to delete.
-    public func expireDue(limit: Int = 500) async throws -> [String] {
+    /// Ready reports past their `expires_at` (up to `limit`), with their files' keys.
+    public func dueForExpiry(limit: Int = 500) async throws -> [(id: String, storageKey: String?)] {
         let rows = try await client.query("""
-            WITH due AS (SELECT id, storage_key FROM reports WHERE status = 'ready' AND expires_at <= now()
-                          ORDER BY expires_at LIMIT \(Int32(clamping: limit)) FOR UPDATE SKIP LOCKED),
-                 expired AS (UPDATE reports r SET status = 'expired', storage_key = NULL FROM due WHERE r.id = due.id RETURNING due.storage_key)
-            SELECT storage_key FROM expired
+            SELECT id, storage_key FROM reports WHERE status = 'ready' AND expires_at <= now() ORDER BY expires_at LIMIT \(Int32(clamping: limit))
             """, logger: logger)
-        var keys: [String] = []
-        for try await key in rows.decode(String?.self) { if let key { keys.append(key) } }
-        return keys
+        var due: [(String, String?)] = []
+        for try await row in rows.decode((String, String?).self) { due.append(row) }
+        return due
+    }
+
+    /// Marks reports expired once their files are deleted.
+    public func markExpired(ids: [String]) async throws {
+        try await client.query("""
+            UPDATE reports SET status = 'expired', storage_key = NULL WHERE id = ANY(\(ids)) AND status = 'ready'
+            """, logger: logger)
+    }
+
+    /// Fails the reports whose job ended without making them (discarded after its worker died,
+    /// cancelled, or pruned), writing `report.failed` for each.
+    /// - Returns: how many.
+    @discardableResult
+    public func failAbandoned() async throws -> Int {
+        let rows = try await client.query("""
+            SELECT r.id, r.user_id FROM reports r
+             WHERE r.status IN ('queued', 'generating') AND r.created_at < now() - interval '1 minute'
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state IN ('available', 'scheduled', 'running', 'retryable'))
+             LIMIT 500
+            """, logger: logger)
+        var abandoned: [(String, String)] = []
+        for try await row in rows.decode((String, String).self) { abandoned.append(row) }
+        for (id, userID) in abandoned {
+            try await fail(id: id, userID: userID, reason: "The report's job ended without making it (its worker stopped); make it again")
+        }
+        return abandoned.count
     }
 
     static let columns = """

@@ -16,6 +16,31 @@ public enum PeriodicSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The last run at or before `now`, starting from the due run `scheduled`, and how many runs
+    /// after `scheduled` that passes over. Intervals are counted by arithmetic; a cron is walked,
+    /// and past 10,000 runs (a long outage of a frequent schedule) it starts again from a day
+    /// before `now`, so the answer is the true latest whatever the gap.
+    func latest(from scheduled: Date, by now: Date) -> (Date, Int) {
+        switch self {
+        case .every(let interval):
+            let step = max(1, Double(interval.components.seconds))
+            let missed = max(0, Int((now.timeIntervalSince(scheduled) / step).rounded(.down)))
+            return (scheduled.addingTimeInterval(Double(missed) * step), missed)
+        case .cron:
+            var latest = scheduled, missed = 0
+            while let following = next(after: latest), following <= now {
+                latest = following
+                missed += 1
+                if missed == 10_000, let restart = next(after: now.addingTimeInterval(-86_400)), restart <= now {
+                    latest = restart
+                    while let later = next(after: latest), later <= now { latest = later }
+                    return (latest, missed)
+                }
+            }
+            return (latest, missed)
+        }
+    }
+
     public var description: String {
         switch self {
         case .cron(let cron): cron.description
@@ -107,6 +132,11 @@ public struct PeriodicJobStore: Sendable {
         return false
     }
 
+    /// Removes every schedule of an owner (an account being deleted).
+    public func removeAll(ownedBy owner: String, on executor: (any PostgresExecutor)? = nil) async throws {
+        try await (executor ?? client).run("DELETE FROM periodic_jobs WHERE owner = \(owner)", logger: logger)
+    }
+
     /// Pauses or resumes a schedule; a resumed schedule's next run is the first after now (the
     /// runs it missed while paused are not made up). False when there is no such schedule.
     @discardableResult
@@ -152,12 +182,7 @@ public struct PeriodicJobStore: Sendable {
             for job in due {
                 guard let scheduled = job.nextRunAt else { continue }
                 // The latest run due by now; the ones before it were missed (no leader then).
-                var latest = scheduled
-                var missed = 0
-                while missed < 100_000, let following = job.schedule.next(after: latest), following <= now {
-                    latest = following
-                    missed += 1
-                }
+                let (latest, missed) = job.schedule.latest(from: scheduled, by: now)
                 var jobID: Int64?
                 if missed == 0 || job.catchUp {
                     let inserted = try await jobs.insert(try Self.run(of: job, at: latest, manual: false), on: connection)
@@ -214,14 +239,20 @@ public struct PeriodicJobStore: Sendable {
               \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger)
         var found: [PeriodicJob] = []
+        var unreadable: [String] = []
         for try await (id, kind, args, queue, priority, attempts, owner, cron, every, zone, catchUp, paused, next, last, jobID)
             in rows.decode((String, String, String, String, Int16, Int32, String?, String?, Int64?, String, Bool, Bool, Date, Date?, Int64?).self) {
             let schedule: PeriodicSchedule
             if let cron {
-                guard let timeZone = TimeZone(identifier: zone) else {
-                    throw QueueError(.invalidConfiguration, "periodic job \(id): unknown time zone \(zone)")
+                // A row this process cannot read (a time zone its tzdata lacks) is left out, and
+                // paused so it is not met again; every other schedule goes on.
+                guard let timeZone = TimeZone(identifier: zone), let parsed = try? CronSchedule(cron, timeZone: timeZone) else {
+                    logger.error("periodic job paused: its schedule cannot be read here", metadata: ["periodic.id": "\(id)", "cron": "\(cron)",
+                                                                                                   "time_zone": "\(zone)"])
+                unreadable.append(id)
+                    continue
                 }
-                schedule = .cron(try CronSchedule(cron, timeZone: timeZone))
+                schedule = .cron(parsed)
             } else {
                 schedule = .every(.seconds(every ?? 86_400))
             }
@@ -232,6 +263,9 @@ public struct PeriodicJobStore: Sendable {
             job.lastRunAt = last
             job.lastJobID = jobID
             found.append(job)
+        }
+        if !unreadable.isEmpty {
+            try await connection.query("UPDATE periodic_jobs SET paused = true WHERE id = ANY(\(unreadable))", logger: logger)
         }
         return found
     }

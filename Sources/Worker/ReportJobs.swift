@@ -41,12 +41,17 @@ public struct ReportJobs: Sendable {
     /// - Returns: how many expired.
     @discardableResult
     public func expire() async throws -> Int {
+        try await store.failAbandoned()
         var expired = 0
         while true {
-            let keys = try await store.expireDue()
-            if !keys.isEmpty { try await storage.delete(keys: keys) }
-            expired += keys.count
-            if keys.count < 500 { return expired }
+            // Files first: a delete that fails leaves the reports ready, to be tried next time.
+            let due = try await store.dueForExpiry()
+            if !due.isEmpty {
+                try await storage.delete(keys: due.compactMap(\.storageKey))
+                try await store.markExpired(ids: due.map(\.id))
+            }
+            expired += due.count
+            if due.count < 500 { return expired }
         }
     }
 
@@ -54,7 +59,7 @@ public struct ReportJobs: Sendable {
         let args = try context.args(ReportJobArgs.self)
         guard let (report, userID) = try await store.start(id: args.reportID) else { return .cancel("the report was deleted") }
         do {
-            try await make(report, userID: userID)
+            try await make(report, userID: userID, attempt: context.job.attempt)
             return .completed
         } catch is CancellationError {
             throw CancellationError()
@@ -70,11 +75,13 @@ public struct ReportJobs: Sendable {
     /// - Returns: the report as it is once ready, nil when it is not the user's or not queued.
     public func makeNow(reportID: String, userID: String) async throws -> Report? {
         guard let (report, owner) = try await store.start(id: reportID), owner == userID else { return nil }
-        try await make(report, userID: userID)
+        try await make(report, userID: userID, attempt: 0)
         return try await store.report(id: reportID, userID: userID)
     }
 
-    func make(_ report: Report, userID: String) async throws {
+    /// - Parameter attempt: each attempt stores under a key of its own, so an attempt that lost
+    ///   its lease and runs on cannot overwrite or delete the file another attempt finished.
+    func make(_ report: Report, userID: String, attempt: Int) async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-report-\(report.id)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
@@ -89,10 +96,10 @@ public struct ReportJobs: Sendable {
         }, row: { values in try writer.write(values) })
         try writer.finish()
         let (size, digest) = try Self.sizeAndDigest(of: file)
-        let key = "reports/\(userID)/\(report.id).\(report.format.rawValue)"
+        let key = "reports/\(userID)/\(report.id)-\(attempt).\(report.format.rawValue)"
         _ = try await storage.put(key: key, file: file, contentType: report.format.contentType)
         if try await !store.finish(id: report.id, userID: userID, storageKey: key, rows: count, size: size, sha256: digest, retention: retention) {
-            // Deleted while it was being made: its file goes too.
+            // Deleted while it was being made, or another attempt finished it: this file goes.
             try await storage.delete(keys: [key])
         }
     }

@@ -10,9 +10,9 @@ protocol ReportWriter {
 }
 
 /// RFC 4180 CSV (CRLF line ends, fields quoted when they must be) through CSV.swift, UTF-8,
-/// with a header row. Text cells a spreadsheet would run as a formula (starting with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return) are neutralised with a leading `'`, as OWASP advises;
-/// numbers are written as numbers.
+/// with a header row. Text cells a spreadsheet would run as a formula (starting, after any
+/// spaces, with `=`, `+`, `-`, `@`, their full-width forms, a tab or a line break) are
+/// neutralised with a leading `'`, as OWASP advises; numbers are written as numbers.
 struct CSVReportWriter: ReportWriter {
     private let file: FileHandle
     private var buffered: [[String]] = []
@@ -23,10 +23,14 @@ struct CSVReportWriter: ReportWriter {
         try write(columns.map { ReportValue.text($0) })
     }
 
+    /// Characters a spreadsheet may take as the start of a formula, also after leading spaces.
+    static let formulaStarts = Set("=+-@\t\r\n＝＋－＠".unicodeScalars)
+
     static func cell(_ value: ReportValue) -> String {
-        guard case .text(let text) = value, let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else {
-            return value.text
-        }
+        guard case .text(let text) = value,
+              let first = text.unicodeScalars.first(where: { $0 != " " && $0 != "\u{3000}" }) ?? text.unicodeScalars.first,
+              formulaStarts.contains(first) || text.unicodeScalars.first.map(formulaStarts.contains) == true
+        else { return value.text }
         return "'" + text
     }
 

@@ -560,4 +560,39 @@ final class Slot<T: Sendable>: Sendable {
             }
         }
     }
+
+    @Test func aReportsProgressReachesItsOwnersSockets() async throws {
+        try await withDatabase { db in
+            try await withLiveInstances(db, count: 1) { instances in
+                let server = instances[0]
+                let token = try await signUp(server.api, db, "progress@example.com")
+                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let store = ReportStore(client: db.client, logger: db.logger)
+                let today = QuotaDay.of(Date())
+                let (queued, _) = try await store.create(userID: userID, request: ReportRequest(type: .summary, format: .csv, from: today, to: today,
+                                                                                               channelIDs: []), idempotencyKey: nil)
+                _ = try await store.start(id: queued.id)
+                let reportID = queued.id
+                @Sendable func advance() async throws {
+                    try await ReportStore(client: db.client, logger: db.logger).progress(id: reportID, userID: userID, percent: 40)
+                }
+                let (seen, _) = try await LiveSocket.connect(server.url("/ws/tab?token=\(token)"), logger: logger) { socket in
+                    let connected = try await socket.waitFor { ($0["data"] as? [String: Any])?["event"] as? String == "connected" }
+                    try await advance()
+                    let heard = try await socket.waitFor { Self.reportProgress($0) == reportID + "@40" }
+                    return connected && heard
+                }
+                #expect(seen)
+                #expect(try await store.report(id: queued.id, userID: userID)?.progress == 40)
+            }
+        }
+    }
+
+    /// `<report_id>@<progress>` of a `report.progress` notification, nil for anything else.
+    static func reportProgress(_ message: [String: Any]) -> String? {
+        guard message["type"] as? String == "system.notification", let data = message["data"] as? [String: Any],
+              data["event"] as? String == "report.progress", let id = data["report_id"] as? String, let progress = data["progress"] as? Int
+        else { return nil }
+        return "\(id)@\(progress)"
+    }
 }

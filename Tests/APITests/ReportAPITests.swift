@@ -111,7 +111,8 @@ import Testing
                 #expect(scheduled.period == "last_7_days" && scheduled.schedule?.timeZone == "Asia/Tokyo")
                 #expect(scheduled.schedule?.nextRunAt == (try CronSchedule("0 9 * * 1", timeZone: try #require(TimeZone(identifier: "Asia/Tokyo")))
                     .next(after: Date())))
-                for (schedule, field) in [(["cron": "61 * * * *"], "schedule.cron"), (["cron": "@daily", "time_zone": "Mars/Olympus"], "schedule.time_zone")] {
+                for (schedule, field) in [(["cron": "61 * * * *"], "schedule.cron"), (["cron": "@daily", "time_zone": "Mars/Olympus"], "schedule.time_zone"),
+                                          (["cron": "*/5 * * * *"], "schedule.cron")] {
                     let refused = try await api.call(.post, "/reports/generate", json: ["type": "summary", "format": "csv", "schedule": schedule], token: token)
                     #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field, "\(refused.body)")
                 }

@@ -94,6 +94,17 @@ import Testing
             #expect(try await store.job(id: "skip")?.nextRunAt == (try Date("2026-12-06T00:00:00Z", strategy: .iso8601)))
             #expect(try await store.remove(id: "skip"))
             #expect(try await store.list().map(\.id) == ["catch-up"])
+            // An owner's schedules go with them.
+            try await store.upsert(PeriodicJob(id: "mine", kind: "noop", owner: "usr_gone", schedule: .every(.seconds(60))))
+            try await store.removeAll(ownedBy: "usr_gone")
+            #expect(try await store.list().map(\.id) == ["catch-up"])
+            // A schedule this process cannot read is paused, and the others go on.
+            try await db.client.query("""
+                INSERT INTO periodic_jobs (id, kind, cron, time_zone, next_run_at) VALUES ('unreadable', 'noop', '0 * * * *', 'Mars/Olympus', now() - interval '1 hour')
+                """, logger: db.logger)
+            clock.advance(600)
+            #expect(try await enqueuer.runOnce() == 1)
+            #expect(try await db.scalar("SELECT count(*) FROM periodic_jobs WHERE id = 'unreadable' AND paused") == 1)
             // Bad schedules are refused before they are stored.
             await #expect(throws: QueueError.self) {
                 try await store.upsert(PeriodicJob(id: "never", kind: "noop", schedule: .cron(try CronSchedule("0 0 31 2 *"))))

@@ -150,6 +150,15 @@ import Worker
             let storage = try fleet.storage
             await #expect(throws: (any Error).self) { try await storage.fetch(key: key, to: gone) }
             #expect(try await jobs.expire() == 0)
+            // A report whose job ended without making it (its worker died on the last attempt) is failed, and the user told.
+            let (orphan, _) = try await store.create(userID: user, request: request, idempotencyKey: nil)
+            try await db.client.query("""
+                UPDATE jobs SET state = 'discarded', finished_at = now() WHERE kind = 'report.generate' AND state = 'available'
+                """, logger: db.logger)
+            try await db.client.query("UPDATE reports SET created_at = now() - interval '2 minutes' WHERE id = \(orphan.id)", logger: db.logger)
+            _ = try await jobs.expire()
+            #expect(try await store.report(id: orphan.id, userID: user)?.status == .failed)
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'report.failed' AND user_id = \(user)") == 1)
         }
     }
 
@@ -204,6 +213,41 @@ import Worker
             #expect(try await store.delete(id: origin.id, userID: user).found)
             #expect(try await PeriodicJobStore(client: db.client, logger: db.logger).job(id: schedule.id) == nil)
             #expect(try await store.report(id: run.id, userID: user)?.schedule?.nextRunAt == nil)
+        }
+    }
+
+    /// Rows written while a report is being made do not reach it: it reads one snapshot.
+    @Test func aReportReadsOneSnapshotWhileTheLedgerChanges() async throws {
+        try await withDatabase { db in
+            let user = try await db.createUser()
+            let history = try await db.createReportHistory(userID: user)
+            let store = ReportStore(client: db.client, logger: db.logger)
+            let today = QuotaDay.of(Date())
+            let from = QuotaDay.of(Date(), daysBefore: 29)
+            let (queued, _) = try await store.create(userID: user, request: ReportRequest(type: .cost, format: .csv, from: from, to: today,
+                                                                                         channelIDs: []), idempotencyKey: nil)
+            let report = try #require(try await store.start(id: queued.id)?.0)
+            var rows: [[ReportValue]] = []
+            let other = db.makeClient()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await other.run() }
+                let count = try await ReportRows(client: db.client, logger: db.logger).stream(report, userID: user, progress: { _ in }) { row in
+                    if rows.isEmpty {
+                        // Another transaction spends more and commits while the report is read.
+                        try await other.query("""
+                            INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
+                            VALUES (990001, 1, \(history.videos[0]), \(user), 'script', 'openai', 'gpt-4o', 1, 'call', 9, 9000000, 'actual')
+                            """, logger: db.logger)
+                    }
+                    rows.append(row)
+                }
+                #expect(count == Int64(history.ledgerRows) && rows.count == history.ledgerRows)
+                group.cancelAll()
+            }
+            let amount = ReportType.cost.columns.firstIndex(of: "amount") ?? 0
+            let micros = rows.map { row -> Int64 in if case .money(let value) = row[amount] { value } else { -1 } }.reduce(0, +)
+            #expect(micros == history.spend, "the row committed meanwhile is not in the report")
+            #expect(try await db.scalar("SELECT count(*) FROM cost_ledger WHERE user_id = \(user)") == history.ledgerRows + 1)
         }
     }
 }
