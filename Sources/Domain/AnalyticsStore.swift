@@ -57,15 +57,18 @@ public struct AnalyticsStore: Sendable {
 
     /// What the account's Analytics sync needs: whether Google granted the scopes, and the
     /// first day to fetch (the last stored day less 3, which YouTube may still revise; the last
-    /// 3 days the first time: the 90 days before are the backfill's).
-    public func plan(accountID: String, channelID: String, today: String) async throws -> (granted: Bool, revenue: Bool, from: String)? {
+    /// 3 days the first time: the 90 days before are the backfill's), and whether the channel's
+    /// backfill is done.
+    public func plan(accountID: String, channelID: String, today: String) async throws
+        -> (granted: Bool, revenue: Bool, from: String, backfilled: Bool)? {
         let rows = try await client.query("""
             SELECT a.analytics_granted, a.revenue_granted,
                    to_char(coalesce((SELECT max(day) - 3 FROM channel_analytics_daily WHERE channel_id = \(channelID)), \(today)::date - 3),
-                           'YYYY-MM-DD')
+                           'YYYY-MM-DD'),
+                   EXISTS (SELECT 1 FROM analytics_backfills b WHERE b.channel_id = \(channelID) AND b.status = 'completed')
               FROM youtube_accounts a WHERE a.id = \(accountID)
             """, logger: logger)
-        for try await row in rows.decode((Bool, Bool, String).self) { return row }
+        for try await row in rows.decode((Bool, Bool, String, Bool).self) { return row }
         return nil
     }
 

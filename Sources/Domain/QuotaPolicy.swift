@@ -79,10 +79,7 @@ public enum QuotaDay {
     }()
 
     /// The Pacific date containing `date`, as `yyyy-MM-dd` (a SQL `date`).
-    public static func of(_ date: Date) -> String {
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-    }
+    public static func of(_ date: Date) -> String { LocalDate.string(date, in: calendar.timeZone) }
 
     /// The Pacific day `days` days before (negative: after) the one containing `date`, counted
     /// in calendar days (a DST day has 23 or 25 hours).
@@ -94,13 +91,7 @@ public enum QuotaDay {
     public static func of(_ date: Date, daysAfter days: Int) -> String { of(date, daysBefore: -days) }
 
     /// The instant a Pacific day (`yyyy-MM-dd`) begins; nil for anything else.
-    public static func date(_ day: String) -> Date? {
-        let parts = day.split(separator: "-").compactMap { Int($0) }
-        guard day.utf8.count == 10, parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]),
-              let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), of(date) == day
-        else { return nil }
-        return date
-    }
+    public static func date(_ day: String) -> Date? { LocalDate.date(day, in: calendar.timeZone) }
 
     /// The instant the Pacific day after `date`'s begins.
     public static func nextReset(after date: Date) -> Date {

@@ -77,10 +77,9 @@ public struct ReportRequest: Sendable, Equatable {
     /// The days of a named period, given the user's today (`yyyy-MM-dd`).
     /// - Throws: `invalid` for an unknown period.
     public static func days(of period: String, today: String) throws -> (from: String, to: String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
+        let calendar = LocalDate.calendar(.gmt)
         guard let date = LocalDate.date(today) else { throw DomainError(.invalid, "today is not a date", field: "period") }
-        func day(_ value: Date?) -> String { value.map(LocalDate.string) ?? today }
+        func day(_ value: Date?) -> String { value.map { LocalDate.string($0) } ?? today }
         switch period {
         case "last_7_days": return (day(calendar.date(byAdding: .day, value: -6, to: date)), today)
         case "last_30_days": return (day(calendar.date(byAdding: .day, value: -29, to: date)), today)
@@ -187,23 +186,4 @@ public struct ReportJobArgs: Codable, Sendable, Equatable {
     public static let kind = "report.generate"
     /// Reports have their own queue, so operators can pause or limit them apart from videos.
     public static let queue = "reports"
-}
-
-/// Calendar days as `yyyy-MM-dd`, without a time zone (midnight UTC stands for the day).
-public enum LocalDate {
-    public static func date(_ text: String) -> Date? {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard text.utf8.count == 10, parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])), string(date) == text else { return nil }
-        return date
-    }
-
-    public static func string(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-    }
 }

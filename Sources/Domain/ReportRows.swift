@@ -185,9 +185,10 @@ public struct ReportRows: Sendable {
             return [try text(0), try text(1), try text(2), try integer(3), try integer(4), try integer(5), try integer(6), try integer(7),
                     try integer(8), try integer(9), try integer(10), try money(11)]
         case .summary:
+            // Each figure fills one of three columns: a count, an amount or a ratio.
             let metric = try cells[0].decode(String.self)
-            if case .integer = try integer(1) { return [.text(metric), try integer(1)] }
-            if case .money = try money(2) { return [.text(metric), try money(2)] }
+            if let count = try cells[1].decode(Int64?.self) { return [.text(metric), .integer(count)] }
+            if let micros = try cells[2].decode(Int64?.self) { return [.text(metric), .money(micros)] }
             return [.text(metric), (try cells[3].decode(Double?.self)).map(ReportValue.number) ?? .empty]
         }
     }

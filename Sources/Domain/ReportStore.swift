@@ -157,10 +157,8 @@ public struct ReportStore: Sendable {
         else { return nil }
         // The period as of the run, in the schedule's own time zone (a Tokyo schedule's Monday).
         let at = args.scheduledAt.flatMap { try? Date($0, strategy: .iso8601) } ?? now
-        var calendar = Calendar(identifier: .gregorian)
-        if case .cron(let cron) = periodic.schedule { calendar.timeZone = cron.timeZone } else { calendar.timeZone = .gmt }
-        let parts = calendar.dateComponents([.year, .month, .day], from: at)
-        let today = String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        let zone = if case .cron(let cron) = periodic.schedule { cron.timeZone } else { TimeZone.gmt }
+        let today = LocalDate.string(at, in: zone)
         let days = try ReportRequest.days(of: args.period, today: today)
         let request = ReportRequest(type: args.type, format: args.format, from: days.from, to: days.to, channelIDs: args.channelIDs,
                                     period: args.period)

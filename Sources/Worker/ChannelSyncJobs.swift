@@ -79,7 +79,7 @@ public struct ChannelSyncJobs: Sendable {
         let yesterday = QuotaDay.of(now(), daysBefore: 1)
         guard let plan = try await analytics.plan(accountID: target.accountID, channelID: target.channelID, today: today), plan.granted
         else { return }
-        try await backfills.start(channelID: target.channelID, userID: userID, now: now())
+        if !plan.backfilled { try await backfills.start(channelID: target.channelID, userID: userID, now: now()) }
         guard plan.from <= yesterday else { return }
         switch try await fetchAnalytics(target, from: plan.from, to: yesterday, revenue: plan.revenue) {
         case .fetched(let channel, let videos): try await analytics.record(channelID: target.channelID, channel: channel, videos: videos)

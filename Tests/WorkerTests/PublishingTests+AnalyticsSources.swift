@@ -147,7 +147,7 @@ extension PublishingTests {
             for chart in charts {
                 for video in chart {
                     let words = video.title.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init) + video.tags.map { $0.lowercased() }
-                    for word in Set(words) where word.count >= 3 && Int(word) == nil && !TrendStore.stopwordsForTests.contains(word) {
+                    for word in Set(words) where word.count >= 3 && Int(word) == nil && !TrendStore.stopwords.contains(word) {
                         appearances[word, default: 0] += 1
                     }
                 }
