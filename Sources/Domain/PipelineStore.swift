@@ -48,6 +48,9 @@ public struct StageOutcome: Sendable {
         self.charge = charge
         self.artifacts = artifacts
     }
+
+    /// The claim the attempt ran under, which its completion names.
+    public var lease: JobLease { JobLease(jobID: jobID, attempt: attempt, workerID: workerID) }
 }
 
 /// The outcome of a review.
@@ -81,23 +84,44 @@ public struct PipelineStore: Sendable {
     }
 
     /// Records that an attempt of a stage started and publishes the video's progress.
-    public func markStarted(_ args: StageJobArgs, jobID: Int64, attempt: Int, choice: ProviderChoice) async throws {
-        try await client.query("""
+    ///
+    /// Only the attempt that holds the job's lease may mark its stage, and never once the
+    /// stage's generation is completed or cancelled: a stale attempt (its lease ran out while
+    /// it was busy, and a newer attempt finished the stage) must not turn it back to running.
+    /// - Returns: false when `lease` no longer holds the job or the stage is over; the caller
+    ///   must not call its provider.
+    public func markStarted(_ args: StageJobArgs, lease: JobLease, choice: ProviderChoice) async throws -> Bool {
+        try await client.withRetryingTransaction(logger: logger) { connection in
+            // Lock order everywhere: the video row, then its stages and jobs (a cancellation
+            // takes them so too; the other way round the two deadlock).
+            _ = try await lockVideo(args.videoID, on: connection)
+            return try await markStarted(args, lease: lease, choice: choice, on: connection)
+        }
+    }
+
+    private func markStarted(_ args: StageJobArgs, lease: JobLease, choice: ProviderChoice, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("""
             WITH s AS (
-                UPDATE video_stages SET status = 'running', job_id = \(jobID), attempt = \(Int32(attempt)), provider = \(choice.provider),
-                       model = \(choice.model), started_at = now(), finished_at = NULL, error = NULL
+                UPDATE video_stages SET status = 'running', job_id = \(lease.jobID), attempt = \(Int32(lease.attempt)),
+                       provider = \(choice.provider), model = \(choice.model), started_at = now(), finished_at = NULL, error = NULL
                  WHERE video_id = \(args.videoID) AND stage = \(args.stage.rawValue) AND generation = \(Int32(args.generation))
+                   AND status NOT IN ('completed', 'cancelled')
+                   AND EXISTS (SELECT 1 FROM jobs WHERE id = \(lease.jobID) AND attempt = \(Int32(lease.attempt))
+                                                    AND worker_id = \(lease.workerID) AND state = 'running')
                 RETURNING video_id
             ), v AS (
                 UPDATE videos SET stage = \(args.stage.rawValue), updated_at = now()
                  WHERE id IN (SELECT video_id FROM s) AND status = 'processing'
                 RETURNING id, user_id, channel_id, status, progress, spent, reserved
             )
-            SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object(
+            SELECT (SELECT count(*) FROM s),
+                   (SELECT count(pg_notify(\(DomainEvents.liveChannel), json_build_object(
                        'type', 'video.progress', 'video_id', id, 'user_id', user_id, 'channel_id', channel_id, 'status', status,
-                       'stage', \(args.stage.rawValue)::text, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text)
-              FROM v
+                       'stage', \(args.stage.rawValue)::text, 'progress', progress, 'spent', spent / 1e6, 'reserved', reserved / 1e6)::text))
+                      FROM v)
             """, logger: logger)
+        for try await (marked, _) in rows.decode((Int64, Int64).self) { return marked > 0 }
+        return false
     }
 
     /// Records a completed stage: the ledger row, the artifacts, the stage's state and the
@@ -111,7 +135,7 @@ public struct PipelineStore: Sendable {
         try await client.withRetryingTransaction(logger: logger) { connection in
             // Lock order everywhere: the video row, then its jobs (cancellation takes them so too).
             let video = try await lockVideo(args.videoID, on: connection)
-            guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
+            guard try await jobs.complete(outcome.lease, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
             let settlement = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID,
@@ -160,10 +184,10 @@ public struct PipelineStore: Sendable {
     /// - Throws: `StageLostError` when the job is no longer this worker's.
     public func finishReview(_ outcome: StageOutcome, score: Int, partsJSON: String, verdict: ReviewVerdict) async throws {
         let args = outcome.args
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withRetryingTransaction(logger: logger) { connection in
             // Lock order everywhere: the video row, then its jobs (cancellation takes them so too).
             let video = try await lockVideo(args.videoID, on: connection)
-            guard try await jobs.complete(id: outcome.jobID, workerID: outcome.workerID, on: connection) else {
+            guard try await jobs.complete(outcome.lease, on: connection) else {
                 throw StageLostError(jobID: outcome.jobID)
             }
             let settlement = try await ledger.settle(jobID: outcome.jobID, attempt: outcome.attempt, videoID: args.videoID,
@@ -242,15 +266,15 @@ public struct PipelineStore: Sendable {
     /// - Parameter completing: this worker's job to complete in the same transaction, if any.
     /// - Throws: `StageLostError` when `completing` is no longer this worker's.
     public func failVideo(_ videoID: String, userID: String, code: String, message: String,
-                          completing job: (id: Int64, workerID: String)? = nil) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+                          completing job: JobLease? = nil) async throws {
+        try await client.withRetryingTransaction(logger: logger) { connection in
             let video = try await lockVideo(videoID, on: connection)
-            if let job, !(try await jobs.complete(id: job.id, workerID: job.workerID, on: connection)) {
-                throw StageLostError(jobID: job.id)
+            if let job, !(try await jobs.complete(job, on: connection)) {
+                throw StageLostError(jobID: job.jobID)
             }
             guard let video, video.status == .processing else { return }
             try await finishVideo(videoID, status: .failed, errorCode: code, message: message, on: connection,
-                                  sparing: job?.id)
+                                  sparing: job?.jobID)
             if code == "cost_limit_exceeded" {
                 let data = DomainEvents.json(["video_id": videoID, "message": message])
                 try await DomainEvents.record(type: "cost.limit_reached", userID: userID, data: data, on: connection, logger: logger)

@@ -171,11 +171,11 @@ public struct PublicationStore: Sendable {
     /// Ends a publication: the video is `published` with its YouTube id, `video.published`
     /// goes to the outbox, and the job completes, all in one transaction.
     /// - Throws: `StageLostError` when the job is no longer this worker's.
-    public func finish(videoID: String, jobID: Int64, workerID: String) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+    public func finish(videoID: String, lease: JobLease) async throws {
+        try await client.withRetryingTransaction(logger: logger) { connection in
             let locked = try await connection.query("SELECT 1 FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
             for try await _ in locked {}
-            guard try await jobs.complete(id: jobID, workerID: workerID, on: connection) else { throw StageLostError(jobID: jobID) }
+            guard try await jobs.complete(lease, on: connection) else { throw StageLostError(jobID: lease.jobID) }
             let rows = try await connection.query("""
                 WITH p AS (
                     UPDATE publications SET status = 'published', published_at = now(), updated_at = now()
@@ -223,11 +223,11 @@ public struct PublicationStore: Sendable {
 
     /// Gives up: the video stays completed with the reason.
     /// - Parameter job: this worker's job to complete in the same transaction, if any.
-    public func fail(videoID: String, message: String, completing job: (id: Int64, workerID: String)? = nil) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+    public func fail(videoID: String, message: String, completing job: JobLease? = nil) async throws {
+        try await client.withRetryingTransaction(logger: logger) { connection in
             let locked = try await connection.query("SELECT 1 FROM videos WHERE id = \(videoID) FOR UPDATE", logger: logger)
             for try await _ in locked {}
-            if let job, !(try await jobs.complete(id: job.id, workerID: job.workerID, on: connection)) { throw StageLostError(jobID: job.id) }
+            if let job, !(try await jobs.complete(job, on: connection)) { throw StageLostError(jobID: job.jobID) }
             try await connection.query("""
                 UPDATE publications SET status = 'failed', error = \(message), updated_at = now() WHERE video_id = \(videoID)
                 """, logger: logger)

@@ -1,24 +1,22 @@
 import Logging
 import Synchronization
 
-/// Batches job completions: handlers hand in ids, one loop writes them many per statement.
+/// Batches job completions: handlers hand in leases, one loop writes them many per statement.
 ///
 /// There is no timer: while one statement is in flight the next batch gathers, the way a
 /// database groups commits, so a busy worker writes big batches and an idle one writes at
-/// once. Ids stay pending (and their leases extended) until a statement succeeds.
+/// once. Leases stay pending (and extended) until a statement succeeds.
 final class Completer: Sendable {
     private let store: JobStore
-    private let workerID: String
     private let batchSize: Int
     private let logger: Logger
-    private let onCompleted: @Sendable ([Int64]) -> Void
-    private let pending = Mutex<[Int64]>([])
+    private let onCompleted: @Sendable ([JobLease]) -> Void
+    private let pendingLeases = Mutex<[JobLease]>([])
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
-    init(store: JobStore, workerID: String, batchSize: Int, logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void) {
+    init(store: JobStore, batchSize: Int, logger: Logger, onCompleted: @escaping @Sendable ([JobLease]) -> Void) {
         self.store = store
-        self.workerID = workerID
         self.batchSize = max(1, batchSize)
         self.logger = logger
         self.onCompleted = onCompleted
@@ -26,13 +24,13 @@ final class Completer: Sendable {
     }
 
     /// Queues a job for completion.
-    func complete(_ id: Int64) {
-        pending.withLock { $0.append(id) }
+    func complete(_ lease: JobLease) {
+        pendingLeases.withLock { $0.append(lease) }
         wake.yield()
     }
 
-    /// Ids handed in but not yet written.
-    var pendingIDs: [Int64] { pending.withLock { $0 } }
+    /// Leases handed in but not yet written.
+    var pending: [JobLease] { pendingLeases.withLock { $0 } }
 
     /// Writes completions until `finish()` is called, then writes what is left.
     func run() async {
@@ -46,11 +44,11 @@ final class Completer: Sendable {
     private func flush() async {
         var failures = 0
         while true {
-            let batch = pending.withLock { Array($0.prefix(batchSize)) }
+            let batch = pendingLeases.withLock { Array($0.prefix(batchSize)) }
             guard !batch.isEmpty else { return }
             do {
-                let done = try await store.complete(ids: batch, workerID: workerID)
-                pending.withLock { $0.removeFirst(batch.count) }
+                let done = try await store.complete(batch)
+                pendingLeases.withLock { $0.removeFirst(batch.count) }
                 if done.count < batch.count {
                     logger.warning("jobs were taken from this worker before they completed",
                                    metadata: ["count": "\(batch.count - done.count)"])

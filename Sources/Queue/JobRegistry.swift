@@ -10,7 +10,7 @@ public enum JobResult: Sendable, Equatable {
     /// Stop for good with this reason; the job becomes `cancelled`.
     case cancel(String)
     /// The handler already completed the job in its own transaction
-    /// (`JobStore.complete(id:workerID:on:)`), so the worker writes nothing.
+    /// (`JobStore.complete(_:on:)` with `JobContext.lease`), so the worker writes nothing.
     case completedByHandler
 }
 
@@ -20,6 +20,9 @@ public struct JobContext: Sendable {
     public let workerID: String
     public let store: JobStore
     let workerLogger: Logger
+
+    /// The claim this attempt runs under: what a handler's own completion must name.
+    public var lease: JobLease { job.lease(workerID: workerID) }
 
     /// The worker's logger with the job's id and kind as metadata (built on first use: most
     /// jobs never log).

@@ -149,33 +149,37 @@ public struct JobStore: Sendable {
         """
     }
 
-    /// Marks running jobs completed, many per statement. Only jobs still running under
-    /// `workerID` change, so a job rescued from this worker is never completed twice.
-    /// - Returns: the ids that were completed.
-    public func complete(ids: [Int64], workerID: String) async throws -> [Int64] {
-        guard !ids.isEmpty else { return [] }
+    /// Marks running jobs completed, many per statement. Only jobs still running under their
+    /// lease change, so a job rescued from its worker is never completed twice, not even by the
+    /// same worker's stale attempt after it claimed the job again.
+    /// - Returns: the leases that were completed.
+    public func complete(_ leases: [JobLease]) async throws -> [JobLease] {
+        guard !leases.isEmpty else { return [] }
         let rows = try await client.query("""
             WITH done AS (
-                UPDATE jobs SET state = 'completed', finished_at = now(), lease_until = NULL
-                 WHERE id = ANY(\(ids)) AND state = 'running' AND worker_id = \(workerID)
-                RETURNING id, queue
+                UPDATE jobs j SET state = 'completed', finished_at = now(), lease_until = NULL
+                  FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker)
+                 WHERE j.id = l.id AND j.attempt = l.attempt AND j.worker_id = l.worker AND j.state = 'running'
+                RETURNING j.id, j.attempt, j.worker_id, j.queue
             )
-            SELECT id FROM done, \(unescaped: Self.wakeLimitedQueues(of: "done")) freed
+            SELECT id, attempt, worker_id FROM done, \(unescaped: Self.wakeLimitedQueues(of: "done")) freed
             """, logger: logger)
-        var done: [Int64] = []
-        done.reserveCapacity(ids.count)
-        for try await id in rows.decode(Int64.self) { done.append(id) }
+        var done: [JobLease] = []
+        done.reserveCapacity(leases.count)
+        for try await (id, attempt, worker) in rows.decode((Int64, Int32, String).self) {
+            done.append(JobLease(jobID: id, attempt: Int(attempt), workerID: worker))
+        }
         return done
     }
 
     /// Completes one running job inside the caller's transaction, so a handler's own writes
     /// and the completion commit together.
-    /// - Returns: false when the job is no longer running under `workerID`.
-    public func complete(id: Int64, workerID: String, on executor: any PostgresExecutor) async throws -> Bool {
+    /// - Returns: false when the job is no longer running under `lease`.
+    public func complete(_ lease: JobLease, on executor: any PostgresExecutor) async throws -> Bool {
         let rows = try await executor.run("""
             WITH done AS (
                 UPDATE jobs SET state = 'completed', finished_at = now(), lease_until = NULL
-                 WHERE id = \(id) AND state = 'running' AND worker_id = \(workerID)
+                 WHERE id = \(lease.jobID) AND attempt = \(Int32(lease.attempt)) AND worker_id = \(lease.workerID) AND state = 'running'
                 RETURNING id, queue
             )
             SELECT id FROM done, \(unescaped: Self.wakeLimitedQueues(of: "done")) freed
@@ -186,8 +190,8 @@ public struct JobStore: Sendable {
 
     /// Writes the outcome of an attempt that did not simply succeed: a retry, a discard, a
     /// snooze, a cancellation or a release at shutdown. Guarded like `complete`.
-    /// - Returns: false when the job is no longer running under `workerID`.
-    public func finish(id: Int64, workerID: String, transition: JobTransition) async throws -> Bool {
+    /// - Returns: false when the job is no longer running under `lease`.
+    public func finish(_ lease: JobLease, transition: JobTransition) async throws -> Bool {
         let state = transition.state.rawValue
         let errorJSON = transition.error.map { "[\($0.json)]" } ?? "[]"
         let runAt = transition.runAt?.timeIntervalSince1970 ?? 0
@@ -202,7 +206,7 @@ public struct JobStore: Sendable {
                        lease_until = NULL,
                        worker_id = CASE WHEN \(state) IN ('available', 'scheduled', 'retryable') THEN NULL ELSE worker_id END,
                        finished_at = CASE WHEN \(state) IN ('completed', 'cancelled', 'discarded') THEN now() END
-                 WHERE id = \(id) AND state = 'running' AND worker_id = \(workerID)
+                 WHERE id = \(lease.jobID) AND attempt = \(Int32(lease.attempt)) AND worker_id = \(lease.workerID) AND state = 'running'
                 RETURNING queue, state
             )
             SELECT count(*), (SELECT count(pg_notify(\(NotificationChannel.jobs), queue)) FROM updated WHERE state = 'available'),
@@ -213,18 +217,21 @@ public struct JobStore: Sendable {
         return false
     }
 
-    /// Extends the lease of this worker's running jobs.
-    /// - Returns: for each job still held, whether an operator asked to cancel it. Jobs
-    ///   missing from the answer were taken from this worker (rescued or finished elsewhere).
-    public func extendLeases(ids: [Int64], workerID: String, lease: Duration) async throws -> [Int64: Bool] {
-        guard !ids.isEmpty else { return [:] }
+    /// Extends the leases of this worker's running jobs.
+    /// - Returns: for each lease still held, whether an operator asked to cancel its job.
+    ///   Leases missing from the answer were taken from this worker (rescued or finished elsewhere).
+    public func extendLeases(_ leases: [JobLease], by lease: Duration) async throws -> [JobLease: Bool] {
+        guard !leases.isEmpty else { return [:] }
         let rows = try await client.query("""
-            UPDATE jobs SET lease_until = now() + make_interval(secs => \(lease.seconds))
-             WHERE id = ANY(\(ids)) AND state = 'running' AND worker_id = \(workerID)
-            RETURNING id, cancel_requested_at IS NOT NULL
+            UPDATE jobs j SET lease_until = now() + make_interval(secs => \(lease.seconds))
+              FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker)
+             WHERE j.id = l.id AND j.attempt = l.attempt AND j.worker_id = l.worker AND j.state = 'running'
+            RETURNING j.id, j.attempt, j.worker_id, j.cancel_requested_at IS NOT NULL
             """, logger: logger)
-        var held: [Int64: Bool] = [:]
-        for try await (id, cancel) in rows.decode((Int64, Bool).self) { held[id] = cancel }
+        var held: [JobLease: Bool] = [:]
+        for try await (id, attempt, worker, cancel) in rows.decode((Int64, Int32, String, Bool).self) {
+            held[JobLease(jobID: id, attempt: Int(attempt), workerID: worker)] = cancel
+        }
         return held
     }
 }

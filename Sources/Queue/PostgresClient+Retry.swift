@@ -20,6 +20,9 @@ extension PostgresClient {
     /// short jittered pause) when Postgres aborts it as a deadlock victim or for a
     /// serialisation failure, so a caller never sees those for a set-based update that raced
     /// the workers. `body` must do nothing outside the database that it cannot repeat.
+    ///
+    /// An error thrown by `body` reaches the caller as itself, not wrapped in PostgresNIO's
+    /// `PostgresTransactionError`, so `catch let error as StageLostError` and the like match.
     public func withRetryingTransaction<Result>(
         logger: Logger, attempts: Int = 5, isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
@@ -29,11 +32,21 @@ extension PostgresClient {
             do {
                 return try await withTransaction(logger: logger, isolation: isolation, body)
             } catch {
-                guard attempt < attempts, Self.isRetryable(error) else { throw error }
+                guard attempt < attempts, Self.isRetryable(error) else { throw Self.bodyError(of: error, logger: logger) }
                 logger.info("transaction retried after a deadlock or serialisation failure", metadata: ["attempt": "\(attempt)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...50) * attempt))
                 attempt += 1
             }
         }
+    }
+
+    /// The error `body` threw, when the transaction failed because of it; a failed rollback
+    /// is logged (the pool discards that connection) and the body's error still wins.
+    static func bodyError(of error: any Error, logger: Logger) -> any Error {
+        guard let error = error as? PostgresTransactionError, let thrown = error.closureError else { return error }
+        if let rollback = error.rollbackError {
+            logger.warning("rolling back a failed transaction failed too", metadata: ["error": "\(String(reflecting: rollback))"])
+        }
+        return thrown
     }
 }

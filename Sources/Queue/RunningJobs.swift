@@ -14,8 +14,10 @@ enum StopReason: Sendable, Equatable {
 
 /// The jobs this worker process is running, with a way to stop each one.
 ///
-/// Stopping delivers a reason on the job's own stream; the job's runner cancels the handler's
-/// task when it sees it. The first reason wins.
+/// Entries are keyed by lease, not job id: an attempt whose lease was lost may still be
+/// winding down when this worker claims the same job again, and the two must not share an
+/// entry. Stopping delivers a reason on the attempt's own stream; its runner cancels the
+/// handler's task when it sees it. The first reason wins.
 final class RunningJobs: Sendable {
     private struct Entry {
         var queue: String
@@ -24,7 +26,7 @@ final class RunningJobs: Sendable {
     }
 
     private struct State {
-        var entries: [Int64: Entry] = [:]
+        var entries: [JobLease: Entry] = [:]
         /// Cancel requests for jobs not (yet) registered: a request can overtake the claim's
         /// result on its way to this process. Bounded; oldest forgotten first.
         var early: [Int64: StopReason] = [:]
@@ -39,11 +41,11 @@ final class RunningJobs: Sendable {
 
     /// Registers a job and returns the stream its runner watches; a stop requested before
     /// the job got here is delivered at once.
-    func add(_ id: Int64, queue: String) -> AsyncStream<StopReason> {
+    func add(_ lease: JobLease, queue: String) -> AsyncStream<StopReason> {
         let (stream, continuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingOldest(1))
         let early = state.withLock { state in
-            let early = state.early.removeValue(forKey: id)
-            state.entries[id] = Entry(queue: queue, stop: continuation, stopped: early)
+            let early = state.early.removeValue(forKey: lease.jobID)
+            state.entries[lease] = Entry(queue: queue, stop: continuation, stopped: early)
             return early
         }
         if let early { continuation.yield(early) }
@@ -52,9 +54,9 @@ final class RunningJobs: Sendable {
 
     /// Forgets a job and returns the reason it was stopped for, if any.
     @discardableResult
-    func remove(_ id: Int64) -> StopReason? {
+    func remove(_ lease: JobLease) -> StopReason? {
         let (entry, drained) = state.withLock { state -> (Entry?, [CheckedContinuation<Void, Never>]) in
-            guard let entry = state.entries.removeValue(forKey: id) else { return (nil, []) }
+            guard let entry = state.entries.removeValue(forKey: lease) else { return (nil, []) }
             guard !state.entries.values.contains(where: { $0.queue == entry.queue }) else { return (entry, []) }
             let waiting = state.drainWaiters.filter { $0.value.queue == entry.queue }
             for token in waiting.keys { state.drainWaiters.removeValue(forKey: token) }
@@ -86,35 +88,42 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// Asks a running job to stop; ignored when it is already stopping. A cancel request for
-    /// a job not here is remembered in case its claim is still on the way.
-    func stop(_ id: Int64, reason: StopReason) {
+    /// Asks a running attempt to stop; ignored when it is already stopping or gone.
+    func stop(_ lease: JobLease, reason: StopReason) {
         let continuation: AsyncStream<StopReason>.Continuation? = state.withLock { state in
-            guard var entry = state.entries[id] else {
-                if reason == .cancelRequested && state.early[id] == nil {
-                    state.early[id] = reason
-                    state.earlyOrder.append(id)
-                    if state.earlyOrder.count > Self.earlyLimit {
-                        state.early.removeValue(forKey: state.earlyOrder.removeFirst())
-                    }
-                }
-                return nil
-            }
-            guard entry.stopped == nil else { return nil }
+            guard var entry = state.entries[lease], entry.stopped == nil else { return nil }
             entry.stopped = reason
-            state.entries[id] = entry
+            state.entries[lease] = entry
             return entry.stop
         }
         continuation?.yield(reason)
     }
 
-    /// Stops every running job of a queue for the same reason.
-    func stopAll(in queue: String, reason: StopReason) {
-        let ids = state.withLock { $0.entries.filter { $0.value.queue == queue }.map(\.key) }
-        for id in ids { stop(id, reason: reason) }
+    /// Asks every running attempt of a job to stop (an operator's cancel names the job, not
+    /// the attempt). A cancel request for a job not here is remembered in case its claim is
+    /// still on the way.
+    func stop(jobID: Int64, reason: StopReason) {
+        let leases = state.withLock { state -> [JobLease] in
+            let leases = state.entries.keys.filter { $0.jobID == jobID }
+            if leases.isEmpty, reason == .cancelRequested, state.early[jobID] == nil {
+                state.early[jobID] = reason
+                state.earlyOrder.append(jobID)
+                if state.earlyOrder.count > Self.earlyLimit {
+                    state.early.removeValue(forKey: state.earlyOrder.removeFirst())
+                }
+            }
+            return leases
+        }
+        for lease in leases { stop(lease, reason: reason) }
     }
 
-    var ids: [Int64] { state.withLock { Array($0.entries.keys) } }
+    /// Stops every running job of a queue for the same reason.
+    func stopAll(in queue: String, reason: StopReason) {
+        let leases = state.withLock { $0.entries.filter { $0.value.queue == queue }.map(\.key) }
+        for lease in leases { stop(lease, reason: reason) }
+    }
+
+    var leases: [JobLease] { state.withLock { Array($0.entries.keys) } }
 
     var count: Int { state.withLock { $0.entries.count } }
 

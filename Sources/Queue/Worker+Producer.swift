@@ -38,7 +38,7 @@ extension Worker {
                             if again { queues.insert(queue) } else { queues.remove(queue) }
                         }
                         for job in claimed {
-                            let stop = running.add(job.id, queue: queue)
+                            let stop = running.add(job.lease(workerID: configuration.id), queue: queue)
                             jobs.addTask {
                                 await self.execute(job, stop: stop)
                                 if self.backlog.withLock({ $0.contains(queue) }) { self.kick(queue) }
@@ -87,8 +87,9 @@ extension Worker {
     /// Runs one claimed job's handler, racing it against stop requests and its timeout, and
     /// records the outcome.
     func execute(_ job: Job, stop: AsyncStream<StopReason>) async {
+        let lease = job.lease(workerID: configuration.id)
         guard let entry = registry.entry(for: job.kind) else {
-            running.remove(job.id)
+            running.remove(lease)
             await record(job, .transition(.failed("no handler is registered for job kind '\(job.kind)' on worker \(configuration.id)")))
             return
         }
@@ -127,7 +128,7 @@ extension Worker {
                     outcome = result
                     group.cancelAll()
                 case .stopped(let reason?):
-                    if case .timedOut = reason { running.stop(job.id, reason: reason) }
+                    if case .timedOut = reason { running.stop(lease, reason: reason) }
                     group.cancelAll()
                 case .stopped(nil):
                     break
@@ -135,7 +136,7 @@ extension Worker {
             }
             return outcome
         }
-        let stopReason = running.remove(job.id)
+        let stopReason = running.remove(lease)
         await record(job, ending(of: result, stoppedFor: stopReason))
     }
 
@@ -166,7 +167,7 @@ extension Worker {
     private func record(_ job: Job, _ outcome: Outcome) async {
         switch outcome {
         case .complete:
-            completer.complete(job.id)
+            completer.complete(job.lease(workerID: configuration.id))
         case .nothing:
             return
         case .transition(let ending):
@@ -179,7 +180,7 @@ extension Worker {
                                                  now: Date(), retryPolicy: configuration.retryPolicy)
             for attempt in 1...5 {
                 do {
-                    _ = try await store.finish(id: job.id, workerID: configuration.id, transition: transition)
+                    _ = try await store.finish(job.lease(workerID: configuration.id), transition: transition)
                     return
                 } catch {
                     logger.error("recording a job outcome failed", metadata: ["error": "\(String(reflecting: error))"])

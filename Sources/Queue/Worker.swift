@@ -50,10 +50,10 @@ public final class Worker: Service, Sendable {
         self.notifier = notifier
         let metrics = WorkerMetrics()
         self.metrics = metrics
-        self.completer = Completer(store: store, workerID: configuration.id, batchSize: configuration.completionBatchSize,
-                                   logger: logger, onCompleted: { ids in
-                                       metrics.completed.increment(by: ids.count)
-                                       onCompleted(ids)
+        self.completer = Completer(store: store, batchSize: configuration.completionBatchSize,
+                                   logger: logger, onCompleted: { leases in
+                                       metrics.completed.increment(by: leases.count)
+                                       onCompleted(leases.map(\.jobID))
                                    })
         var kicks: [String: AsyncStream<Void>.Continuation] = [:]
         var streams: [String: AsyncStream<Void>] = [:]
@@ -135,7 +135,7 @@ public final class Worker: Service, Sendable {
                 if kicks[payload] != nil {
                     kick(payload)
                 } else if payload.hasPrefix("cancel:"), let id = Int64(payload.dropFirst("cancel:".count)) {
-                    running.stop(id, reason: .cancelRequested)
+                    running.stop(jobID: id, reason: .cancelRequested)
                 } else if payload.hasPrefix("resume:") {
                     kick(String(payload.dropFirst("resume:".count)))
                 }
@@ -150,14 +150,13 @@ public final class Worker: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             if Task.isCancelled { return }
-            let runningIDs = running.ids
-            let ids = runningIDs + completer.pendingIDs
+            let runningLeases = running.leases
             do {
-                let held = try await store.extendLeases(ids: ids, workerID: configuration.id, lease: configuration.lease)
-                for id in runningIDs {
-                    switch held[id] {
-                    case nil: running.stop(id, reason: .leaseLost)
-                    case true?: running.stop(id, reason: .cancelRequested)
+                let held = try await store.extendLeases(runningLeases + completer.pending, by: configuration.lease)
+                for lease in runningLeases {
+                    switch held[lease] {
+                    case nil: running.stop(lease, reason: .leaseLost)
+                    case true?: running.stop(lease, reason: .cancelRequested)
                     case false?: break
                     }
                 }

@@ -5,7 +5,8 @@ import Foundation
 extension PipelineJobs {
     /// Reserves the worst case of the first provider that fits the budget (the preferred one,
     /// else a cheaper fallback) and marks the stage started.
-    /// - Throws: `BudgetExhausted` when none fits: no provider is called.
+    /// - Throws: `BudgetExhausted` when none fits, `StageSuperseded` when this attempt no
+    ///   longer owns the stage: no provider is called.
     func reserve(_ attempt: StageAttempt, usage: (ProviderChoice) -> Usage) async throws -> CostQuote {
         var cheapest: Money?
         var refusal = CostLedger.Reservation.costLimit
@@ -15,7 +16,10 @@ extension PipelineJobs {
             let outcome = try await pipeline.ledger.reserve(jobID: attempt.jobID, attempt: attempt.attempt, videoID: attempt.video.id,
                                                             stage: attempt.stage, quote: quote)
             if outcome == .reserved {
-                try await pipeline.markStarted(attempt.args, jobID: attempt.jobID, attempt: attempt.attempt, choice: choice)
+                guard try await pipeline.markStarted(attempt.args, lease: attempt.lease, choice: choice) else {
+                    try await pipeline.ledger.release(jobID: attempt.jobID, attempt: attempt.attempt)
+                    throw StageSuperseded(stage: attempt.stage)
+                }
                 return quote
             }
             refusal = outcome

@@ -60,14 +60,17 @@ public struct PipelineJobs: Sendable {
             case .review: try await runReview(attempt)
             }
             return .completedByHandler
+        } catch let error as StageSuperseded {
+            // Nothing was called; if the lease is gone the cancel writes nothing either.
+            return .cancel(error.description)
         } catch let error as BudgetExhausted {
             try await pipeline.failVideo(args.videoID, userID: args.userID, code: error.code, message: error.description,
-                                         completing: (job.id, context.workerID))
+                                         completing: context.lease)
             return .completedByHandler
         } catch let error as PermanentProviderError {
             try await pipeline.ledger.release(jobID: job.id, attempt: job.attempt)
             try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description,
-                                         completing: (job.id, context.workerID))
+                                         completing: context.lease)
             return .completedByHandler
         } catch let error as ProviderBusyError {
             // Not billed; come back when the provider says, without spending an attempt.
@@ -117,9 +120,19 @@ struct StageAttempt {
     /// The budget not yet spent or held, as read at the start of the attempt (SQL re-checks).
     var available: Money { video.request.costLimit - video.spent - video.reserved }
 
+    /// The claim this attempt runs under.
+    var lease: JobLease { JobLease(jobID: jobID, attempt: attempt, workerID: workerID) }
+
     func outcome(charge: CostQuote, artifacts: [Artifact]) -> StageOutcome {
         StageOutcome(args: args, jobID: jobID, attempt: attempt, workerID: workerID, charge: charge, artifacts: artifacts)
     }
+}
+
+/// The attempt found its stage no longer its own before calling a provider: its lease ran
+/// out and the job was claimed again, or another attempt already finished the stage.
+struct StageSuperseded: Error, CustomStringConvertible {
+    var stage: PipelineStage
+    var description: String { "the \(stage.rawValue) stage is no longer this attempt's to run" }
 }
 
 /// No configured provider's worst case fits in what is left of the video's cost limit or of

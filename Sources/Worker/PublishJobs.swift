@@ -63,7 +63,7 @@ public struct PublishJobs: Sendable {
             if let accountID, !work.thumbnailDone {
                 try await setThumbnail(work, accountID: accountID, chargeAgain: uploadedBefore, scratch: scratch)
             }
-            try await publications.finish(videoID: args.videoID, jobID: job.id, workerID: context.workerID)
+            try await publications.finish(videoID: args.videoID, lease: context.lease)
             return .completedByHandler
         } catch let wait as WaitForQuota {
             try await publications.wait(videoID: args.videoID, until: wait.until, now: now())
@@ -72,7 +72,7 @@ public struct PublishJobs: Sendable {
             context.logger.info("no YouTube quota left; waiting for the reset", metadata: ["until": "\(wait.until)"])
             return .snooze(.milliseconds(Int64(delay * 1000)))
         } catch let error as YouTubeError where error.kind == .rejected {
-            try await publications.fail(videoID: args.videoID, message: error.description, completing: (job.id, context.workerID))
+            try await publications.fail(videoID: args.videoID, message: error.description, completing: context.lease)
             return .completedByHandler
         } catch let error as StageLostError {
             throw error

@@ -74,7 +74,7 @@ import Testing
             #expect(claimed.map(\.id) == [first.id])
             #expect(try await store.insert(sync) == InsertedJob(id: first.id, inserted: false))
             // Finished: the key is free, and the next insert makes a new job that holds it.
-            #expect(try await store.complete(ids: [first.id], workerID: "w") == [first.id])
+            #expect(try await store.complete(claimed.map { $0.lease(workerID: "w") }).map(\.jobID) == [first.id])
             let second = try await store.insert(sync)
             #expect(second.inserted && second.id != first.id)
             #expect(try await store.insert(sync) == InsertedJob(id: second.id, inserted: false))
@@ -109,7 +109,7 @@ import Testing
                 #expect(ids.count == 1)
                 let claimed = try await store.claim(queue: "default", workerID: "w", limit: 10, lease: .seconds(30))
                 #expect(claimed.count == 1)
-                _ = try await store.complete(ids: claimed.map(\.id), workerID: "w")
+                _ = try await store.complete(claimed.map { $0.lease(workerID: "w") })
             }
             #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'completed'") == 5)
         }

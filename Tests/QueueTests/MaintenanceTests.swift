@@ -61,7 +61,8 @@ import Testing
             let claimed = try await store.claim(queue: "other", workerID: "alive", limit: 1, lease: .seconds(60))
             #expect(claimed.count == 1)
             let retry = JobTransition(state: .available, runAt: nil, error: JobErrorEntry(attempt: 3, at: Date(), error: "boom"), refundsAttempt: false)
-            #expect(try await store.finish(id: survivor.id, workerID: "alive", transition: retry))
+            let held = try #require(claimed.first).lease(workerID: "alive")
+            #expect(try await store.finish(held, transition: retry))
             try await dieWhileRunning("other")
             try await dieWhileRunning("other")
             #expect(try await store.job(id: survivor.id)?.state == .available)
@@ -69,6 +70,22 @@ import Testing
             _ = try await store.retry(id: poison.id)
             try await dieWhileRunning("default")
             #expect(try await store.job(id: poison.id)?.state == .available)
+        }
+    }
+
+    /// Autovacuum and ANALYZE run with an empty search_path: every function the jobs table's
+    /// indexes call must resolve there, or Postgres never gathers its statistics.
+    @Test func theJobsTableIsAnalysedWithAnEmptySearchPath() async throws {
+        try await withQueueDatabase { db in
+            let store = JobStore(client: db.client, logger: db.logger)
+            _ = try await store.insert(NewJob(kind: "sync", uniqueKey: "sync:1", uniqueStates: NewJob.unfinishedStates))
+            try await db.client.withConnection { connection in
+                var schema = ""
+                for try await name in try await connection.query("SELECT current_schema()", logger: db.logger).decode(String.self) { schema = name }
+                try await connection.query("SET search_path = ''", logger: db.logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \"\(schema)\".jobs"), logger: db.logger)
+                try await connection.query("RESET search_path", logger: db.logger)
+            }
         }
     }
 
