@@ -141,7 +141,12 @@ extension APIService {
                                                         contentDisposition: disposition), body: .binary(body)))
         }
         let headers = Operations.DownloadReport.Output.Ok.Headers(eTag: etag, contentDisposition: disposition, acceptRanges: "bytes")
-        return .ok(.init(headers: headers, body: report.format == .csv ? .csv(body) : .binary(body)))
+        let content: Operations.DownloadReport.Output.Ok.Body = switch report.format {
+        case .csv: .csv(body)
+        case .pdf: .pdf(body)
+        case .json: .binary(body)  // a JSON body of the generator's would be a string in memory
+        }
+        return .ok(.init(headers: headers, body: content))
     }
 }
 

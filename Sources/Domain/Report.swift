@@ -37,12 +37,18 @@ public enum ReportType: String, Sendable, CaseIterable, Codable {
 
 /// How a report is written.
 public enum ReportFormat: String, Sendable, CaseIterable, Codable {
-    case csv, json
+    /// Every row, RFC 4180.
+    case csv
+    /// Every row, with the report's parameters.
+    case json
+    /// For reading: a title page, charts and tables with totals (see `ReportDigest`).
+    case pdf
 
     public var contentType: String {
         switch self {
         case .csv: "text/csv; charset=utf-8"
         case .json: "application/json"
+        case .pdf: "application/pdf"
         }
     }
 }

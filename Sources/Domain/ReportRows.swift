@@ -22,6 +22,17 @@ public enum ReportValue: Sendable, Equatable {
         }
     }
 
+    /// `12,345`: a count with its thousands grouped, for people to read.
+    public static func grouped(_ number: Int64) -> String {
+        let digits = String(number.magnitude)
+        var grouped = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { grouped.append(",") }
+            grouped.append(digit)
+        }
+        return (number < 0 ? "-" : "") + grouped
+    }
+
     /// `12.5`, `0.000001`, `3`: micro-dollars as a decimal without trailing zeros.
     static func dollars(_ micros: Int64) -> String {
         let sign = micros < 0 ? "-" : ""
@@ -51,24 +62,33 @@ public struct ReportRows: Sendable {
     @discardableResult
     public func stream(_ report: Report, userID: String, progress: @Sendable (Int) async throws -> Void,
                        row: ([ReportValue]) async throws -> Void) async throws -> Int64 {
+        try await snapshot { connection in
+            let total = try await count(report, userID: userID, on: connection)
+            var written: Int64 = 0
+            var reported = 0
+            let rows = try await connection.query(query(report, userID: userID), logger: logger)
+            for try await cells in rows {
+                try await row(Self.values(cells, of: report.type))
+                written += 1
+                let percent = total > 0 ? Int(min(99, written * 100 / total)) : 99
+                if percent >= reported + 10 {
+                    reported = percent
+                    try await progress(percent)
+                }
+            }
+            return written
+        }
+    }
+
+    /// Runs `body` in a repeatable-read, read-only transaction: every query it makes sees the
+    /// same snapshot, so a report is consistent while the data changes under it.
+    func snapshot<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             do {
-                let total = try await count(report, userID: userID, on: connection)
-                var written: Int64 = 0
-                var reported = 0
-                let rows = try await connection.query(query(report, userID: userID), logger: logger)
-                for try await cells in rows {
-                    try await row(Self.values(cells, of: report.type))
-                    written += 1
-                    let percent = total > 0 ? Int(min(99, written * 100 / total)) : 99
-                    if percent >= reported + 10 {
-                        reported = percent
-                        try await progress(percent)
-                    }
-                }
+                let result = try await body(connection)
                 try await connection.query("COMMIT", logger: logger)
-                return written
+                return result
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw error
@@ -76,7 +96,7 @@ public struct ReportRows: Sendable {
         }
     }
 
-    private func count(_ report: Report, userID: String, on connection: PostgresConnection) async throws -> Int64 {
+    func count(_ report: Report, userID: String, on connection: PostgresConnection) async throws -> Int64 {
         let (from, to, channels) = (report.from, report.to, report.channelIDs)
         let query: PostgresQuery = switch report.type {
         case .performance:
@@ -103,7 +123,7 @@ public struct ReportRows: Sendable {
         return 0
     }
 
-    private func query(_ report: Report, userID: String) -> PostgresQuery {
+    func query(_ report: Report, userID: String) -> PostgresQuery {
         let (from, to, channels) = (report.from, report.to, report.channelIDs)
         switch report.type {
         case .performance:

@@ -17,14 +17,16 @@ public struct ProcessRunner: Sendable {
     }
 
     /// Runs `tool` (looked up on PATH) and returns its standard output.
+    /// - Parameter directory: the working directory, if not this process's.
     @discardableResult
-    public func run(_ tool: String, _ arguments: [String]) async throws -> Data {
+    public func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) async throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments
-        let directory = FileManager.default.temporaryDirectory
-        let outURL = directory.appendingPathComponent("ytempire-\(UUID().uuidString).out")
-        let errURL = directory.appendingPathComponent("ytempire-\(UUID().uuidString).err")
+        if let directory { process.currentDirectoryURL = directory }
+        let scratch = FileManager.default.temporaryDirectory
+        let outURL = scratch.appendingPathComponent("ytempire-\(UUID().uuidString).out")
+        let errURL = scratch.appendingPathComponent("ytempire-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {

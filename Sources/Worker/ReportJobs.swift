@@ -6,7 +6,7 @@ import PostgresNIO
 import Queue
 
 /// `report.generate` on the `reports` queue: streams a report's rows from one snapshot into a
-/// local file (CSV or JSON), stores it in the artifact storage under `reports/<user>/<id>`,
+/// local file (CSV or JSON; a PDF lays out the snapshot's digest, see `PDFReport`), stores it in the artifact storage under `reports/<user>/<id>`,
 /// and records its size, sha256 and row count with `report.ready`. Progress goes to the user's
 /// sockets every tenth of the way; the last failed attempt marks the report failed
 /// (`report.failed`).
@@ -84,17 +84,22 @@ public struct ReportJobs: Sendable {
     func make(_ report: Report, userID: String, attempt: Int) async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-report-\(report.id)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
-        guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let handle = try FileHandle(forWritingTo: file)
-        var writer: any ReportWriter = switch report.format {
-        case .csv: try CSVReportWriter(file: handle, columns: report.type.columns)
-        case .json: try JSONReportWriter(file: handle, report: report, columns: report.type.columns)
-        }
         let store = store
-        let count = try await rows.stream(report, userID: userID, progress: { percent in
+        let progress: @Sendable (Int) async throws -> Void = { percent in
             try await store.progress(id: report.id, userID: userID, percent: percent)
-        }, row: { values in try writer.write(values) })
-        try writer.finish()
+        }
+        let count: Int64
+        if report.format == .pdf {
+            count = try await makePDF(report, userID: userID, to: file, progress: progress)
+        } else {
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+            let handle = try FileHandle(forWritingTo: file)
+            var writer: any ReportWriter = report.format == .csv
+                ? try CSVReportWriter(file: handle, columns: report.type.columns)
+                : try JSONReportWriter(file: handle, report: report, columns: report.type.columns)
+            count = try await rows.stream(report, userID: userID, progress: progress, row: { values in try writer.write(values) })
+            try writer.finish()
+        }
         let (size, digest) = try Self.sizeAndDigest(of: file)
         let key = "reports/\(userID)/\(report.id)-\(attempt).\(report.format.rawValue)"
         _ = try await storage.put(key: key, file: file, contentType: report.format.contentType)
@@ -102,6 +107,18 @@ public struct ReportJobs: Sendable {
             // Deleted while it was being made, or another attempt finished it: this file goes.
             try await storage.delete(keys: [key])
         }
+    }
+
+    /// A PDF: the digest read from one snapshot, laid out in a private scratch folder.
+    /// - Returns: how many rows the same report holds as CSV or JSON.
+    private func makePDF(_ report: Report, userID: String, to file: URL, progress: @Sendable (Int) async throws -> Void) async throws -> Int64 {
+        let digest = try await rows.digest(report, userID: userID)
+        try await progress(30)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-pdf-\(report.id)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await PDFReport(report: report, digest: digest, generatedAt: Date()).write(to: file, folder: folder, progress: progress)
+        return digest.rowCount
     }
 
     /// The file's size and SHA-256 (hex), read in chunks.

@@ -12,12 +12,13 @@ struct BenchReportCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "The user whose history it reads.") var userID: String
     @Option(help: "performance, cost, analytics or summary.") var type: String = "cost"
-    @Option(help: "csv or json.") var format: String = "csv"
+    @Option(help: "csv, json or pdf.") var format: String = "csv"
     @Option(help: "Days back from today (at most 366).") var days = 365
+    @Option(help: "Keep the file made at this path (the README's sample page is made so).") var keep: String?
 
     func run() async throws {
         guard let type = ReportType(rawValue: type), let format = ReportFormat(rawValue: format), (1...366).contains(days) else {
-            throw ValidationError("--type is performance, cost, analytics or summary; --format csv or json; --days 1 to 366")
+            throw ValidationError("--type is performance, cost, analytics or summary; --format csv, json or pdf; --days 1 to 366")
         }
         let logger = try global.makeLogger("bench")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-bench-reports-\(UUID().uuidString)")
@@ -33,6 +34,11 @@ struct BenchReportCommand: AsyncParsableCommand {
             let began = clock.now
             guard let report = try await jobs.makeNow(reportID: queued.id, userID: userID) else { throw ValidationError("no such user") }
             let elapsed = began.duration(to: clock.now)
+            if let keep, let key = report.storageKey {
+                let target = URL(fileURLWithPath: keep)
+                try? FileManager.default.removeItem(at: target)
+                try await FileArtifactStorage(root: directory).fetch(key: key, to: target)
+            }
             _ = try await store.delete(id: report.id, userID: userID)
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let name = "\(type.rawValue) \(format.rawValue)".padding(toLength: 16, withPad: " ", startingAt: 0)

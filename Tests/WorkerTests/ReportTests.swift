@@ -2,6 +2,7 @@ import CSV
 import Crypto
 import Domain
 import Foundation
+import Providers
 import Queue
 import TestSupport
 import Testing
@@ -35,6 +36,23 @@ import Worker
         var rows: [[String]] = []
         while let row = reader.next() { rows.append(row) }
         return rows
+    }
+
+    /// A PDF read back with poppler-utils: its text (`pdftotext -layout`), its page count
+    /// (`pdfinfo`) and its first page rendered as PNG (`pdftoppm`).
+    func readPDF(_ data: Data) async throws -> (text: String, pages: Int, firstPagePNG: Data) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).pdf")
+        try data.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let tools = ProcessRunner()
+        let text = String(decoding: try await tools.run("pdftotext", ["-layout", file.path, "-"]), as: UTF8.self)
+        let info = String(decoding: try await tools.run("pdfinfo", [file.path]), as: UTF8.self)
+        let pages = info.split(separator: "\n").first { $0.hasPrefix("Pages:") }
+            .flatMap { Int($0.dropFirst("Pages:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        let image = file.deletingPathExtension()
+        try await tools.run("pdftoppm", ["-png", "-r", "30", "-f", "1", "-l", "1", "-singlefile", file.path, image.path])
+        defer { try? FileManager.default.removeItem(at: image.appendingPathExtension("png")) }
+        return (text, pages, try Data(contentsOf: image.appendingPathExtension("png")))
     }
 
     @Test func everyTypeInEveryFormatReadsBackToTheLedgerAndTheAnalytics() async throws {
@@ -93,13 +111,35 @@ import Worker
                 if type == .performance {
                     #expect(jsonRows.contains { $0["title"] as? String == ReportHistory.hostileTitle }, "JSON keeps the title as it is")
                 }
+                // PDF: it opens (its first page renders), and its text holds the account, the
+                // period, the headline figures, the charts' titles and the type's tables.
+                let (pdfReport, pdfData) = try await make(ReportRequest(type: type, format: .pdf, from: from, to: to, channelIDs: []),
+                                                          history: history, fleet: fleet, db: db)
+                #expect(pdfReport.rows == csvReport.rows, "a PDF counts the rows its CSV holds")
+                let pdf = try await readPDF(pdfData)
+                #expect(pdf.firstPagePNG.starts(with: [0x89, 0x50, 0x4E, 0x47]), "page 1 renders as an image")
+                #expect(type == .summary ? pdf.pages == 1 : pdf.pages >= 3, "\(type): \(pdf.pages) pages")
+                let title = ["performance": "Performance report", "cost": "Cost report", "analytics": "Analytics report",
+                             "summary": "Account summary"][type.rawValue] ?? ""
+                for expected in [title, "(30 days)", user + "@example.test", "Test User", "At a glance",
+                                 "$1.89", "1,540", "Revenue and cost per day (USD)"] {
+                    #expect(pdf.text.contains(expected), "\(type) PDF lacks \(expected)")
+                }
+                let tables: [String] = switch type {
+                case .performance: ["Most viewed videos", "Plain title", "HYPERLINK", "All videos", "By channel", "Views per day"]
+                case .cost: ["Spend by provider", "openai", "elevenlabs", "Spend by stage", "thumbnail", "Most expensive videos",
+                             "Spend by provider (USD)", "Total"]
+                case .analytics: ["By channel", "Alpha", "Beta, \"quoted\"", "Subscribers", "Total"]
+                case .summary: []
+                }
+                for expected in tables { #expect(pdf.text.contains(expected), "\(type) PDF lacks \(expected)") }
             }
             // One channel only.
             let (narrow, narrowData) = try await make(ReportRequest(type: .cost, format: .csv, from: from, to: to, channelIDs: [history.channels[1]]),
                                                       history: history, fleet: fleet, db: db)
             #expect(narrow.channelIDs == [history.channels[1]])
             #expect(try parseCSV(narrowData).dropFirst().allSatisfy { $0[2] == "Beta, \"quoted\"" })
-            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'report.ready' AND user_id = \(user)") == 9)
+            #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'report.ready' AND user_id = \(user)") == 13)
         }
     }
 

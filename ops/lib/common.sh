@@ -21,6 +21,11 @@ ensure_packages() {
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   command -v ffmpeg >/dev/null || missing+=(ffmpeg)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || missing+=(fonts-dejavu-core)
+  # PDF reports: gnuplot draws the charts (SVG), WeasyPrint lays out the HTML as PDF, and
+  # poppler-utils (pdftotext, pdftoppm) reads them back in tests and renders the docs' page.
+  command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+  command -v weasyprint >/dev/null || missing+=(weasyprint)
+  command -v pdftotext >/dev/null || missing+=(poppler-utils)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -3352,6 +3352,7 @@ package enum OpenAPIDocument {
           "Reports"
         ],
         "summary": "Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.",
+        "description": "CSV (RFC 4180, a header row, formula-like cells neutralised) and JSON hold every row. PDF is for reading: a title page with the account, the period and the headline figures, charts of views, revenue and cost per day and of spend by provider, then the type's tables with totals (top-25 lists where the rows are many). A summary PDF is one page.",
         "security": [
           {
             "bearer": []
@@ -3605,6 +3606,12 @@ package enum OpenAPIDocument {
             },
             "content": {
               "text/csv": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "application/pdf": {
                 "schema": {
                   "type": "string",
                   "format": "binary"
@@ -5261,7 +5268,8 @@ package enum OpenAPIDocument {
               "type": "string",
               "enum": [
                 "csv",
-                "json"
+                "json",
+                "pdf"
               ]
             }
           },
@@ -5326,7 +5334,8 @@ package enum OpenAPIDocument {
             "type": "string",
             "enum": [
               "csv",
-              "json"
+              "json",
+              "pdf"
             ]
           },
           "period": {
@@ -5423,7 +5432,8 @@ package enum OpenAPIDocument {
             "type": "string",
             "enum": [
               "csv",
-              "json"
+              "json",
+              "pdf"
             ]
           },
           "period": {
@@ -5486,7 +5496,8 @@ package enum OpenAPIDocument {
             "type": "string",
             "enum": [
               "csv",
-              "json"
+              "json",
+              "pdf"
             ]
           },
           "status": {

@@ -11531,6 +11531,8 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
     }
     /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
     ///
+    /// CSV (RFC 4180, a header row, formula-like cells neutralised) and JSON hold every row. PDF is for reading: a title page with the account, the period and the headline figures, charts of views, revenue and cost per day and of spend by provider, then the type's tables with totals (top-25 lists where the rows are many). A summary PDF is one page.
+    ///
     /// - Remark: HTTP `POST /reports/generate`.
     /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
     func generateReport(
@@ -12271,6 +12273,16 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                             value,
                             headerFields: &response.headerFields,
                             contentType: "text/csv"
+                        )
+                    case let .pdf(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/pdf",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsBinary(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/pdf"
                         )
                     case let .binary(value):
                         try converter.validateAcceptIfPresent(

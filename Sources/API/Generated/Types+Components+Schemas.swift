@@ -1111,6 +1111,7 @@ extension Components {
             @frozen package enum FormatsPayloadPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case csv = "csv"
                 case json = "json"
+                case pdf = "pdf"
             }
             /// - Remark: Generated from `#/components/schemas/ReportType/formats`.
             package typealias FormatsPayload = [Components.Schemas.ReportType.FormatsPayloadPayload]
@@ -1191,6 +1192,7 @@ extension Components {
             @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case csv = "csv"
                 case json = "json"
+                case pdf = "pdf"
             }
             /// - Remark: Generated from `#/components/schemas/ReportRequest/format`.
             package var format: Components.Schemas.ReportRequest.FormatPayload
@@ -1376,6 +1378,7 @@ extension Components {
             @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case csv = "csv"
                 case json = "json"
+                case pdf = "pdf"
             }
             /// - Remark: Generated from `#/components/schemas/AnalyticsExportRequest/format`.
             package var format: Components.Schemas.AnalyticsExportRequest.FormatPayload
@@ -1471,6 +1474,7 @@ extension Components {
             @frozen package enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case csv = "csv"
                 case json = "json"
+                case pdf = "pdf"
             }
             /// - Remark: Generated from `#/components/schemas/Report/format`.
             package var format: Components.Schemas.Report.FormatPayload

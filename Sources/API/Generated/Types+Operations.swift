@@ -16246,6 +16246,8 @@ package enum Operations {
     }
     /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
     ///
+    /// CSV (RFC 4180, a header row, formula-like cells neutralised) and JSON hold every row. PDF is for reading: a title page with the account, the period and the headline figures, charts of views, revenue and cost per day and of spend by provider, then the type's tables with totals (top-25 lists where the rows are many). A summary PDF is one page.
+    ///
     /// - Remark: HTTP `POST /reports/generate`.
     /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
     package enum GenerateReport {
@@ -17381,6 +17383,25 @@ package enum Operations {
                             }
                         }
                     }
+                    /// - Remark: Generated from `#/paths/reports/{report_id}/download/GET/responses/200/content/application\/pdf`.
+                    case pdf(OpenAPIRuntime.HTTPBody)
+                    /// The associated value of the enum case if `self` is `.pdf`.
+                    ///
+                    /// - Throws: An error if `self` is not `.pdf`.
+                    /// - SeeAlso: `.pdf`.
+                    package var pdf: OpenAPIRuntime.HTTPBody {
+                        get throws {
+                            switch self {
+                            case let .pdf(body):
+                                return body
+                            default:
+                                try throwUnexpectedResponseBody(
+                                    expectedContent: "application/pdf",
+                                    body: self
+                                )
+                            }
+                        }
+                    }
                     /// - Remark: Generated from `#/paths/reports/{report_id}/download/GET/responses/200/content/application\/octet-stream`.
                     case binary(OpenAPIRuntime.HTTPBody)
                     /// The associated value of the enum case if `self` is `.binary`.
@@ -17803,6 +17824,7 @@ package enum Operations {
         }
         @frozen package enum AcceptableContentType: AcceptableProtocol {
             case csv
+            case pdf
             case binary
             case json
             case other(Swift.String)
@@ -17810,6 +17832,8 @@ package enum Operations {
                 switch rawValue.lowercased() {
                 case "text/csv":
                     self = .csv
+                case "application/pdf":
+                    self = .pdf
                 case "application/octet-stream":
                     self = .binary
                 case "application/json":
@@ -17824,6 +17848,8 @@ package enum Operations {
                     return string
                 case .csv:
                     return "text/csv"
+                case .pdf:
+                    return "application/pdf"
                 case .binary:
                     return "application/octet-stream"
                 case .json:
@@ -17833,6 +17859,7 @@ package enum Operations {
             package static var allCases: [Self] {
                 [
                     .csv,
+                    .pdf,
                     .binary,
                     .json
                 ]

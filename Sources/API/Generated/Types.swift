@@ -352,6 +352,8 @@ package protocol APIProtocol: Sendable {
     func listReportTypes(_ input: Operations.ListReportTypes.Input) async throws -> Operations.ListReportTypes.Output
     /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
     ///
+    /// CSV (RFC 4180, a header row, formula-like cells neutralised) and JSON hold every row. PDF is for reading: a title page with the account, the period and the headline figures, charts of views, revenue and cost per day and of spend by provider, then the type's tables with totals (top-25 lists where the rows are many). A summary PDF is one page.
+    ///
     /// - Remark: HTTP `POST /reports/generate`.
     /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
     func generateReport(_ input: Operations.GenerateReport.Input) async throws -> Operations.GenerateReport.Output
@@ -1233,6 +1235,8 @@ extension APIProtocol {
         try await listReportTypes(Operations.ListReportTypes.Input(headers: headers))
     }
     /// Make a report as a queue job; poll GET /reports/{report_id} or wait for report.ready.
+    ///
+    /// CSV (RFC 4180, a header row, formula-like cells neutralised) and JSON hold every row. PDF is for reading: a title page with the account, the period and the headline figures, charts of views, revenue and cost per day and of spend by provider, then the type's tables with totals (top-25 lists where the rows are many). A summary PDF is one page.
     ///
     /// - Remark: HTTP `POST /reports/generate`.
     /// - Remark: Generated from `#/paths//reports/generate/post(generateReport)`.
