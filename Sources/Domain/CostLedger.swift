@@ -33,6 +33,8 @@ public struct CostLedger: Sendable {
         case monthlyBudget = "monthly_budget"
         /// The video is no longer processing (cancelled, failed, gone).
         case notProcessing = "not_processing"
+        /// The attempt no longer holds its job (its lease ran out and the job was claimed again).
+        case leaseLost = "lease_lost"
 
         /// A user budget, not the video's limit, refused it.
         public var isBudget: Bool { self == .dailyBudget || self == .monthlyBudget }
@@ -40,7 +42,8 @@ public struct CostLedger: Sendable {
 
     /// Holds `quote.amount` for one stage attempt if it fits under every ceiling at once: the
     /// video's `cost_limit` and the user's daily and monthly budgets (`spent + reserved +
-    /// amount` at each, in one transaction: `cost_reserve` in migration 0111).
+    /// amount` at each, in one transaction: `cost_reserve`, migrations 0111 and 0119), and only for
+    /// the attempt that holds the job now.
     /// - Returns: `.reserved`, or why not; nothing is held then.
     public func reserve(jobID: Int64, attempt: Int, videoID: String, stage: PipelineStage, quote: CostQuote) async throws -> Reservation {
         let rows = try await client.query("""

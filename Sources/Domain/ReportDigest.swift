@@ -227,6 +227,12 @@ extension ReportRows {
 }
 
 extension ReportDigest.Table {
+    /// `a + b`, held at the bounds instead of wrapping.
+    static func saturating(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     /// The table with a totals row: integer and money columns summed, the first cell "Total".
     func summed() -> Self {
         var copy = self
@@ -238,8 +244,8 @@ extension ReportDigest.Table {
             var isMoney = false
             for row in rows where column < row.count {
                 switch row[column] {
-                case .integer(let value): integer &+= value
-                case .money(let value): money &+= value; isMoney = true
+                case .integer(let value): integer = Self.saturating(integer, value)
+                case .money(let value): money = Self.saturating(money, value); isMoney = true
                 default: return .empty
                 }
             }

@@ -200,7 +200,7 @@ public struct JobStore: Sendable {
             WITH updated AS (
                 UPDATE jobs SET state = \(state),
                        run_at = CASE WHEN \(runAt)::float8 = 0 THEN run_at ELSE to_timestamp(\(runAt)::float8) END,
-                       attempt = attempt - \(refund),
+                       max_attempts = max_attempts + \(refund),
                        rescues = 0,
                        errors = errors || \(errorJSON)::jsonb,
                        lease_until = NULL,

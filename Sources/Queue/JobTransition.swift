@@ -25,7 +25,9 @@ public struct JobTransition: Sendable, Equatable {
     public var runAt: Date?
     /// An entry to append to the job's `errors` list.
     public var error: JobErrorEntry?
-    /// Whether the attempt counter is given back (snooze, release).
+    /// Whether the attempt is given back (snooze, release): as River does, the job's allowance
+    /// (`max_attempts`) grows by one rather than its counter going down, so every claim keeps a
+    /// number of its own — the leases and the ledger's `(job_id, attempt)` rows rely on it.
     public var refundsAttempt: Bool
 
     public init(state: JobState, runAt: Date?, error: JobErrorEntry?, refundsAttempt: Bool) {

@@ -15,6 +15,25 @@ extension TestDatabase {
         return id
     }
 
+    /// Jobs running under a worker, as claims hold them (attempt 1): a stage's reservation is
+    /// taken only under a live lease. `abandonJobs` makes them as if their workers died.
+    public func runningJobs(_ count: Int) async throws -> [Int64] {
+        let rows = try await client.query("""
+            INSERT INTO jobs (kind, queue, args, state, attempt, worker_id, attempted_at, lease_until)
+            SELECT 'test.hold', 'default', '{}', 'running', 1, 'test-worker', now(), now() + interval '1 hour'
+              FROM generate_series(1, \(Int32(count)))
+            RETURNING id
+            """, logger: logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        return ids
+    }
+
+    /// The jobs of `runningJobs` lose their worker (rescued: no attempt runs them now).
+    public func abandonJobs() async throws {
+        try await client.query("UPDATE jobs SET state = 'retryable', worker_id = NULL, lease_until = NULL WHERE kind = 'test.hold'", logger: logger)
+    }
+
     /// An active channel of `userID`; returns its id.
     public func createChannel(userID: String) async throws -> String {
         try await ChannelRepository(client: client, logger: logger).create(userID: userID, ChannelChanges(name: "Test Channel")).id

@@ -78,7 +78,6 @@ struct PDFReport {
             "title": title,
             "period": period,
             "accountName": digest.accountName.isEmpty ? digest.accountEmail : digest.accountName,
-            "accountEmail": digest.accountName.isEmpty ? "" : digest.accountEmail,
             "channels": digest.channels.isEmpty ? "None" : digest.channels.joined(separator: ", "),
             "timeZone": digest.timeZone,
             "generatedAt": Self.timestamp(generatedAt, zone: digest.timeZone),
@@ -89,6 +88,8 @@ struct PDFReport {
             "hasProviders": !digest.providers.isEmpty,
         ]
         if let budgets = budgets { context["budgets"] = budgets }
+        // Mustache takes any string, even an empty one, as a section that is there.
+        if !digest.accountName.isEmpty { context["accountEmail"] = digest.accountEmail }
         if !onePage {
             context["tables"] = digest.tables.map { table -> [String: Any] in
                 func cells(_ row: [ReportValue]) -> [[String: Any]] {

@@ -22,6 +22,7 @@ extension PipelineJobs {
                 }
                 return quote
             }
+            if outcome == .leaseLost { throw StageSuperseded(stage: attempt.stage) }
             refusal = outcome
             if outcome == .notProcessing { break }
         }

@@ -43,7 +43,8 @@ public struct PipelineJobs: Sendable {
     func run(_ stage: PipelineStage, context: JobContext) async throws -> JobResult {
         let args = try context.args(StageJobArgs.self)
         let job = context.job
-        // What an earlier attempt of this video left held (it crashed or was rescued) is settled first.
+        // What an earlier attempt of this video left held (it crashed, was rescued, or was
+        // released at shutdown mid-call) is settled first.
         try await pipeline.ledger.settleAbandoned(videoID: args.videoID)
         guard let video = try await videos.videoForStage(id: args.videoID) else { return .cancel("the video was deleted") }
         guard video.status == .processing else { return .cancel("the video is \(video.status.rawValue)") }

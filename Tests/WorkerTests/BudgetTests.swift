@@ -60,9 +60,10 @@ import Testing
             let ledger = CostLedger(client: db.client, logger: db.logger)
             let quote = CostQuote(choice: ProviderChoice(provider: "openai", model: "gpt-4o"), usage: Usage([:]), amount: Money(dollars: 0.03),
                                   unit: "token_out", units: 3000, unitPrice: 0.00001)
+            let jobs = try await db.runningJobs(10)
             let outcomes = try await withThrowingTaskGroup(of: CostLedger.Reservation.self) { group in
-                for job in 0..<10 {
-                    group.addTask { try await ledger.reserve(jobID: Int64(200_000 + job), attempt: 1, videoID: video, stage: .script, quote: quote) }
+                for job in jobs {
+                    group.addTask { try await ledger.reserve(jobID: job, attempt: 1, videoID: video, stage: .script, quote: quote) }
                 }
                 return try await group.reduce(into: [CostLedger.Reservation]()) { $0.append($1) }
             }
@@ -70,6 +71,7 @@ import Testing
             #expect(outcomes.filter { $0 == .reserved }.count == 3)
             #expect(outcomes.filter { $0 == .dailyBudget }.count == 7)
             #expect(try await db.scalar("SELECT reserved FROM cost_periods WHERE user_id = \(user) AND kind = 'day'") == 90_000)
+            try await db.abandonJobs()
             #expect(try await ledger.settleAbandoned(videoID: video) == 3)
             #expect(try await db.scalar("SELECT spent FROM cost_periods WHERE user_id = \(user) AND kind = 'day'") == 90_000)
             #expect(try await db.scalar("SELECT reserved FROM cost_periods WHERE user_id = \(user) AND kind = 'day'") == 0)
@@ -93,12 +95,14 @@ import Testing
             let ledger = CostLedger(client: db.client, logger: db.logger)
             let quote = CostQuote(choice: ProviderChoice(provider: "openai", model: "gpt-4o"), usage: Usage([:]), amount: Money(dollars: 0.05),
                                   unit: "call", units: 1, unitPrice: 0.05)
-            #expect(try await ledger.reserve(jobID: 300_001, attempt: 1, videoID: video, stage: .script, quote: quote) == .reserved)
+            let job = try #require(try await db.runningJobs(1).first)
+            #expect(try await ledger.reserve(jobID: job, attempt: 1, videoID: video, stage: .script, quote: quote) == .reserved)
             // As if it had been taken yesterday: its hold sits in yesterday's row.
             try await db.client.query("""
-                WITH r AS (UPDATE cost_reservations SET day = day - 1 WHERE job_id = 300001 RETURNING user_id, day, amount)
+                WITH r AS (UPDATE cost_reservations SET day = day - 1 WHERE job_id = \(job) RETURNING user_id, day, amount)
                 SELECT cost_period_add(user_id, day + 1, 0, -amount), cost_period_add(user_id, day, 0, amount) FROM r
                 """, logger: db.logger)
+            try await db.abandonJobs()
             #expect(try await ledger.settleAbandoned(videoID: video) == 1)
             #expect(try await db.scalar("SELECT count(*) FROM cost_ledger WHERE day = (SELECT min(starts_on) FROM cost_periods WHERE kind = 'day')") == 1)
             #expect(try await db.scalar("""

@@ -138,17 +138,21 @@ import Worker
             let ledger = CostLedger(client: db.client, logger: db.logger)
             let quote = CostQuote(choice: ProviderChoice(provider: "openai", model: "gpt-4o"), usage: Usage([:]), amount: Money(dollars: 0.03),
                                   unit: "token_out", units: 3000, unitPrice: 0.00001)
+            let jobs = try await db.runningJobs(60)
             let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for job in 0..<60 {
+                for job in jobs {
                     group.addTask {
-                        try await ledger.reserve(jobID: Int64(100_000 + job), attempt: 1, videoID: video, stage: .script, quote: quote) == .reserved
+                        try await ledger.reserve(jobID: job, attempt: 1, videoID: video, stage: .script, quote: quote) == .reserved
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(granted == 33, "$1 holds 33 reservations of 3 cents")
             #expect(try await db.scalar("SELECT reserved FROM videos WHERE id = \(video)") == 990_000)
-            // No running job holds them: each is settled as spent (the worst case) exactly once.
+            // Their workers die: no running job holds them, and each is settled as spent (the
+            // worst case) exactly once.
+            #expect(try await ledger.settleAbandoned(videoID: video) == 0, "held by running jobs")
+            try await db.abandonJobs()
             #expect(try await ledger.settleAbandoned(videoID: video) == 33)
             #expect(try await ledger.settleAbandoned(videoID: video) == 0)
             #expect(try await db.scalar("SELECT spent FROM videos WHERE id = \(video)") == 990_000)
