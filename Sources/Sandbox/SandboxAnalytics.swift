@@ -56,7 +56,7 @@ extension YouTubeSandbox {
     /// up to yesterday): what `reports.query` sums, for tests to check sums against.
     public func dailyMetrics(channelID: String, from: String, to: String) -> [DailyVideoMetrics] {
         let now = configuration.now()
-        let yesterday = PacificDay.of(now.addingTimeInterval(-86_400))
+        let yesterday = PacificDay.before(now)
         let last = min(to, yesterday)
         let videos = state.withLock { state in state.videos.values.filter { $0.channelID == channelID } }
         var result: [DailyVideoMetrics] = []
@@ -172,6 +172,14 @@ extension PacificDay {
         let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
         guard let date = calendar.date(from: components), of(date) == day else { return nil }
         return date
+    }
+
+    /// The Pacific day before the one containing `date` — the calendar's day, not 24 hours
+    /// back (the day after a DST change is 23 or 25 hours long).
+    static func before(_ date: Date) -> String {
+        let today = of(date)
+        guard let start = start(of: today), let previous = calendar.date(byAdding: .day, value: -1, to: start) else { return "0000-01-01" }
+        return of(previous)
     }
 
     /// The Pacific day after `day`.

@@ -53,13 +53,41 @@ func json(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields 
     return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
+/// Runs a server on a free loopback port while `body` runs: `serve` starts it with port 0 and
+/// reports the bound port to the handler it is given; `body` gets the base URL.
+func withLoopbackPort<T: Sendable>(_ serve: @escaping @Sendable (_ onReady: @escaping @Sendable (Int) async -> Void) async throws -> Void,
+                                   _ body: @Sendable (String) async throws -> T) async throws -> T {
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await serve { continuation.yield($0) }
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let result = try await body("http://127.0.0.1:\(port)")
+        group.cancelAll()
+        return result
+    }
+}
+
 /// `application/x-www-form-urlencoded` fields (OAuth token requests).
 func formFields(_ buffer: ByteBuffer) -> [String: String] {
-    var components = URLComponents()
-    components.percentEncodedQuery = String(buffer: buffer).replacingOccurrences(of: "+", with: "%20")
-    var fields: [String: String] = [:]
-    for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
-    return fields
+    Dictionary(formPairs(String(buffer: buffer)), uniquingKeysWith: { _, last in last })
+}
+
+/// Form-encoded pairs, decoded without trusting the text: split on `&` and the first `=`,
+/// `+` read as a space, percent escapes decoded (a malformed escape leaves the text as it
+/// came). Never traps, whatever the bytes — unlike `URLComponents.percentEncodedQuery`.
+func formPairs(_ text: String) -> [(String, String)] {
+    func decode(_ part: Substring) -> String {
+        let spaced = part.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+    return text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+        guard let equals = pair.firstIndex(of: "=") else { return (decode(pair), "") }
+        return (decode(pair[..<equals]), decode(pair[pair.index(after: equals)...]))
+    }
 }
 
 extension Request {

@@ -141,19 +141,8 @@ public final class YouTubeSandbox: Sendable {
 
     /// Runs the sandbox on a free loopback port while `body` runs; `body` gets its base URL.
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let logger = Logger(label: "youtube-sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await self.run(port: 0, logger: logger) { continuation.yield($0) }
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body("http://127.0.0.1:\(port)")
-            group.cancelAll()
-            return result
-        }
+        return try await withLoopbackPort({ onReady in try await self.run(port: 0, logger: logger, onReady: onReady) }, body)
     }
 
     // MARK: - Shared request handling

@@ -140,11 +140,12 @@ import Testing
                 }
             }
             // The services were shut down as SIGTERM would: the short job finished in the
-            // grace period, the long one went back to the queue with its attempt refunded.
+            // grace period, the long one went back to the queue with its attempt given back (the
+            // allowance grows; the claim keeps its number).
             #expect(try await harness.store.job(id: short.id)?.state == .completed)
             let released = try #require(try await harness.store.job(id: long.id))
             #expect(released.state == .available)
-            #expect(released.attempt == 0)
+            #expect(released.attempt == 1 && released.maxAttempts == NewJob(kind: "sleep").maxAttempts + 1)
             #expect(released.workerID == nil)
             #expect(try await db.scalar("SELECT count(*) FROM workers") == 0)
         }

@@ -43,7 +43,8 @@ import Testing
             #expect(await child.waitForExit() == 0)
             let stored = try #require(try await harness.store.job(id: job.id))
             #expect(stored.state == .available)
-            #expect(stored.attempt == 0)
+            // Given back: the allowance grows, the claim keeps its number.
+            #expect(stored.attempt == 1 && stored.maxAttempts == NewJob(kind: "sleep").maxAttempts + 1)
         }
     }
 

@@ -100,7 +100,8 @@ import Testing
             #expect(try await store.list().map(\.id) == ["catch-up"])
             // A schedule this process cannot read is paused, and the others go on.
             try await db.client.query("""
-                INSERT INTO periodic_jobs (id, kind, cron, time_zone, next_run_at) VALUES ('unreadable', 'noop', '0 * * * *', 'Mars/Olympus', now() - interval '1 hour')
+                INSERT INTO periodic_jobs (id, kind, cron, time_zone, next_run_at)
+                VALUES ('unreadable', 'noop', '0 * * * *', 'Mars/Olympus', \(clock.current.addingTimeInterval(-3600)))
                 """, logger: db.logger)
             clock.advance(600)
             #expect(try await enqueuer.runOnce() == 1)
