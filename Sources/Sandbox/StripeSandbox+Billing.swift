@@ -385,6 +385,7 @@ extension StripeSandbox {
     /// Retries exhausted: the invoice is uncollectible and the subscription canceled.
     private func giveUp(_ invoiceID: String, at time: Int, in state: inout State) {
         state.invoices[invoiceID]?.status = "uncollectible"
+        state.invoices[invoiceID]?.markedUncollectibleAt = time
         state.invoices[invoiceID]?.nextPaymentAttempt = nil
         if let subID = state.invoices[invoiceID]?.subscription { endSubscription(subID, at: time, in: &state) }
     }
@@ -432,9 +433,8 @@ extension StripeSandbox {
             ]
         }
         let open = invoice.status == "open"
-        var transitions: [String: Any] = ["finalized_at": invoice.finalizedAt ?? NSNull(), "paid_at": invoice.paidAt ?? NSNull(),
-                                          "voided_at": NSNull(), "marked_uncollectible_at": NSNull()]
-        if invoice.status == "uncollectible" { transitions["marked_uncollectible_at"] = invoice.created }
+        let transitions: [String: Any] = ["finalized_at": invoice.finalizedAt ?? NSNull(), "paid_at": invoice.paidAt ?? NSNull(),
+                                          "voided_at": NSNull(), "marked_uncollectible_at": invoice.markedUncollectibleAt ?? NSNull()]
         return [
             "id": invoice.id, "object": "invoice", "livemode": false, "created": invoice.created, "number": invoice.number,
             "customer": invoice.customer, "status": invoice.status, "billing_reason": invoice.billingReason, "currency": invoice.currency,

@@ -147,7 +147,7 @@ extension StripeSandbox {
             return .refused(StripeError.missing(id, param: "payment_method", kind: "PaymentMethod"))
         case .declined(let code, let decline, let message):
             return .refused(StripeError.answer(status: .paymentRequired, type: "card_error", code: code, message: message,
-                                               param: "", declineCode: decline))
+                                               declineCode: decline))
         case .card(let brand, let last4, let behavior):
             let method = StripeSandboxState.PaymentMethod(id: stripeID("pm_"), customer: customerID, brand: brand, last4: last4,
                                                           expMonth: 12, expYear: Calendar(identifier: .gregorian).component(.year, from: Date()) + 3,

@@ -115,6 +115,7 @@ struct StripeSandboxState: Codable, Sendable {
         var created: Int
         var finalizedAt: Int?
         var paidAt: Int?
+        var markedUncollectibleAt: Int?
         var paymentMethod: String?
 
         var total: Int { lines.reduce(0) { $0 + $1.amount } }
