@@ -68,6 +68,19 @@ public struct StripeClient: Sendable {
         return try await post("/v1/customers/\(Self.segment(customer))", form, key: idempotencyKey)
     }
 
+    /// Saves a card for off-session renewals: a setup intent confirmed at once. A declined
+    /// card throws `StripeError` (402) naming the intent, which stays unconfirmed.
+    public func saveCard(paymentMethod: String, customer: String, idempotencyKey: String) async throws -> StripeSetupIntent {
+        var form = StripeFormBody()
+        form["customer"] = customer
+        form["payment_method"] = paymentMethod
+        form["usage"] = "off_session"
+        form["confirm"] = "true"
+        return try await post("/v1/setup_intents", form, key: idempotencyKey)
+    }
+
+    public func setupIntent(_ id: String) async throws -> StripeSetupIntent { try await get("/v1/setup_intents/\(Self.segment(id))") }
+
     // MARK: Products and prices
 
     public func createProduct(id: String, name: String, idempotencyKey: String) async throws -> StripeProduct {
@@ -159,6 +172,26 @@ public struct StripeClient: Sendable {
     }
 
     public func invoice(_ id: String) async throws -> StripeInvoice { try await get("/v1/invoices/\(Self.segment(id))") }
+
+    /// Pays an open invoice now (after the user fixed their card while past due).
+    public func pay(invoice id: String, paymentMethod: String?, idempotencyKey: String) async throws -> StripeInvoice {
+        var form = StripeFormBody()
+        form["payment_method"] = paymentMethod
+        return try await post("/v1/invoices/\(Self.segment(id))/pay", form, key: idempotencyKey)
+    }
+
+    // MARK: Events
+
+    /// One event as Stripe holds it now (to check a webhook's claim, or to catch up).
+    public func event(_ id: String) async throws -> StripeEvent { try await get("/v1/events/\(Self.segment(id))") }
+
+    /// Recent events of the given types, newest first.
+    public func events(types: [String], limit: Int = 100, startingAfter: String? = nil) async throws -> StripeList<StripeEvent> {
+        var query = [("limit", String(max(1, min(100, limit))))]
+        for (index, type) in types.enumerated() { query.append(("types[\(index)]", type)) }
+        if let startingAfter { query.append(("starting_after", startingAfter)) }
+        return try await get("/v1/events", query: query)
+    }
 
     // MARK: Test clocks (test mode)
 
@@ -347,6 +380,21 @@ public struct StripePaymentMethod: Decodable, Sendable {
     public var id: String
     public var customer: String?
     public var card: Card?
+}
+
+public struct StripeSetupIntent: Decodable, Sendable {
+    public var id: String
+    public var customer: String?
+    public var paymentMethod: String?
+    /// `requires_payment_method`, `requires_confirmation`, `requires_action`, `processing`, `succeeded`, `canceled`.
+    public var status: String
+}
+
+/// An event's envelope; `data.object` stays raw JSON for the handler of its type to decode.
+public struct StripeEvent: Decodable, Sendable {
+    public var id: String
+    public var type: String
+    public var created: Int
 }
 
 public struct StripeProduct: Decodable, Sendable {

@@ -281,6 +281,40 @@ extension StripeSandbox {
         }
     }
 
+    /// Pays an open invoice now (`payment_method`, else the subscription's or customer's
+    /// default): a past-due subscription becomes active again; a decline is a 402 and counts
+    /// as an attempt.
+    func payInvoice(_ id: String, _ form: StripeForm) -> Answer {
+        mutate { state in
+            guard let invoice = state.invoices[id] else { return StripeError.missing(id, kind: "invoice") }
+            guard invoice.status == "open" else {
+                return StripeError.answer(status: .badRequest, type: "invalid_request_error", code: "invoice_not_open",
+                                          message: "Invoice is already \(invoice.status == "paid" ? "paid" : invoice.status).")
+            }
+            let now = time(of: invoice.customer, state)
+            if let method = form.value("payment_method") {
+                guard state.paymentMethods[method]?.customer == invoice.customer else {
+                    return StripeError.invalid("The customer does not have a payment method with the ID \(method).", param: "payment_method")
+                }
+                if let subID = invoice.subscription { state.subscriptions[subID]?.defaultPaymentMethod = method }
+            }
+            let outcome = pay(id, at: now, in: &state)
+            emitPaymentEvents(id, outcome: outcome, at: now, in: &state)
+            switch outcome {
+            case .declined(let answer):
+                return answer
+            case .paid:
+                if let subID = invoice.subscription, let sub = state.subscriptions[subID], sub.status == "past_due" || sub.status == "incomplete" {
+                    state.subscriptions[subID]?.status = "active"
+                    if let updated = state.subscriptions[subID] {
+                        record("customer.subscription.updated", render(updated, state), previous: ["status": sub.status], at: now, in: &state)
+                    }
+                }
+                return .ok(state.invoices[id].map(render) ?? [:])
+            }
+        }
+    }
+
     func invoice(_ id: String) -> Answer {
         state.withLock { state in state.invoices[id].map { .ok(render($0)) } ?? StripeError.missing(id, kind: "invoice") }
     }

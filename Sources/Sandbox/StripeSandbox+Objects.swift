@@ -211,39 +211,85 @@ extension StripeSandbox {
 
     // MARK: Setup intents
 
-    /// Creates a setup intent; with `confirm=true` and a payment method it saves the card to
-    /// the customer at once (a declining card gives a 402 carrying the intent).
+    /// Creates a setup intent (`customer`, `payment_method`, `usage`); with `confirm=true` it
+    /// is confirmed at once.
     func createSetupIntent(_ form: StripeForm) -> Answer {
         mutate { state in
-            let id = stripeID("seti_")
             let customerID = form.value("customer")
-            if let customerID, state.customers[customerID] == nil { return StripeError.missing(customerID, param: "customer", kind: "customer") }
-            var intent: [String: Any] = ["id": id, "object": "setup_intent", "livemode": false, "created": wallClock,
-                                         "customer": customerID ?? NSNull(), "usage": form.value("usage") ?? "off_session",
-                                         "payment_method_types": ["card"], "client_secret": id + "_secret_" + stripeID(""),
-                                         "last_setup_error": NSNull(), "payment_method": NSNull(), "status": "requires_payment_method"]
-            guard let method = form.value("payment_method") else { return .ok(intent) }
-            intent["payment_method"] = method
-            guard form.bool("confirm") == true, let customerID else {
-                intent["status"] = "requires_confirmation"
-                return .ok(intent)
-            }
-            switch attachCard(method, to: customerID, in: &state) {
-            case .refused(let refusal):
-                var answer = refusal
-                intent["last_setup_error"] = answer.body["error"] ?? NSNull()
-                if var body = answer.body["error"] as? [String: Any] {
-                    body["setup_intent"] = intent
-                    answer.body["error"] = body
-                }
-                return answer
-            case .attached(let attached):
-                intent["payment_method"] = attached
-                intent["status"] = "succeeded"
-                record("setup_intent.succeeded", intent, at: time(of: customerID, state), in: &state)
-                return .ok(intent)
-            }
+            if let customerID, state.customers[customerID]?.deleted != false { return StripeError.missing(customerID, param: "customer", kind: "customer") }
+            let method = form.value("payment_method")
+            var intent = StripeSandboxState.SetupIntent(id: stripeID("seti_"), customer: customerID, paymentMethod: method,
+                                                        status: method == nil ? "requires_payment_method" : "requires_confirmation",
+                                                        usage: form.value("usage") ?? "off_session", created: customerID.map { time(of: $0, state) } ?? wallClock)
+            intent.clientSecret = intent.id + "_secret_" + stripeID("")
+            state.setupIntents[intent.id] = intent
+            guard form.bool("confirm") == true else { return .ok(render(intent)) }
+            return confirm(intent.id, paymentMethod: method, in: &state)
         }
+    }
+
+    func setupIntent(_ id: String) -> Answer {
+        state.withLock { state in state.setupIntents[id].map { .ok(render($0)) } ?? StripeError.missing(id, kind: "setup_intent") }
+    }
+
+    func confirmSetupIntent(_ id: String, _ form: StripeForm) -> Answer {
+        mutate { state in confirm(id, paymentMethod: form.value("payment_method"), in: &state) }
+    }
+
+    /// Saves the card to the intent's customer: `succeeded` with the attached method, or a 402
+    /// carrying the intent, back at `requires_payment_method` with its `last_setup_error`.
+    private func confirm(_ id: String, paymentMethod: String?, in state: inout StripeSandboxState) -> Answer {
+        guard var intent = state.setupIntents[id] else { return StripeError.missing(id, kind: "setup_intent") }
+        guard ["requires_payment_method", "requires_confirmation"].contains(intent.status) else {
+            return StripeError.answer(status: .badRequest, type: "invalid_request_error", code: "setup_intent_unexpected_state",
+                                      message: "You cannot confirm this SetupIntent because it has a status of \(intent.status).")
+        }
+        guard let method = paymentMethod ?? intent.paymentMethod else { return StripeError.parameterMissing("payment_method") }
+        guard let customerID = intent.customer else { return StripeError.parameterMissing("customer") }
+        let now = time(of: customerID, state)
+        switch attachCard(method, to: customerID, in: &state) {
+        case .refused(var answer):
+            intent.status = "requires_payment_method"
+            intent.paymentMethod = nil
+            intent.lastError = (answer.body["error"] as? [String: Any]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+            state.setupIntents[id] = intent
+            if var body = answer.body["error"] as? [String: Any] {
+                body["setup_intent"] = render(intent)
+                answer.body["error"] = body
+            }
+            record("setup_intent.setup_failed", render(intent), at: now, in: &state)
+            return answer
+        case .attached(let attached):
+            intent.paymentMethod = attached
+            intent.status = "succeeded"
+            intent.lastError = nil
+            state.setupIntents[id] = intent
+            record("setup_intent.succeeded", render(intent), at: now, in: &state)
+            return .ok(render(intent))
+        }
+    }
+
+    func cancelSetupIntent(_ id: String) -> Answer {
+        mutate { state in
+            guard var intent = state.setupIntents[id] else { return StripeError.missing(id, kind: "setup_intent") }
+            guard intent.status != "succeeded" else {
+                return StripeError.answer(status: .badRequest, type: "invalid_request_error", code: "setup_intent_unexpected_state",
+                                          message: "You cannot cancel this SetupIntent because it has a status of succeeded.")
+            }
+            intent.status = "canceled"
+            state.setupIntents[id] = intent
+            record("setup_intent.canceled", render(intent), at: intent.customer.map { time(of: $0, state) } ?? wallClock, in: &state)
+            return .ok(render(intent))
+        }
+    }
+
+    func render(_ intent: StripeSandboxState.SetupIntent) -> [String: Any] {
+        [
+            "id": intent.id, "object": "setup_intent", "livemode": false, "created": intent.created,
+            "customer": intent.customer.map { $0 as Any } ?? NSNull(), "payment_method": intent.paymentMethod.map { $0 as Any } ?? NSNull(),
+            "status": intent.status, "usage": intent.usage, "payment_method_types": ["card"], "client_secret": intent.clientSecret,
+            "last_setup_error": intent.lastError.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull(),
+        ]
     }
 
     // MARK: Products and prices

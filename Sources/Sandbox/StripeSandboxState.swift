@@ -37,6 +37,19 @@ struct StripeSandboxState: Codable, Sendable {
         var detached = false
     }
 
+    struct SetupIntent: Codable, Sendable {
+        var id: String
+        var customer: String?
+        var paymentMethod: String?
+        /// `requires_payment_method`, `requires_confirmation`, `succeeded`, `canceled`.
+        var status: String
+        var usage: String
+        var created: Int
+        var clientSecret = ""
+        /// The last decline's error object (JSON).
+        var lastError: Data?
+    }
+
     struct Product: Codable, Sendable {
         var id: String
         var name: String
@@ -152,6 +165,7 @@ struct StripeSandboxState: Codable, Sendable {
 
     var customers: [String: Customer] = [:]
     var paymentMethods: [String: PaymentMethod] = [:]
+    var setupIntents: [String: SetupIntent] = [:]
     var products: [String: Product] = [:]
     var prices: [String: Price] = [:]
     var subscriptions: [String: Subscription] = [:]

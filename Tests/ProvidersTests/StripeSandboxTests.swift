@@ -150,6 +150,61 @@ import Testing
         #expect(restored.0 == "ada@example.com" && restored.1 == "canceled")
     }
 
+    /// A past-due subscription recovered by hand: a new card saved through a setup intent (a
+    /// declining one refused, its intent left waiting), made the default, and the open
+    /// invoice paid now; the subscription is active again and the events say so.
+    @Test func aPastDueSubscriptionIsRecoveredWithASavedCard() async throws {
+        let stateFile = FileManager.default.temporaryDirectory.appendingPathComponent("stripe-sandbox-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: stateFile) }
+        let receiver = StripeWebhookReceiver()
+        let (status, paid, types) = try await receiver.run { hook in
+            try await Self.sandbox(webhookURL: hook, stateFile: stateFile).withRunning { base -> (String, StripeInvoice, [String]) in
+                let stripe = StripeClient(baseURL: base, secretKey: "sk_test_sandbox")
+                _ = try await stripe.createProduct(id: "prod_pro", name: "Pro", idempotencyKey: "p")
+                let price = try await stripe.createPrice(product: "prod_pro", unitAmount: 2900, currency: "usd", interval: "month",
+                                                         lookupKey: "pro_monthly", idempotencyKey: "pr")
+                let clock = try await stripe.createTestClock(frozenTime: Self.date("2026-05-31T00:00:00Z"))
+                let customer = try await stripe.createCustomer(email: "b@example.com", name: nil, metadata: [:], testClock: clock.id,
+                                                               idempotencyKey: "c")
+                let failing = try await stripe.saveCard(paymentMethod: "pm_card_chargeCustomerFail", customer: customer.id, idempotencyKey: "s1")
+                _ = try await stripe.setDefault(paymentMethod: try #require(failing.paymentMethod), customer: customer.id, idempotencyKey: "d1")
+                // The first charge fails: with error_if_incomplete nothing is made; so subscribe
+                // on a good card first and let the failing one take over for the renewal.
+                let visa = try await stripe.saveCard(paymentMethod: "pm_card_visa", customer: customer.id, idempotencyKey: "s2")
+                let sub = try await stripe.createSubscription(customer: customer.id, price: price.id, paymentMethod: visa.paymentMethod,
+                                                              metadata: [:], idempotencyKey: "sub")
+                _ = try await stripe.detach(paymentMethod: try #require(visa.paymentMethod), idempotencyKey: "x")
+                // Renewal on the last day of June (the anchor is May 31): declined, past due.
+                _ = try await stripe.advance(testClock: clock.id, to: Self.date("2026-07-01T00:00:00Z"))
+                let pastDue = try await stripe.subscription(sub.id)
+                #expect(pastDue.status == "past_due")
+                #expect(pastDue.item?.currentPeriodStart == Int(Self.date("2026-06-30T00:00:00Z").timeIntervalSince1970))
+                let open = try #require(try await stripe.invoices(customer: customer.id, limit: 1).data.first)
+                #expect(open.status == "open" && open.nextPaymentAttempt != nil)
+                // A declining card is refused and its intent keeps waiting for another.
+                let refused = await #expect(throws: StripeError.self) {
+                    _ = try await stripe.saveCard(paymentMethod: "pm_card_visa_chargeDeclined", customer: customer.id, idempotencyKey: "s3")
+                }
+                #expect(refused?.status == 402 && refused?.declineCode == "generic_decline")
+                // A good card, saved and used for the open invoice now.
+                let mastercard = try await stripe.saveCard(paymentMethod: "pm_card_mastercard", customer: customer.id, idempotencyKey: "s4")
+                #expect(mastercard.status == "succeeded")
+                let card = try #require(mastercard.paymentMethod)
+                _ = try await stripe.setDefault(paymentMethod: card, customer: customer.id, idempotencyKey: "d2")
+                let paid = try await stripe.pay(invoice: open.id, paymentMethod: card, idempotencyKey: "pay")
+                let recovered = try await stripe.subscription(sub.id).status
+                #expect(try await stripe.setupIntent(mastercard.id).status == "succeeded")
+                #expect(try await stripe.events(types: ["invoice.paid"]).data.count == 2)
+                _ = try await eventually(timeout: .seconds(30)) { receiver.types.contains("setup_intent.setup_failed") }
+                return (recovered, paid, receiver.types)
+            }
+        }
+        #expect(status == "active")
+        #expect(paid.status == "paid" && paid.amountPaid == 2900 && paid.attemptCount == 2)
+        #expect(Set(types).isSuperset(of: ["setup_intent.succeeded", "setup_intent.setup_failed", "invoice.payment_failed", "invoice.paid",
+                                          "customer.subscription.updated", "payment_method.detached"]), "\(types)")
+    }
+
     /// Form bodies and query strings are decoded without trusting them: malformed escapes,
     /// stray brackets, empty pairs and control bytes neither trap nor lose the good fields.
     @Test func hostileFormTextDecodesWithoutTrapping() {
