@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Domain
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -493,4 +494,15 @@ public struct StripeTestClock: Decodable, Sendable {
     public var id: String
     public var frozenTime: Int
     public var status: String
+}
+
+extension StripeSubscription {
+    /// The subscription in our terms; nil when its price names no tier of ours.
+    public var facts: SubscriptionFacts? {
+        guard let item, let tier = SubscriptionFacts.tier(lookupKey: item.price.lookupKey) else { return nil }
+        return SubscriptionFacts(stripeSubscriptionID: id, status: status, tier: tier,
+                                 periodStart: Date(timeIntervalSince1970: TimeInterval(item.currentPeriodStart)),
+                                 periodEnd: Date(timeIntervalSince1970: TimeInterval(item.currentPeriodEnd)),
+                                 cancelAtPeriodEnd: cancelAtPeriodEnd)
+    }
 }
