@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The sandbox's request context: Hummingbird's basic context plus the connection, so a
 /// fault can drop it mid-request the way a flaky network does.
@@ -53,21 +55,28 @@ func json(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields 
     return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// Runs a server on a free loopback port while `body` runs: `serve` starts it with port 0 and
-/// reports the bound port to the handler it is given; `body` gets the base URL.
-func withLoopbackPort<T: Sendable>(_ serve: @escaping @Sendable (_ onReady: @escaping @Sendable (Int) async -> Void) async throws -> Void,
+/// Runs a sandbox on a free loopback port while `body` runs: `services` are made with a
+/// handler that gets the bound port; `body` gets the base URL. The services stop by graceful
+/// shutdown, never by cancellation: a connection accepted just as a cancelled server stops is
+/// dropped unserved, and NIO traps on it (apple/swift-nio#2637).
+func withLoopbackPort<T: Sendable>(_ services: (_ onReady: @escaping @Sendable (Int) async -> Void) -> [any Service],
                                    _ body: @Sendable (String) async throws -> T) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            try await serve { continuation.yield($0) }
-            return nil
+    let logger = Logger(label: "sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
+    let group = ServiceGroup(configuration: .init(services: services { continuation.yield($0) }, logger: logger))
+    return try await withThrowingTaskGroup(of: T?.self) { tasks in
+        tasks.addTask { try await group.run(); return nil }
+        do {
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let result = try await body("http://127.0.0.1:\(port)")
+            await group.triggerGracefulShutdown()
+            while try await tasks.next() != nil {}
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
         }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        let result = try await body("http://127.0.0.1:\(port)")
-        group.cancelAll()
-        return result
     }
 }
 

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A local Stripe: the subset of the API a subscription business uses (customers, payment
@@ -90,29 +91,38 @@ public final class StripeSandbox: Sendable {
         return router
     }
 
-    /// The sandbox on `host:port`, with its renewal clock and webhook delivery running beside it.
-    public func run(host: String = "127.0.0.1", port: Int, logger: Logger,
-                    onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// The sandbox's services: the server on `host:port`, and its renewal clock and webhook
+    /// delivery beside it; both stop on graceful shutdown.
+    public func services(host: String = "127.0.0.1", port: Int, logger: Logger,
+                         onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
         let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "stripe-sandbox"),
                               onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) }, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            group.addTask { await self.backgroundLoop() }
-            try await group.next()
-            group.cancelAll()
-        }
+        return [app, Background(sandbox: self)]
+    }
+
+    /// The sandbox on `host:port` until cancelled.
+    public func run(host: String = "127.0.0.1", port: Int, logger: Logger,
+                    onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await ServiceGroup(configuration: .init(services: services(host: host, port: port, logger: logger, onReady: onReady),
+                                                    logger: logger)).run()
+    }
+
+    /// Renewals due in real time and webhook deliveries, until graceful shutdown.
+    struct Background: Service {
+        let sandbox: StripeSandbox
+        func run() async throws { await sandbox.backgroundLoop() }
     }
 
     /// Runs the sandbox on a free loopback port while `body` runs; `body` gets its base URL.
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let quiet = Logger(label: "stripe-sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
-        return try await withLoopbackPort({ onReady in try await self.run(port: 0, logger: quiet, onReady: onReady) }, body)
+        return try await withLoopbackPort({ onReady in self.services(port: 0, logger: quiet, onReady: onReady) }, body)
     }
 
     /// Every quarter second: renewals due in real time, then webhook deliveries due.
-    private func backgroundLoop() async {
+    func backgroundLoop() async {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             mutateIfChanged { state in
                 let customers = Set(state.customers.values.filter { $0.testClock == nil }.map(\.id))
                 return runDue(customers: customers, until: wallClock, in: &state) > 0

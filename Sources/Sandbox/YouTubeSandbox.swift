@@ -142,7 +142,7 @@ public final class YouTubeSandbox: Sendable {
     /// Runs the sandbox on a free loopback port while `body` runs; `body` gets its base URL.
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let logger = Logger(label: "youtube-sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
-        return try await withLoopbackPort({ onReady in try await self.run(port: 0, logger: logger, onReady: onReady) }, body)
+        return try await withLoopbackPort({ onReady in [self.application(port: 0, logger: logger, onReady: onReady)] }, body)
     }
 
     // MARK: - Shared request handling
