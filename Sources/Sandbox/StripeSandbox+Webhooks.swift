@@ -8,15 +8,16 @@ import NIOCore
 /// fresh `t` on every attempt), at least once and in no promised order; a non-2xx answer or
 /// a timeout is retried after `webhookRetryDelays`.
 extension StripeSandbox {
-    /// The `Stripe-Signature` header for `body` signed at `timestamp`.
-    public static func signature(body: Data, secret: String, timestamp: Int) -> String {
+    /// The `Stripe-Signature` header for `body` signed at `timestamp` (the sandbox cannot use
+    /// Domain's `StripeSignature`: it depends on nothing of the product).
+    static func signature(body: Data, secret: String, timestamp: Int) -> String {
         var signed = Data("\(timestamp).".utf8)
         signed.append(body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
         return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Events not yet delivered, oldest first.
+    /// How many events still wait for delivery.
     public var undeliveredEvents: Int { state.withLock { $0.events.filter { !$0.delivered }.count } }
 
     func deliverDueEvents(with http: HTTPClient) async {

@@ -83,7 +83,7 @@ struct PDFReport {
             "generatedAt": Self.timestamp(generatedAt, zone: digest.timeZone),
             "figureRows": figureRows,
             "about": report.type.summary + " Amounts in US dollars. The CSV and JSON formats of this report hold every row ("
-                + Self.count(digest.rowCount) + ").",
+                + ReportValue.grouped(digest.rowCount) + ").",
             "onePage": onePage,
             "hasProviders": !digest.providers.isEmpty,
         ]
@@ -178,16 +178,13 @@ struct PDFReport {
     static func display(_ value: ReportValue, style: ReportDigest.Style) -> String {
         switch value {
         case .text(let text): text
-        case .integer(let number): count(number)
+        case .integer(let number): ReportValue.grouped(number)
         case .money(let micros): dollars(micros)
         case .number(let number) where style == .percent: number.isFinite ? String(format: "%.1f%%", number * 100) : "—"
         case .number(let number): number.isFinite ? String(format: "%.2f", number) : "—"
         case .empty: "—"
         }
     }
-
-    /// `12,345`.
-    static func count(_ number: Int64) -> String { ReportValue.grouped(number) }
 
     /// `$1,234.56`; amounts under a cent keep four decimals (`$0.0012`) so a cheap call is not $0.00.
     static func dollars(_ micros: Int64) -> String {
@@ -198,6 +195,6 @@ struct PDFReport {
             return sign + "$0." + String(format: "%04d", Int(hundredths))
         }
         let cents = (magnitude + 5_000) / 10_000
-        return sign + "$" + count(Int64(cents / 100)) + "." + String(format: "%02d", Int(cents % 100))
+        return sign + "$" + ReportValue.grouped(Int64(cents / 100)) + "." + String(format: "%02d", Int(cents % 100))
     }
 }
