@@ -29,6 +29,10 @@ struct APIService: APIProtocol {
     let stats: ChannelStats
     /// Google and YouTube; nil on an instance configured without them.
     let youtube: YouTubeIntegration?
+    /// Subscriptions and cards; nil on an instance configured without a payment provider.
+    let payments: Payments?
+    /// The secrets Stripe's webhooks may be signed with (several while one is rolled).
+    let stripeWebhookSecrets: [String]
     /// Where workers store artifacts, for downloads; nil on an instance configured without it.
     let artifacts: (any ArtifactStorage)?
     /// The schema this build expects, read once: health checks compare the database with it.

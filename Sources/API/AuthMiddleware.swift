@@ -26,7 +26,7 @@ struct AuthMiddleware: ServerMiddleware {
     /// The operations marked `security: []` in `openapi.yaml` (a test keeps the two in sync).
     static let publicOperations: Set<String> = [
         "getHealth", "getStatus", "register", "login", "refresh", "logout", "verifyEmail", "forgotPassword", "resetPassword",
-        "youTubeCallback", "confirmYouTubeConnection",
+        "youTubeCallback", "confirmYouTubeConnection", "receiveStripeWebhook",
     ]
 
     let tokens: AccessTokens

@@ -21,6 +21,8 @@ enum ErrorMapping {
             return error
         case let error as DomainError:
             return domainError(error)
+        case let error as PaymentError:
+            return paymentError(error)
         case let error as PostgresTransactionError:
             // What a transaction's closure threw (a domain rule, say) decides the answer.
             if let inner = error.closureError { return apiError(for: inner) }
@@ -32,6 +34,7 @@ enum ErrorMapping {
             // The generated code wraps what handlers throw and what it could not decode.
             if let inner = error.underlyingError as? APIError { return inner }
             if let inner = error.underlyingError as? DomainError { return domainError(inner) }
+            if let inner = error.underlyingError as? PaymentError { return paymentError(inner) }
             if let inner = error.underlyingError as? PostgresTransactionError { return apiError(for: inner) }
             if let inner = error.underlyingError as? PSQLError, ["22021", "22P05"].contains(inner.serverInfo?[.sqlState]) {
                 return apiError(for: inner)
@@ -65,7 +68,24 @@ enum ErrorMapping {
             var mapped = APIError(.init(code: 402, reasonPhrase: "Payment Required"), code: "budget_exceeded", message: error.message, field: error.field)
             mapped.reason = error.reason
             return mapped
+        case .paymentRequired:
+            return APIError(.init(code: 402, reasonPhrase: "Payment Required"), code: "payment_required", message: error.message)
         default: return APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+        }
+    }
+
+    /// What the payment provider refused: a declined card is 402 `card_declined` with the
+    /// bank's reason; a request it rejected is the client's (400); an outage is 503.
+    private static func paymentError(_ error: PaymentError) -> APIError {
+        switch error {
+        case let .declined(message, reason):
+            var mapped = APIError(.init(code: 402, reasonPhrase: "Payment Required"), code: "card_declined", message: message)
+            mapped.reason = reason
+            return mapped
+        case let .rejected(message, field):
+            return .validation(message, field: field.map { $0 == "payment_method" ? "payment_method_id" : $0 }, issue: message)
+        case .unavailable:
+            return .serviceUnavailable("The payment provider did not answer; try again in a moment")
         }
     }
 

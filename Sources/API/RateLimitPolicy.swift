@@ -25,10 +25,11 @@ public struct RateLimitPolicy: Sendable {
     public init() {}
 
     /// The category of an operation, by its tag in the contract; nil for operations that are
-    /// not limited (System: health checks must always answer).
+    /// not limited (System: health checks must always answer; Stripe: the provider's own
+    /// webhooks, which are signed and must never be turned away by users' limits).
     func category(forTag tag: String?) -> (name: String, limit: Limit)? {
         switch tag {
-        case "System": nil
+        case "System", "Stripe": nil
         case "Authentication": ("authentication", authentication)
         case "Generation": ("video_generation", videoGeneration)
         case "Analytics": ("analytics", analytics)

@@ -18,6 +18,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let costLimitExceeded = Code(raw: "cost_limit_exceeded")
         /// The user's daily or monthly budget has no room for the work; `reason` says which.
         public static let budgetExceeded = Code(raw: "budget_exceeded")
+        /// The subscription's payment is overdue past the grace: new work is refused.
+        public static let paymentRequired = Code(raw: "payment_required")
         /// The resource is in a state that does not allow this (publishing an unfinished video).
         public static let invalidState = Code(raw: "invalid_state")
     }

@@ -58,11 +58,14 @@ public struct VideoSubmission: Sendable {
     public let client: PostgresClient
     public let plan: PipelinePlan
     public let jobs: JobStore
+    /// How long an account whose renewal failed may still submit (`PaymentSettings.grace`).
+    public let paymentGrace: Duration
     public let logger: Logger
 
-    public init(client: PostgresClient, plan: PipelinePlan, logger: Logger) {
+    public init(client: PostgresClient, plan: PipelinePlan, paymentGrace: Duration = PaymentSettings().grace, logger: Logger) {
         self.client = client
         self.plan = plan
+        self.paymentGrace = paymentGrace
         self.jobs = JobStore(client: client, logger: logger)
         self.logger = logger
     }
@@ -149,11 +152,18 @@ public struct VideoSubmission: Sendable {
         try await UserLimitLock.lock(userID: userID, on: connection, logger: logger)
         let rows = try await connection.query("""
             SELECT t.videos_per_month,
-                   (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.kind = 'video' AND v.created_at >= date_trunc('month', now()))
+                   (SELECT count(*) FROM videos v WHERE v.user_id = u.id AND v.kind = 'video' AND v.created_at >= date_trunc('month', now())),
+                   (SELECT b.past_due_since FROM billing_accounts b
+                     WHERE b.user_id = u.id AND b.status = 'past_due'
+                       AND b.past_due_since <= now() - make_interval(secs => \(Double(paymentGrace.components.seconds))))
               FROM users u JOIN subscription_tiers t ON t.name = u.subscription_tier
              WHERE u.id = \(userID)
             """, logger: logger)
-        for try await (allowed, used) in rows.decode((Int32, Int64).self) {
+        for try await (allowed, used, pastDueSince) in rows.decode((Int32, Int64, Date?).self) {
+            if let pastDueSince {
+                throw DomainError(.paymentRequired, "Your subscription's payment has been due since \(ISO8601DateFormatter().string(from: pastDueSince)); "
+                                  + "update your card (POST /payment/methods) to submit videos again")
+            }
             guard used + Int64(count) <= Int64(allowed) else {
                 let left = max(0, Int64(allowed) - used)
                 throw DomainError(.limitReached, "Your plan allows \(allowed) videos a month and \(left) remain; this submission has \(count)",

@@ -5,7 +5,8 @@ import Queue
 public enum WebhookEvents {
     public static let catalogue = [
         "video.completed", "video.failed", "video.cancelled", "video.published", "batch.completed", "report.ready", "report.failed",
-        "quota.warning", "quota.exhausted", "cost.limit_reached", "account.auth_expired", "webhook.test",
+        "quota.warning", "quota.exhausted", "cost.limit_reached", "account.auth_expired",
+        "subscription.updated", "payment.succeeded", "payment.failed", "webhook.test",
     ]
 }
 

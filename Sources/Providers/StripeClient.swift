@@ -129,6 +129,12 @@ public struct StripeClient: Sendable {
 
     public func subscription(_ id: String) async throws -> StripeSubscription { try await get("/v1/subscriptions/\(Self.segment(id))") }
 
+    /// The customer's subscriptions that have not been canceled, newest first (up to 100).
+    public func subscriptions(customer: String) async throws -> [StripeSubscription] {
+        let list: StripeList<StripeSubscription> = try await get("/v1/subscriptions", query: [("customer", customer), ("limit", "100")])
+        return list.data
+    }
+
     /// How a plan change is billed.
     public enum Proration: String, Sendable {
         /// Invoiced and charged now (an upgrade).
@@ -141,13 +147,14 @@ public struct StripeClient: Sendable {
 
     /// Moves the subscription's item to another price; with `.alwaysInvoice` a declined
     /// proration charge throws and changes nothing.
-    public func changePrice(subscription: String, item: String, price: String, proration: Proration,
+    public func changePrice(subscription: String, item: String, price: String, proration: Proration, metadata: [String: String] = [:],
                             idempotencyKey: String) async throws -> StripeSubscription {
         var form = StripeFormBody()
         form["items[0][id]"] = item
         form["items[0][price]"] = price
         form["proration_behavior"] = proration.rawValue
         form["payment_behavior"] = "error_if_incomplete"
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { form["metadata[\(key)]"] = value }
         return try await post("/v1/subscriptions/\(Self.segment(subscription))", form, key: idempotencyKey)
     }
 
@@ -194,13 +201,25 @@ public struct StripeClient: Sendable {
         return try await get("/v1/events", query: query)
     }
 
+    /// Recent events as Stripe would deliver them (each event object's JSON, oldest first),
+    /// to replay what a webhook endpoint missed.
+    public func eventBodies(limit: Int = 100) async throws -> [(id: String, body: Data)] {
+        let raw = try await sendData(.GET, "/v1/events", query: [("limit", String(max(1, min(100, limit))))], body: nil, key: nil)
+        let object = try JSONSerialization.jsonObject(with: raw) as? [String: Any]
+        let events = object?["data"] as? [[String: Any]] ?? []
+        return try events.reversed().compactMap { event in
+            guard let id = event["id"] as? String else { return nil }
+            return (id, try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]))
+        }
+    }
+
     // MARK: Test clocks (test mode)
 
-    public func createTestClock(frozenTime: Date, name: String? = nil) async throws -> StripeTestClock {
+    public func createTestClock(frozenTime: Date, name: String? = nil, idempotencyKey: String? = nil) async throws -> StripeTestClock {
         var form = StripeFormBody()
         form["frozen_time"] = String(Int(frozenTime.timeIntervalSince1970))
         form["name"] = name
-        return try await post("/v1/test_helpers/test_clocks", form, key: UUID().uuidString)
+        return try await post("/v1/test_helpers/test_clocks", form, key: idempotencyKey ?? UUID().uuidString)
     }
 
     public func advance(testClock id: String, to time: Date) async throws -> StripeTestClock {
@@ -221,8 +240,18 @@ public struct StripeClient: Sendable {
         try await send(.POST, path, query: [], body: form.encoded, key: key)
     }
 
-    /// One call, retried as Stripe's libraries retry it, under the same idempotency key.
+    /// One call, its answer decoded.
     func send<T: Decodable>(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: String?, key: String?) async throws -> T {
+        let data = try await sendData(method, path, query: query, body: body, key: key)
+        do { return try Self.decoder.decode(T.self, from: data) } catch {
+            throw StripeError(status: 200, type: "api_error", code: nil, declineCode: nil,
+                              message: "Stripe's answer to \(path) could not be read: \(error)", param: nil)
+        }
+    }
+
+    /// One call, retried as Stripe's libraries retry it, under the same idempotency key.
+    /// - Returns: the body of a 2xx answer.
+    func sendData(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: String?, key: String?) async throws -> Data {
         var url = baseURL + path
         if !query.isEmpty { url += "?" + StripeFormBody(query).encoded }
         var attempt = 0
@@ -251,12 +280,7 @@ public struct StripeClient: Sendable {
                 try await Task.sleep(for: Self.backoff(attempt))
                 continue
             }
-            if (200..<300).contains(status) {
-                do { return try Self.decoder.decode(T.self, from: data) } catch {
-                    throw StripeError(status: status, type: "api_error", code: nil, declineCode: nil,
-                                      message: "Stripe's answer to \(path) could not be read: \(error)", param: nil)
-                }
-            }
+            if (200..<300).contains(status) { return data }
             let error = StripeError(status: status, body: data)
             let retryable = shouldRetry == "true" || (shouldRetry != "false" && (status == 409 || status == 429 || status >= 500))
             guard retryable, attempt < maximumRetries else { throw error }
@@ -410,6 +434,7 @@ public struct StripePrice: Decodable, Sendable {
     }
 
     public var id: String
+    public var product: String?
     public var unitAmount: Int?
     public var currency: String
     public var lookupKey: String?
@@ -437,6 +462,7 @@ public struct StripeSubscription: Decodable, Sendable {
     public var defaultPaymentMethod: String?
     public var latestInvoice: String?
     public var created: Int
+    public var metadata: [String: String]?
 
     public var item: Item? { items.data.first }
 }
@@ -497,12 +523,16 @@ public struct StripeTestClock: Decodable, Sendable {
 }
 
 extension StripeSubscription {
-    /// The subscription in our terms; nil when its price names no tier of ours.
+    /// The subscription in our terms; nil when its price names no tier of ours (by lookup
+    /// key, or by product once a newer price took the key over).
     public var facts: SubscriptionFacts? {
-        guard let item, let tier = SubscriptionFacts.tier(lookupKey: item.price.lookupKey) else { return nil }
+        guard let item, let tier = SubscriptionFacts.tier(lookupKey: item.price.lookupKey) ?? SubscriptionFacts.tier(product: item.price.product)
+        else { return nil }
+        let heldUntil = metadata?[SubscriptionFacts.heldUntilKey].flatMap { Int($0) }.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         return SubscriptionFacts(stripeSubscriptionID: id, status: status, tier: tier,
                                  periodStart: Date(timeIntervalSince1970: TimeInterval(item.currentPeriodStart)),
                                  periodEnd: Date(timeIntervalSince1970: TimeInterval(item.currentPeriodEnd)),
-                                 cancelAtPeriodEnd: cancelAtPeriodEnd)
+                                 cancelAtPeriodEnd: cancelAtPeriodEnd,
+                                 heldTier: metadata?[SubscriptionFacts.heldTierKey].flatMap { $0.isEmpty ? nil : $0 }, heldUntil: heldUntil)
     }
 }

@@ -14,6 +14,15 @@ public struct AdvisoryLock: Sendable, Hashable {
     /// Migrations: one migrator at a time, fleet-wide (a session lock on a fixed key).
     public static let migrations = AdvisoryLock(space: 0x7974_656d_7069_7265)
 
+    /// Takes the lock on `name` in this space until the end of the caller's transaction if no
+    /// one holds it.
+    /// - Returns: whether it was taken.
+    public func tryLock(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(hashtextextended(\(name), \(space)))", logger: logger)
+        for try await taken in rows.decode(Bool.self) { return taken }
+        return false
+    }
+
     /// Takes the lock on `name` in this space until the end of the caller's transaction.
     public func lock(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
         let rows = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(name), \(space)))", logger: logger)

@@ -1,5 +1,5 @@
 /// Durations as operators write them in flags and the environment: `250ms`, `5s`, `2m`,
-/// `1h`, or a bare number of seconds. Whatever the text, the result is a finite duration
+/// `1h`, `7d`, or a bare number of seconds. Whatever the text, the result is a finite duration
 /// between zero and ten years, or nil: no input can trap the conversion.
 public enum DurationText {
     /// The longest duration accepted: ten years.
@@ -8,7 +8,7 @@ public enum DurationText {
     /// Parses `text`; nil when it is not a non-negative number with an optional unit, or is
     /// longer than `maximumSeconds`.
     public static func parse(_ text: String) -> Duration? {
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         var number = Substring(text)
         var scale = 1.0
         if let unit = units.first(where: { text.hasSuffix($0.suffix) }) {

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Everything the sandbox remembers, guarded by one lock in `YouTubeSandbox`.
-struct SandboxState {
-    struct Account {
+/// Everything the sandbox remembers, guarded by one lock in `YouTubeSandbox` and kept in
+/// its state file when it has one.
+struct SandboxState: Codable, Sendable {
+    struct Account: Codable, Sendable {
         var channelID: String
         var email: String
         var title: String
@@ -11,14 +12,14 @@ struct SandboxState {
         var uploadsByDay: [String: Int] = [:]
     }
 
-    struct Grant {
+    struct Grant: Codable, Sendable {
         var email: String
         var clientID: String
         var redirectURI: String
         var scope: String
     }
 
-    struct Token {
+    struct Token: Codable, Sendable {
         var email: String
         var clientID: String
         var expiresAt: Date
@@ -26,14 +27,14 @@ struct SandboxState {
         var scope: String = ""
     }
 
-    struct RefreshToken {
+    struct RefreshToken: Codable, Sendable {
         var email: String
         var clientID: String
         var scope: String
         var revoked = false
     }
 
-    struct Video {
+    struct Video: Codable, Sendable {
         var id: String
         var channelID: String
         var title: String
@@ -46,7 +47,7 @@ struct SandboxState {
         var thumbnail: Data?
     }
 
-    struct Session {
+    struct Session: Codable, Sendable {
         var channelID: String
         var total: Int
         var contentType: String

@@ -102,7 +102,8 @@ extension StripeSandbox {
                 previous["default_payment_method"] = sub.defaultPaymentMethod ?? NSNull()
                 sub.defaultPaymentMethod = method.isEmpty ? nil : method
             }
-            sub.metadata.merge(form.hash("metadata")) { $1 }
+            // As Stripe: an empty value removes the key.
+            for (key, value) in form.hash("metadata") { sub.metadata[key] = value.isEmpty ? nil : value }
             var prorationInvoice: String?
             if let change = form.hashes("items").first, let newPriceID = change["price"], !newPriceID.isEmpty {
                 guard let itemID = change["id"], let index = sub.items.firstIndex(where: { $0.id == itemID }) else {

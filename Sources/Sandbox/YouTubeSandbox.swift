@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A local YouTube: Google OAuth and the parts of the YouTube Data API v3 the product uses
@@ -54,16 +55,19 @@ public final class YouTubeSandbox: Sendable {
         public var now: @Sendable () -> Date = { Date() }
         /// Other creators' channels, public to every caller (competitors, the chart).
         public var publicChannels = YouTubeSandbox.defaultPublicChannels
+        /// A JSON file that keeps the accounts, tokens, uploads and quota across restarts
+        /// (saved every second and at shutdown); none: memory only.
+        public var stateFile: URL?
 
         public init() {}
     }
 
     public let configuration: Configuration
-    let state: Mutex<SandboxState>
+    let state: PersistedState<SandboxState>
 
-    public init(configuration: Configuration = Configuration()) {
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "youtube-sandbox")) {
         self.configuration = configuration
-        state = Mutex(SandboxState(startedAt: configuration.now()))
+        state = PersistedState(SandboxState(startedAt: configuration.now()), file: configuration.stateFile, logger: logger)
     }
 
     /// An uploaded video as the sandbox holds it.
@@ -133,16 +137,25 @@ public final class YouTubeSandbox: Sendable {
                     onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) }, logger: logger)
     }
 
-    /// Serves the sandbox on `host:port` until cancelled or signalled.
+    /// What a process runs for the sandbox: the application, and with a state file the
+    /// service that keeps it saved.
+    public func services(host: String = "127.0.0.1", port: Int, logger: Logger,
+                         onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        [application(host: host, port: port, logger: logger, onReady: onReady)]
+            + (configuration.stateFile == nil ? [] : [StatePersister(state: state)])
+    }
+
+    /// Serves the sandbox on `host:port` until signalled.
     public func run(host: String = "127.0.0.1", port: Int, logger: Logger,
                     onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await application(host: host, port: port, logger: logger, onReady: onReady).runService()
+        try await ServiceGroup(configuration: .init(services: services(host: host, port: port, logger: logger, onReady: onReady).map { .init(service: $0) },
+                                                    gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)).run()
     }
 
     /// Runs the sandbox on a free loopback port while `body` runs; `body` gets its base URL.
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let logger = Logger(label: "youtube-sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
-        return try await withLoopbackPort({ onReady in [self.application(port: 0, logger: logger, onReady: onReady)] }, body)
+        return try await withLoopbackPort({ onReady in self.services(port: 0, logger: logger, onReady: onReady) }, body)
     }
 
     // MARK: - Shared request handling

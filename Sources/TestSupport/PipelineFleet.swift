@@ -30,16 +30,17 @@ public struct PipelineFleet: Sendable {
     /// - Parameters:
     ///   - providers: the stages' providers; default offline over this fleet's storage.
     ///   - youtube: publishing and channel syncs, as `ytempire worker` runs them with YouTube configured.
+    ///   - payments: Stripe's events as jobs (`stripe.event`, on the `default` queue).
     ///   - settings: the dispatcher's; default `choreSettings()`.
     ///   - queues: more queues for the workers (publishing, say), merged over the stage queues.
     public func run<T: Sendable>(workers count: Int = 2, providers: StageProviderSet? = nil, youtube: WorkerJobs.YouTube? = nil,
-                                 settings: DispatcherChores.Settings? = nil, queues: [String: Int] = [:],
+                                 payments: Payments? = nil, settings: DispatcherChores.Settings? = nil, queues: [String: Int] = [:],
                                  _ body: () async throws -> T) async throws -> T {
         let notifier = Notifier(client: db.client, channels: [NotificationChannel.jobs, NotificationChannel.control] + DispatcherServices.channels,
                                 logger: db.logger)
         let dispatcher = try dispatcher(settings: settings, notifier: notifier)
         var registry = WorkerJobs(client: db.client, plan: plan, providers: try providers ?? StageProviderSet.offline(storage: storage),
-                                  youtube: youtube, logger: db.logger).registry()
+                                  youtube: youtube, payments: payments, logger: db.logger).registry()
         dispatcher.register(into: &registry)
         var services: [any Service] = [notifier]
         for index in 0..<count {

@@ -5,7 +5,8 @@ import PostgresNIO
 import Queue
 
 /// Every job kind a worker process runs, built in one place: the diagnostic kinds, the
-/// pipeline's stages, reports, and with YouTube configured publishing and channel syncs.
+/// pipeline's stages, reports, with YouTube configured publishing and channel syncs, and with
+/// payments configured Stripe's events.
 /// `ytempire worker`, `ytempire up`, the tests' pipeline fleet and the benches all build their
 /// registry here, so a kind added once is claimed everywhere. (Webhook deliveries are the
 /// dispatcher's: `DispatcherServices` adds them.)
@@ -28,16 +29,19 @@ public struct WorkerJobs: Sendable {
     public let plan: PipelinePlan
     public let providers: StageProviderSet
     public let youtube: YouTube?
+    /// Subscriptions, when a payment provider is configured.
+    public let payments: Payments?
     /// How long a report's file is kept.
     public let reportRetention: Duration
     public let logger: Logger
 
-    public init(client: PostgresClient, plan: PipelinePlan, providers: StageProviderSet, youtube: YouTube?,
+    public init(client: PostgresClient, plan: PipelinePlan, providers: StageProviderSet, youtube: YouTube?, payments: Payments? = nil,
                 reportRetention: Duration = .seconds(30 * 86_400), logger: Logger) {
         self.client = client
         self.plan = plan
         self.providers = providers
         self.youtube = youtube
+        self.payments = payments
         self.reportRetention = reportRetention
         self.logger = logger
     }
@@ -73,6 +77,7 @@ public struct WorkerJobs: Sendable {
         reports.register(into: &registry)
         publishing?.register(into: &registry)
         channelSync?.register(into: &registry)
+        payments.map(PaymentJobs.init)?.register(into: &registry)
     }
 
     /// A registry holding every kind.

@@ -27,6 +27,8 @@ struct Fleet {
     var pipeline: PipelineSettings
     var youtube: YouTubeSettings
     var webhooks: WebhookSettings
+    /// Payments: none unless configured (or embedded by `ytempire up`).
+    var stripe = StripeSettings()
     /// `ytempire up`: everything in one process on a developer's machine.
     var embedded = false
 
@@ -45,9 +47,22 @@ struct Fleet {
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
         if let port = youtube.embeddedSandboxPort {
-            services.append(YouTubeSandbox().application(port: port, logger: logger) { bound in
+            var configuration = YouTubeSandbox.Configuration()
+            configuration.stateFile = youtube.embeddedSandboxState
+            services += YouTubeSandbox(configuration: configuration, logger: logger).services(port: port, logger: logger) { bound in
                 logger.info("YouTube sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
-            })
+            }
+        }
+        let payments = stripe.payments(client: client, logger: logger)
+        if let sandbox = stripe.embeddedSandbox {
+            var configuration = StripeSandbox.Configuration()
+            configuration.secretKey = StripeSettings.sandboxKey
+            configuration.webhookSecret = StripeSettings.sandboxWebhookSecret
+            configuration.webhookURL = sandbox.webhookURL
+            configuration.stateFile = sandbox.stateFile
+            services += StripeSandbox(configuration: configuration, logger: logger).services(port: sandbox.port, logger: logger) { bound in
+                logger.info("Stripe sandbox listening", metadata: ["url": "http://127.0.0.1:\(bound)"])
+            }
         }
         // Dispatchers send webhooks: the `webhooks` queue is added to this process's worker (or a
         // worker of its own), and the process takes part in the election under that worker's id.
@@ -66,7 +81,7 @@ struct Fleet {
             let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
             services.insert(claimClient, at: 1)
             let jobs = WorkerJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(),
-                                  youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) },
+                                  youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) }, payments: payments,
                                   reportRetention: pipeline.reportRetention, logger: logger)
             var registry = jobs.registry()
             // A worker given the `webhooks` queue sends deliveries too, dispatcher or not.
@@ -83,7 +98,8 @@ struct Fleet {
             let live = LiveHub(notifier: notifier, configuration: api.live, logger: logger)
             services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry,
                                                                    plan: pipeline.plan, artifacts: try pipeline.storage(), youtube: integration,
-                                                                   secrets: webhooks.cipher, webhookPolicy: webhooks.policy, live: live, logger: logger))
+                                                                   secrets: webhooks.cipher, webhookPolicy: webhooks.policy, live: live,
+                                                                   payments: payments, stripeWebhookSecrets: stripe.webhookSecrets, logger: logger))
             // After the application, so that at shutdown it stops first and tells its sockets.
             services.append(live)
         }

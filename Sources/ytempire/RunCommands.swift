@@ -147,8 +147,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: WorkerOptions
 
     func run() async throws {
-        let fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
+        var fleet = Fleet(api: nil, worker: try options.configuration(), runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
                           youtube: try YouTubeSettings.fromEnvironment(embedded: false), webhooks: try WebhookSettings.fromEnvironment(embedded: false))
+        fleet.stripe = try StripeSettings.fromEnvironment(embedded: false)
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
     }
 }
@@ -187,6 +188,7 @@ struct APICommand: AsyncParsableCommand {
         var fleet = Fleet(api: api, worker: nil, runsDispatcher: false, pipeline: try PipelineSettings.fromEnvironment(),
                           youtube: try YouTubeSettings.fromEnvironment(apiPort: api.port, embedded: false),
                           webhooks: try WebhookSettings.fromEnvironment(embedded: false))
+        fleet.stripe = try StripeSettings.fromEnvironment(apiPort: api.port, embedded: false)
         fleet.auth = try options.authConfiguration()
         fleet.rateLimits = try options.rateLimitPolicy()
         try await fleet.run(database: try global.database(), logger: try global.makeLogger())
@@ -207,6 +209,7 @@ struct UpCommand: AsyncParsableCommand {
                           youtube: try YouTubeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true),
                           webhooks: try WebhookSettings.fromEnvironment(embedded: true))
         fleet.embedded = true
+        fleet.stripe = try StripeSettings.fromEnvironment(apiPort: apiConfiguration.port, embedded: true)
         fleet.auth = try api.authConfiguration()
         fleet.rateLimits = try api.rateLimitPolicy()
         dispatcher.apply(to: &fleet)

@@ -23,6 +23,7 @@ struct YouTubeSandboxCommand: AsyncParsableCommand {
     @Option(help: "Fraction of requests answered 503 (0-1).") var serverErrorRate = 0.0
     @Option(help: "Fraction of upload chunks whose connection drops halfway (0-1).") var dropRate = 0.0
     @Option(help: "Fraction of requests answered slowly (0-1).") var slowRate = 0.0
+    @Option(help: "A JSON file that keeps the sandbox's accounts, tokens, uploads and quota across restarts.") var stateFile: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
@@ -44,8 +45,9 @@ struct YouTubeSandboxCommand: AsyncParsableCommand {
         configuration.costs["videos.insert"] = insertCost
         configuration.costs["thumbnails.set"] = thumbnailCost
         configuration.faults = .init(serverErrorRate: serverErrorRate, dropRate: dropRate, slowRate: slowRate)
+        configuration.stateFile = stateFile.map { URL(fileURLWithPath: $0) }
         let host = host
-        try await YouTubeSandbox(configuration: configuration).run(host: host, port: port, logger: logger) { bound in
+        try await YouTubeSandbox(configuration: configuration, logger: logger).run(host: host, port: port, logger: logger) { bound in
             logger.notice("YouTube sandbox listening", metadata: ["url": "http://\(host):\(bound)"])
         }
     }

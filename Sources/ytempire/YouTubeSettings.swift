@@ -10,7 +10,9 @@ import Sandbox
 ///   `YTEMPIRE_GOOGLE_TOKEN_URL` override its addresses);
 /// - otherwise `YTEMPIRE_YOUTUBE_SANDBOX_URL`: a running `ytempire sandbox youtube`;
 /// - otherwise, for `ytempire up` only, a sandbox inside the process on `YTEMPIRE_SANDBOX_PORT`
-///   (default 8090); other processes then run without YouTube (publishing answers 409);
+///   (default 8090), its accounts, uploads and quota kept in `YTEMPIRE_SANDBOX_STATE` (default
+///   `.data/youtube-sandbox.json`); other processes then run without YouTube (publishing
+///   answers 409);
 /// - `YTEMPIRE_OAUTH_REDIRECT_URL`: where Google sends users back (default: this API's
 ///   `/api/v1/youtube/oauth/callback` on 127.0.0.1);
 /// - `YTEMPIRE_YOUTUBE_DAILY_QUOTA` (10000), `YTEMPIRE_YOUTUBE_QUOTA_BUFFER` (100),
@@ -20,6 +22,8 @@ struct YouTubeSettings {
     var endpoints: YouTubeEndpoints?
     /// The port of a sandbox this process runs itself.
     var embeddedSandboxPort: Int?
+    /// Where that sandbox keeps its state across restarts.
+    var embeddedSandboxState: URL?
     var policy = QuotaPolicy()
     var chunkSize = 8 << 20
 
@@ -52,6 +56,7 @@ struct YouTubeSettings {
         } else if embedded {
             let port = try number("YTEMPIRE_SANDBOX_PORT", 1...65535) ?? 8090
             settings.embeddedSandboxPort = port
+            settings.embeddedSandboxState = URL(fileURLWithPath: value("YTEMPIRE_SANDBOX_STATE") ?? ".data/youtube-sandbox.json")
             settings.endpoints = .sandbox("http://127.0.0.1:\(port)", redirectURL: redirect)
         }
         if let quota = try number("YTEMPIRE_YOUTUBE_DAILY_QUOTA", 1...100_000_000) { settings.policy.dailyLimit = quota }

@@ -86,10 +86,12 @@ struct APIClient {
 @discardableResult
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
                           plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
-                          secrets: TokenCipher? = nil, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
+                          secrets: TokenCipher? = nil, payments: Payments? = nil, stripeWebhookSecrets: [String] = [],
+                          _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
                                                 auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
-                                                artifacts: artifacts, youtube: youtube, secrets: secrets, logger: db.logger).http
+                                                artifacts: artifacts, youtube: youtube, secrets: secrets, payments: payments,
+                                                stripeWebhookSecrets: stripeWebhookSecrets, logger: db.logger).http
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 

@@ -41,21 +41,21 @@ import Testing
                 for try await tier in rows.decode(String.self) { return tier }
                 return ""
             }
-            #expect(try await billing.apply(active, customerID: customerID, asOf: 1_000) == .applied(tier: "starter"))
+            #expect(try await billing.apply(active, customerID: customerID, asOf: 1_000, on: db.client) == .applied(tier: "starter", changed: true))
             #expect(try await tier() == "starter")
             // An older fact (an event that arrived late) changes nothing.
             var canceled = active
             canceled.status = "canceled"
-            #expect(try await billing.apply(canceled, customerID: customerID, asOf: 999) == .stale)
+            #expect(try await billing.apply(canceled, customerID: customerID, asOf: 999, on: db.client) == .stale)
             #expect(try await tier() == "starter")
             // Past due keeps the plan (the grace, Stripe's retries); ended gives it back.
             var pastDue = active
             pastDue.status = "past_due"
-            #expect(try await billing.apply(pastDue, customerID: customerID, asOf: 1_100) == .applied(tier: "starter"))
+            #expect(try await billing.apply(pastDue, customerID: customerID, asOf: 1_100, on: db.client) == .applied(tier: "starter", changed: true))
             #expect(try await db.scalar("SELECT count(*) FROM billing_accounts WHERE user_id = \(user) AND past_due_since IS NOT NULL") == 1)
-            #expect(try await billing.apply(canceled, customerID: customerID, asOf: 1_200) == .applied(tier: "free"))
+            #expect(try await billing.apply(canceled, customerID: customerID, asOf: 1_200, on: db.client) == .applied(tier: "free", changed: true))
             #expect(try await tier() == "free")
-            #expect(try await billing.apply(active, customerID: "cus_nobody", asOf: 2_000) == .unknownCustomer)
+            #expect(try await billing.apply(active, customerID: "cus_nobody", asOf: 2_000, on: db.client) == .unknownCustomer)
 
             // Facts racing in: whatever the order they land in, the newest stands.
             let statuses = ["active", "past_due", "canceled", "active", "unpaid", "past_due", "active", "canceled"]
@@ -63,7 +63,7 @@ import Testing
                 for (index, status) in statuses.enumerated() {
                     var fact = active
                     fact.status = status
-                    group.addTask { _ = try await billing.apply(fact, customerID: customerID, asOf: 3_000 + index) }
+                    group.addTask { _ = try await billing.apply(fact, customerID: customerID, asOf: 3_000 + index, on: db.client) }
                 }
                 try await group.waitForAll()
             }
@@ -72,8 +72,8 @@ import Testing
             #expect(try await tier() == "free")
 
             // Events are stored once.
-            #expect(try await billing.record(eventID: "evt_1", type: "invoice.paid", created: 3_100, payload: #"{"id": "evt_1"}"#))
-            #expect(try await !billing.record(eventID: "evt_1", type: "invoice.paid", created: 3_100, payload: #"{"id": "evt_1"}"#))
+            #expect(try await billing.record(eventID: "evt_1", type: "invoice.paid", created: 3_100, payload: #"{"id": "evt_1"}"#, on: db.client))
+            #expect(try await !billing.record(eventID: "evt_1", type: "invoice.paid", created: 3_100, payload: #"{"id": "evt_1"}"#, on: db.client))
         }
     }
 

@@ -47,7 +47,7 @@ package enum OpenAPIDocument {
     },
     {
       "name": "Webhooks",
-      "description": "Signed event deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">`).\nEvents: video.completed, video.failed, video.cancelled, video.published, batch.completed, report.ready, quota.warning,\nquota.exhausted, cost.limit_reached, account.auth_expired, webhook.test. Bodies are `{\"type\", \"timestamp\", \"data\"}`.\nRetries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (Retry-After honoured); 410 disables the endpoint, and so do\nthree days of failures (the owner is emailed).\n"
+      "description": "Signed event deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">`).\nEvents: video.completed, video.failed, video.cancelled, video.published, batch.completed, report.ready, quota.warning,\nquota.exhausted, cost.limit_reached, account.auth_expired, subscription.updated, payment.succeeded, payment.failed,\nwebhook.test. Bodies are `{\"type\", \"timestamp\", \"data\"}`.\nRetries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (Retry-After honoured); 410 disables the endpoint, and so do\nthree days of failures (the owner is emailed).\n"
     },
     {
       "name": "Analytics",
@@ -60,6 +60,14 @@ package enum OpenAPIDocument {
     {
       "name": "Reports",
       "description": "Files made by report jobs on the `reports` queue (a worker streams the rows of one consistent snapshot into the file,\nwhich is kept in the artifact storage): performance, cost, analytics and an account summary, as CSV (RFC 4180,\nUTF-8, a header row; cells a spreadsheet would run as formulas are neutralised) or JSON. `report.ready` and\n`report.failed` go to webhooks and sockets. Files expire after YTEMPIRE_REPORT_RETENTION (default 30 days).\n"
+    },
+    {
+      "name": "Payment",
+      "description": "Plans and their subscription on Stripe (or its sandbox): subscribing, upgrading (prorated now), downgrading and\ncancelling (at the period's end), cards and invoices. Money is integer cents with an ISO 4217 currency. The plan's\nlimits (videos a month, channels, YouTube accounts) follow the subscription: a failed renewal leaves it `past_due`\n(submissions refused with 402 `payment_required` after YTEMPIRE_PAYMENT_GRACE, 7 days by default), and the account\nfalls back to free when Stripe gives up or the subscription ends.\n"
+    },
+    {
+      "name": "Stripe",
+      "description": "Stripe's own webhook deliveries (public, signed, outside the users' rate limits)."
     },
     {
       "name": "System",
@@ -4130,6 +4138,452 @@ package enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/payment/subscription": {
+      "get": {
+        "operationId": "getSubscription",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "The plan in force, its subscription (status, period, a waiting downgrade or cancellation), the default card and this period's usage against the plan's limits.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The subscription.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Subscription"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      },
+      "put": {
+        "operationId": "updateSubscription",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "Changes the plan: an upgrade now (the proration invoiced and charged at once), a downgrade at the period's end (`pending_tier`); the current plan takes back a waiting downgrade or cancellation.",
+        "description": "A downgrade below what the account uses (channels, YouTube accounts) is 409 naming what to remove first.\nA declined proration charge is 402 `card_declined` and changes nothing.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SubscriptionChange"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The subscription now.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Subscription"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/CardDeclined"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "cancelSubscription",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "Cancels the subscription at the period's end (`immediately=true`: now); the account then falls back to free. Nothing is deleted; running videos finish.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "immediately",
+            "in": "query",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The subscription now.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Subscription"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      }
+    },
+    "/payment/subscribe": {
+      "post": {
+        "operationId": "subscribe",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "Subscribes to a paid plan with a card made by Stripe.js; the first month is charged now and the plan's limits apply at once.",
+        "description": "The card is saved for renewals. A declined card is 402 `card_declined` with the bank's reason in\n`details.reason` (`insufficient_funds`, `generic_decline`, …), and nothing changes. A live subscription is 409:\nchange it with PUT /payment/subscription.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SubscribeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Subscribed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Subscription"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/CardDeclined"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      }
+    },
+    "/payment/invoices": {
+      "get": {
+        "operationId": "listInvoices",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "The account's invoices, newest first, as Stripe issued them (amounts in the currency's minor unit).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 10
+            }
+          },
+          {
+            "name": "starting_after",
+            "in": "query",
+            "description": "The `next_cursor` of the previous page.",
+            "schema": {
+              "type": "string",
+              "pattern": "^in_[A-Za-z0-9_]{1,252}$"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of invoices.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/InvoicePage"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      }
+    },
+    "/payment/methods": {
+      "get": {
+        "operationId": "listPaymentMethods",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "The account's saved cards (brand, last 4, expiry; never a number), the default first.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The cards.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PaymentMethodList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      },
+      "post": {
+        "operationId": "addPaymentMethod",
+        "tags": [
+          "Payment"
+        ],
+        "summary": "Saves a card made by Stripe.js (`pm_…`) as the default for renewals, verified with the bank first.",
+        "description": "Card numbers never reach this API: the browser sends them to Stripe (Stripe.js / Elements), which answers with a\npayment method id; a body carrying card details is 400 and is not logged. A declined card is 402 `card_declined`.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PaymentMethodRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Saved as the default card.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PaymentMethod"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/CardDeclined"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      }
+    },
+    "/payment/webhook": {
+      "post": {
+        "operationId": "receiveStripeWebhook",
+        "tags": [
+          "Stripe"
+        ],
+        "summary": "Stripe's events (signed with `Stripe-Signature`), stored once and handled as queue jobs.",
+        "description": "Public and outside the users' rate limits. The signature (`t=…,v1=…`, HMAC-SHA256 of `t.body` with the endpoint\nsecret) must match one of the configured secrets and be at most 5 minutes old; anything else is 400 and is not\nstored. A redelivered event is acknowledged and not handled again.\n",
+        "security": [],
+        "parameters": [
+          {
+            "name": "Stripe-Signature",
+            "in": "header",
+            "schema": {
+              "type": "string",
+              "maxLength": 4096
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "*/*": {
+              "schema": {
+                "type": "string",
+                "format": "binary"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Received (or received before).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WebhookReceipt"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PaymentsUnavailable"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -4310,8 +4764,28 @@ package enum OpenAPIDocument {
       }
     },
     "responses": {
+      "CardDeclined": {
+        "description": "The card was declined (`card_declined`, the bank's reason in details.reason) and nothing changed; or, on submissions, the subscription's payment is overdue past the grace (`payment_required`).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
+      "PaymentsUnavailable": {
+        "description": "Payments are not configured on this instance, or the payment provider did not answer (`service_unavailable`).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
       "BudgetExceeded": {
-        "description": "The submission's estimate does not fit what is left of the daily or monthly budget (`budget_exceeded`, details.reason daily_budget or monthly_budget).",
+        "description": "The submission's estimate does not fit what is left of the daily or monthly budget (`budget_exceeded`, details.reason daily_budget or monthly_budget), or the subscription's payment is overdue past the grace (`payment_required`).",
         "content": {
           "application/json": {
             "schema": {
@@ -4410,6 +4884,366 @@ package enum OpenAPIDocument {
       }
     },
     "schemas": {
+      "Subscription": {
+        "type": "object",
+        "description": "Money is integer cents of `currency` (ISO 4217); never floating point.",
+        "required": [
+          "tier",
+          "status",
+          "price_cents",
+          "currency",
+          "cancel_at_period_end",
+          "limits",
+          "usage"
+        ],
+        "properties": {
+          "tier": {
+            "type": "string",
+            "description": "The plan in force (its limits apply): free without a live subscription.",
+            "enum": [
+              "free",
+              "starter",
+              "professional",
+              "enterprise"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "description": "`past_due`: a renewal failed and Stripe is retrying; submissions are refused (402 payment_required) after the grace.",
+            "enum": [
+              "active",
+              "trialing",
+              "past_due",
+              "canceled",
+              "none"
+            ]
+          },
+          "pending_tier": {
+            "type": "string",
+            "description": "A downgrade taking effect at the period's end (absent when none).",
+            "enum": [
+              "free",
+              "starter",
+              "professional",
+              "enterprise"
+            ]
+          },
+          "price_cents": {
+            "type": "integer",
+            "description": "The plan's monthly price."
+          },
+          "currency": {
+            "type": "string",
+            "pattern": "^[a-z]{3}$"
+          },
+          "current_period_start": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Absent without a live subscription."
+          },
+          "current_period_end": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the plan renews, or ends if cancelled."
+          },
+          "cancel_at_period_end": {
+            "type": "boolean"
+          },
+          "past_due_since": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Present while a renewal is unpaid."
+          },
+          "payment_method": {
+            "$ref": "#/components/schemas/PaymentMethod"
+          },
+          "limits": {
+            "$ref": "#/components/schemas/PlanLimits"
+          },
+          "usage": {
+            "type": "object",
+            "required": [
+              "videos_this_month",
+              "channels",
+              "youtube_accounts"
+            ],
+            "properties": {
+              "videos_this_month": {
+                "type": "integer"
+              },
+              "channels": {
+                "type": "integer"
+              },
+              "youtube_accounts": {
+                "type": "integer"
+              }
+            }
+          }
+        }
+      },
+      "PlanLimits": {
+        "type": "object",
+        "required": [
+          "videos_per_month",
+          "channels",
+          "youtube_accounts"
+        ],
+        "properties": {
+          "videos_per_month": {
+            "type": "integer"
+          },
+          "channels": {
+            "type": "integer"
+          },
+          "youtube_accounts": {
+            "type": "integer"
+          }
+        }
+      },
+      "SubscribeRequest": {
+        "type": "object",
+        "required": [
+          "tier",
+          "payment_method_id"
+        ],
+        "properties": {
+          "tier": {
+            "type": "string",
+            "enum": [
+              "starter",
+              "professional",
+              "enterprise"
+            ]
+          },
+          "payment_method_id": {
+            "type": "string",
+            "description": "A payment method made by Stripe.js (`pm_…`); never card details.",
+            "maxLength": 255,
+            "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "SubscriptionChange": {
+        "type": "object",
+        "required": [
+          "tier"
+        ],
+        "properties": {
+          "tier": {
+            "type": "string",
+            "enum": [
+              "starter",
+              "professional",
+              "enterprise"
+            ]
+          }
+        }
+      },
+      "PaymentMethodRequest": {
+        "type": "object",
+        "required": [
+          "payment_method_id"
+        ],
+        "additionalProperties": true,
+        "properties": {
+          "payment_method_id": {
+            "type": "string",
+            "description": "A payment method made by Stripe.js (`pm_…`). Card numbers are refused (400) and never logged.",
+            "maxLength": 255,
+            "pattern": "^[^\\u0000]*$"
+          }
+        }
+      },
+      "PaymentMethod": {
+        "type": "object",
+        "required": [
+          "id",
+          "brand",
+          "last4",
+          "exp_month",
+          "exp_year",
+          "default"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "brand": {
+            "type": "string",
+            "description": "visa, mastercard, amex, …"
+          },
+          "last4": {
+            "type": "string",
+            "pattern": "^[0-9]{4}$"
+          },
+          "exp_month": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 12
+          },
+          "exp_year": {
+            "type": "integer"
+          },
+          "default": {
+            "type": "boolean",
+            "description": "Charged for renewals."
+          }
+        }
+      },
+      "PaymentMethodList": {
+        "type": "object",
+        "required": [
+          "payment_methods"
+        ],
+        "properties": {
+          "payment_methods": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PaymentMethod"
+            }
+          }
+        }
+      },
+      "Invoice": {
+        "type": "object",
+        "required": [
+          "id",
+          "status",
+          "currency",
+          "total_cents",
+          "amount_due_cents",
+          "amount_paid_cents",
+          "attempt_count",
+          "created",
+          "period_start",
+          "period_end",
+          "lines"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "number": {
+            "type": "string",
+            "description": "Absent on a draft."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "draft",
+              "open",
+              "paid",
+              "uncollectible",
+              "void"
+            ]
+          },
+          "currency": {
+            "type": "string",
+            "pattern": "^[a-z]{3}$"
+          },
+          "total_cents": {
+            "type": "integer"
+          },
+          "amount_due_cents": {
+            "type": "integer"
+          },
+          "amount_paid_cents": {
+            "type": "integer"
+          },
+          "attempt_count": {
+            "type": "integer"
+          },
+          "created": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "period_start": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "period_end": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "hosted_invoice_url": {
+            "type": "string",
+            "description": "Stripe's page for the invoice (absent on a draft)."
+          },
+          "invoice_pdf": {
+            "type": "string",
+            "description": "Stripe's PDF of the invoice (absent on a draft)."
+          },
+          "lines": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "amount_cents",
+                "proration",
+                "period_start",
+                "period_end"
+              ],
+              "properties": {
+                "description": {
+                  "type": "string"
+                },
+                "amount_cents": {
+                  "type": "integer",
+                  "description": "Negative for unused time credited by a proration."
+                },
+                "proration": {
+                  "type": "boolean"
+                },
+                "period_start": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "period_end": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          }
+        }
+      },
+      "InvoicePage": {
+        "type": "object",
+        "required": [
+          "invoices",
+          "has_more"
+        ],
+        "properties": {
+          "invoices": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Invoice"
+            }
+          },
+          "has_more": {
+            "type": "boolean"
+          },
+          "next_cursor": {
+            "type": "string",
+            "description": "Pass as starting_after for the next page (absent on the last)."
+          }
+        }
+      },
+      "WebhookReceipt": {
+        "type": "object",
+        "required": [
+          "received"
+        ],
+        "properties": {
+          "received": {
+            "type": "boolean"
+          },
+          "duplicate": {
+            "type": "boolean",
+            "description": "The event was received before and is not handled again."
+          }
+        }
+      },
       "WebhookEvent": {
         "type": "string",
         "enum": [
@@ -4424,6 +5258,9 @@ package enum OpenAPIDocument {
           "quota.exhausted",
           "cost.limit_reached",
           "account.auth_expired",
+          "subscription.updated",
+          "payment.succeeded",
+          "payment.failed",
           "webhook.test"
         ]
       },
@@ -6294,7 +7131,7 @@ package enum OpenAPIDocument {
                 "type": "integer"
               },
               "expires_at": {
-                "description": "The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present."
+                "description": "When the paid period ends (an RFC 3339 date-time): the subscription renews then, or ends if cancelled. Null on the free plan. Always present."
               }
             }
           },
@@ -8622,7 +9459,7 @@ package enum OpenAPIDocument {
         "properties": {
           "error": {
             "type": "string",
-            "description": "validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …"
+            "description": "validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, payment_required, card_declined, service_unavailable, internal_error, …"
           },
           "message": {
             "type": "string",

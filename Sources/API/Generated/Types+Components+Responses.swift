@@ -18,6 +18,62 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/responses` section of the OpenAPI document.
     package enum Responses {
+        package struct CardDeclined: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/CardDeclined/content`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/CardDeclined/content/application\/json`.
+                case json(Components.Schemas.ErrorEnvelope)
+                /// The associated value of the enum case if `self` is `.json`.
+                ///
+                /// - Throws: An error if `self` is not `.json`.
+                /// - SeeAlso: `.json`.
+                package var json: Components.Schemas.ErrorEnvelope {
+                    get throws {
+                        switch self {
+                        case let .json(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            package var body: Components.Responses.CardDeclined.Body
+            /// Creates a new `CardDeclined`.
+            ///
+            /// - Parameters:
+            ///   - body: Received HTTP response body
+            package init(body: Components.Responses.CardDeclined.Body) {
+                self.body = body
+            }
+        }
+        package struct PaymentsUnavailable: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/PaymentsUnavailable/content`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/PaymentsUnavailable/content/application\/json`.
+                case json(Components.Schemas.ErrorEnvelope)
+                /// The associated value of the enum case if `self` is `.json`.
+                ///
+                /// - Throws: An error if `self` is not `.json`.
+                /// - SeeAlso: `.json`.
+                package var json: Components.Schemas.ErrorEnvelope {
+                    get throws {
+                        switch self {
+                        case let .json(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            package var body: Components.Responses.PaymentsUnavailable.Body
+            /// Creates a new `PaymentsUnavailable`.
+            ///
+            /// - Parameters:
+            ///   - body: Received HTTP response body
+            package init(body: Components.Responses.PaymentsUnavailable.Body) {
+                self.body = body
+            }
+        }
         package struct BudgetExceeded: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/BudgetExceeded/content`.
             @frozen package enum Body: Sendable, Hashable {

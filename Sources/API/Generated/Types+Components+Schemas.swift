@@ -18,6 +18,561 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     package enum Schemas {
+        /// Money is integer cents of `currency` (ISO 4217); never floating point.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Subscription`.
+        package struct Subscription: Codable, Hashable, Sendable {
+            /// The plan in force (its limits apply): free without a live subscription.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/tier`.
+            @frozen package enum TierPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case free = "free"
+                case starter = "starter"
+                case professional = "professional"
+                case enterprise = "enterprise"
+            }
+            /// The plan in force (its limits apply): free without a live subscription.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/tier`.
+            package var tier: Components.Schemas.Subscription.TierPayload
+            /// `past_due`: a renewal failed and Stripe is retrying; submissions are refused (402 payment_required) after the grace.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case trialing = "trialing"
+                case pastDue = "past_due"
+                case canceled = "canceled"
+                case none = "none"
+            }
+            /// `past_due`: a renewal failed and Stripe is retrying; submissions are refused (402 payment_required) after the grace.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/status`.
+            package var status: Components.Schemas.Subscription.StatusPayload
+            /// A downgrade taking effect at the period's end (absent when none).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/pending_tier`.
+            @frozen package enum PendingTierPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case free = "free"
+                case starter = "starter"
+                case professional = "professional"
+                case enterprise = "enterprise"
+            }
+            /// A downgrade taking effect at the period's end (absent when none).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/pending_tier`.
+            package var pendingTier: Components.Schemas.Subscription.PendingTierPayload?
+            /// The plan's monthly price.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/price_cents`.
+            package var priceCents: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Subscription/currency`.
+            package var currency: Swift.String
+            /// Absent without a live subscription.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/current_period_start`.
+            package var currentPeriodStart: Foundation.Date?
+            /// When the plan renews, or ends if cancelled.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/current_period_end`.
+            package var currentPeriodEnd: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Subscription/cancel_at_period_end`.
+            package var cancelAtPeriodEnd: Swift.Bool
+            /// Present while a renewal is unpaid.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Subscription/past_due_since`.
+            package var pastDueSince: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/Subscription/payment_method`.
+            package var paymentMethod: Components.Schemas.PaymentMethod?
+            /// - Remark: Generated from `#/components/schemas/Subscription/limits`.
+            package var limits: Components.Schemas.PlanLimits
+            /// - Remark: Generated from `#/components/schemas/Subscription/usage`.
+            package struct UsagePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Subscription/usage/videos_this_month`.
+                package var videosThisMonth: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/Subscription/usage/channels`.
+                package var channels: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/Subscription/usage/youtube_accounts`.
+                package var youtubeAccounts: Swift.Int
+                /// Creates a new `UsagePayload`.
+                ///
+                /// - Parameters:
+                ///   - videosThisMonth:
+                ///   - channels:
+                ///   - youtubeAccounts:
+                package init(
+                    videosThisMonth: Swift.Int,
+                    channels: Swift.Int,
+                    youtubeAccounts: Swift.Int
+                ) {
+                    self.videosThisMonth = videosThisMonth
+                    self.channels = channels
+                    self.youtubeAccounts = youtubeAccounts
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case videosThisMonth = "videos_this_month"
+                    case channels
+                    case youtubeAccounts = "youtube_accounts"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Subscription/usage`.
+            package var usage: Components.Schemas.Subscription.UsagePayload
+            /// Creates a new `Subscription`.
+            ///
+            /// - Parameters:
+            ///   - tier: The plan in force (its limits apply): free without a live subscription.
+            ///   - status: `past_due`: a renewal failed and Stripe is retrying; submissions are refused (402 payment_required) after the grace.
+            ///   - pendingTier: A downgrade taking effect at the period's end (absent when none).
+            ///   - priceCents: The plan's monthly price.
+            ///   - currency:
+            ///   - currentPeriodStart: Absent without a live subscription.
+            ///   - currentPeriodEnd: When the plan renews, or ends if cancelled.
+            ///   - cancelAtPeriodEnd:
+            ///   - pastDueSince: Present while a renewal is unpaid.
+            ///   - paymentMethod:
+            ///   - limits:
+            ///   - usage:
+            package init(
+                tier: Components.Schemas.Subscription.TierPayload,
+                status: Components.Schemas.Subscription.StatusPayload,
+                pendingTier: Components.Schemas.Subscription.PendingTierPayload? = nil,
+                priceCents: Swift.Int,
+                currency: Swift.String,
+                currentPeriodStart: Foundation.Date? = nil,
+                currentPeriodEnd: Foundation.Date? = nil,
+                cancelAtPeriodEnd: Swift.Bool,
+                pastDueSince: Foundation.Date? = nil,
+                paymentMethod: Components.Schemas.PaymentMethod? = nil,
+                limits: Components.Schemas.PlanLimits,
+                usage: Components.Schemas.Subscription.UsagePayload
+            ) {
+                self.tier = tier
+                self.status = status
+                self.pendingTier = pendingTier
+                self.priceCents = priceCents
+                self.currency = currency
+                self.currentPeriodStart = currentPeriodStart
+                self.currentPeriodEnd = currentPeriodEnd
+                self.cancelAtPeriodEnd = cancelAtPeriodEnd
+                self.pastDueSince = pastDueSince
+                self.paymentMethod = paymentMethod
+                self.limits = limits
+                self.usage = usage
+            }
+            package enum CodingKeys: String, CodingKey {
+                case tier
+                case status
+                case pendingTier = "pending_tier"
+                case priceCents = "price_cents"
+                case currency
+                case currentPeriodStart = "current_period_start"
+                case currentPeriodEnd = "current_period_end"
+                case cancelAtPeriodEnd = "cancel_at_period_end"
+                case pastDueSince = "past_due_since"
+                case paymentMethod = "payment_method"
+                case limits
+                case usage
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PlanLimits`.
+        package struct PlanLimits: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PlanLimits/videos_per_month`.
+            package var videosPerMonth: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PlanLimits/channels`.
+            package var channels: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PlanLimits/youtube_accounts`.
+            package var youtubeAccounts: Swift.Int
+            /// Creates a new `PlanLimits`.
+            ///
+            /// - Parameters:
+            ///   - videosPerMonth:
+            ///   - channels:
+            ///   - youtubeAccounts:
+            package init(
+                videosPerMonth: Swift.Int,
+                channels: Swift.Int,
+                youtubeAccounts: Swift.Int
+            ) {
+                self.videosPerMonth = videosPerMonth
+                self.channels = channels
+                self.youtubeAccounts = youtubeAccounts
+            }
+            package enum CodingKeys: String, CodingKey {
+                case videosPerMonth = "videos_per_month"
+                case channels
+                case youtubeAccounts = "youtube_accounts"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SubscribeRequest`.
+        package struct SubscribeRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SubscribeRequest/tier`.
+            @frozen package enum TierPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case starter = "starter"
+                case professional = "professional"
+                case enterprise = "enterprise"
+            }
+            /// - Remark: Generated from `#/components/schemas/SubscribeRequest/tier`.
+            package var tier: Components.Schemas.SubscribeRequest.TierPayload
+            /// A payment method made by Stripe.js (`pm_…`); never card details.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SubscribeRequest/payment_method_id`.
+            package var paymentMethodId: Swift.String
+            /// Creates a new `SubscribeRequest`.
+            ///
+            /// - Parameters:
+            ///   - tier:
+            ///   - paymentMethodId: A payment method made by Stripe.js (`pm_…`); never card details.
+            package init(
+                tier: Components.Schemas.SubscribeRequest.TierPayload,
+                paymentMethodId: Swift.String
+            ) {
+                self.tier = tier
+                self.paymentMethodId = paymentMethodId
+            }
+            package enum CodingKeys: String, CodingKey {
+                case tier
+                case paymentMethodId = "payment_method_id"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SubscriptionChange`.
+        package struct SubscriptionChange: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SubscriptionChange/tier`.
+            @frozen package enum TierPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case starter = "starter"
+                case professional = "professional"
+                case enterprise = "enterprise"
+            }
+            /// - Remark: Generated from `#/components/schemas/SubscriptionChange/tier`.
+            package var tier: Components.Schemas.SubscriptionChange.TierPayload
+            /// Creates a new `SubscriptionChange`.
+            ///
+            /// - Parameters:
+            ///   - tier:
+            package init(tier: Components.Schemas.SubscriptionChange.TierPayload) {
+                self.tier = tier
+            }
+            package enum CodingKeys: String, CodingKey {
+                case tier
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PaymentMethodRequest`.
+        package struct PaymentMethodRequest: Codable, Hashable, Sendable {
+            /// A payment method made by Stripe.js (`pm_…`). Card numbers are refused (400) and never logged.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PaymentMethodRequest/payment_method_id`.
+            package var paymentMethodId: Swift.String
+            /// A container of undocumented properties.
+            package var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
+            /// Creates a new `PaymentMethodRequest`.
+            ///
+            /// - Parameters:
+            ///   - paymentMethodId: A payment method made by Stripe.js (`pm_…`). Card numbers are refused (400) and never logged.
+            ///   - additionalProperties: A container of undocumented properties.
+            package init(
+                paymentMethodId: Swift.String,
+                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
+            ) {
+                self.paymentMethodId = paymentMethodId
+                self.additionalProperties = additionalProperties
+            }
+            package enum CodingKeys: String, CodingKey {
+                case paymentMethodId = "payment_method_id"
+            }
+            package init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.paymentMethodId = try container.decode(
+                    Swift.String.self,
+                    forKey: .paymentMethodId
+                )
+                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
+                    "payment_method_id"
+                ])
+            }
+            package func encode(to encoder: any Swift.Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(
+                    self.paymentMethodId,
+                    forKey: .paymentMethodId
+                )
+                try encoder.encodeAdditionalProperties(additionalProperties)
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PaymentMethod`.
+        package struct PaymentMethod: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/id`.
+            package var id: Swift.String
+            /// visa, mastercard, amex, …
+            ///
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/brand`.
+            package var brand: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/last4`.
+            package var last4: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/exp_month`.
+            package var expMonth: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/exp_year`.
+            package var expYear: Swift.Int
+            /// Charged for renewals.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PaymentMethod/default`.
+            package var _default: Swift.Bool
+            /// Creates a new `PaymentMethod`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - brand: visa, mastercard, amex, …
+            ///   - last4:
+            ///   - expMonth:
+            ///   - expYear:
+            ///   - _default: Charged for renewals.
+            package init(
+                id: Swift.String,
+                brand: Swift.String,
+                last4: Swift.String,
+                expMonth: Swift.Int,
+                expYear: Swift.Int,
+                _default: Swift.Bool
+            ) {
+                self.id = id
+                self.brand = brand
+                self.last4 = last4
+                self.expMonth = expMonth
+                self.expYear = expYear
+                self._default = _default
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case brand
+                case last4
+                case expMonth = "exp_month"
+                case expYear = "exp_year"
+                case _default = "default"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PaymentMethodList`.
+        package struct PaymentMethodList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PaymentMethodList/payment_methods`.
+            package var paymentMethods: [Components.Schemas.PaymentMethod]
+            /// Creates a new `PaymentMethodList`.
+            ///
+            /// - Parameters:
+            ///   - paymentMethods:
+            package init(paymentMethods: [Components.Schemas.PaymentMethod]) {
+                self.paymentMethods = paymentMethods
+            }
+            package enum CodingKeys: String, CodingKey {
+                case paymentMethods = "payment_methods"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Invoice`.
+        package struct Invoice: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Invoice/id`.
+            package var id: Swift.String
+            /// Absent on a draft.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Invoice/number`.
+            package var number: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Invoice/status`.
+            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case draft = "draft"
+                case open = "open"
+                case paid = "paid"
+                case uncollectible = "uncollectible"
+                case void = "void"
+            }
+            /// - Remark: Generated from `#/components/schemas/Invoice/status`.
+            package var status: Components.Schemas.Invoice.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/Invoice/currency`.
+            package var currency: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Invoice/total_cents`.
+            package var totalCents: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Invoice/amount_due_cents`.
+            package var amountDueCents: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Invoice/amount_paid_cents`.
+            package var amountPaidCents: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Invoice/attempt_count`.
+            package var attemptCount: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/Invoice/created`.
+            package var created: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Invoice/period_start`.
+            package var periodStart: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/Invoice/period_end`.
+            package var periodEnd: Foundation.Date
+            /// Stripe's page for the invoice (absent on a draft).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Invoice/hosted_invoice_url`.
+            package var hostedInvoiceUrl: Swift.String?
+            /// Stripe's PDF of the invoice (absent on a draft).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Invoice/invoice_pdf`.
+            package var invoicePdf: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload`.
+            package struct LinesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/description`.
+                package var description: Swift.String?
+                /// Negative for unused time credited by a proration.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/amount_cents`.
+                package var amountCents: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/proration`.
+                package var proration: Swift.Bool
+                /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/period_start`.
+                package var periodStart: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/period_end`.
+                package var periodEnd: Foundation.Date
+                /// Creates a new `LinesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - description:
+                ///   - amountCents: Negative for unused time credited by a proration.
+                ///   - proration:
+                ///   - periodStart:
+                ///   - periodEnd:
+                package init(
+                    description: Swift.String? = nil,
+                    amountCents: Swift.Int,
+                    proration: Swift.Bool,
+                    periodStart: Foundation.Date,
+                    periodEnd: Foundation.Date
+                ) {
+                    self.description = description
+                    self.amountCents = amountCents
+                    self.proration = proration
+                    self.periodStart = periodStart
+                    self.periodEnd = periodEnd
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case description
+                    case amountCents = "amount_cents"
+                    case proration
+                    case periodStart = "period_start"
+                    case periodEnd = "period_end"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Invoice/lines`.
+            package typealias LinesPayload = [Components.Schemas.Invoice.LinesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/Invoice/lines`.
+            package var lines: Components.Schemas.Invoice.LinesPayload
+            /// Creates a new `Invoice`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - number: Absent on a draft.
+            ///   - status:
+            ///   - currency:
+            ///   - totalCents:
+            ///   - amountDueCents:
+            ///   - amountPaidCents:
+            ///   - attemptCount:
+            ///   - created:
+            ///   - periodStart:
+            ///   - periodEnd:
+            ///   - hostedInvoiceUrl: Stripe's page for the invoice (absent on a draft).
+            ///   - invoicePdf: Stripe's PDF of the invoice (absent on a draft).
+            ///   - lines:
+            package init(
+                id: Swift.String,
+                number: Swift.String? = nil,
+                status: Components.Schemas.Invoice.StatusPayload,
+                currency: Swift.String,
+                totalCents: Swift.Int,
+                amountDueCents: Swift.Int,
+                amountPaidCents: Swift.Int,
+                attemptCount: Swift.Int,
+                created: Foundation.Date,
+                periodStart: Foundation.Date,
+                periodEnd: Foundation.Date,
+                hostedInvoiceUrl: Swift.String? = nil,
+                invoicePdf: Swift.String? = nil,
+                lines: Components.Schemas.Invoice.LinesPayload
+            ) {
+                self.id = id
+                self.number = number
+                self.status = status
+                self.currency = currency
+                self.totalCents = totalCents
+                self.amountDueCents = amountDueCents
+                self.amountPaidCents = amountPaidCents
+                self.attemptCount = attemptCount
+                self.created = created
+                self.periodStart = periodStart
+                self.periodEnd = periodEnd
+                self.hostedInvoiceUrl = hostedInvoiceUrl
+                self.invoicePdf = invoicePdf
+                self.lines = lines
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case number
+                case status
+                case currency
+                case totalCents = "total_cents"
+                case amountDueCents = "amount_due_cents"
+                case amountPaidCents = "amount_paid_cents"
+                case attemptCount = "attempt_count"
+                case created
+                case periodStart = "period_start"
+                case periodEnd = "period_end"
+                case hostedInvoiceUrl = "hosted_invoice_url"
+                case invoicePdf = "invoice_pdf"
+                case lines
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InvoicePage`.
+        package struct InvoicePage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InvoicePage/invoices`.
+            package var invoices: [Components.Schemas.Invoice]
+            /// - Remark: Generated from `#/components/schemas/InvoicePage/has_more`.
+            package var hasMore: Swift.Bool
+            /// Pass as starting_after for the next page (absent on the last).
+            ///
+            /// - Remark: Generated from `#/components/schemas/InvoicePage/next_cursor`.
+            package var nextCursor: Swift.String?
+            /// Creates a new `InvoicePage`.
+            ///
+            /// - Parameters:
+            ///   - invoices:
+            ///   - hasMore:
+            ///   - nextCursor: Pass as starting_after for the next page (absent on the last).
+            package init(
+                invoices: [Components.Schemas.Invoice],
+                hasMore: Swift.Bool,
+                nextCursor: Swift.String? = nil
+            ) {
+                self.invoices = invoices
+                self.hasMore = hasMore
+                self.nextCursor = nextCursor
+            }
+            package enum CodingKeys: String, CodingKey {
+                case invoices
+                case hasMore = "has_more"
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/WebhookReceipt`.
+        package struct WebhookReceipt: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookReceipt/received`.
+            package var received: Swift.Bool
+            /// The event was received before and is not handled again.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookReceipt/duplicate`.
+            package var duplicate: Swift.Bool?
+            /// Creates a new `WebhookReceipt`.
+            ///
+            /// - Parameters:
+            ///   - received:
+            ///   - duplicate: The event was received before and is not handled again.
+            package init(
+                received: Swift.Bool,
+                duplicate: Swift.Bool? = nil
+            ) {
+                self.received = received
+                self.duplicate = duplicate
+            }
+            package enum CodingKeys: String, CodingKey {
+                case received
+                case duplicate
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/WebhookEvent`.
         @frozen package enum WebhookEvent: String, Codable, Hashable, Sendable, CaseIterable {
             case video_completed = "video.completed"
@@ -31,6 +586,9 @@ extension Components {
             case quota_exhausted = "quota.exhausted"
             case cost_limitReached = "cost.limit_reached"
             case account_authExpired = "account.auth_expired"
+            case subscription_updated = "subscription.updated"
+            case payment_succeeded = "payment.succeeded"
+            case payment_failed = "payment.failed"
             case webhook_test = "webhook.test"
         }
         /// - Remark: Generated from `#/components/schemas/Webhook`.
@@ -2482,7 +3040,7 @@ extension Components {
                 package var tier: Swift.String
                 /// - Remark: Generated from `#/components/schemas/Profile/subscription/videos_remaining`.
                 package var videosRemaining: Swift.Int
-                /// The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present.
+                /// When the paid period ends (an RFC 3339 date-time): the subscription renews then, or ends if cancelled. Null on the free plan. Always present.
                 ///
                 /// - Remark: Generated from `#/components/schemas/Profile/subscription/expires_at`.
                 package var expiresAt: OpenAPIRuntime.OpenAPIValueContainer
@@ -2491,7 +3049,7 @@ extension Components {
                 /// - Parameters:
                 ///   - tier:
                 ///   - videosRemaining:
-                ///   - expiresAt: The end of the paid period (an RFC 3339 date-time), or null while the plan has no paid period. Always present.
+                ///   - expiresAt: When the paid period ends (an RFC 3339 date-time): the subscription renews then, or ends if cancelled. Null on the free plan. Always present.
                 package init(
                     tier: Swift.String,
                     videosRemaining: Swift.Int,
@@ -5353,7 +5911,7 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/ErrorEnvelope`.
         package struct ErrorEnvelope: Codable, Hashable, Sendable {
-            /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …
+            /// validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, payment_required, card_declined, service_unavailable, internal_error, …
             ///
             /// - Remark: Generated from `#/components/schemas/ErrorEnvelope/error`.
             package var error: Swift.String
@@ -5407,7 +5965,7 @@ extension Components {
             /// Creates a new `ErrorEnvelope`.
             ///
             /// - Parameters:
-            ///   - error: validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, internal_error, …
+            ///   - error: validation_error, unauthorized, forbidden, not_found, conflict, rate_limit_exceeded, budget_exceeded, payment_required, card_declined, service_unavailable, internal_error, …
             ///   - message:
             ///   - details:
             ///   - retryAfter:

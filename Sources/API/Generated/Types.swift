@@ -423,6 +423,64 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /status`.
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output
+    /// The plan in force, its subscription (status, period, a waiting downgrade or cancellation), the default card and this period's usage against the plan's limits.
+    ///
+    /// - Remark: HTTP `GET /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/get(getSubscription)`.
+    func getSubscription(_ input: Operations.GetSubscription.Input) async throws -> Operations.GetSubscription.Output
+    /// Changes the plan: an upgrade now (the proration invoiced and charged at once), a downgrade at the period's end (`pending_tier`); the current plan takes back a waiting downgrade or cancellation.
+    ///
+    /// A downgrade below what the account uses (channels, YouTube accounts) is 409 naming what to remove first.
+    /// A declined proration charge is 402 `card_declined` and changes nothing.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/put(updateSubscription)`.
+    func updateSubscription(_ input: Operations.UpdateSubscription.Input) async throws -> Operations.UpdateSubscription.Output
+    /// Cancels the subscription at the period's end (`immediately=true`: now); the account then falls back to free. Nothing is deleted; running videos finish.
+    ///
+    /// - Remark: HTTP `DELETE /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/delete(cancelSubscription)`.
+    func cancelSubscription(_ input: Operations.CancelSubscription.Input) async throws -> Operations.CancelSubscription.Output
+    /// Subscribes to a paid plan with a card made by Stripe.js; the first month is charged now and the plan's limits apply at once.
+    ///
+    /// The card is saved for renewals. A declined card is 402 `card_declined` with the bank's reason in
+    /// `details.reason` (`insufficient_funds`, `generic_decline`, …), and nothing changes. A live subscription is 409:
+    /// change it with PUT /payment/subscription.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/subscribe`.
+    /// - Remark: Generated from `#/paths//payment/subscribe/post(subscribe)`.
+    func subscribe(_ input: Operations.Subscribe.Input) async throws -> Operations.Subscribe.Output
+    /// The account's invoices, newest first, as Stripe issued them (amounts in the currency's minor unit).
+    ///
+    /// - Remark: HTTP `GET /payment/invoices`.
+    /// - Remark: Generated from `#/paths//payment/invoices/get(listInvoices)`.
+    func listInvoices(_ input: Operations.ListInvoices.Input) async throws -> Operations.ListInvoices.Output
+    /// The account's saved cards (brand, last 4, expiry; never a number), the default first.
+    ///
+    /// - Remark: HTTP `GET /payment/methods`.
+    /// - Remark: Generated from `#/paths//payment/methods/get(listPaymentMethods)`.
+    func listPaymentMethods(_ input: Operations.ListPaymentMethods.Input) async throws -> Operations.ListPaymentMethods.Output
+    /// Saves a card made by Stripe.js (`pm_…`) as the default for renewals, verified with the bank first.
+    ///
+    /// Card numbers never reach this API: the browser sends them to Stripe (Stripe.js / Elements), which answers with a
+    /// payment method id; a body carrying card details is 400 and is not logged. A declined card is 402 `card_declined`.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/methods`.
+    /// - Remark: Generated from `#/paths//payment/methods/post(addPaymentMethod)`.
+    func addPaymentMethod(_ input: Operations.AddPaymentMethod.Input) async throws -> Operations.AddPaymentMethod.Output
+    /// Stripe's events (signed with `Stripe-Signature`), stored once and handled as queue jobs.
+    ///
+    /// Public and outside the users' rate limits. The signature (`t=…,v1=…`, HMAC-SHA256 of `t.body` with the endpoint
+    /// secret) must match one of the configured secrets and be at most 5 minutes old; anything else is 400 and is not
+    /// stored. A redelivered event is acknowledged and not handled again.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/webhook`.
+    /// - Remark: Generated from `#/paths//payment/webhook/post(receiveStripeWebhook)`.
+    func receiveStripeWebhook(_ input: Operations.ReceiveStripeWebhook.Input) async throws -> Operations.ReceiveStripeWebhook.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1386,6 +1444,116 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     package func getStatus(headers: Operations.GetStatus.Input.Headers = .init()) async throws -> Operations.GetStatus.Output {
         try await getStatus(Operations.GetStatus.Input(headers: headers))
+    }
+    /// The plan in force, its subscription (status, period, a waiting downgrade or cancellation), the default card and this period's usage against the plan's limits.
+    ///
+    /// - Remark: HTTP `GET /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/get(getSubscription)`.
+    package func getSubscription(headers: Operations.GetSubscription.Input.Headers = .init()) async throws -> Operations.GetSubscription.Output {
+        try await getSubscription(Operations.GetSubscription.Input(headers: headers))
+    }
+    /// Changes the plan: an upgrade now (the proration invoiced and charged at once), a downgrade at the period's end (`pending_tier`); the current plan takes back a waiting downgrade or cancellation.
+    ///
+    /// A downgrade below what the account uses (channels, YouTube accounts) is 409 naming what to remove first.
+    /// A declined proration charge is 402 `card_declined` and changes nothing.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/put(updateSubscription)`.
+    package func updateSubscription(
+        headers: Operations.UpdateSubscription.Input.Headers = .init(),
+        body: Operations.UpdateSubscription.Input.Body
+    ) async throws -> Operations.UpdateSubscription.Output {
+        try await updateSubscription(Operations.UpdateSubscription.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Cancels the subscription at the period's end (`immediately=true`: now); the account then falls back to free. Nothing is deleted; running videos finish.
+    ///
+    /// - Remark: HTTP `DELETE /payment/subscription`.
+    /// - Remark: Generated from `#/paths//payment/subscription/delete(cancelSubscription)`.
+    package func cancelSubscription(
+        query: Operations.CancelSubscription.Input.Query = .init(),
+        headers: Operations.CancelSubscription.Input.Headers = .init()
+    ) async throws -> Operations.CancelSubscription.Output {
+        try await cancelSubscription(Operations.CancelSubscription.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Subscribes to a paid plan with a card made by Stripe.js; the first month is charged now and the plan's limits apply at once.
+    ///
+    /// The card is saved for renewals. A declined card is 402 `card_declined` with the bank's reason in
+    /// `details.reason` (`insufficient_funds`, `generic_decline`, …), and nothing changes. A live subscription is 409:
+    /// change it with PUT /payment/subscription.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/subscribe`.
+    /// - Remark: Generated from `#/paths//payment/subscribe/post(subscribe)`.
+    package func subscribe(
+        headers: Operations.Subscribe.Input.Headers = .init(),
+        body: Operations.Subscribe.Input.Body
+    ) async throws -> Operations.Subscribe.Output {
+        try await subscribe(Operations.Subscribe.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The account's invoices, newest first, as Stripe issued them (amounts in the currency's minor unit).
+    ///
+    /// - Remark: HTTP `GET /payment/invoices`.
+    /// - Remark: Generated from `#/paths//payment/invoices/get(listInvoices)`.
+    package func listInvoices(
+        query: Operations.ListInvoices.Input.Query = .init(),
+        headers: Operations.ListInvoices.Input.Headers = .init()
+    ) async throws -> Operations.ListInvoices.Output {
+        try await listInvoices(Operations.ListInvoices.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The account's saved cards (brand, last 4, expiry; never a number), the default first.
+    ///
+    /// - Remark: HTTP `GET /payment/methods`.
+    /// - Remark: Generated from `#/paths//payment/methods/get(listPaymentMethods)`.
+    package func listPaymentMethods(headers: Operations.ListPaymentMethods.Input.Headers = .init()) async throws -> Operations.ListPaymentMethods.Output {
+        try await listPaymentMethods(Operations.ListPaymentMethods.Input(headers: headers))
+    }
+    /// Saves a card made by Stripe.js (`pm_…`) as the default for renewals, verified with the bank first.
+    ///
+    /// Card numbers never reach this API: the browser sends them to Stripe (Stripe.js / Elements), which answers with a
+    /// payment method id; a body carrying card details is 400 and is not logged. A declined card is 402 `card_declined`.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/methods`.
+    /// - Remark: Generated from `#/paths//payment/methods/post(addPaymentMethod)`.
+    package func addPaymentMethod(
+        headers: Operations.AddPaymentMethod.Input.Headers = .init(),
+        body: Operations.AddPaymentMethod.Input.Body
+    ) async throws -> Operations.AddPaymentMethod.Output {
+        try await addPaymentMethod(Operations.AddPaymentMethod.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Stripe's events (signed with `Stripe-Signature`), stored once and handled as queue jobs.
+    ///
+    /// Public and outside the users' rate limits. The signature (`t=…,v1=…`, HMAC-SHA256 of `t.body` with the endpoint
+    /// secret) must match one of the configured secrets and be at most 5 minutes old; anything else is 400 and is not
+    /// stored. A redelivered event is acknowledged and not handled again.
+    ///
+    ///
+    /// - Remark: HTTP `POST /payment/webhook`.
+    /// - Remark: Generated from `#/paths//payment/webhook/post(receiveStripeWebhook)`.
+    package func receiveStripeWebhook(
+        headers: Operations.ReceiveStripeWebhook.Input.Headers = .init(),
+        body: Operations.ReceiveStripeWebhook.Input.Body
+    ) async throws -> Operations.ReceiveStripeWebhook.Output {
+        try await receiveStripeWebhook(Operations.ReceiveStripeWebhook.Input(
+            headers: headers,
+            body: body
+        ))
     }
 }
 
