@@ -66,6 +66,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Domain",
+                "Models",
                 "Providers",
                 "Queue",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -81,6 +82,7 @@ let package = Package(
             dependencies: [
                 "Queue",
                 "Domain",
+                "Models",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
@@ -96,6 +98,23 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
+        ),
+        .systemLibrary(
+            name: "CXGBoost",
+            path: "Sources/CXGBoost",
+            pkgConfig: "xgboost",
+            providers: [.apt(["libxgboost-dev"])]
+        ),
+        .target(
+            name: "Models",
+            dependencies: [
+                "CXGBoost",
+                "Domain",
+                "Queue",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "Dispatcher",
@@ -125,6 +144,7 @@ let package = Package(
             name: "ytempire",
             dependencies: [
                 "Queue",
+                "Models",
                 "Dispatcher",
                 "Sandbox",
                 "API",
@@ -154,12 +174,17 @@ let package = Package(
                 "Queue",
                 "Domain",
                 "Dispatcher",
+                "Models",
                 "Worker",
                 "Providers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
+        ),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models", "Domain", "Queue", "Providers", "TestSupport"]
         ),
         .testTarget(
             name: "DomainTests",

@@ -8,6 +8,7 @@ import OpenAPIHummingbird
 import PostgresNIO
 import Prometheus
 import Domain
+import Models
 import Queue
 
 /// How the API server listens. Every default is the embedded one.
@@ -58,7 +59,7 @@ public enum APIServer {
                                    cors: CORSPolicy = CORSPolicy(), plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil,
                                    youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
                                    live: LiveHub? = nil, metricsToken: String? = nil, trustedProxies: TrustedProxies = TrustedProxies(),
-                                   payments: Payments? = nil, stripeWebhookSecrets: [String] = [],
+                                   payments: Payments? = nil, stripeWebhookSecrets: [String] = [], models: ModelService? = nil,
                                    logger: Logger) async throws -> APIRouters {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath),
@@ -77,12 +78,13 @@ public enum APIServer {
             passwords: try await PasswordHasher.make(cost: auth.bcryptCost), limiter: limiter, rateLimits: rateLimits, accounts: AccountService(client: client, logger: logger),
             users: users, sessions: sessions,
             channels: channels, videos: VideoRepository(client: client, logger: logger),
-            submission: VideoSubmission(client: client, plan: plan, paymentGrace: payments?.settings.grace ?? PaymentSettings().grace, logger: logger),
+            submission: VideoSubmission(client: client, plan: plan, paymentGrace: payments?.settings.grace ?? PaymentSettings().grace,
+                                        estimator: models.map { ModelCostEstimator(models: $0.models) }, logger: logger),
             control: VideoControl(pipeline: PipelineStore(client: client, logger: logger)),
             publications: PublicationStore(client: client, logger: logger),
             webhooks: WebhookRepository(client: client, cipher: secrets, policy: webhookPolicy, logger: logger),
             stats: ChannelStats(client: client, logger: logger),
-            youtube: youtube, payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, artifacts: artifacts,
+            youtube: youtube, models: models, payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, artifacts: artifacts,
             migrations: try Migration.all())
         guard let serverURL = URL(string: basePath) else { preconditionFailure("the base path is a valid URL") }
         try service.registerHandlers(on: router, serverURL: serverURL, configuration: .init(dateTranscoder: LenientDateTranscoder()),
@@ -143,12 +145,12 @@ public enum APIServer {
                                        client: PostgresClient, registry: PrometheusCollectorRegistry, plan: PipelinePlan,
                                        artifacts: any ArtifactStorage, youtube: YouTubeIntegration?, secrets: TokenCipher,
                                        webhookPolicy: WebhookPolicy, live: LiveHub, payments: Payments? = nil, stripeWebhookSecrets: [String] = [],
-                                       logger: Logger) async throws -> some ApplicationProtocol {
+                                       models: ModelService? = nil, logger: Logger) async throws -> some ApplicationProtocol {
         let routers = try await makeRouters(client: client, registry: registry, version: configuration.version, auth: auth,
                                             rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
                                             secrets: secrets, webhookPolicy: webhookPolicy, live: live,
                                             metricsToken: configuration.metricsToken, trustedProxies: configuration.trustedProxies,
-                                            payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, logger: logger)
+                                            payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, models: models, logger: logger)
         return application(routers, address: .hostname(configuration.host, port: configuration.port),
                            pingInterval: configuration.live.pingInterval, onServerRunning: { _ in
                                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])

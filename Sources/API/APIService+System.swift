@@ -21,6 +21,12 @@ extension APIService {
         services["queue"] = database == "healthy"
             ? await check { try await Migrator(client: client, migrations: migrations, logger: logger).requireCurrent() }
             : "unhealthy: database unreachable"
+        // The ML pipeline: the registry answers and the active models load (XGBoost included).
+        if let models {
+            services["ml_pipeline"] = database == "healthy"
+                ? await check { for state in try await models.states() where state.active != nil { _ = try await models.models.model(state.description.id) } }
+                : "unhealthy: database unreachable"
+        }
         let healthy = services.values.allSatisfy { $0 == "healthy" }
         let body = Components.Schemas.Health(
             status: healthy ? .healthy : .unhealthy, version: version,

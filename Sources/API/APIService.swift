@@ -4,6 +4,7 @@ package import OpenAPIRuntime
 import PostgresNIO
 import Queue
 import Domain
+import Models
 
 /// The handlers of every operation in `openapi.yaml` (the generated `APIProtocol`), one
 /// extension per spec section. Holds only what handlers share: the database and the clock.
@@ -29,6 +30,8 @@ struct APIService: APIProtocol {
     let stats: ChannelStats
     /// Google and YouTube; nil on an instance configured without them.
     let youtube: YouTubeIntegration?
+    /// The ML models; nil on an instance configured without them.
+    let models: ModelService?
     /// Subscriptions and cards; nil on an instance configured without a payment provider.
     let payments: Payments?
     /// The secrets Stripe's webhooks may be signed with (several while one is rolled).

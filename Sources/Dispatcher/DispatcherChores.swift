@@ -49,7 +49,7 @@ public enum DispatcherChores {
         let deliveries = WebhookDeliveryStore(client: client, cipher: settings.cipher, policy: settings.webhookPolicy, logger: logger)
         return Maintainer.queueTasks(jobs: JobStore(client: client, logger: logger), workers: WorkerStore(client: client, logger: logger),
                                      configuration: settings.maintenance,
-                                     periodicJobs: [ReportStore.expirySchedule] + (settings.syncsChannels ? [ChannelStats.syncSchedule] : []))
+                                     periodicJobs: [ReportStore.expirySchedule, TrainModelArgs.nightly] + (settings.syncsChannels ? [ChannelStats.syncSchedule] : []))
             + [EmailSender(client: client, transport: settings.emailTransport, logger: logger),
                RateLimitPruner(client: client, logger: logger),
                ReservationSettler(ledger: CostLedger(client: client, logger: logger), interval: settings.reservationSettleInterval),

@@ -66,9 +66,6 @@ public struct Payments: Sendable {
         self.logger = logger
     }
 
-    /// One billing change of a user at a time.
-    static let billingLock = AdvisoryLock(space: 17)
-
     // MARK: Reading
 
     /// The user's subscription, plan, default card and this period's usage.
@@ -325,8 +322,8 @@ public struct Payments: Sendable {
         do {
             try await client.withTransaction(logger: logger) { connection in
                 if wait {
-                    try await Self.billingLock.lock(userID, on: connection, logger: logger)
-                } else if !(try await Self.billingLock.tryLock(userID, on: connection, logger: logger)) {
+                    try await AdvisoryLock.billing.lock(userID, on: connection, logger: logger)
+                } else if !(try await AdvisoryLock.billing.tryLock(userID, on: connection, logger: logger)) {
                     throw DomainError(.conflict, "Another change of your subscription is in progress; try again in a moment")
                 }
                 try await body(connection)

@@ -60,12 +60,16 @@ public struct VideoSubmission: Sendable {
     public let jobs: JobStore
     /// How long an account whose renewal failed may still submit (`PaymentSettings.grace`).
     public let paymentGrace: Duration
+    /// The learnt cost estimate, when a model is served.
+    public let estimator: (any CostEstimating)?
     public let logger: Logger
 
-    public init(client: PostgresClient, plan: PipelinePlan, paymentGrace: Duration = PaymentSettings().grace, logger: Logger) {
+    public init(client: PostgresClient, plan: PipelinePlan, paymentGrace: Duration = PaymentSettings().grace,
+                estimator: (any CostEstimating)? = nil, logger: Logger) {
         self.client = client
         self.plan = plan
         self.paymentGrace = paymentGrace
+        self.estimator = estimator
         self.jobs = JobStore(client: client, logger: logger)
         self.logger = logger
     }
@@ -96,6 +100,16 @@ public struct VideoSubmission: Sendable {
             throw DomainError(.invalid, "a batch has at most \(Self.maximumBatch) videos", field: "videos")
         }
         let estimates = requests.map { plan.estimate($0, stages: kind.stages) }
+        // What the user sees and their budgets are checked with: the model's expectation when
+        // it answers (a failing model never stops a submission), else the price table's.
+        var expected: (version: Int, costs: [Money])?
+        if kind == .video, let estimator {
+            do { expected = try await estimator.expectedCosts(requests, baselines: estimates) } catch {
+                logger.warning("the cost model failed; the price table's estimate is used", metadata: ["error": "\(error)"])
+            }
+        }
+        if expected?.costs.count != estimates.count { expected = nil }
+        let shown = expected?.costs ?? estimates
         // Sorted keys: the same request must hash the same every time (key order is not stable otherwise).
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -114,7 +128,7 @@ public struct VideoSubmission: Sendable {
             try await checkAllowance(userID: userID, adding: kind == .video ? requests.count : 0, on: connection)
             try await checkChannels(userID: userID, requests, on: connection)
             try checkBudgets(requests, estimates: estimates, inBatch: batch != nil)
-            try await checkUserBudgets(userID: userID, estimate: estimates.reduce(Money.zero, +), on: connection)
+            try await checkUserBudgets(userID: userID, estimate: shown.reduce(Money.zero, +), on: connection)
             let ids = requests.map { _ in PrefixedID.make("vid_") }
             // Tasks are interactive (a client may be waiting for the result): they go first.
             let priority = kind == .video ? batch?.queuePriority ?? 2 : 0
@@ -124,12 +138,20 @@ public struct VideoSubmission: Sendable {
             let firstStage = kind.stages[0]
             let jobs = try first.map { try StageJobArgs(videoID: $0, userID: userID, stage: firstStage, generation: 1).job(priority: priority) }
             let inserted = try await self.jobs.insert(jobs, on: connection)
+            if let expected {
+                // Kept to compare with what the videos really cost (the model's live error).
+                try await connection.query("""
+                    INSERT INTO ml_predictions (model_id, version, subject, predicted, baseline)
+                    SELECT 'cost-estimator', \(Int32(clamping: expected.version)), id, predicted, baseline
+                      FROM unnest(\(ids)::text[], \(shown.map(\.dollars))::float8[], \(estimates.map(\.dollars))::float8[]) AS p(id, predicted, baseline)
+                    """, logger: logger)
+            }
             try await connection.query("""
                 UPDATE video_stages s SET job_id = j.job_id
                   FROM unnest(\(first)::text[], \(inserted.map(\.id))::int8[]) AS j(video_id, job_id)
                  WHERE s.video_id = j.video_id AND s.stage = \(firstStage.rawValue)
                 """, logger: logger)
-            return Submission(batchID: batchID, videos: zip(ids, estimates).map { .init(videoID: $0, estimatedCost: $1) },
+            return Submission(batchID: batchID, videos: zip(ids, shown).map { .init(videoID: $0, estimatedCost: $1) },
                               replayed: false, createdAt: createdAt)
         }
     }
@@ -188,7 +210,9 @@ public struct VideoSubmission: Sendable {
         for try await _ in rows { return (id, nil) }
         let existing = try await connection.query("""
             SELECT b.id, b.request_hash, b.created_at, coalesce(array_agg(v.id ORDER BY v.batch_position) FILTER (WHERE v.id IS NOT NULL), '{}'),
-                   coalesce(array_agg(v.estimated_cost ORDER BY v.batch_position) FILTER (WHERE v.id IS NOT NULL), '{}')
+                   coalesce(array_agg(coalesce((SELECT round(p.predicted * 1e6)::int8 FROM ml_predictions p
+                                                 WHERE p.subject = v.id AND p.model_id = 'cost-estimator' ORDER BY p.id LIMIT 1),
+                                                v.estimated_cost) ORDER BY v.batch_position) FILTER (WHERE v.id IS NOT NULL), '{}')
               FROM batches b LEFT JOIN videos v ON v.batch_id = b.id
              WHERE b.user_id = \(userID) AND b.idempotency_key = \(options.idempotencyKey)
              GROUP BY b.id

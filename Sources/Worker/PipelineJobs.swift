@@ -28,7 +28,7 @@ public struct PipelineJobs: Sendable {
     ]
 
     /// Slots per stage queue for `ytempire worker` and `ytempire up` when none are given.
-    public static let defaultQueues = "default=16,video_script=8,video_voice=4,video_thumbnail=4,video_assemble=2,video_review=8,video_publish=4,reports=2"
+    public static let defaultQueues = "default=16,video_script=8,video_voice=4,video_thumbnail=4,video_assemble=2,video_review=8,video_publish=4,reports=2,ml=1"
 
     /// Registers a handler for every stage's job kind.
     public func register(into registry: inout JobRegistry) {

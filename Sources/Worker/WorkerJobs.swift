@@ -1,12 +1,13 @@
 import Domain
 import Foundation
 import Logging
+import Models
 import PostgresNIO
 import Queue
 
 /// Every job kind a worker process runs, built in one place: the diagnostic kinds, the
 /// pipeline's stages, reports, with YouTube configured publishing and channel syncs, and with
-/// payments configured Stripe's events.
+/// payments configured Stripe's events; and the ML models' training.
 /// `ytempire worker`, `ytempire up`, the tests' pipeline fleet and the benches all build their
 /// registry here, so a kind added once is claimed everywhere. (Webhook deliveries are the
 /// dispatcher's: `DispatcherServices` adds them.)
@@ -78,6 +79,7 @@ public struct WorkerJobs: Sendable {
         publishing?.register(into: &registry)
         channelSync?.register(into: &registry)
         payments.map(PaymentJobs.init)?.register(into: &registry)
+        ModelJobs(client: client, storage: providers.storage, logger: logger).register(into: &registry)
     }
 
     /// A registry holding every kind.

@@ -11,7 +11,7 @@ import Synchronization
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the system; figures go to docs/benchmarks.md.",
                                                     subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchWebhooksCommand.self,
-                                                                  BenchReportCommand.self])
+                                                                  BenchReportCommand.self, BenchModelsCommand.self])
 }
 
 /// Runs `body` with a throwaway user (enterprise plan) that is deleted afterwards, with its

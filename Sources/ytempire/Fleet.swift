@@ -5,6 +5,7 @@ import Domain
 import Providers
 import Sandbox
 import Logging
+import Models
 import Metrics
 import PostgresNIO
 import Prometheus
@@ -42,7 +43,7 @@ struct Fleet {
         // One LISTEN connection per process: the queue's channels, the live events an API
         // instance relays to its WebSocket clients, and the outbox wake-up of dispatchers.
         let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control]
-                                    + (api == nil ? [] : [DomainEvents.liveChannel])
+                                    + (api == nil ? [] : [DomainEvents.liveChannel, ModelRegistry.channel])
                                     + (runsDispatcher ? DispatcherServices.channels : []), logger: logger)
         services.append(notifier)
         let integration = youtube.integration(cipher: webhooks.cipher)
@@ -96,10 +97,15 @@ struct Fleet {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let live = LiveHub(notifier: notifier, configuration: api.live, logger: logger)
+            // The models' active versions, loaded on first use and again when a new one is active.
+            let activeModels = ActiveModels(registry: ModelRegistry(client: client, storage: try pipeline.storage(), logger: logger))
+            services.append(ActiveModelsReloader(models: activeModels, notifier: notifier, logger: logger))
             services.append(try await APIServer.makeApplication(configuration: api, auth: auth, rateLimits: rateLimits, client: client, registry: registry,
                                                                    plan: pipeline.plan, artifacts: try pipeline.storage(), youtube: integration,
                                                                    secrets: webhooks.cipher, webhookPolicy: webhooks.policy, live: live,
-                                                                   payments: payments, stripeWebhookSecrets: stripe.webhookSecrets, logger: logger))
+                                                                   payments: payments, stripeWebhookSecrets: stripe.webhookSecrets,
+                                                                   models: ModelService(models: activeModels, plan: pipeline.plan, client: client, logger: logger),
+                                                                   logger: logger))
             // After the application, so that at shutdown it stops first and tells its sockets.
             services.append(live)
         }

@@ -26,6 +26,8 @@ ensure_packages() {
   command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
   command -v weasyprint >/dev/null || missing+=(weasyprint)
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
+  # The ML models: XGBoost's C library, linked by the Models module.
+  [ -f /usr/include/xgboost/c_api.h ] || missing+=(libxgboost-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -62,6 +62,10 @@ package enum OpenAPIDocument {
       "description": "Files made by report jobs on the `reports` queue (a worker streams the rows of one consistent snapshot into the file,\nwhich is kept in the artifact storage): performance, cost, analytics and an account summary, as CSV (RFC 4180,\nUTF-8, a header row; cells a spreadsheet would run as formulas are neutralised) or JSON. `report.ready` and\n`report.failed` go to webhooks and sockets. Files expire after YTEMPIRE_REPORT_RETENTION (default 30 days).\n"
     },
     {
+      "name": "ML Models",
+      "description": "Small gradient-boosted models (XGBoost) trained nightly as queue jobs from the product's own history, each measured\non its most recent held-out rows against a simple baseline, and used only when it beats it. Counted in the General\nrate-limit category.\n"
+    },
+    {
       "name": "Payment",
       "description": "Plans and their subscription on Stripe (or its sandbox): subscribing, upgrading (prorated now), downgrading and\ncancelling (at the period's end), cards and invoices. Money is integer cents with an ISO 4217 currency. The plan's\nlimits (videos a month, channels, YouTube accounts) follow the subscription: a failed renewal leaves it `past_due`\n(submissions refused with 402 `payment_required` after YTEMPIRE_PAYMENT_GRACE, 7 days by default), and the account\nfalls back to free when Stripe gives up or the subscription ends.\n"
     },
@@ -4139,6 +4143,191 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/ml-models": {
+      "get": {
+        "operationId": "listModels",
+        "tags": [
+          "ML Models"
+        ],
+        "summary": "The models: what each predicts, whether the product uses it or its baseline now, and its held-out error beside the baseline's.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The models.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ModelList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/ml-models/performance": {
+      "get": {
+        "operationId": "getModelPerformance",
+        "tags": [
+          "ML Models"
+        ],
+        "summary": "Per model: the active version's held-out error and its baseline's, the live error of the last 7 days against what really happened, drift warnings, and prediction latency.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The models' performance.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ModelPerformanceReport"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/ml-models/{model_id}": {
+      "get": {
+        "operationId": "getModel",
+        "tags": [
+          "ML Models"
+        ],
+        "summary": "A model: its inputs, features, parameters, training window, the recent versions and why one is or is not in use.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ModelID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The model.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ModelDetail"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/ml-models/{model_id}/predict": {
+      "post": {
+        "operationId": "predict",
+        "tags": [
+          "ML Models"
+        ],
+        "summary": "Predictions for up to 1,000 inputs (each checked against the model's inputs), with the baseline's answer beside each, and the interval where the model has one.",
+        "description": "Answered by the active version; while a model has none (too little history, or it did not beat its baseline)\nthe baseline answers and `source` says so.\n",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/ModelID"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PredictRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The predictions, in the order of the inputs.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PredictionResult"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/payment/subscription": {
       "get": {
         "operationId": "getSubscription",
@@ -4595,6 +4784,17 @@ package enum OpenAPIDocument {
       }
     },
     "parameters": {
+      "ModelID": {
+        "name": "model_id",
+        "in": "path",
+        "required": true,
+        "description": "cost-estimator, eta-estimator or views-forecast.",
+        "schema": {
+          "type": "string",
+          "maxLength": 64,
+          "pattern": "^[a-z0-9-]+$"
+        }
+      },
       "Page": {
         "name": "page",
         "in": "query",
@@ -4884,6 +5084,436 @@ package enum OpenAPIDocument {
       }
     },
     "schemas": {
+      "HeldOutMetrics": {
+        "type": "object",
+        "description": "Error on the most recent rows held out of training (a time-based split).",
+        "required": [
+          "mae",
+          "rows"
+        ],
+        "properties": {
+          "mae": {
+            "type": "number",
+            "description": "Mean absolute error, in the model's unit."
+          },
+          "mape": {
+            "type": "number",
+            "description": "Mean absolute percentage error (a fraction), over rows whose actual value is not zero."
+          },
+          "r2": {
+            "type": "number"
+          },
+          "rows": {
+            "type": "integer"
+          },
+          "coverage": {
+            "type": "number",
+            "description": "For ranges: the share of held-out rows inside their interval."
+          }
+        }
+      },
+      "ModelSummary": {
+        "type": "object",
+        "required": [
+          "id",
+          "name",
+          "predicts",
+          "unit",
+          "baseline",
+          "in_use"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "predicts": {
+            "type": "string"
+          },
+          "unit": {
+            "type": "string",
+            "description": "usd, seconds or views."
+          },
+          "baseline": {
+            "type": "string",
+            "description": "What answers when the model does not."
+          },
+          "in_use": {
+            "type": "string",
+            "enum": [
+              "model",
+              "baseline"
+            ],
+            "description": "What the product uses now."
+          },
+          "version": {
+            "type": "integer",
+            "description": "The active version (absent while the baseline is in use)."
+          },
+          "trained_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "metrics": {
+            "$ref": "#/components/schemas/HeldOutMetrics"
+          },
+          "baseline_metrics": {
+            "$ref": "#/components/schemas/HeldOutMetrics"
+          },
+          "reason": {
+            "type": "string",
+            "description": "Why the newest version is not in use."
+          }
+        }
+      },
+      "ModelList": {
+        "type": "object",
+        "required": [
+          "models"
+        ],
+        "properties": {
+          "models": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ModelSummary"
+            }
+          }
+        }
+      },
+      "ModelInput": {
+        "type": "object",
+        "required": [
+          "name",
+          "type",
+          "required",
+          "description"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "integer",
+              "number",
+              "string",
+              "array"
+            ]
+          },
+          "required": {
+            "type": "boolean"
+          },
+          "minimum": {
+            "type": "number"
+          },
+          "maximum": {
+            "type": "number"
+          },
+          "description": {
+            "type": "string"
+          }
+        }
+      },
+      "ModelDetail": {
+        "type": "object",
+        "required": [
+          "model",
+          "inputs",
+          "features",
+          "versions"
+        ],
+        "properties": {
+          "model": {
+            "$ref": "#/components/schemas/ModelSummary"
+          },
+          "inputs": {
+            "type": "array",
+            "description": "What POST /ml-models/{model_id}/predict takes in each input.",
+            "items": {
+              "$ref": "#/components/schemas/ModelInput"
+            }
+          },
+          "features": {
+            "type": "array",
+            "description": "What the model computes from an input, in order.",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "definition"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "definition": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "algorithm": {
+            "type": "string"
+          },
+          "parameters": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "training": {
+            "type": "object",
+            "required": [
+              "rows",
+              "test_rows",
+              "milliseconds"
+            ],
+            "properties": {
+              "from": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "to": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "rows": {
+                "type": "integer"
+              },
+              "calibration_rows": {
+                "type": "integer"
+              },
+              "test_rows": {
+                "type": "integer"
+              },
+              "milliseconds": {
+                "type": "integer"
+              }
+            }
+          },
+          "versions": {
+            "type": "array",
+            "description": "The newest versions first (at most 10).",
+            "items": {
+              "type": "object",
+              "required": [
+                "version",
+                "status",
+                "trained_at",
+                "mae",
+                "baseline_mae"
+              ],
+              "properties": {
+                "version": {
+                  "type": "integer"
+                },
+                "status": {
+                  "type": "string",
+                  "enum": [
+                    "candidate",
+                    "active",
+                    "retired"
+                  ]
+                },
+                "trained_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "mae": {
+                  "type": "number"
+                },
+                "baseline_mae": {
+                  "type": "number"
+                },
+                "reason": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      },
+      "PredictRequest": {
+        "type": "object",
+        "required": [
+          "inputs"
+        ],
+        "properties": {
+          "inputs": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+              "type": "object",
+              "description": "The model's inputs by name (GET /ml-models/{model_id} lists them).",
+              "additionalProperties": true
+            }
+          }
+        }
+      },
+      "PredictionResult": {
+        "type": "object",
+        "required": [
+          "model_id",
+          "source",
+          "unit",
+          "predictions"
+        ],
+        "properties": {
+          "model_id": {
+            "type": "string"
+          },
+          "source": {
+            "type": "string",
+            "enum": [
+              "model",
+              "baseline"
+            ]
+          },
+          "version": {
+            "type": "integer"
+          },
+          "unit": {
+            "type": "string"
+          },
+          "predictions": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "value",
+                "baseline"
+              ],
+              "properties": {
+                "value": {
+                  "type": "number"
+                },
+                "baseline": {
+                  "type": "number",
+                  "description": "The baseline's answer for the same input."
+                },
+                "low": {
+                  "type": "number"
+                },
+                "high": {
+                  "type": "number"
+                }
+              }
+            }
+          }
+        }
+      },
+      "ModelPerformance": {
+        "type": "object",
+        "required": [
+          "model_id",
+          "in_use",
+          "live",
+          "drift",
+          "latency_ms"
+        ],
+        "properties": {
+          "model_id": {
+            "type": "string"
+          },
+          "in_use": {
+            "type": "string",
+            "enum": [
+              "model",
+              "baseline"
+            ]
+          },
+          "version": {
+            "type": "integer"
+          },
+          "held_out": {
+            "$ref": "#/components/schemas/HeldOutMetrics"
+          },
+          "baseline_held_out": {
+            "$ref": "#/components/schemas/HeldOutMetrics"
+          },
+          "live": {
+            "type": "object",
+            "description": "Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.",
+            "required": [
+              "window_days",
+              "predictions",
+              "resolved"
+            ],
+            "properties": {
+              "window_days": {
+                "type": "integer"
+              },
+              "predictions": {
+                "type": "integer"
+              },
+              "resolved": {
+                "type": "integer"
+              },
+              "mae": {
+                "type": "number"
+              },
+              "baseline_mae": {
+                "type": "number"
+              }
+            }
+          },
+          "drift": {
+            "type": "object",
+            "required": [
+              "warning",
+              "threshold"
+            ],
+            "properties": {
+              "warning": {
+                "type": "boolean",
+                "description": "The live error exceeds the held-out error by more than the threshold factor."
+              },
+              "ratio": {
+                "type": "number",
+                "description": "Live MAE over held-out MAE."
+              },
+              "threshold": {
+                "type": "number"
+              }
+            }
+          },
+          "latency_ms": {
+            "type": "object",
+            "required": [
+              "count"
+            ],
+            "properties": {
+              "count": {
+                "type": "integer"
+              },
+              "p50": {
+                "type": "number"
+              },
+              "p99": {
+                "type": "number"
+              }
+            }
+          }
+        }
+      },
+      "ModelPerformanceReport": {
+        "type": "object",
+        "required": [
+          "models"
+        ],
+        "properties": {
+          "models": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ModelPerformance"
+            }
+          }
+        }
+      },
       "Subscription": {
         "type": "object",
         "description": "Money is integer cents of `currency` (ISO 4217); never floating point.",

@@ -18,6 +18,10 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/parameters` section of the OpenAPI document.
     package enum Parameters {
+        /// cost-estimator, eta-estimator or views-forecast.
+        ///
+        /// - Remark: Generated from `#/components/parameters/ModelID`.
+        package typealias ModelID = Swift.String
         /// - Remark: Generated from `#/components/parameters/Page`.
         package typealias Page = Swift.Int
         /// - Remark: Generated from `#/components/parameters/Limit`.

@@ -18,6 +18,734 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     package enum Schemas {
+        /// Error on the most recent rows held out of training (a time-based split).
+        ///
+        /// - Remark: Generated from `#/components/schemas/HeldOutMetrics`.
+        package struct HeldOutMetrics: Codable, Hashable, Sendable {
+            /// Mean absolute error, in the model's unit.
+            ///
+            /// - Remark: Generated from `#/components/schemas/HeldOutMetrics/mae`.
+            package var mae: Swift.Double
+            /// Mean absolute percentage error (a fraction), over rows whose actual value is not zero.
+            ///
+            /// - Remark: Generated from `#/components/schemas/HeldOutMetrics/mape`.
+            package var mape: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/HeldOutMetrics/r2`.
+            package var r2: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/HeldOutMetrics/rows`.
+            package var rows: Swift.Int
+            /// For ranges: the share of held-out rows inside their interval.
+            ///
+            /// - Remark: Generated from `#/components/schemas/HeldOutMetrics/coverage`.
+            package var coverage: Swift.Double?
+            /// Creates a new `HeldOutMetrics`.
+            ///
+            /// - Parameters:
+            ///   - mae: Mean absolute error, in the model's unit.
+            ///   - mape: Mean absolute percentage error (a fraction), over rows whose actual value is not zero.
+            ///   - r2:
+            ///   - rows:
+            ///   - coverage: For ranges: the share of held-out rows inside their interval.
+            package init(
+                mae: Swift.Double,
+                mape: Swift.Double? = nil,
+                r2: Swift.Double? = nil,
+                rows: Swift.Int,
+                coverage: Swift.Double? = nil
+            ) {
+                self.mae = mae
+                self.mape = mape
+                self.r2 = r2
+                self.rows = rows
+                self.coverage = coverage
+            }
+            package enum CodingKeys: String, CodingKey {
+                case mae
+                case mape
+                case r2
+                case rows
+                case coverage
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelSummary`.
+        package struct ModelSummary: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/id`.
+            package var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/predicts`.
+            package var predicts: Swift.String
+            /// usd, seconds or views.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/unit`.
+            package var unit: Swift.String
+            /// What answers when the model does not.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/baseline`.
+            package var baseline: Swift.String
+            /// What the product uses now.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/in_use`.
+            @frozen package enum InUsePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case model = "model"
+                case baseline = "baseline"
+            }
+            /// What the product uses now.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/in_use`.
+            package var inUse: Components.Schemas.ModelSummary.InUsePayload
+            /// The active version (absent while the baseline is in use).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/version`.
+            package var version: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/trained_at`.
+            package var trainedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/metrics`.
+            package var metrics: Components.Schemas.HeldOutMetrics?
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/baseline_metrics`.
+            package var baselineMetrics: Components.Schemas.HeldOutMetrics?
+            /// Why the newest version is not in use.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelSummary/reason`.
+            package var reason: Swift.String?
+            /// Creates a new `ModelSummary`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - name:
+            ///   - predicts:
+            ///   - unit: usd, seconds or views.
+            ///   - baseline: What answers when the model does not.
+            ///   - inUse: What the product uses now.
+            ///   - version: The active version (absent while the baseline is in use).
+            ///   - trainedAt:
+            ///   - metrics:
+            ///   - baselineMetrics:
+            ///   - reason: Why the newest version is not in use.
+            package init(
+                id: Swift.String,
+                name: Swift.String,
+                predicts: Swift.String,
+                unit: Swift.String,
+                baseline: Swift.String,
+                inUse: Components.Schemas.ModelSummary.InUsePayload,
+                version: Swift.Int? = nil,
+                trainedAt: Foundation.Date? = nil,
+                metrics: Components.Schemas.HeldOutMetrics? = nil,
+                baselineMetrics: Components.Schemas.HeldOutMetrics? = nil,
+                reason: Swift.String? = nil
+            ) {
+                self.id = id
+                self.name = name
+                self.predicts = predicts
+                self.unit = unit
+                self.baseline = baseline
+                self.inUse = inUse
+                self.version = version
+                self.trainedAt = trainedAt
+                self.metrics = metrics
+                self.baselineMetrics = baselineMetrics
+                self.reason = reason
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case predicts
+                case unit
+                case baseline
+                case inUse = "in_use"
+                case version
+                case trainedAt = "trained_at"
+                case metrics
+                case baselineMetrics = "baseline_metrics"
+                case reason
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelList`.
+        package struct ModelList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelList/models`.
+            package var models: [Components.Schemas.ModelSummary]
+            /// Creates a new `ModelList`.
+            ///
+            /// - Parameters:
+            ///   - models:
+            package init(models: [Components.Schemas.ModelSummary]) {
+                self.models = models
+            }
+            package enum CodingKeys: String, CodingKey {
+                case models
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelInput`.
+        package struct ModelInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelInput/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ModelInput/type`.
+            @frozen package enum _TypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case integer = "integer"
+                case number = "number"
+                case string = "string"
+                case array = "array"
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelInput/type`.
+            package var _type: Components.Schemas.ModelInput._TypePayload
+            /// - Remark: Generated from `#/components/schemas/ModelInput/required`.
+            package var required: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/ModelInput/minimum`.
+            package var minimum: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/ModelInput/maximum`.
+            package var maximum: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/ModelInput/description`.
+            package var description: Swift.String
+            /// Creates a new `ModelInput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - _type:
+            ///   - required:
+            ///   - minimum:
+            ///   - maximum:
+            ///   - description:
+            package init(
+                name: Swift.String,
+                _type: Components.Schemas.ModelInput._TypePayload,
+                required: Swift.Bool,
+                minimum: Swift.Double? = nil,
+                maximum: Swift.Double? = nil,
+                description: Swift.String
+            ) {
+                self.name = name
+                self._type = _type
+                self.required = required
+                self.minimum = minimum
+                self.maximum = maximum
+                self.description = description
+            }
+            package enum CodingKeys: String, CodingKey {
+                case name
+                case _type = "type"
+                case required
+                case minimum
+                case maximum
+                case description
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelDetail`.
+        package struct ModelDetail: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/model`.
+            package var model: Components.Schemas.ModelSummary
+            /// What POST /ml-models/{model_id}/predict takes in each input.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/inputs`.
+            package var inputs: [Components.Schemas.ModelInput]
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/FeaturesPayload`.
+            package struct FeaturesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/FeaturesPayload/name`.
+                package var name: Swift.String
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/FeaturesPayload/definition`.
+                package var definition: Swift.String
+                /// Creates a new `FeaturesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - name:
+                ///   - definition:
+                package init(
+                    name: Swift.String,
+                    definition: Swift.String
+                ) {
+                    self.name = name
+                    self.definition = definition
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case name
+                    case definition
+                }
+            }
+            /// What the model computes from an input, in order.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/features`.
+            package typealias FeaturesPayload = [Components.Schemas.ModelDetail.FeaturesPayloadPayload]
+            /// What the model computes from an input, in order.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/features`.
+            package var features: Components.Schemas.ModelDetail.FeaturesPayload
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/algorithm`.
+            package var algorithm: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/parameters`.
+            package struct ParametersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.String]
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/parameters`.
+            package var parameters: Components.Schemas.ModelDetail.ParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/training`.
+            package struct TrainingPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/from`.
+                package var from: Foundation.Date?
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/to`.
+                package var to: Foundation.Date?
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/rows`.
+                package var rows: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/calibration_rows`.
+                package var calibrationRows: Swift.Int?
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/test_rows`.
+                package var testRows: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/training/milliseconds`.
+                package var milliseconds: Swift.Int
+                /// Creates a new `TrainingPayload`.
+                ///
+                /// - Parameters:
+                ///   - from:
+                ///   - to:
+                ///   - rows:
+                ///   - calibrationRows:
+                ///   - testRows:
+                ///   - milliseconds:
+                package init(
+                    from: Foundation.Date? = nil,
+                    to: Foundation.Date? = nil,
+                    rows: Swift.Int,
+                    calibrationRows: Swift.Int? = nil,
+                    testRows: Swift.Int,
+                    milliseconds: Swift.Int
+                ) {
+                    self.from = from
+                    self.to = to
+                    self.rows = rows
+                    self.calibrationRows = calibrationRows
+                    self.testRows = testRows
+                    self.milliseconds = milliseconds
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case from
+                    case to
+                    case rows
+                    case calibrationRows = "calibration_rows"
+                    case testRows = "test_rows"
+                    case milliseconds
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/training`.
+            package var training: Components.Schemas.ModelDetail.TrainingPayload?
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload`.
+            package struct VersionsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/version`.
+                package var version: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/status`.
+                @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case candidate = "candidate"
+                    case active = "active"
+                    case retired = "retired"
+                }
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/status`.
+                package var status: Components.Schemas.ModelDetail.VersionsPayloadPayload.StatusPayload
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/trained_at`.
+                package var trainedAt: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/mae`.
+                package var mae: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/baseline_mae`.
+                package var baselineMae: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/ModelDetail/VersionsPayload/reason`.
+                package var reason: Swift.String?
+                /// Creates a new `VersionsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - version:
+                ///   - status:
+                ///   - trainedAt:
+                ///   - mae:
+                ///   - baselineMae:
+                ///   - reason:
+                package init(
+                    version: Swift.Int,
+                    status: Components.Schemas.ModelDetail.VersionsPayloadPayload.StatusPayload,
+                    trainedAt: Foundation.Date,
+                    mae: Swift.Double,
+                    baselineMae: Swift.Double,
+                    reason: Swift.String? = nil
+                ) {
+                    self.version = version
+                    self.status = status
+                    self.trainedAt = trainedAt
+                    self.mae = mae
+                    self.baselineMae = baselineMae
+                    self.reason = reason
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case version
+                    case status
+                    case trainedAt = "trained_at"
+                    case mae
+                    case baselineMae = "baseline_mae"
+                    case reason
+                }
+            }
+            /// The newest versions first (at most 10).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/versions`.
+            package typealias VersionsPayload = [Components.Schemas.ModelDetail.VersionsPayloadPayload]
+            /// The newest versions first (at most 10).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelDetail/versions`.
+            package var versions: Components.Schemas.ModelDetail.VersionsPayload
+            /// Creates a new `ModelDetail`.
+            ///
+            /// - Parameters:
+            ///   - model:
+            ///   - inputs: What POST /ml-models/{model_id}/predict takes in each input.
+            ///   - features: What the model computes from an input, in order.
+            ///   - algorithm:
+            ///   - parameters:
+            ///   - training:
+            ///   - versions: The newest versions first (at most 10).
+            package init(
+                model: Components.Schemas.ModelSummary,
+                inputs: [Components.Schemas.ModelInput],
+                features: Components.Schemas.ModelDetail.FeaturesPayload,
+                algorithm: Swift.String? = nil,
+                parameters: Components.Schemas.ModelDetail.ParametersPayload? = nil,
+                training: Components.Schemas.ModelDetail.TrainingPayload? = nil,
+                versions: Components.Schemas.ModelDetail.VersionsPayload
+            ) {
+                self.model = model
+                self.inputs = inputs
+                self.features = features
+                self.algorithm = algorithm
+                self.parameters = parameters
+                self.training = training
+                self.versions = versions
+            }
+            package enum CodingKeys: String, CodingKey {
+                case model
+                case inputs
+                case features
+                case algorithm
+                case parameters
+                case training
+                case versions
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PredictRequest`.
+        package struct PredictRequest: Codable, Hashable, Sendable {
+            /// The model's inputs by name (GET /ml-models/{model_id} lists them).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PredictRequest/InputsPayload`.
+            package struct InputsPayloadPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
+                /// Creates a new `InputsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/PredictRequest/inputs`.
+            package typealias InputsPayload = [Components.Schemas.PredictRequest.InputsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/PredictRequest/inputs`.
+            package var inputs: Components.Schemas.PredictRequest.InputsPayload
+            /// Creates a new `PredictRequest`.
+            ///
+            /// - Parameters:
+            ///   - inputs:
+            package init(inputs: Components.Schemas.PredictRequest.InputsPayload) {
+                self.inputs = inputs
+            }
+            package enum CodingKeys: String, CodingKey {
+                case inputs
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PredictionResult`.
+        package struct PredictionResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/model_id`.
+            package var modelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/source`.
+            @frozen package enum SourcePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case model = "model"
+                case baseline = "baseline"
+            }
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/source`.
+            package var source: Components.Schemas.PredictionResult.SourcePayload
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/version`.
+            package var version: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/unit`.
+            package var unit: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload`.
+            package struct PredictionsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/value`.
+                package var value: Swift.Double
+                /// The baseline's answer for the same input.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/baseline`.
+                package var baseline: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/low`.
+                package var low: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/high`.
+                package var high: Swift.Double?
+                /// Creates a new `PredictionsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - value:
+                ///   - baseline: The baseline's answer for the same input.
+                ///   - low:
+                ///   - high:
+                package init(
+                    value: Swift.Double,
+                    baseline: Swift.Double,
+                    low: Swift.Double? = nil,
+                    high: Swift.Double? = nil
+                ) {
+                    self.value = value
+                    self.baseline = baseline
+                    self.low = low
+                    self.high = high
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case value
+                    case baseline
+                    case low
+                    case high
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/predictions`.
+            package typealias PredictionsPayload = [Components.Schemas.PredictionResult.PredictionsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/PredictionResult/predictions`.
+            package var predictions: Components.Schemas.PredictionResult.PredictionsPayload
+            /// Creates a new `PredictionResult`.
+            ///
+            /// - Parameters:
+            ///   - modelId:
+            ///   - source:
+            ///   - version:
+            ///   - unit:
+            ///   - predictions:
+            package init(
+                modelId: Swift.String,
+                source: Components.Schemas.PredictionResult.SourcePayload,
+                version: Swift.Int? = nil,
+                unit: Swift.String,
+                predictions: Components.Schemas.PredictionResult.PredictionsPayload
+            ) {
+                self.modelId = modelId
+                self.source = source
+                self.version = version
+                self.unit = unit
+                self.predictions = predictions
+            }
+            package enum CodingKeys: String, CodingKey {
+                case modelId = "model_id"
+                case source
+                case version
+                case unit
+                case predictions
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelPerformance`.
+        package struct ModelPerformance: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/model_id`.
+            package var modelId: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/in_use`.
+            @frozen package enum InUsePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case model = "model"
+                case baseline = "baseline"
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/in_use`.
+            package var inUse: Components.Schemas.ModelPerformance.InUsePayload
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/version`.
+            package var version: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/held_out`.
+            package var heldOut: Components.Schemas.HeldOutMetrics?
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/baseline_held_out`.
+            package var baselineHeldOut: Components.Schemas.HeldOutMetrics?
+            /// Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/live`.
+            package struct LivePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/live/window_days`.
+                package var windowDays: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/live/predictions`.
+                package var predictions: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/live/resolved`.
+                package var resolved: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/live/mae`.
+                package var mae: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/live/baseline_mae`.
+                package var baselineMae: Swift.Double?
+                /// Creates a new `LivePayload`.
+                ///
+                /// - Parameters:
+                ///   - windowDays:
+                ///   - predictions:
+                ///   - resolved:
+                ///   - mae:
+                ///   - baselineMae:
+                package init(
+                    windowDays: Swift.Int,
+                    predictions: Swift.Int,
+                    resolved: Swift.Int,
+                    mae: Swift.Double? = nil,
+                    baselineMae: Swift.Double? = nil
+                ) {
+                    self.windowDays = windowDays
+                    self.predictions = predictions
+                    self.resolved = resolved
+                    self.mae = mae
+                    self.baselineMae = baselineMae
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case windowDays = "window_days"
+                    case predictions
+                    case resolved
+                    case mae
+                    case baselineMae = "baseline_mae"
+                }
+            }
+            /// Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/live`.
+            package var live: Components.Schemas.ModelPerformance.LivePayload
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/drift`.
+            package struct DriftPayload: Codable, Hashable, Sendable {
+                /// The live error exceeds the held-out error by more than the threshold factor.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/drift/warning`.
+                package var warning: Swift.Bool
+                /// Live MAE over held-out MAE.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/drift/ratio`.
+                package var ratio: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/drift/threshold`.
+                package var threshold: Swift.Double
+                /// Creates a new `DriftPayload`.
+                ///
+                /// - Parameters:
+                ///   - warning: The live error exceeds the held-out error by more than the threshold factor.
+                ///   - ratio: Live MAE over held-out MAE.
+                ///   - threshold:
+                package init(
+                    warning: Swift.Bool,
+                    ratio: Swift.Double? = nil,
+                    threshold: Swift.Double
+                ) {
+                    self.warning = warning
+                    self.ratio = ratio
+                    self.threshold = threshold
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case warning
+                    case ratio
+                    case threshold
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/drift`.
+            package var drift: Components.Schemas.ModelPerformance.DriftPayload
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/latency_ms`.
+            package struct LatencyMsPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/latency_ms/count`.
+                package var count: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/latency_ms/p50`.
+                package var p50: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/ModelPerformance/latency_ms/p99`.
+                package var p99: Swift.Double?
+                /// Creates a new `LatencyMsPayload`.
+                ///
+                /// - Parameters:
+                ///   - count:
+                ///   - p50:
+                ///   - p99:
+                package init(
+                    count: Swift.Int,
+                    p50: Swift.Double? = nil,
+                    p99: Swift.Double? = nil
+                ) {
+                    self.count = count
+                    self.p50 = p50
+                    self.p99 = p99
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case count
+                    case p50
+                    case p99
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ModelPerformance/latency_ms`.
+            package var latencyMs: Components.Schemas.ModelPerformance.LatencyMsPayload
+            /// Creates a new `ModelPerformance`.
+            ///
+            /// - Parameters:
+            ///   - modelId:
+            ///   - inUse:
+            ///   - version:
+            ///   - heldOut:
+            ///   - baselineHeldOut:
+            ///   - live: Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            ///   - drift:
+            ///   - latencyMs:
+            package init(
+                modelId: Swift.String,
+                inUse: Components.Schemas.ModelPerformance.InUsePayload,
+                version: Swift.Int? = nil,
+                heldOut: Components.Schemas.HeldOutMetrics? = nil,
+                baselineHeldOut: Components.Schemas.HeldOutMetrics? = nil,
+                live: Components.Schemas.ModelPerformance.LivePayload,
+                drift: Components.Schemas.ModelPerformance.DriftPayload,
+                latencyMs: Components.Schemas.ModelPerformance.LatencyMsPayload
+            ) {
+                self.modelId = modelId
+                self.inUse = inUse
+                self.version = version
+                self.heldOut = heldOut
+                self.baselineHeldOut = baselineHeldOut
+                self.live = live
+                self.drift = drift
+                self.latencyMs = latencyMs
+            }
+            package enum CodingKeys: String, CodingKey {
+                case modelId = "model_id"
+                case inUse = "in_use"
+                case version
+                case heldOut = "held_out"
+                case baselineHeldOut = "baseline_held_out"
+                case live
+                case drift
+                case latencyMs = "latency_ms"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelPerformanceReport`.
+        package struct ModelPerformanceReport: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelPerformanceReport/models`.
+            package var models: [Components.Schemas.ModelPerformance]
+            /// Creates a new `ModelPerformanceReport`.
+            ///
+            /// - Parameters:
+            ///   - models:
+            package init(models: [Components.Schemas.ModelPerformance]) {
+                self.models = models
+            }
+            package enum CodingKeys: String, CodingKey {
+                case models
+            }
+        }
         /// Money is integer cents of `currency` (ISO 4217); never floating point.
         ///
         /// - Remark: Generated from `#/components/schemas/Subscription`.

@@ -423,6 +423,30 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /status`.
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output
+    /// The models: what each predicts, whether the product uses it or its baseline now, and its held-out error beside the baseline's.
+    ///
+    /// - Remark: HTTP `GET /ml-models`.
+    /// - Remark: Generated from `#/paths//ml-models/get(listModels)`.
+    func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output
+    /// Per model: the active version's held-out error and its baseline's, the live error of the last 7 days against what really happened, drift warnings, and prediction latency.
+    ///
+    /// - Remark: HTTP `GET /ml-models/performance`.
+    /// - Remark: Generated from `#/paths//ml-models/performance/get(getModelPerformance)`.
+    func getModelPerformance(_ input: Operations.GetModelPerformance.Input) async throws -> Operations.GetModelPerformance.Output
+    /// A model: its inputs, features, parameters, training window, the recent versions and why one is or is not in use.
+    ///
+    /// - Remark: HTTP `GET /ml-models/{model_id}`.
+    /// - Remark: Generated from `#/paths//ml-models/{model_id}/get(getModel)`.
+    func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output
+    /// Predictions for up to 1,000 inputs (each checked against the model's inputs), with the baseline's answer beside each, and the interval where the model has one.
+    ///
+    /// Answered by the active version; while a model has none (too little history, or it did not beat its baseline)
+    /// the baseline answers and `source` says so.
+    ///
+    ///
+    /// - Remark: HTTP `POST /ml-models/{model_id}/predict`.
+    /// - Remark: Generated from `#/paths//ml-models/{model_id}/predict/post(predict)`.
+    func predict(_ input: Operations.Predict.Input) async throws -> Operations.Predict.Output
     /// The plan in force, its subscription (status, period, a waiting downgrade or cancellation), the default card and this period's usage against the plan's limits.
     ///
     /// - Remark: HTTP `GET /payment/subscription`.
@@ -1444,6 +1468,52 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     package func getStatus(headers: Operations.GetStatus.Input.Headers = .init()) async throws -> Operations.GetStatus.Output {
         try await getStatus(Operations.GetStatus.Input(headers: headers))
+    }
+    /// The models: what each predicts, whether the product uses it or its baseline now, and its held-out error beside the baseline's.
+    ///
+    /// - Remark: HTTP `GET /ml-models`.
+    /// - Remark: Generated from `#/paths//ml-models/get(listModels)`.
+    package func listModels(headers: Operations.ListModels.Input.Headers = .init()) async throws -> Operations.ListModels.Output {
+        try await listModels(Operations.ListModels.Input(headers: headers))
+    }
+    /// Per model: the active version's held-out error and its baseline's, the live error of the last 7 days against what really happened, drift warnings, and prediction latency.
+    ///
+    /// - Remark: HTTP `GET /ml-models/performance`.
+    /// - Remark: Generated from `#/paths//ml-models/performance/get(getModelPerformance)`.
+    package func getModelPerformance(headers: Operations.GetModelPerformance.Input.Headers = .init()) async throws -> Operations.GetModelPerformance.Output {
+        try await getModelPerformance(Operations.GetModelPerformance.Input(headers: headers))
+    }
+    /// A model: its inputs, features, parameters, training window, the recent versions and why one is or is not in use.
+    ///
+    /// - Remark: HTTP `GET /ml-models/{model_id}`.
+    /// - Remark: Generated from `#/paths//ml-models/{model_id}/get(getModel)`.
+    package func getModel(
+        path: Operations.GetModel.Input.Path,
+        headers: Operations.GetModel.Input.Headers = .init()
+    ) async throws -> Operations.GetModel.Output {
+        try await getModel(Operations.GetModel.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Predictions for up to 1,000 inputs (each checked against the model's inputs), with the baseline's answer beside each, and the interval where the model has one.
+    ///
+    /// Answered by the active version; while a model has none (too little history, or it did not beat its baseline)
+    /// the baseline answers and `source` says so.
+    ///
+    ///
+    /// - Remark: HTTP `POST /ml-models/{model_id}/predict`.
+    /// - Remark: Generated from `#/paths//ml-models/{model_id}/predict/post(predict)`.
+    package func predict(
+        path: Operations.Predict.Input.Path,
+        headers: Operations.Predict.Input.Headers = .init(),
+        body: Operations.Predict.Input.Body
+    ) async throws -> Operations.Predict.Output {
+        try await predict(Operations.Predict.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
     }
     /// The plan in force, its subscription (status, period, a waiting downgrade or cancellation), the default card and this period's usage against the plan's limits.
     ///

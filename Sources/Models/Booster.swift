@@ -1,0 +1,138 @@
+import CXGBoost
+import Foundation
+
+/// What XGBoost refused: the first line of its error text (the rest is a stack trace).
+public struct XGBoostError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { "XGBoost: \(message)" }
+
+    /// Throws the calling thread's last XGBoost error when `code` is not 0. Call it right
+    /// after the failing call, on the same thread (the error text is per thread).
+    static func check(_ code: Int32) throws(XGBoostError) {
+        guard code != 0 else { return }
+        let text = XGBGetLastError().map { String(cString: $0) } ?? "unknown error"
+        throw XGBoostError(message: text.split(separator: "\n").first(where: { !$0.isEmpty }).map(String.init) ?? text)
+    }
+}
+
+/// A dense float32 matrix owned by XGBoost, freed with this object.
+final class DMatrix {
+    let handle: DMatrixHandle
+
+    /// - Parameters:
+    ///   - rows: row-major features; NaN marks a missing value.
+    ///   - labels: one per row, for training.
+    init(_ rows: [[Double]], columns: Int, labels: [Double]? = nil) throws(XGBoostError) {
+        var flat = [Float]()
+        flat.reserveCapacity(rows.count * columns)
+        for row in rows {
+            for column in 0..<columns { flat.append(column < row.count && row[column].isFinite ? Float(row[column]) : .nan) }
+        }
+        var made: DMatrixHandle?
+        try XGBoostError.check(XGDMatrixCreateFromMat(flat, UInt64(rows.count), UInt64(columns), .nan, &made))
+        guard let made else { throw XGBoostError(message: "no matrix was made") }
+        handle = made
+        if let labels {
+            let values = labels.map { Float($0) }
+            try XGBoostError.check(XGDMatrixSetFloatInfo(handle, "label", values, UInt64(values.count)))
+        }
+    }
+
+    deinit { XGDMatrixFree(handle) }
+}
+
+/// A gradient-boosted tree regressor of XGBoost's C API, owning its handle.
+///
+/// Trained or loaded, then configured once (one thread per prediction) and only read from:
+/// XGBoost documents prediction as thread-safe for tree boosters, with result buffers per
+/// calling thread; every call and the copy of its result happen in one synchronous block.
+public final class Booster: @unchecked Sendable {
+    let handle: BoosterHandle
+    /// The number of features each row must have.
+    public let featureCount: Int
+
+    private init(handle: BoosterHandle, featureCount: Int) {
+        self.handle = handle
+        self.featureCount = featureCount
+    }
+
+    deinit { XGBoosterFree(handle) }
+
+    /// Trains `rounds` rounds on the rows and their labels with `parameters` (strings, as
+    /// XGBoost takes them). Training runs on one thread with the given seed, so the same rows
+    /// give the same model.
+    public static func train(rows: [[Double]], labels: [Double], featureCount: Int, parameters: [String: String],
+                             rounds: Int) throws(XGBoostError) -> Booster {
+        guard !rows.isEmpty, rows.count == labels.count, labels.allSatisfy(\.isFinite) else {
+            throw XGBoostError(message: "training needs rows with one finite label each")
+        }
+        let matrix = try DMatrix(rows, columns: featureCount, labels: labels)
+        var made: BoosterHandle?
+        var matrices: [DMatrixHandle?] = [matrix.handle]
+        try XGBoostError.check(XGBoosterCreate(&matrices, 1, &made))
+        guard let made else { throw XGBoostError(message: "no booster was made") }
+        let booster = Booster(handle: made, featureCount: featureCount)
+        var settings = ["nthread": "1", "verbosity": "0", "validate_parameters": "1", "seed": "0"]
+        settings.merge(parameters) { $1 }
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+            try XGBoostError.check(XGBoosterSetParam(made, name, value))
+        }
+        for round in 0..<max(1, rounds) {
+            try XGBoostError.check(XGBoosterUpdateOneIter(made, Int32(round), matrix.handle))
+        }
+        return booster
+    }
+
+    /// Loads a model saved by `serialized()` (JSON or UBJSON) and sets it up for serving.
+    public convenience init(model: Data) throws(XGBoostError) {
+        var made: BoosterHandle?
+        try XGBoostError.check(XGBoosterCreate(nil, 0, &made))
+        guard let made else { throw XGBoostError(message: "no booster was made") }
+        let loaded = model.withUnsafeBytes { bytes in XGBoosterLoadModelFromBuffer(made, bytes.baseAddress, UInt64(bytes.count)) }
+        if loaded != 0 {
+            let error = XGBoostError.checkResult(loaded)
+            XGBoosterFree(made)
+            throw error
+        }
+        var features: UInt64 = 0
+        try XGBoostError.check(XGBoosterGetNumFeature(made, &features))
+        // A loaded model forgets `nthread` (0: every core per call): one thread per prediction.
+        try XGBoostError.check(XGBoosterSetParam(made, "nthread", "1"))
+        self.init(handle: made, featureCount: Int(features))
+    }
+
+    /// The model as XGBoost's JSON, to store and load again.
+    public func serialized() throws(XGBoostError) -> Data {
+        var length: UInt64 = 0
+        var bytes: UnsafePointer<CChar>?
+        try XGBoostError.check(XGBoosterSaveModelToBuffer(handle, #"{"format": "json"}"#, &length, &bytes))
+        guard let bytes else { throw XGBoostError(message: "no model was written") }
+        // The buffer belongs to the booster: copied at once.
+        return Data(bytes: bytes, count: Int(length))
+    }
+
+    /// One prediction per row; a row must have `featureCount` values (NaN: missing).
+    public func predict(_ rows: [[Double]]) throws(XGBoostError) -> [Double] {
+        guard !rows.isEmpty else { return [] }
+        guard rows.allSatisfy({ $0.count == featureCount }) else {
+            throw XGBoostError(message: "each row needs \(featureCount) features")
+        }
+        let matrix = try DMatrix(rows, columns: featureCount)
+        var shape: UnsafePointer<UInt64>?
+        var dimensions: UInt64 = 0
+        var result: UnsafePointer<Float>?
+        let config = #"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#
+        try XGBoostError.check(XGBoosterPredictFromDMatrix(handle, matrix.handle, config, &shape, &dimensions, &result))
+        guard let result else { throw XGBoostError(message: "no prediction was made") }
+        // The result belongs to the booster (per thread): copied at once.
+        return (0..<rows.count).map { Double(result[$0]) }
+    }
+}
+
+extension XGBoostError {
+    /// The error of a failed call, read at once on the same thread.
+    static func checkResult(_ code: Int32) -> XGBoostError {
+        do { try check(code) } catch { return error }
+        return XGBoostError(message: "unknown error")
+    }
+}

@@ -1,0 +1,237 @@
+import Domain
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One value of a prediction input, as a client sent it.
+public enum ModelInputValue: Sendable, Equatable {
+    case number(Double)
+    case text(String)
+    case list([String])
+    /// Anything else (an object, a boolean, null): refused where a field is expected.
+    case other
+}
+
+/// An input field a model takes, as `GET /ml-models/{id}` lists it.
+public struct ModelInputField: Sendable, Equatable {
+    public enum Kind: String, Sendable { case integer, number, string, array }
+    public var name: String
+    public var kind: Kind
+    public var required: Bool
+    public var minimum: Double?
+    public var maximum: Double?
+    public var description: String
+}
+
+/// What a model is, for the dashboard.
+public struct ModelDescription: Sendable {
+    public var id: String
+    public var name: String
+    public var predicts: String
+    public var unit: String
+    public var baseline: String
+    public var inputs: [ModelInputField]
+    public var features: [FeatureDefinition]
+}
+
+/// A model's state now: what answers, and its newest versions.
+public struct ModelState: Sendable {
+    public var description: ModelDescription
+    /// The active version, when the model answers.
+    public var active: ModelVersion?
+    /// The newest versions, newest first.
+    public var versions: [ModelVersion]
+}
+
+/// One prediction with the baseline's answer beside it.
+public struct Prediction: Sendable, Equatable {
+    public var value: Double
+    public var baseline: Double
+    public var interval: (low: Double, high: Double)?
+
+    public static func == (lhs: Prediction, rhs: Prediction) -> Bool {
+        lhs.value == rhs.value && lhs.baseline == rhs.baseline && lhs.interval?.low == rhs.interval?.low && lhs.interval?.high == rhs.interval?.high
+    }
+}
+
+/// A model's live error: its predictions of the last days whose outcome is known.
+public struct LiveError: Sendable, Equatable {
+    public var windowDays: Int
+    public var predictions: Int
+    public var resolved: Int
+    public var mae: Double?
+    public var baselineMAE: Double?
+}
+
+/// The models as the API serves them: their descriptions and states, predictions by the
+/// active version (or the baseline while there is none), and how they do live.
+public struct ModelService: Sendable {
+    public let models: ActiveModels
+    public let plan: PipelinePlan
+    public let latencies: PredictionLatencies
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(models: ActiveModels, plan: PipelinePlan, client: PostgresClient, logger: Logger) {
+        self.models = models
+        self.plan = plan
+        self.latencies = PredictionLatencies()
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Live error above the held-out error by more than this factor is a drift warning.
+    public static let driftFactor = 1.5
+
+    /// Every model this build has.
+    public static let descriptions: [ModelDescription] = [
+        ModelDescription(
+            id: CostEstimator.id, name: "Cost estimator", predicts: "a video's total cost from its options", unit: "usd",
+            baseline: "the price table's estimate for the configured providers (what estimated_cost says without a model)",
+            inputs: [
+                .init(name: "title", kind: .string, required: true, description: "the video's title (1-100 characters)"),
+                .init(name: "duration_target", kind: .integer, required: false, minimum: 10, maximum: 3600, description: "seconds (default 600)"),
+                .init(name: "quality_threshold", kind: .integer, required: false, minimum: 0, maximum: 100, description: "default 70"),
+                .init(name: "script_style", kind: .string, required: false, description: VideoRequest.scriptStyles.joined(separator: ", ")),
+                .init(name: "thumbnail_style", kind: .string, required: false, description: VideoRequest.thumbnailStyles.joined(separator: ", ")),
+                .init(name: "voice_id", kind: .string, required: false, description: "the voice"),
+                .init(name: "keywords", kind: .array, required: false, description: "up to 30 keywords"),
+            ],
+            features: CostEstimator.features),
+    ]
+
+    public static func description(_ id: String) -> ModelDescription? { descriptions.first { $0.id == id } }
+
+    /// The state of every model.
+    public func states() async throws -> [ModelState] {
+        var states: [ModelState] = []
+        for description in Self.descriptions { states.append(try await state(description)) }
+        return states
+    }
+
+    /// The state of one model; nil when there is no such model.
+    public func state(_ id: String) async throws -> ModelState? {
+        guard let description = Self.description(id) else { return nil }
+        return try await state(description)
+    }
+
+    private func state(_ description: ModelDescription) async throws -> ModelState {
+        let versions = try await models.registry.versions(description.id, limit: 10)
+        return ModelState(description: description, active: versions.first { $0.status == .active }, versions: versions)
+    }
+
+    /// Predictions for `inputs` (each validated: `invalid` names `inputs[i].field`), by the
+    /// active version or, without one, the baseline.
+    /// - Returns: the version that answered (nil: the baseline) and one prediction per input.
+    public func predict(_ id: String, inputs: [[String: ModelInputValue]]) async throws -> (version: Int?, predictions: [Prediction]) {
+        guard let description = Self.description(id) else { throw DomainError(.notFound, "No model is called \(id)") }
+        guard (1...1000).contains(inputs.count) else { throw DomainError(.invalid, "inputs must have 1 to 1000 entries", field: "inputs") }
+        let examples = try inputs.enumerated().map { index, input in try features(description, input, prefix: "inputs[\(index)].") }
+        let started = ContinuousClock.now
+        guard let (version, booster) = try await models.model(id) else {
+            return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
+        }
+        let values = try booster.predict(examples.map(\.features))
+        await latencies.record(id, ContinuousClock.now - started)
+        let interval = version.metrics.interval
+        return (version.version, zip(values, examples).map { value, example in
+            Prediction(value: max(0, value), baseline: example.baseline, interval: interval.map { interval in
+                let bounds = interval.interval(around: value)
+                return (max(0, bounds.low), max(0, bounds.high))
+            })
+        })
+    }
+
+    /// A model's features and its baseline's answer for one input.
+    func features(_ description: ModelDescription, _ input: [String: ModelInputValue], prefix: String) throws -> (features: [Double], baseline: Double) {
+        for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
+            throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
+        }
+        func text(_ name: String) throws -> String? {
+            switch input[name] {
+            case nil: return nil
+            case let .text(value)?: return value
+            default: throw DomainError(.invalid, "\(prefix)\(name) must be a string", field: prefix + name)
+            }
+        }
+        func integer(_ name: String) throws -> Int? {
+            switch input[name] {
+            case nil: return nil
+            case let .number(value)? where value.rounded() == value && abs(value) < 1e9: return Int(value)
+            default: throw DomainError(.invalid, "\(prefix)\(name) must be an integer", field: prefix + name)
+            }
+        }
+        func list(_ name: String) throws -> [String]? {
+            switch input[name] {
+            case nil: return nil
+            case let .list(values)?: return values
+            default: throw DomainError(.invalid, "\(prefix)\(name) must be an array of strings", field: prefix + name)
+            }
+        }
+        switch description.id {
+        case CostEstimator.id:
+            let request = try VideoRequest(
+                channelID: "prediction", title: try text("title") ?? "", description: nil, scriptStyle: try text("script_style"),
+                voiceID: try text("voice_id"), thumbnailStyle: try text("thumbnail_style"), durationTarget: try integer("duration_target"),
+                keywords: try list("keywords"), costLimit: nil, qualityThreshold: try integer("quality_threshold"), defaultCostLimit: 1000,
+                fieldPrefix: prefix)
+            let options = CostEstimator.Options(request, worstCase: plan.estimate(request))
+            return (options.features, options.worstCase.dollars)
+        default:
+            throw DomainError(.notFound, "No model is called \(description.id)")
+        }
+    }
+
+    /// The live error of a model over the last `days`: its stored predictions whose outcome is
+    /// known, against it, and the baseline's on the same rows.
+    public func liveError(_ id: String, days: Int = 7) async throws -> LiveError {
+        switch id {
+        case CostEstimator.id:
+            let rows = try await client.query("""
+                SELECT count(*),
+                       count(*) FILTER (WHERE v.status IN ('completed', 'published')),
+                       avg(abs(p.predicted - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published')),
+                       avg(abs(p.baseline - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published'))
+                  FROM ml_predictions p JOIN videos v ON v.id = p.subject
+                 WHERE p.model_id = \(id) AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+                """, logger: logger)
+            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
+                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
+            }
+            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+        default:
+            throw DomainError(.notFound, "No model is called \(id)")
+        }
+    }
+}
+
+/// The last thousand prediction latencies of each model in this process.
+public actor PredictionLatencies {
+    private var samples: [String: [Duration]] = [:]
+
+    public init() {}
+
+    func record(_ id: String, _ latency: Duration) {
+        var kept = samples[id, default: []]
+        kept.append(latency)
+        if kept.count > 1000 { kept.removeFirst(kept.count - 1000) }
+        samples[id] = kept
+    }
+
+    /// p50 and p99 in milliseconds, and how many samples they come from.
+    public func percentiles(_ id: String) -> (count: Int, p50: Double?, p99: Double?) {
+        let sorted = (samples[id] ?? []).map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 }.sorted()
+        guard !sorted.isEmpty else { return (0, nil, nil) }
+        func at(_ share: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * share).rounded(.up)) - 1)] }
+        return (sorted.count, at(0.5), at(0.99))
+    }
+}
+
+extension CostEstimator.Options {
+    /// The options of a video request, with the price table's estimate for it.
+    public init(_ request: VideoRequest, worstCase: Money) {
+        self.init(durationTarget: request.durationTarget, qualityThreshold: request.qualityThreshold, scriptStyle: request.scriptStyle,
+                  thumbnailStyle: request.thumbnailStyle, voiceID: request.voiceID, keywords: request.keywords.count,
+                  titleLength: request.title.count, worstCase: worstCase)
+    }
+}
