@@ -37,9 +37,11 @@ extension APIService {
                                      idempotencyKey: idempotencyKey)
         let submitted = try await submission.submit(userID: caller.user.id, requests, batch: batch)
         let total = submitted.videos.reduce(Money.zero) { $0 + $1.estimatedCost }
+        let seconds = submitted.replayed ? ProcessingEstimate.seconds(for: requests)
+            : await completionSeconds(videoIDs: submitted.videos.map(\.videoID), requests: requests, priority: batch.queuePriority)
         return .init(batchId: submitted.batchID ?? "", status: .processing, total: submitted.videos.count,
                      videoIds: submitted.videos.map(\.videoID), estimatedCost: total.dollars,
-                     estimatedCompletion: submitted.createdAt.addingTimeInterval(ProcessingEstimate.seconds(for: requests)),
+                     estimatedCompletion: submitted.createdAt.addingTimeInterval(seconds),
                      replayed: submitted.replayed)
     }
 

@@ -14,8 +14,9 @@ extension APIService {
                                        qualityThreshold: body.qualityThreshold, defaultCostLimit: defaults.defaultCostLimit)
         let submitted = try await submission.submit(userID: caller.user.id, request)
         guard let video = submitted.videos.first else { throw APIError(.internalServerError, code: "internal_error", message: "Nothing was submitted") }
+        let seconds = await completionSeconds(videoIDs: [video.videoID], requests: [request], priority: 2)
         return .accepted(.init(body: .json(.init(
-            videoId: video.videoID, status: .processing, estimatedCompletion: Date().addingTimeInterval(ProcessingEstimate.seconds(for: [request])),
+            videoId: video.videoID, status: .processing, estimatedCompletion: Date().addingTimeInterval(seconds),
             estimatedCost: video.estimatedCost.dollars, websocketChannel: LiveRoutes.videoChannelPrefix + video.videoID))))
     }
 
@@ -54,7 +55,29 @@ extension APIService {
     func getVideoStatus(_ input: Operations.GetVideoStatus.Input) async throws -> Operations.GetVideoStatus.Output {
         let caller = try CurrentUser.require()
         guard let video = try await videos.video(id: input.path.videoId, userID: caller.user.id) else { throw APIError.notFound }
-        return .ok(.init(body: .json(video.progressSchema)))
+        var progress = video.progressSchema
+        // The estimate kept at submission (the ETA model's, or its baseline's), when there is one.
+        if video.status == .processing, let total = try? await models?.storedCompletion(videoID: video.id) {
+            progress.estimatedCompletion = max(video.createdAt.addingTimeInterval(total),
+                                               Date().addingTimeInterval(total * Double(100 - video.progress) / 100))
+        }
+        return .ok(.init(body: .json(progress)))
+    }
+
+    /// Seconds until a submission's videos are done: the ETA model or its baseline (kept for
+    /// the live error and the status ETA), else the fixed formula; the longest of its videos.
+    func completionSeconds(videoIDs: [String], requests: [VideoRequest], priority: Int) async -> TimeInterval {
+        let formula = ProcessingEstimate.seconds(for: requests)
+        guard let models else { return formula }
+        do {
+            guard let (version, estimates) = try await models.completion(durationTargets: requests.map(\.durationTarget), priority: priority)
+            else { return formula }
+            try await models.recordCompletion(videoIDs: videoIDs, version: version, estimates: estimates)
+            return estimates.map(\.value).max() ?? formula
+        } catch {
+            logger.warning("the completion estimate failed; the formula is used", metadata: ["error": "\(error)"])
+            return formula
+        }
     }
 
     func cancelVideo(_ input: Operations.CancelVideo.Input) async throws -> Operations.CancelVideo.Output {

@@ -41,6 +41,8 @@ public struct ConformalInterval: Codable, Sendable, Equatable {
     /// q̂: the ⌈(n+1)(1−α)⌉-th smallest absolute residual of the calibration rows.
     public var quantile: Double
     public var calibrationCount: Int
+    /// An upper bound only: the range is [prediction, prediction + quantile].
+    public var upperOnly: Bool?
 
     /// Calibrates from the absolute residuals of rows the model never saw; nil when there are
     /// too few for a finite interval (n < 1/α − 1).
@@ -53,9 +55,28 @@ public struct ConformalInterval: Codable, Sendable, Equatable {
         return ConformalInterval(alpha: alpha, quantile: scores[max(0, rank - 1)], calibrationCount: n)
     }
 
+    /// Calibrates an upper bound only: q̂ from the signed residuals `actual − predicted`, so
+    /// that `prediction + quantile` is above the truth with probability at least `1 - alpha`
+    /// (a p90 with alpha 0.1).
+    public static func calibrateUpper(residuals: [Double], alpha: Double) -> ConformalInterval? {
+        let scores = residuals.sorted()
+        let n = scores.count
+        guard alpha > 0, alpha < 1, n > 0 else { return nil }
+        let rank = Int((Double(n + 1) * (1 - alpha)).rounded(.up))
+        guard rank <= n else { return nil }
+        return ConformalInterval(alpha: alpha, quantile: scores[max(0, rank - 1)], calibrationCount: n, upperOnly: true)
+    }
+
+    /// The share of `actual` values at or below their predictions' upper bounds.
+    public func upperCoverage(predicted: [Double], actual: [Double]) -> Double {
+        let pairs = Array(zip(predicted, actual))
+        guard !pairs.isEmpty else { return 0 }
+        return Double(pairs.filter { $0.1 <= $0.0 + quantile }.count) / Double(pairs.count)
+    }
+
     /// The interval around a prediction.
     public func interval(around prediction: Double) -> (low: Double, high: Double) {
-        (prediction - quantile, prediction + quantile)
+        upperOnly == true ? (prediction, prediction + max(0, quantile)) : (prediction - quantile, prediction + quantile)
     }
 
     /// The share of `actual` values inside their predictions' intervals.

@@ -98,6 +98,15 @@ public struct ModelService: Sendable {
                 .init(name: "keywords", kind: .array, required: false, description: "up to 30 keywords"),
             ],
             features: CostEstimator.features),
+        ModelDescription(
+            id: ETAEstimator.id, name: "Time to done", predicts: "seconds from submission until a video is done (p50, with a p90)",
+            unit: "seconds", baseline: "queue depth × median stage time: each stage waits for the videos ahead of it at that stage, at the stage's median of the last day",
+            inputs: [
+                .init(name: "duration_target", kind: .integer, required: false, minimum: 10, maximum: 3600, description: "seconds (default 600)"),
+                .init(name: "batch_size", kind: .integer, required: false, minimum: 1, maximum: 1000, description: "videos submitted together (default 1)"),
+                .init(name: "priority", kind: .integer, required: false, minimum: 0, maximum: 3, description: "0 first; normal is 2 (default)"),
+            ],
+            features: ETAEstimator.features),
     ]
 
     public static func description(_ id: String) -> ModelDescription? { descriptions.first { $0.id == id } }
@@ -126,7 +135,10 @@ public struct ModelService: Sendable {
     public func predict(_ id: String, inputs: [[String: ModelInputValue]]) async throws -> (version: Int?, predictions: [Prediction]) {
         guard let description = Self.description(id) else { throw DomainError(.notFound, "No model is called \(id)") }
         guard (1...1000).contains(inputs.count) else { throw DomainError(.invalid, "inputs must have 1 to 1000 entries", field: "inputs") }
-        let examples = try inputs.enumerated().map { index, input in try features(description, input, prefix: "inputs[\(index)].") }
+        let snapshot = id == ETAEstimator.id ? try await ETAEstimator(client: client, logger: logger).snapshot() : nil
+        let examples = try inputs.enumerated().map { index, input in
+            try features(description, input, snapshot: snapshot, prefix: "inputs[\(index)].")
+        }
         let started = ContinuousClock.now
         guard let (version, booster) = try await models.model(id) else {
             return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
@@ -143,7 +155,8 @@ public struct ModelService: Sendable {
     }
 
     /// A model's features and its baseline's answer for one input.
-    func features(_ description: ModelDescription, _ input: [String: ModelInputValue], prefix: String) throws -> (features: [Double], baseline: Double) {
+    func features(_ description: ModelDescription, _ input: [String: ModelInputValue], snapshot: ETAEstimator.Snapshot?,
+                  prefix: String) throws -> (features: [Double], baseline: Double) {
         for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
             throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
         }
@@ -177,6 +190,18 @@ public struct ModelService: Sendable {
                 fieldPrefix: prefix)
             let options = CostEstimator.Options(request, worstCase: plan.estimate(request))
             return (options.features, options.worstCase.dollars)
+        case ETAEstimator.id:
+            func bounded(_ name: String, _ range: ClosedRange<Int>, default value: Int) throws -> Int {
+                let given = try integer(name) ?? value
+                guard range.contains(given) else {
+                    throw DomainError(.invalid, "\(prefix)\(name) must be from \(range.lowerBound) to \(range.upperBound)", field: prefix + name)
+                }
+                return given
+            }
+            let snapshot = snapshot ?? ETAEstimator.Snapshot(inFlight: 0, depths: [], medians: [])
+            return (snapshot.features(durationTarget: try bounded("duration_target", 10...3600, default: 600),
+                                      batchSize: try bounded("batch_size", 1...1000, default: 1), priority: try bounded("priority", 0...3, default: 2)),
+                    snapshot.baselineSeconds)
         default:
             throw DomainError(.notFound, "No model is called \(description.id)")
         }
@@ -192,6 +217,19 @@ public struct ModelService: Sendable {
                        count(*) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.predicted - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.baseline - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published'))
+                  FROM ml_predictions p JOIN videos v ON v.id = p.subject
+                 WHERE p.model_id = \(id) AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+                """, logger: logger)
+            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
+                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
+            }
+            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+        case ETAEstimator.id:
+            let rows = try await client.query("""
+                SELECT count(*),
+                       count(*) FILTER (WHERE v.status IN ('completed', 'published')),
+                       avg(abs(p.predicted - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published')),
+                       avg(abs(p.baseline - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published'))
                   FROM ml_predictions p JOIN videos v ON v.id = p.subject
                  WHERE p.model_id = \(id) AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
                 """, logger: logger)

@@ -29,9 +29,13 @@ public struct RegressionTrainer: Sendable {
     public var minimumExamples: Int
     /// The interval's miscoverage (0.1: a 90% interval); nil: no interval.
     public var intervalAlpha: Double?
+    /// An upper bound only (`prediction + q̂` above the truth with probability 1 − alpha)
+    /// instead of a two-sided interval.
+    public var upperBoundOnly: Bool
 
     public init(modelID: String, features: [FeatureDefinition], parameters: [String: String], rounds: Int, minimumExamples: Int,
-                intervalAlpha: Double? = nil) {
+                intervalAlpha: Double? = nil, upperBoundOnly: Bool = false) {
+        self.upperBoundOnly = upperBoundOnly
         self.modelID = modelID
         self.features = features
         self.parameters = parameters
@@ -61,9 +65,15 @@ public struct RegressionTrainer: Sendable {
         var refusal: String?
         if let alpha = intervalAlpha {
             let calibrated = try booster.predict(split.calibration.map(\.features))
-            let residuals = zip(calibrated, split.calibration.map(\.actual)).map { $0 - $1 }
-            metrics.interval = ConformalInterval.calibrate(residuals: residuals, alpha: alpha)
-            metrics.coverage = metrics.interval?.coverage(predicted: predicted, actual: actual)
+            if upperBoundOnly {
+                let residuals = zip(split.calibration.map(\.actual), calibrated).map { $0 - $1 }
+                metrics.interval = ConformalInterval.calibrateUpper(residuals: residuals, alpha: alpha)
+                metrics.coverage = metrics.interval?.upperCoverage(predicted: predicted, actual: actual)
+            } else {
+                let residuals = zip(calibrated, split.calibration.map(\.actual)).map { $0 - $1 }
+                metrics.interval = ConformalInterval.calibrate(residuals: residuals, alpha: alpha)
+                metrics.coverage = metrics.interval?.coverage(predicted: predicted, actual: actual)
+            }
             if metrics.interval == nil { refusal = "too few calibration rows for a finite interval" }
         }
         let artifact = try booster.serialized()

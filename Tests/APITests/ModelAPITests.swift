@@ -91,4 +91,46 @@ import Testing
             }
         }
     }
+
+    @Test func theETAModelAnswersSubmissionsAndTheStatusFromWhatItPredictedThen() async throws {
+        try await withDatabase { db in
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-eta-api-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let storage = try FileArtifactStorage(root: root)
+            let service = ModelService(models: ActiveModels(registry: ModelRegistry(client: db.client, storage: storage, logger: db.logger)),
+                                       plan: .offline, client: db.client, logger: db.logger)
+            try await db.seedPipelineHistory(count: 500, seed: 3)
+            let version = try await ModelJobs(client: db.client, storage: storage, logger: db.logger).train(ETAEstimator.id)
+            #expect(version.status == .active)
+            try await withAPI(db, models: service) { api in
+                let token = try await signUp(api, db, "eta@example.com", tier: "enterprise")
+                let listed = try await api.call(.get, "/ml-models", token: token).body["models"] as? [[String: Any]] ?? []
+                #expect(listed.map { $0["id"] as? String ?? "" } == ["cost-estimator", "eta-estimator"])
+                let predicted = try await api.call(.post, "/ml-models/eta-estimator/predict",
+                                                   json: ["inputs": [["duration_target": 300], ["duration_target": 300, "batch_size": 20]]], token: token)
+                #expect(predicted.body["source"] as? String == "model", "\(predicted.body)")
+                let values = predicted.body["predictions"] as? [[String: Any]] ?? []
+                #expect(values.count == 2 && values.allSatisfy { ($0["high"] as? Double ?? 0) >= ($0["value"] as? Double ?? 1) && $0["low"] as? Double == $0["value"] as? Double })
+                let refused = try await api.call(.post, "/ml-models/eta-estimator/predict", json: ["inputs": [["batch_size": 0]]], token: token)
+                #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == "inputs[0].batch_size")
+
+                // A submission's estimated_completion is the model's, kept for its status and the live error.
+                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "ETA"], token: token).body["id"] as? String)
+                let before = Date()
+                let submitted = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "When done", "duration_target": 300],
+                                                   token: token)
+                let videoID = try #require(submitted.body["video_id"] as? String, "\(submitted.body)")
+                let kept = try await service.storedCompletion(videoID: videoID)
+                let seconds = try #require(kept)
+                #expect(try await db.scalar("SELECT count(*) FROM ml_predictions WHERE model_id = 'eta-estimator' AND version = 1") == 1)
+                let promised = try #require(ISO8601DateFormatter().date(from: (submitted.body["estimated_completion"] as? String ?? "")
+                                                                        .replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
+                #expect(abs(promised.timeIntervalSince(before) - seconds) < 5, "\(promised) vs \(seconds) s")
+                let status = try await api.call(.get, "/videos/\(videoID)/status", token: token)
+                let eta = try #require(ISO8601DateFormatter().date(from: (status.body["estimated_completion"] as? String ?? "")
+                                                                   .replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
+                #expect(eta.timeIntervalSince(before) >= seconds - 2, "the status ETA starts from what was predicted")
+            }
+        }
+    }
 }

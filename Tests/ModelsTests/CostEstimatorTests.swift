@@ -9,15 +9,10 @@ import Testing
 /// videos: the same data gives the same metrics, it is promoted only when it beats the price
 /// table's worst case on the most recent videos, and with too little history it is not.
 @Suite struct CostEstimatorTests {
-    func jobs(_ db: TestDatabase) throws -> ModelJobs {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-models-\(UUID().uuidString)")
-        return ModelJobs(client: db.client, storage: try FileArtifactStorage(root: root), logger: db.logger)
-    }
-
     @Test func trainingOnASeededDatabaseReproducesItsMetricsAndBeatsTheWorstCase() async throws {
         try await withDatabase { db in
             try await db.seedFinishedVideos(count: 300, seed: 42)
-            let jobs = try jobs(db)
+            let jobs = try ModelJobs.temporary(db)
             let first = try await jobs.train(CostEstimator.id)
             #expect(first.version == 1 && first.status == .active && first.reason == nil)
             #expect(first.trainingRows == 240 && first.testRows == 60 && first.features.map(\.name) == CostEstimator.features.map(\.name))
@@ -41,17 +36,17 @@ import Testing
     @Test func aModelThatDoesNotBeatItsBaselineStaysACandidateAndSaysWhy() async throws {
         try await withDatabase { db in
             try await db.seedFinishedVideos(count: 200, seed: 5, baselineIsExact: true)
-            let version = try await jobs(db).train(CostEstimator.id)
+            let version = try await ModelJobs.temporary(db).train(CostEstimator.id)
             #expect(version.status == .candidate && version.metrics.baseline.mae == 0)
             #expect(version.reason?.contains("does not beat the baseline") == true, "\(version.reason ?? "")")
-            #expect(try await jobs(db).registry.active(CostEstimator.id) == nil)
+            #expect(try await ModelJobs.temporary(db).registry.active(CostEstimator.id) == nil)
         }
     }
 
     @Test func withTooLittleHistoryTheBaselineStays() async throws {
         try await withDatabase { db in
             try await db.seedFinishedVideos(count: 20, seed: 9)
-            let version = try await jobs(db).train(CostEstimator.id)
+            let version = try await ModelJobs.temporary(db).train(CostEstimator.id)
             #expect(version.status == .candidate && version.artifactKey == nil)
             #expect(version.reason?.contains("too little history") == true)
         }
