@@ -61,7 +61,7 @@ extension APIService {
         let service = try requireModels()
         var reports: [Components.Schemas.ModelPerformance] = []
         for state in try await service.states() {
-            let live = try await service.liveError(state.description.id)
+            let live = try await service.liveError(state.description.id, version: state.active?.version)
             let latency = await service.latencies.percentiles(state.description.id)
             let heldOut = state.active?.metrics.model.mae
             let ratio = heldOut.flatMap { held in live.mae.map { held > 0 ? $0 / held : ($0 > 0 ? .infinity : 1) } }

@@ -70,7 +70,7 @@ extension APIService {
         let formula = ProcessingEstimate.seconds(for: requests)
         guard let models else { return formula }
         do {
-            guard let (version, estimates) = try await models.completion(durationTargets: requests.map(\.durationTarget), priority: priority)
+            guard let (version, estimates) = try await models.completion(durationTargets: requests.map(\.durationTarget), priority: priority, submitted: videoIDs)
             else { return formula }
             try await models.recordCompletion(videoIDs: videoIDs, version: version, estimates: estimates)
             return estimates.map(\.value).max() ?? formula

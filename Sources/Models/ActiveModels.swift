@@ -10,6 +10,9 @@ import ServiceLifecycle
 public actor ActiveModels {
     public let registry: ModelRegistry
     private var loaded: [String: (version: ModelVersion, booster: Booster)?] = [:]
+    /// Bumped by every invalidation: a load that started before one is used but not kept.
+    private var generations: [String: Int] = [:]
+    private var generation = 0
 
     public init(registry: ModelRegistry) {
         self.registry = registry
@@ -18,15 +21,23 @@ public actor ActiveModels {
     /// The active version of `modelID` and its booster; nil while the baseline is in use.
     public func model(_ modelID: String) async throws -> (version: ModelVersion, booster: Booster)? {
         if let known = loaded[modelID] { return known }
+        let started = (generation, generations[modelID, default: 0])
         let fresh = try await registry.loadActive(modelID).map { (version: $0.0, booster: $0.1) }
-        loaded[modelID] = .some(fresh)
+        // The actor was free while loading: keep it only if no invalidation came meanwhile.
+        if started == (generation, generations[modelID, default: 0]) { loaded[modelID] = .some(fresh) }
         return fresh
     }
 
     /// Forgets what was loaded for `modelID` (every model when nil): the next use loads the
     /// active version again.
     public func invalidate(_ modelID: String?) {
-        if let modelID { loaded[modelID] = nil } else { loaded.removeAll() }
+        if let modelID {
+            loaded[modelID] = nil
+            generations[modelID, default: 0] += 1
+        } else {
+            loaded.removeAll()
+            generation += 1
+        }
     }
 }
 

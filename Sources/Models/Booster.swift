@@ -77,8 +77,10 @@ public final class Booster: @unchecked Sendable {
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
             try XGBoostError.check(XGBoosterSetParam(made, name, value))
         }
-        for round in 0..<max(1, rounds) {
-            try XGBoostError.check(XGBoosterUpdateOneIter(made, Int32(round), matrix.handle))
+        try withExtendedLifetime(matrix) { () throws(XGBoostError) in
+            for round in 0..<max(1, rounds) {
+                try XGBoostError.check(XGBoosterUpdateOneIter(made, Int32(clamping: round), matrix.handle))
+            }
         }
         return booster
     }
@@ -88,16 +90,16 @@ public final class Booster: @unchecked Sendable {
         var made: BoosterHandle?
         try XGBoostError.check(XGBoosterCreate(nil, 0, &made))
         guard let made else { throw XGBoostError(message: "no booster was made") }
-        let loaded = model.withUnsafeBytes { bytes in XGBoosterLoadModelFromBuffer(made, bytes.baseAddress, UInt64(bytes.count)) }
-        if loaded != 0 {
-            let error = XGBoostError.checkResult(loaded)
+        var features: UInt64 = 0
+        var code = model.withUnsafeBytes { bytes in XGBoosterLoadModelFromBuffer(made, bytes.baseAddress, UInt64(bytes.count)) }
+        if code == 0 { code = XGBoosterGetNumFeature(made, &features) }
+        // A loaded model forgets `nthread` (0: every core per call): one thread per prediction.
+        if code == 0 { code = XGBoosterSetParam(made, "nthread", "1") }
+        if code != 0 {
+            let error = XGBoostError.checkResult(code)
             XGBoosterFree(made)
             throw error
         }
-        var features: UInt64 = 0
-        try XGBoostError.check(XGBoosterGetNumFeature(made, &features))
-        // A loaded model forgets `nthread` (0: every core per call): one thread per prediction.
-        try XGBoostError.check(XGBoosterSetParam(made, "nthread", "1"))
         self.init(handle: made, featureCount: Int(features))
     }
 
@@ -122,8 +124,12 @@ public final class Booster: @unchecked Sendable {
         var dimensions: UInt64 = 0
         var result: UnsafePointer<Float>?
         let config = #"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#
-        try XGBoostError.check(XGBoosterPredictFromDMatrix(handle, matrix.handle, config, &shape, &dimensions, &result))
-        guard let result else { throw XGBoostError(message: "no prediction was made") }
+        try withExtendedLifetime(matrix) { () throws(XGBoostError) in
+            try XGBoostError.check(XGBoosterPredictFromDMatrix(handle, matrix.handle, config, &shape, &dimensions, &result))
+        }
+        guard let result, let shape, dimensions >= 1, shape[0] == UInt64(rows.count) else {
+            throw XGBoostError(message: "the prediction does not have one value per row")
+        }
         // The result belongs to the booster (per thread): copied at once.
         return (0..<rows.count).map { Double(result[$0]) }
     }

@@ -7,9 +7,10 @@ extension ModelService {
     /// active `eta-estimator` (p50, with its p90 as `interval.high`), else its baseline (queue
     /// depth × median stage time); nil while neither knows anything (no stage has finished in
     /// the last day and no model is active).
-    public func completion(durationTargets: [Int], priority: Int) async throws -> (version: Int?, estimates: [Prediction])? {
+    /// - Parameter submitted: the submission's own videos, already committed: not ahead of themselves.
+    public func completion(durationTargets: [Int], priority: Int, submitted: [String] = []) async throws -> (version: Int?, estimates: [Prediction])? {
         guard !durationTargets.isEmpty else { return nil }
-        let snapshot = try await ETAEstimator(client: client, logger: logger).snapshot()
+        let snapshot = try await ETAEstimator(client: client, logger: logger).snapshot(excluding: submitted)
         let rows = durationTargets.map { snapshot.features(durationTarget: $0, batchSize: durationTargets.count, priority: priority) }
         let baseline = snapshot.baselineSeconds
         if let (version, booster) = try await models.model(ETAEstimator.id) {

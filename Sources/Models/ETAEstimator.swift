@@ -55,8 +55,9 @@ public struct ETAEstimator: Sendable {
 
     /// The queue a submission at `instant` (an SQL expression) meets: the videos in flight and,
     /// per stage, those whose stage had not finished (`depth`), and the median run of each
-    /// stage over the 24 hours before (`median`); two lateral subqueries, `excluding` a video.
-    static func snapshotSQL(at instant: String, excluding video: String?) -> String {
+    /// stage over the 24 hours before (`median`); two lateral subqueries. `inFlight` says which
+    /// videos were in flight (SQL over `w`).
+    static func snapshotSQL(at instant: String, inFlight: String) -> String {
         let depths = stages.map { "count(*) FILTER (WHERE s.stage = '\($0.rawValue)' AND (s.finished_at IS NULL OR s.finished_at > \(instant)))" }
         let medians = stages.map {
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.finished_at - d.started_at)) FILTER (WHERE d.stage = '\($0.rawValue)')"
@@ -64,8 +65,7 @@ public struct ETAEstimator: Sendable {
         return """
             LATERAL (SELECT count(DISTINCT w.id), \(depths.joined(separator: ", "))
                        FROM videos w JOIN video_stages s ON s.video_id = w.id
-                      WHERE w.kind = 'video' AND w.created_at < \(instant) AND coalesce(w.finished_at, 'infinity') > \(instant)
-                            \(video.map { "AND w.id <> \($0)" } ?? "")) AS depth
+                      WHERE w.kind = 'video' AND \(inFlight)) AS depth
             CROSS JOIN LATERAL (SELECT \(medians.joined(separator: ", "))
                        FROM video_stages d
                       WHERE d.status = 'completed' AND d.started_at IS NOT NULL
@@ -73,10 +73,14 @@ public struct ETAEstimator: Sendable {
             """
     }
 
-    /// The queue now, for a submission.
-    public func snapshot() async throws -> Snapshot {
-        let sql = "SELECT depth.*, median.* FROM (SELECT now() AS instant) n CROSS JOIN \(Self.snapshotSQL(at: "n.instant", excluding: nil))"
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
+    /// The queue now, for a submission: the videos processing (through their partial index),
+    /// but not `excluding` (the submission's own, already committed).
+    public func snapshot(excluding videoIDs: [String] = []) async throws -> Snapshot {
+        let inFlight = "w.status = 'processing' AND w.id <> ALL($1::text[])"
+        let sql = "SELECT depth.*, median.* FROM (SELECT now() AS instant) n CROSS JOIN \(Self.snapshotSQL(at: "n.instant", inFlight: inFlight))"
+        var bindings = PostgresBindings()
+        bindings.append(videoIDs)
+        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
             return try Self.snapshot(row.makeRandomAccess(), offset: 0)
         }
         return Snapshot(inFlight: 0, depths: Self.stages.map { _ in 0 }, medians: Self.stages.map { _ in nil })
@@ -93,13 +97,15 @@ public struct ETAEstimator: Sendable {
     /// (rebuilt from the stage timings) and how long it took; at most `limit`, the newest.
     public func examples(days: Int = 30, limit: Int = 5000) async throws -> [Example] {
         let sql = """
-            SELECT v.duration_target, coalesce((SELECT count(*) FROM videos b WHERE b.batch_id = v.batch_id), 1), v.priority,
+            SELECT v.duration_target, CASE WHEN v.batch_id IS NULL THEN 1 ELSE (SELECT count(*) FROM videos b WHERE b.batch_id = v.batch_id) END,
+                   v.priority,
                    extract(epoch FROM v.finished_at - v.created_at)::float8, v.finished_at, depth.*, median.*
               FROM (SELECT * FROM videos
                      WHERE kind = 'video' AND status IN ('completed', 'published') AND finished_at IS NOT NULL
                        AND created_at >= now() - make_interval(days => \(Int32(clamping: days)))
                      ORDER BY finished_at DESC LIMIT \(max(1, limit))) v
-             CROSS JOIN \(Self.snapshotSQL(at: "v.created_at", excluding: "v.id"))
+             CROSS JOIN \(Self.snapshotSQL(at: "v.created_at",
+                                            inFlight: "w.id <> v.id AND w.created_at < v.created_at AND (w.finished_at IS NULL OR w.finished_at > v.created_at)"))
             """
         var examples: [Example] = []
         for try await row in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) {

@@ -190,7 +190,11 @@ public struct ModelRegistry: Sendable {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-model-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         try await storage.fetch(key: key, to: file)
-        return (version, try Booster(model: try Data(contentsOf: file)))
+        let booster = try Booster(model: try Data(contentsOf: file))
+        guard booster.featureCount == version.features.count else {
+            throw XGBoostError(message: "\(modelID) v\(version.version) takes \(booster.featureCount) features, its record lists \(version.features.count)")
+        }
+        return (version, booster)
     }
 
     private func put(_ data: Data, key: String) async throws {

@@ -135,15 +135,32 @@ public struct ModelService: Sendable {
     public func predict(_ id: String, inputs: [[String: ModelInputValue]]) async throws -> (version: Int?, predictions: [Prediction]) {
         guard let description = Self.description(id) else { throw DomainError(.notFound, "No model is called \(id)") }
         guard (1...1000).contains(inputs.count) else { throw DomainError(.invalid, "inputs must have 1 to 1000 entries", field: "inputs") }
-        let snapshot = id == ETAEstimator.id ? try await ETAEstimator(client: client, logger: logger).snapshot() : nil
-        let examples = try inputs.enumerated().map { index, input in
-            try features(description, input, snapshot: snapshot, prefix: "inputs[\(index)].")
+        // Every input is checked before the queue is read.
+        var examples = try inputs.enumerated().map { index, input in
+            try features(description, input, snapshot: nil, prefix: "inputs[\(index)].")
+        }
+        if id == ETAEstimator.id {
+            let snapshot = try await ETAEstimator(client: client, logger: logger).snapshot()
+            examples = try inputs.enumerated().map { index, input in
+                try features(description, input, snapshot: snapshot, prefix: "inputs[\(index)].")
+            }
         }
         let started = ContinuousClock.now
-        guard let (version, booster) = try await models.model(id) else {
+        // A version that cannot be loaded (its artifact missing from the storage, say) leaves the
+        // baseline answering; /health reports ml_pipeline unhealthy meanwhile.
+        let loaded: (version: ModelVersion, booster: Booster)?
+        do { loaded = try await models.model(id) } catch {
+            logger.error("the active model could not be loaded; the baseline answers", metadata: ["model": "\(id)", "error": "\(error)"])
+            loaded = nil
+        }
+        guard let (version, booster) = loaded else {
             return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
         }
-        let values = try booster.predict(examples.map(\.features))
+        let values: [Double]
+        do { values = try booster.predict(examples.map(\.features)) } catch {
+            logger.error("the active model failed to predict; the baseline answers", metadata: ["model": "\(id)", "error": "\(error)"])
+            return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
+        }
         await latencies.record(id, ContinuousClock.now - started)
         let interval = version.metrics.interval
         return (version.version, zip(values, examples).map { value, example in
@@ -207,9 +224,11 @@ public struct ModelService: Sendable {
         }
     }
 
-    /// The live error of a model over the last `days`: its stored predictions whose outcome is
-    /// known, against it, and the baseline's on the same rows.
-    public func liveError(_ id: String, days: Int = 7) async throws -> LiveError {
+    /// The live error of a model's `version` (nil: of the baseline, while no version was
+    /// active) over the last `days`: its stored predictions whose outcome is known, against it,
+    /// and the baseline's on the same rows.
+    public func liveError(_ id: String, version: Int?, days: Int = 7) async throws -> LiveError {
+        let version = version.map { Int32(clamping: $0) }
         switch id {
         case CostEstimator.id:
             let rows = try await client.query("""
@@ -218,7 +237,8 @@ public struct ModelService: Sendable {
                        avg(abs(p.predicted - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.baseline - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published'))
                   FROM ml_predictions p JOIN videos v ON v.id = p.subject
-                 WHERE p.model_id = \(id) AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+                 WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
+                   AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
                 """, logger: logger)
             for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
                 return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
@@ -231,7 +251,8 @@ public struct ModelService: Sendable {
                        avg(abs(p.predicted - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.baseline - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published'))
                   FROM ml_predictions p JOIN videos v ON v.id = p.subject
-                 WHERE p.model_id = \(id) AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+                 WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
+                   AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
                 """, logger: logger)
             for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
                 return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)

@@ -130,6 +130,16 @@ import Testing
                 let eta = try #require(ISO8601DateFormatter().date(from: (status.body["estimated_completion"] as? String ?? "")
                                                                    .replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
                 #expect(eta.timeIntervalSince(before) >= seconds - 2, "the status ETA starts from what was predicted")
+
+                // An active version whose artifact is gone: the baseline answers, and /health says why.
+                #expect((try await api.call(.get, "/health").body["services"] as? [String: Any])?["ml_pipeline"] as? String == "healthy")
+                try FileManager.default.removeItem(at: root)
+                await service.models.invalidate(nil)
+                let fallback = try await api.call(.post, "/ml-models/eta-estimator/predict", json: ["inputs": [["duration_target": 300]]], token: token)
+                #expect(fallback.status == .ok && fallback.body["source"] as? String == "baseline", "\(fallback.body)")
+                let health = try await api.call(.get, "/health")
+                #expect(health.status == .serviceUnavailable
+                        && ((health.body["services"] as? [String: Any])?["ml_pipeline"] as? String)?.hasPrefix("unhealthy") == true, "\(health.body)")
             }
         }
     }
