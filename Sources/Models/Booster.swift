@@ -1,5 +1,6 @@
 import CXGBoost
 import Foundation
+import Synchronization
 
 /// What XGBoost refused: the first line of its error text (the rest is a stack trace).
 public struct XGBoostError: Error, CustomStringConvertible, Sendable {
@@ -43,20 +44,20 @@ final class DMatrix {
 
 /// A gradient-boosted tree regressor of XGBoost's C API, owning its handle.
 ///
-/// Trained or loaded, then configured once (one thread per prediction) and only read from:
-/// XGBoost documents prediction as thread-safe for tree boosters, with result buffers per
-/// calling thread; every call and the copy of its result happen in one synchronous block.
-public final class Booster: @unchecked Sendable {
-    let handle: BoosterHandle
+/// Trained or loaded, configured once (one thread per prediction), then only read from. The
+/// handle is behind a lock: each call and the copy of its result (which lives in the booster's
+/// buffers) happen under it, so the type is Sendable without promises about the C library.
+public final class Booster: Sendable {
+    private let handle: Mutex<BoosterHandle>
     /// The number of features each row must have.
     public let featureCount: Int
 
-    private init(handle: BoosterHandle, featureCount: Int) {
-        self.handle = handle
+    private init(handle: sending BoosterHandle, featureCount: Int) {
+        self.handle = Mutex(handle)
         self.featureCount = featureCount
     }
 
-    deinit { XGBoosterFree(handle) }
+    deinit { handle.withLock { _ = XGBoosterFree($0) } }
 
     /// Trains `rounds` rounds on the rows and their labels with `parameters` (strings, as
     /// XGBoost takes them). Training runs on one thread with the given seed, so the same rows
@@ -71,18 +72,22 @@ public final class Booster: @unchecked Sendable {
         var matrices: [DMatrixHandle?] = [matrix.handle]
         try XGBoostError.check(XGBoosterCreate(&matrices, 1, &made))
         guard let made else { throw XGBoostError(message: "no booster was made") }
-        let booster = Booster(handle: made, featureCount: featureCount)
         var settings = ["nthread": "1", "verbosity": "0", "validate_parameters": "1", "seed": "0"]
         settings.merge(parameters) { $1 }
-        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
-            try XGBoostError.check(XGBoosterSetParam(made, name, value))
-        }
-        try withExtendedLifetime(matrix) { () throws(XGBoostError) in
-            for round in 0..<max(1, rounds) {
-                try XGBoostError.check(XGBoosterUpdateOneIter(made, Int32(clamping: round), matrix.handle))
+        do {
+            for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+                try XGBoostError.check(XGBoosterSetParam(made, name, value))
             }
+            try withExtendedLifetime(matrix) { () throws(XGBoostError) in
+                for round in 0..<max(1, rounds) {
+                    try XGBoostError.check(XGBoosterUpdateOneIter(made, Int32(clamping: round), matrix.handle))
+                }
+            }
+        } catch {
+            XGBoosterFree(made)
+            throw error
         }
-        return booster
+        return Booster(handle: made, featureCount: featureCount)
     }
 
     /// Loads a model saved by `serialized()` (JSON or UBJSON) and sets it up for serving.
@@ -105,12 +110,14 @@ public final class Booster: @unchecked Sendable {
 
     /// The model as XGBoost's JSON, to store and load again.
     public func serialized() throws(XGBoostError) -> Data {
-        var length: UInt64 = 0
-        var bytes: UnsafePointer<CChar>?
-        try XGBoostError.check(XGBoosterSaveModelToBuffer(handle, #"{"format": "json"}"#, &length, &bytes))
-        guard let bytes else { throw XGBoostError(message: "no model was written") }
-        // The buffer belongs to the booster: copied at once.
-        return Data(bytes: bytes, count: Int(length))
+        try handle.withLock { (handle: inout BoosterHandle) throws(XGBoostError) -> Data in
+            var length: UInt64 = 0
+            var bytes: UnsafePointer<CChar>?
+            try XGBoostError.check(XGBoosterSaveModelToBuffer(handle, #"{"format": "json"}"#, &length, &bytes))
+            guard let bytes else { throw XGBoostError(message: "no model was written") }
+            // The buffer belongs to the booster: copied at once, under the lock.
+            return Data(bytes: bytes, count: Int(length))
+        }
     }
 
     /// One prediction per row; a row must have `featureCount` values (NaN: missing).
@@ -120,18 +127,20 @@ public final class Booster: @unchecked Sendable {
             throw XGBoostError(message: "each row needs \(featureCount) features")
         }
         let matrix = try DMatrix(rows, columns: featureCount)
-        var shape: UnsafePointer<UInt64>?
-        var dimensions: UInt64 = 0
-        var result: UnsafePointer<Float>?
         let config = #"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#
-        try withExtendedLifetime(matrix) { () throws(XGBoostError) in
-            try XGBoostError.check(XGBoosterPredictFromDMatrix(handle, matrix.handle, config, &shape, &dimensions, &result))
+        return try withExtendedLifetime(matrix) { () throws(XGBoostError) -> [Double] in
+            try handle.withLock { (handle: inout BoosterHandle) throws(XGBoostError) -> [Double] in
+                var shape: UnsafePointer<UInt64>?
+                var dimensions: UInt64 = 0
+                var result: UnsafePointer<Float>?
+                try XGBoostError.check(XGBoosterPredictFromDMatrix(handle, matrix.handle, config, &shape, &dimensions, &result))
+                guard let result, let shape, dimensions >= 1, shape[0] == UInt64(rows.count) else {
+                    throw XGBoostError(message: "the prediction does not have one value per row")
+                }
+                // The result belongs to the booster: copied at once, under the lock.
+                return (0..<rows.count).map { Double(result[$0]) }
+            }
         }
-        guard let result, let shape, dimensions >= 1, shape[0] == UInt64(rows.count) else {
-            throw XGBoostError(message: "the prediction does not have one value per row")
-        }
-        // The result belongs to the booster (per thread): copied at once.
-        return (0..<rows.count).map { Double(result[$0]) }
     }
 }
 
