@@ -15,6 +15,8 @@ extension APIService {
         let caller = try CurrentUser.require()
         let period = analyticsPeriod(input.query.period?.rawValue)
         let overview = try await AnalyticsStore(client: client, logger: logger).overview(userID: caller.user.id, days: period.days)
+        // Forecast now, not cached with the overview: a newly active model answers at once.
+        let forecasts = await viewsForecasts(userID: caller.user.id, videoIDs: overview.topVideos.map(\.videoID))
         return .ok(.init(body: .json(.init(
             period: .init(rawValue: period.name) ?? .last30Days, from: overview.from, to: overview.to,
             metrics: .init(totalViews: Int(clamping: overview.totalViews), totalRevenue: overview.totalRevenue.dollars,
@@ -22,7 +24,8 @@ extension APIService {
                            subscriberGrowth: Int(clamping: overview.subscriberGrowth)),
             topVideos: overview.topVideos.map { video in
                 .init(videoId: video.videoID, title: video.title, youtubeVideoId: video.youtubeVideoID, views: Int(clamping: video.views),
-                      revenue: video.revenue.dollars, engagement: video.engagement)
+                      revenue: video.revenue.dollars, engagement: video.engagement,
+                      forecastViews30d: forecasts[video.videoID]?.horizons.first { $0.day == 30 }.map { Int(clamping: $0.views) })
             },
             channelPerformance: overview.channels.map { channel in
                 .init(channelId: channel.channelID, name: channel.name, views: Int(clamping: channel.views), revenue: channel.revenue.dollars,

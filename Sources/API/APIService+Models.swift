@@ -12,6 +12,17 @@ extension APIService {
         return models
     }
 
+    /// The views forecasts of the user's `videoIDs` for the analytics routes: none on an
+    /// instance without models, and none (logged) when forecasting fails, so that the figures
+    /// YouTube gave are still served.
+    func viewsForecasts(userID: String, videoIDs: [String]) async -> [String: VideoViewsForecast] {
+        guard let models, !videoIDs.isEmpty else { return [:] }
+        do { return try await models.viewsForecasts(userID: userID, videoIDs: videoIDs) } catch {
+            logger.error("views forecast failed; the analytics are served without it", metadata: ["error": "\(error)"])
+            return [:]
+        }
+    }
+
     func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {
         _ = try CurrentUser.require()
         let states = try await requireModels().states()
@@ -43,25 +54,30 @@ extension APIService {
     }
 
     func predict(_ input: Operations.Predict.Input) async throws -> Operations.Predict.Output {
-        _ = try CurrentUser.require()
+        let caller = try CurrentUser.require()
         guard case let .json(body) = input.body else { throw APIError.validation("Expected a JSON body") }
         let service = try requireModels()
         guard let description = ModelService.description(input.path.modelId) else {
             throw APIError(.notFound, code: "not_found", message: "No model is called \(input.path.modelId)")
         }
         let inputs = body.inputs.map { $0.additionalProperties.value.mapValues(Self.inputValue) }
-        let (version, predictions) = try await service.predict(description.id, inputs: inputs)
+        let (version, predictions) = try await service.predict(description.id, inputs: inputs, userID: caller.user.id)
         return .ok(.init(body: .json(.init(
             modelId: description.id, source: version == nil ? .baseline : .model, version: version, unit: description.unit,
-            predictions: predictions.map { .init(value: $0.value, baseline: $0.baseline, low: $0.interval?.low, high: $0.interval?.high) }))))
+            predictions: predictions.map { prediction in
+                .init(value: prediction.value, baseline: prediction.baseline, low: prediction.interval?.low, high: prediction.interval?.high,
+                      stages: prediction.stages.map { stages in
+                          .init(additionalProperties: Dictionary(uniqueKeysWithValues: zip(CostEstimator.stages.map(\.rawValue), stages)))
+                      })
+            }))))
     }
 
     func getModelPerformance(_ input: Operations.GetModelPerformance.Input) async throws -> Operations.GetModelPerformance.Output {
-        _ = try CurrentUser.require()
+        let caller = try CurrentUser.require()
         let service = try requireModels()
         var reports: [Components.Schemas.ModelPerformance] = []
         for state in try await service.states() {
-            let live = try await service.liveError(state.description.id, version: state.active?.version)
+            let live = try await service.liveError(state.description.id, version: state.active?.version, userID: caller.user.id)
             let latency = await service.latencies.percentiles(state.description.id)
             let heldOut = state.active?.metrics.model.mae
             let ratio = heldOut.flatMap { held in live.mae.map { held > 0 ? $0 / held : ($0 > 0 ? .infinity : 1) } }

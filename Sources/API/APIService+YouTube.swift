@@ -139,10 +139,17 @@ extension APIService {
         }
         let latest = found.daily.last
         let engagement = latest.flatMap { $0.views > 0 ? Double($0.likes + $0.comments) / Double($0.views) : nil }
+        let forecast = await viewsForecasts(userID: caller.user.id, videoIDs: [input.path.videoId])[input.path.videoId]
         return .ok(.init(body: .json(.init(
             videoId: input.path.videoId, youtubeVideoId: found.youtubeID, days: days, views: latest?.views, likes: latest?.likes,
             comments: latest?.comments, engagementRate: engagement, lastSyncedAt: found.lastSyncedAt,
-            daily: found.daily.map { .init(date: $0.date, views: $0.views, likes: $0.likes, comments: $0.comments) }))))
+            daily: found.daily.map { .init(date: $0.date, views: $0.views, likes: $0.likes, comments: $0.comments) },
+            forecast: forecast.map { forecast in
+                .init(source: forecast.version == nil ? .baseline : .model, version: forecast.version, observedDays: forecast.observedDays,
+                      horizons: forecast.horizons.map {
+                          .init(day: .init(rawValue: $0.day) ?? ._30, views: $0.views, baseline: $0.baseline, final: $0.final)
+                      })
+            }))))
     }
 
     func syncChannel(_ input: Operations.SyncChannel.Input) async throws -> Operations.SyncChannel.Output {

@@ -23,6 +23,10 @@ public actor ActiveModels {
         if let known = loaded[modelID] { return known }
         let started = (generation, generations[modelID, default: 0])
         let fresh = try await registry.loadActive(modelID).map { (version: $0.0, booster: $0.1) }
+        // A version trained before this build changed the model's features cannot be fed.
+        if let fresh, let expected = ModelService.description(modelID)?.features, fresh.version.features.map(\.name) != expected.map(\.name) {
+            throw XGBoostError(message: "\(modelID) v\(fresh.version.version) was trained on other features than this build computes: train it again")
+        }
         // The actor was free while loading: keep it only if no invalidation came meanwhile.
         if started == (generation, generations[modelID, default: 0]) { loaded[modelID] = .some(fresh) }
         return fresh

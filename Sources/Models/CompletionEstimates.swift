@@ -15,7 +15,7 @@ extension ModelService {
         let baseline = snapshot.baselineSeconds
         if let (version, booster) = try await models.model(ETAEstimator.id) {
             let started = ContinuousClock.now
-            let values = try booster.predict(rows)
+            let values = try version.predict(booster, rows)
             await latencies.record(ETAEstimator.id, ContinuousClock.now - started)
             return (version.version, values.map { value in
                 let p50 = max(0, value)

@@ -3,9 +3,11 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// `cost-estimator`: a video's total cost in dollars from its options, learnt from what
-/// finished videos really cost (their ledger), against the price table's worst case for the
-/// same options (what `estimated_cost` says without a model).
+/// `cost-estimator`: a video's cost in dollars per pipeline stage and in total, from its
+/// options, learnt from what finished videos' stages really cost (their ledger's actual rows),
+/// against the price table's worst case for the same options (what `estimated_cost` says
+/// without a model). A video is one example of five rows, one per stage (the `stage`
+/// feature); the total is their sum, and it is the total that is measured.
 public struct CostEstimator: Sendable {
     public static let id = "cost-estimator"
 
@@ -18,7 +20,11 @@ public struct CostEstimator: Sendable {
         FeatureDefinition("keywords", "how many keywords were given"),
         FeatureDefinition("title_length", "the title's length in characters"),
         FeatureDefinition("worst_case", "the price table's worst case for the configured providers and models, in dollars"),
+        FeatureDefinition("stage", "the pipeline stage predicted, by its place (script 0, voice 1, thumbnail 2, assemble 3, review 4)"),
     ]
+
+    /// The stages a cost is predicted for, in the order of the `stage` feature.
+    public static let stages = PipelineStage.allCases
 
     public static let trainer = RegressionTrainer(
         modelID: id, features: features,
@@ -49,9 +55,20 @@ public struct CostEstimator: Sendable {
             self.worstCase = worstCase
         }
 
-        public var features: [Double] {
-            [Double(durationTarget), Double(qualityThreshold), categoryCode(scriptStyle), categoryCode(thumbnailStyle), categoryCode(voiceID),
-             Double(keywords), Double(titleLength), worstCase.dollars]
+        /// One row per stage, in `CostEstimator.stages` order.
+        public var rows: [[Double]] {
+            let options = [Double(durationTarget), Double(qualityThreshold), categoryCode(scriptStyle), categoryCode(thumbnailStyle),
+                           categoryCode(voiceID), Double(keywords), Double(titleLength), worstCase.dollars]
+            return CostEstimator.stages.indices.map { options + [Double($0)] }
+        }
+
+        /// The examples of a finished video: its stages' real costs (`actual`, in `stages`
+        /// order). The worst case is a total (the price table's estimate per stage at the time
+        /// is not kept): it goes on the first row, so that the rows' sum is the video's.
+        public func examples(actual: [Double], at: Date, video: String) -> [Example] {
+            zip(rows, actual).enumerated().map { index, pair in
+                Example(features: pair.0, actual: pair.1, baseline: index == 0 ? worstCase.dollars : 0, at: at, group: video)
+            }
         }
     }
 
@@ -63,25 +80,29 @@ public struct CostEstimator: Sendable {
         self.logger = logger
     }
 
-    /// Every finished video of the last `days` with its options, real cost and worst case,
-    /// oldest first. Videos that failed or were cancelled are left out: their cost is not a
-    /// whole video's.
+    /// Every finished video of the last `days` with its options, its stages' costs in the ledger
+    /// (actual rows) and its worst case, oldest first. Videos that failed or were cancelled are
+    /// left out: their cost is not a whole video's.
     public func examples(days: Int = 180) async throws -> [Example] {
         let rows = try await client.query("""
-            SELECT v.duration_target, v.quality_threshold, v.script_style, v.thumbnail_style, v.voice_id, cardinality(v.keywords),
-                   char_length(v.title), v.estimated_cost, v.spent, v.finished_at
+            SELECT v.id, v.duration_target, v.quality_threshold, v.script_style, v.thumbnail_style, v.voice_id, cardinality(v.keywords),
+                   char_length(v.title), v.estimated_cost, v.finished_at, costs.amounts
               FROM videos v
+             CROSS JOIN LATERAL (
+                   SELECT array_agg(coalesce((SELECT sum(l.amount) FROM cost_ledger l
+                                               WHERE l.video_id = v.id AND l.stage = s.stage AND l.basis = 'actual'), 0)::int8
+                                    ORDER BY s.position) AS amounts
+                     FROM unnest(\(Self.stages.map(\.rawValue))::text[]) WITH ORDINALITY AS s(stage, position)) costs
              WHERE v.kind = 'video' AND v.status IN ('completed', 'published') AND v.finished_at IS NOT NULL
                AND v.finished_at >= now() - make_interval(days => \(Int32(clamping: days)))
              ORDER BY v.finished_at, v.id
             """, logger: logger)
         var examples: [Example] = []
-        for try await (duration, threshold, script, thumbnail, voice, keywords, titleLength, worstCase, spent, finished)
-            in rows.decode((Int32, Int32, String, String, String, Int32, Int32, Int64, Int64, Date).self) {
+        for try await (id, duration, threshold, script, thumbnail, voice, keywords, titleLength, worstCase, finished, amounts)
+            in rows.decode((String, Int32, Int32, String, String, String, Int32, Int32, Int64, Date, [Int64]).self) {
             let options = Options(durationTarget: Int(duration), qualityThreshold: Int(threshold), scriptStyle: script, thumbnailStyle: thumbnail,
                                   voiceID: voice, keywords: Int(keywords), titleLength: Int(titleLength), worstCase: Money(micros: worstCase))
-            examples.append(Example(features: options.features, actual: Money(micros: spent).dollars, baseline: options.worstCase.dollars,
-                                    at: finished))
+            examples += options.examples(actual: amounts.map { Money(micros: $0).dollars }, at: finished, video: id)
         }
         return examples
     }
@@ -103,8 +124,20 @@ public struct ModelCostEstimator: CostEstimating {
         guard requests.count == baselines.count, !requests.isEmpty, let (version, booster) = try await models.model(CostEstimator.id) else {
             return nil
         }
-        let rows = zip(requests, baselines).map { CostEstimator.Options($0, worstCase: $1).features }
-        let values = try booster.predict(rows)
-        return (version.version, values.map { Money(dollars: max(0, $0.isFinite ? $0 : 0)) })
+        let stages = try version.predictStages(booster, zip(requests, baselines).map { CostEstimator.Options($0, worstCase: $1) })
+        return (version.version, stages.map { Money(dollars: $0.reduce(0, +)) })
+    }
+}
+
+extension ModelVersion {
+    /// The cost of each stage (in `CostEstimator.stages` order) of each of `options`, in
+    /// dollars, never below zero: a cost-estimator version run by `booster`.
+    public func predictStages(_ booster: Booster, _ options: [CostEstimator.Options]) throws -> [[Double]] {
+        let rows = options.flatMap(\.rows)
+        let values = try predict(booster, rows)
+        guard values.count == rows.count else { throw XGBoostError(message: "\(values.count) predictions for \(rows.count) rows") }
+        return RegressionTrainer.runs(values, sizes: options.map { _ in CostEstimator.stages.count }).map { run in
+            run.map { $0.isFinite ? max(0, $0) : 0 }
+        }
     }
 }

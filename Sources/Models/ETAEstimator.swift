@@ -19,6 +19,10 @@ public struct ETAEstimator: Sendable {
         FeatureDefinition("in_flight", "videos still processing when it was submitted"),
     ] + stages.map { FeatureDefinition("depth_\($0.rawValue)", "videos ahead whose \($0.rawValue) stage had not finished at submission") }
       + stages.map { FeatureDefinition("median_\($0.rawValue)", "the median seconds of \($0.rawValue) stages finished in the 24 hours before") }
+      + stages.map {
+          FeatureDefinition("running_\($0.rawValue)",
+                            "\($0.rawValue) stages running at submission: the worker slots busy at that stage (the fleet's size is not kept in history)")
+      }
 
     public static let trainer = RegressionTrainer(
         modelID: id, features: features,
@@ -33,6 +37,11 @@ public struct ETAEstimator: Sendable {
         public var depths: [Int]
         /// Per stage, seconds; nil when none finished in the window.
         public var medians: [Double?]
+        /// Per stage, the stages running: its busy worker slots.
+        public var running: [Int]
+
+        /// An idle queue that has not finished anything lately.
+        public static let empty = Snapshot(inFlight: 0, depths: stages.map { _ in 0 }, medians: stages.map { _ in nil }, running: stages.map { _ in 0 })
 
         /// Queue depth × median stage time: every stage waits for each video ahead of it at that
         /// stage plus its own run, at the stage's median (0 while unknown).
@@ -42,6 +51,7 @@ public struct ETAEstimator: Sendable {
 
         public func features(durationTarget: Int, batchSize: Int, priority: Int) -> [Double] {
             [Double(durationTarget), Double(batchSize), Double(priority), Double(inFlight)] + depths.map(Double.init) + medians.map { $0 ?? .nan }
+                + running.map(Double.init)
         }
     }
 
@@ -59,11 +69,14 @@ public struct ETAEstimator: Sendable {
     /// videos were in flight (SQL over `w`).
     static func snapshotSQL(at instant: String, inFlight: String) -> String {
         let depths = stages.map { "count(*) FILTER (WHERE s.stage = '\($0.rawValue)' AND (s.finished_at IS NULL OR s.finished_at > \(instant)))" }
+        let running = stages.map {
+            "count(*) FILTER (WHERE s.stage = '\($0.rawValue)' AND s.started_at <= \(instant) AND (s.finished_at IS NULL OR s.finished_at > \(instant)))"
+        }
         let medians = stages.map {
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.finished_at - d.started_at)) FILTER (WHERE d.stage = '\($0.rawValue)')"
         }
         return """
-            LATERAL (SELECT count(DISTINCT w.id), \(depths.joined(separator: ", "))
+            LATERAL (SELECT count(DISTINCT w.id), \((depths + running).joined(separator: ", "))
                        FROM videos w JOIN video_stages s ON s.video_id = w.id
                       WHERE w.kind = 'video' AND \(inFlight)) AS depth
             CROSS JOIN LATERAL (SELECT \(medians.joined(separator: ", "))
@@ -83,14 +96,18 @@ public struct ETAEstimator: Sendable {
         for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
             return try Self.snapshot(row.makeRandomAccess(), offset: 0)
         }
-        return Snapshot(inFlight: 0, depths: Self.stages.map { _ in 0 }, medians: Self.stages.map { _ in nil })
+        return .empty
     }
 
+    /// The snapshot in `columns` from `offset`: in flight, the depths and the running of each
+    /// stage (the depth subquery), then the medians.
     static func snapshot(_ columns: PostgresRandomAccessRow, offset: Int) throws -> Snapshot {
+        let count = stages.count
         let inFlight = try columns[offset].decode(Int64.self)
-        let depths = try (0..<stages.count).map { try columns[offset + 1 + $0].decode(Int64.self) }
-        let medians = try (0..<stages.count).map { try columns[offset + 1 + stages.count + $0].decode(Double?.self) }
-        return Snapshot(inFlight: Int(inFlight), depths: depths.map(Int.init), medians: medians)
+        let depths = try (0..<count).map { try columns[offset + 1 + $0].decode(Int64.self) }
+        let running = try (0..<count).map { try columns[offset + 1 + count + $0].decode(Int64.self) }
+        let medians = try (0..<count).map { try columns[offset + 1 + 2 * count + $0].decode(Double?.self) }
+        return Snapshot(inFlight: Int(inFlight), depths: depths.map(Int.init), medians: medians, running: running.map(Int.init))
     }
 
     /// Every video of the last `days` that finished, with the queue it met when submitted

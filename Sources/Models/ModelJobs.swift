@@ -19,7 +19,7 @@ public struct ModelJobs: Sendable {
     }
 
     /// The models this build trains.
-    public static let modelIDs = [CostEstimator.id, ETAEstimator.id]
+    public static let modelIDs = [CostEstimator.id, ETAEstimator.id, ViewsForecast.id]
 
     public func register(into registry: inout JobRegistry) {
         registry.register(TrainModelArgs.kind, timeout: .seconds(1800)) { context in
@@ -40,6 +40,7 @@ public struct ModelJobs: Sendable {
         switch modelID {
         case CostEstimator.id: trained = try await CostEstimator(client: client, logger: logger).train()
         case ETAEstimator.id: trained = try await ETAEstimator(client: client, logger: logger).train()
+        case ViewsForecast.id: trained = try await ViewsForecast(client: client, logger: logger).train()
         default: throw DomainError(.notFound, "No model is called \(modelID)")
         }
         let version = try await registry.record(trained)

@@ -32,6 +32,9 @@ public struct ModelDescription: Sendable {
     public var baseline: String
     public var inputs: [ModelInputField]
     public var features: [FeatureDefinition]
+    /// The days of predictions the live error looks back over: long enough for their
+    /// outcomes to be known.
+    public var liveWindowDays = 7
 }
 
 /// A model's state now: what answers, and its newest versions.
@@ -48,10 +51,31 @@ public struct Prediction: Sendable, Equatable {
     public var value: Double
     public var baseline: Double
     public var interval: (low: Double, high: Double)?
+    /// Per pipeline stage (`CostEstimator.stages` order), for the cost estimator: what `value`
+    /// sums, by the model or, while the baseline answers, by the price table.
+    public var stages: [Double]?
+
+    public init(value: Double, baseline: Double, interval: (low: Double, high: Double)?, stages: [Double]? = nil) {
+        self.value = value
+        self.baseline = baseline
+        self.interval = interval
+        self.stages = stages
+    }
 
     public static func == (lhs: Prediction, rhs: Prediction) -> Bool {
         lhs.value == rhs.value && lhs.baseline == rhs.baseline && lhs.interval?.low == rhs.interval?.low && lhs.interval?.high == rhs.interval?.high
+            && lhs.stages == rhs.stages
     }
+}
+
+/// One input as a model takes it: its rows (one per stage for the cost estimator, else one),
+/// and the baseline's answer, per stage where it has them.
+struct ModelInput {
+    var rows: [[Double]]
+    var baseline: Double
+    var baselineStages: [Double]?
+
+    var baselinePrediction: Prediction { Prediction(value: baseline, baseline: baseline, interval: nil, stages: baselineStages) }
 }
 
 /// A model's live error: its predictions of the last days whose outcome is known.
@@ -86,7 +110,7 @@ public struct ModelService: Sendable {
     /// Every model this build has.
     public static let descriptions: [ModelDescription] = [
         ModelDescription(
-            id: CostEstimator.id, name: "Cost estimator", predicts: "a video's total cost from its options", unit: "usd",
+            id: CostEstimator.id, name: "Cost estimator", predicts: "a video's cost per pipeline stage and in total, from its options", unit: "usd",
             baseline: "the price table's estimate for the configured providers (what estimated_cost says without a model)",
             inputs: [
                 .init(name: "title", kind: .string, required: true, description: "the video's title (1-100 characters)"),
@@ -107,6 +131,16 @@ public struct ModelService: Sendable {
                 .init(name: "priority", kind: .integer, required: false, minimum: 0, maximum: 3, description: "0 first; normal is 2 (default)"),
             ],
             features: ETAEstimator.features),
+        ModelDescription(
+            id: ViewsForecast.id, name: "Views forecast",
+            predicts: "a published video's views over its first 7 or 30 days (YouTube's Pacific days, the day of publication being day 1)",
+            unit: "views",
+            baseline: "the channel's median video at that age: the median views at the horizon of its latest 50 videos that reached it (the video's views so far when none has)",
+            inputs: [
+                .init(name: "video_id", kind: .string, required: true, description: "one of your published videos"),
+                .init(name: "horizon", kind: .integer, required: false, minimum: 7, maximum: 30, description: "7 or 30 (default 30)"),
+            ],
+            features: ViewsForecast.features, liveWindowDays: 45),
     ]
 
     public static func description(_ id: String) -> ModelDescription? { descriptions.first { $0.id == id } }
@@ -132,9 +166,11 @@ public struct ModelService: Sendable {
     /// Predictions for `inputs` (each validated: `invalid` names `inputs[i].field`), by the
     /// active version or, without one, the baseline.
     /// - Returns: the version that answered (nil: the baseline) and one prediction per input.
-    public func predict(_ id: String, inputs: [[String: ModelInputValue]]) async throws -> (version: Int?, predictions: [Prediction]) {
+    /// - Parameter userID: who asks: a views forecast is only of their own videos.
+    public func predict(_ id: String, inputs: [[String: ModelInputValue]], userID: String) async throws -> (version: Int?, predictions: [Prediction]) {
         guard let description = Self.description(id) else { throw DomainError(.notFound, "No model is called \(id)") }
         guard (1...1000).contains(inputs.count) else { throw DomainError(.invalid, "inputs must have 1 to 1000 entries", field: "inputs") }
+        if id == ViewsForecast.id { return try await predictViews(description, inputs: inputs, userID: userID) }
         // Every input is checked before the queue is read.
         var examples = try inputs.enumerated().map { index, input in
             try features(description, input, snapshot: nil, prefix: "inputs[\(index)].")
@@ -153,27 +189,66 @@ public struct ModelService: Sendable {
             logger.error("the active model could not be loaded; the baseline answers", metadata: ["model": "\(id)", "error": "\(error)"])
             loaded = nil
         }
-        guard let (version, booster) = loaded else {
-            return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
-        }
+        guard let (version, booster) = loaded else { return (nil, examples.map(\.baselinePrediction)) }
+        let rows = examples.flatMap(\.rows)
         let values: [Double]
-        do { values = try booster.predict(examples.map(\.features)) } catch {
+        do {
+            values = try version.predict(booster, rows)
+            guard values.count == rows.count else { throw XGBoostError(message: "\(values.count) predictions for \(rows.count) rows") }
+        } catch {
             logger.error("the active model failed to predict; the baseline answers", metadata: ["model": "\(id)", "error": "\(error)"])
-            return (nil, examples.map { Prediction(value: $0.baseline, baseline: $0.baseline, interval: nil) })
+            return (nil, examples.map(\.baselinePrediction))
         }
         await latencies.record(id, ContinuousClock.now - started)
         let interval = version.metrics.interval
-        return (version.version, zip(values, examples).map { value, example in
-            Prediction(value: max(0, value), baseline: example.baseline, interval: interval.map { interval in
+        let runs = RegressionTrainer.runs(values, sizes: examples.map(\.rows.count))
+        return (version.version, zip(examples, runs).map { example, run in
+            let own = run.map { $0.isFinite ? max(0, $0) : 0 }
+            let value = own.reduce(0, +)
+            return Prediction(value: value, baseline: example.baseline, interval: interval.map { interval in
                 let bounds = interval.interval(around: value)
                 return (max(0, bounds.low), max(0, bounds.high))
-            })
+            }, stages: example.rows.count > 1 ? own : nil)
         })
+    }
+
+    /// Views forecasts for inputs naming the user's published videos and a horizon; a horizon
+    /// already passed answers YouTube's count.
+    func predictViews(_ description: ModelDescription, inputs: [[String: ModelInputValue]],
+                      userID: String) async throws -> (version: Int?, predictions: [Prediction]) {
+        var asked: [(videoID: String, horizon: Int)] = []
+        for (index, input) in inputs.enumerated() {
+            let prefix = "inputs[\(index)]."
+            for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
+                throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
+            }
+            guard case let .text(videoID)? = input["video_id"], !videoID.isEmpty, videoID.utf8.count <= 64 else {
+                throw DomainError(.invalid, "\(prefix)video_id must be the id of one of your published videos", field: prefix + "video_id")
+            }
+            var horizon = 30
+            switch input["horizon"] {
+            case nil: break
+            case let .number(value)? where value == 7 || value == 30: horizon = Int(value)
+            default: throw DomainError(.invalid, "\(prefix)horizon must be 7 or 30", field: prefix + "horizon")
+            }
+            asked.append((videoID, horizon))
+        }
+        let forecasts = try await viewsForecasts(userID: userID, videoIDs: Array(Set(asked.map(\.videoID))))
+        var version: Int?
+        var predictions: [Prediction] = []
+        for (index, item) in asked.enumerated() {
+            guard let forecast = forecasts[item.videoID], let horizon = forecast.horizons.first(where: { $0.day == item.horizon }) else {
+                throw DomainError(.invalid, "inputs[\(index)].video_id is not one of your published videos", field: "inputs[\(index)].video_id")
+            }
+            version = version ?? forecast.version
+            predictions.append(Prediction(value: Double(horizon.views), baseline: Double(horizon.baseline ?? horizon.views), interval: nil))
+        }
+        return (version, predictions)
     }
 
     /// A model's features and its baseline's answer for one input.
     func features(_ description: ModelDescription, _ input: [String: ModelInputValue], snapshot: ETAEstimator.Snapshot?,
-                  prefix: String) throws -> (features: [Double], baseline: Double) {
+                  prefix: String) throws -> ModelInput {
         for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
             throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
         }
@@ -206,7 +281,8 @@ public struct ModelService: Sendable {
                 keywords: try list("keywords"), costLimit: nil, qualityThreshold: try integer("quality_threshold"), defaultCostLimit: 1000,
                 fieldPrefix: prefix)
             let options = CostEstimator.Options(request, worstCase: plan.estimate(request))
-            return (options.features, options.worstCase.dollars)
+            return ModelInput(rows: options.rows, baseline: options.worstCase.dollars,
+                              baselineStages: CostEstimator.stages.map { plan.estimate(request, stages: [$0]).dollars })
         case ETAEstimator.id:
             func bounded(_ name: String, _ range: ClosedRange<Int>, default value: Int) throws -> Int {
                 let given = try integer(name) ?? value
@@ -215,10 +291,10 @@ public struct ModelService: Sendable {
                 }
                 return given
             }
-            let snapshot = snapshot ?? ETAEstimator.Snapshot(inFlight: 0, depths: [], medians: [])
-            return (snapshot.features(durationTarget: try bounded("duration_target", 10...3600, default: 600),
-                                      batchSize: try bounded("batch_size", 1...1000, default: 1), priority: try bounded("priority", 0...3, default: 2)),
-                    snapshot.baselineSeconds)
+            let snapshot = snapshot ?? .empty
+            let row = snapshot.features(durationTarget: try bounded("duration_target", 10...3600, default: 600),
+                                        batchSize: try bounded("batch_size", 1...1000, default: 1), priority: try bounded("priority", 0...3, default: 2))
+            return ModelInput(rows: [row], baseline: snapshot.baselineSeconds, baselineStages: nil)
         default:
             throw DomainError(.notFound, "No model is called \(description.id)")
         }
@@ -227,7 +303,9 @@ public struct ModelService: Sendable {
     /// The live error of a model's `version` (nil: of the baseline, while no version was
     /// active) over the last `days`: its stored predictions whose outcome is known, against it,
     /// and the baseline's on the same rows.
-    public func liveError(_ id: String, version: Int?, days: Int = 7) async throws -> LiveError {
+    /// - Parameter userID: whose predictions: a user sees how the models did on their own videos.
+    public func liveError(_ id: String, version: Int?, userID: String, days: Int? = nil) async throws -> LiveError {
+        let days = days ?? Self.description(id)?.liveWindowDays ?? 7
         let version = version.map { Int32(clamping: $0) }
         switch id {
         case CostEstimator.id:
@@ -236,7 +314,7 @@ public struct ModelService: Sendable {
                        count(*) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.predicted - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.baseline - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published'))
-                  FROM ml_predictions p JOIN videos v ON v.id = p.subject
+                  FROM ml_predictions p JOIN videos v ON v.id = p.subject AND v.user_id = \(userID)
                  WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
                    AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
                 """, logger: logger)
@@ -250,9 +328,33 @@ public struct ModelService: Sendable {
                        count(*) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.predicted - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published')),
                        avg(abs(p.baseline - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published'))
-                  FROM ml_predictions p JOIN videos v ON v.id = p.subject
+                  FROM ml_predictions p JOIN videos v ON v.id = p.subject AND v.user_id = \(userID)
                  WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
                    AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+                """, logger: logger)
+            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
+                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
+            }
+            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+        case ViewsForecast.id:
+            // A forecast is resolved once the analytics cover every day of its video's horizon.
+            let rows = try await client.query("""
+                WITH p AS (
+                    SELECT regexp_replace(subject, '@(7|30)$', '') AS video_id, substring(subject FROM '@(7|30)$')::int4 AS horizon, predicted,
+                           baseline
+                      FROM ml_predictions
+                     WHERE model_id = \(id) AND version IS NOT DISTINCT FROM \(version) AND subject ~ '@(7|30)$'
+                       AND created_at >= now() - make_interval(days => \(Int32(clamping: days))))
+                SELECT count(*), count(a.actual), avg(abs(p.predicted - a.actual)), avg(abs(p.baseline - a.actual))
+                  FROM p
+                  LEFT JOIN LATERAL (
+                       SELECT sum(d.views)::float8 AS actual
+                         FROM videos v
+                        CROSS JOIN LATERAL (SELECT (v.published_at AT TIME ZONE 'America/Los_Angeles')::date AS day0) z
+                         JOIN video_analytics_daily d ON d.video_id = v.id AND d.day >= z.day0 AND d.day < z.day0 + p.horizon
+                        WHERE v.id = p.video_id AND v.user_id = \(userID) AND v.published_at IS NOT NULL
+                       HAVING count(*) = p.horizon) a ON true
+                 WHERE EXISTS (SELECT 1 FROM videos o WHERE o.id = p.video_id AND o.user_id = \(userID))
                 """, logger: logger)
             for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
                 return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)

@@ -71,6 +71,14 @@ public final class TestDatabase: Sendable {
         return 0
     }
 
+    /// Runs one statement and returns the first column of the first row as text; nil without
+    /// a row or for NULL.
+    public func text(_ query: PostgresQuery) async throws -> String? {
+        let rows = try await client.query(query, logger: logger)
+        for try await value in rows.decode(String?.self) { return value }
+        return nil
+    }
+
     /// Stops the client. (The database is dropped by the next `ops/test` run's fresh cluster.)
     public func close() {
         runner.cancel()

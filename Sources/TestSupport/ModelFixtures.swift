@@ -20,3 +20,22 @@ extension TestDatabase {
                                                   count: count, seed: seed, slots: slots)
     }
 }
+
+extension TestDatabase {
+    /// A new user with `channels` channels whose published videos of the last `days` days have
+    /// their daily analytics (`SyntheticHistory.publishedVideos`): what the views forecast
+    /// learns from.
+    /// - Returns: the user and the videos' ids.
+    @discardableResult
+    /// - Parameter userID: whose videos they are (a new user when nil).
+    public func seedPublishedVideos(userID: String? = nil, channels: Int = 4, days: Int = 240,
+                                    seed: UInt64) async throws -> (userID: String, videoIDs: [String]) {
+        let user: String
+        if let userID { user = userID } else { user = try await createUser() }
+        var channelIDs: [String] = []
+        for _ in 0..<channels { channelIDs.append(try await createChannel(userID: user)) }
+        let ids = try await SyntheticHistory.insertPublishedVideos(client: client, logger: logger, userID: user, channelIDs: channelIDs, days: days,
+                                                                   seed: seed)
+        return (user, ids)
+    }
+}

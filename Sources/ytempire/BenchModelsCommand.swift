@@ -9,7 +9,8 @@ import Queue
 
 /// `ytempire bench models`: each model trained on a stated simulated history: its held-out
 /// error beside its baseline's, training time, and prediction latency for one row and for a
-/// batch of a thousand. The cost estimator's history is built in memory; the ETA model's is
+/// batch of a thousand. The cost estimator's and the views forecast's histories are built in
+/// memory; the ETA model's is
 /// written to the database (a scratch one: its features are rebuilt from every video there)
 /// under a throwaway user, deleted afterwards.
 struct BenchModelsCommand: AsyncParsableCommand {
@@ -17,12 +18,15 @@ struct BenchModelsCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Finished videos in the cost history (SyntheticHistory.videos).") var videos = 5000
     @Option(help: "Videos through the simulated fleet for the ETA (SyntheticHistory.pipeline).") var pipelineVideos = 1000
+    @Option(help: "Simulated channels for the views forecast (SyntheticHistory.publishedVideos), each publishing over a year.")
+    var channels = 20
     @Option(help: "The histories' seed.") var seed: UInt64 = 42
     @Option(help: "Single-row predictions to time.") var predictions = 2000
 
     func validate() throws {
-        guard (100...1_000_000).contains(videos), (100...20_000).contains(pipelineVideos), (1...1_000_000).contains(predictions) else {
-            throw ValidationError("--videos must be 100 to 1000000, --pipeline-videos 100 to 20000 and --predictions 1 to 1000000")
+        guard (100...1_000_000).contains(videos), (100...20_000).contains(pipelineVideos), (1...1_000_000).contains(predictions),
+              (1...1000).contains(channels) else {
+            throw ValidationError("--videos must be 100 to 1000000, --pipeline-videos 100 to 20000, --channels 1 to 1000 and --predictions 1 to 1000000")
         }
     }
 
@@ -53,8 +57,11 @@ struct BenchModelsCommand: AsyncParsableCommand {
             }
         }
         rows.append(try measure(ETAEstimator.id, data: "\(pipelineVideos) videos through a 2-slot fleet", examples: examples, trainer: ETAEstimator.trainer))
+        let curves = SyntheticHistory.viewCurves(channels: channels, days: 365, seed: seed)
+        rows.append(try measure(ViewsForecast.id, data: "\(curves.count) videos of \(channels) channels over a year",
+                                examples: ViewsForecast.examples(curves), trainer: ViewsForecast.trainer))
         let number = { (value: Double?) in value.map { String(format: "%.4g", $0) } ?? "-" }
-        print("ytempire bench models --videos \(videos) --pipeline-videos \(pipelineVideos) --seed \(seed) --predictions \(predictions)")
+        print("ytempire bench models --videos \(videos) --pipeline-videos \(pipelineVideos) --channels \(channels) --seed \(seed) --predictions \(predictions)")
         print(Table.render(
             header: ["model", "data (SyntheticHistory)", "train/test rows", "MAE", "baseline MAE", "MAPE", "baseline MAPE", "R²", "p90 coverage",
                      "train ms", "1 row p50/p99 µs", "1000 rows ms"],

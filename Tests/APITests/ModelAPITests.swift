@@ -10,6 +10,16 @@ import Testing
 /// reaches the running API without a restart (the registry's NOTIFY), predictions check their
 /// inputs, and the live error comes from videos that really finished.
 @Suite struct ModelAPITests {
+    /// A model service on `db` with its artifacts in a fresh temporary directory (`root`: the
+    /// caller removes it).
+    static func models(_ db: TestDatabase) throws -> (service: ModelService, storage: FileArtifactStorage, root: URL) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-model-api-\(UUID().uuidString)")
+        let storage = try FileArtifactStorage(root: root)
+        let service = ModelService(models: ActiveModels(registry: ModelRegistry(client: db.client, storage: storage, logger: db.logger)),
+                                   plan: .offline, client: db.client, logger: db.logger)
+        return (service, storage, root)
+    }
+
     @Test func theBaselineAnswersUntilAModelIsActiveThenTheNewVersionArrivesWithoutARestart() async throws {
         try await withDatabase { db in
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-model-api-\(UUID().uuidString)")
@@ -31,6 +41,12 @@ import Testing
                         let input: [String: Any] = ["title": "How Postgres queues work", "duration_target": 600, "script_style": "review"]
                         var predicted = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": [input]], token: token)
                         #expect(predicted.status == .ok && predicted.body["source"] as? String == "baseline", "\(predicted.body)")
+                        // Per stage, the price table's answer, summing to the total.
+                        func stagesSum(_ prediction: [String: Any]?) -> Bool {
+                            guard let stages = prediction?["stages"] as? [String: Double], let value = prediction?["value"] as? Double else { return false }
+                            return Set(stages.keys) == Set(PipelineStage.allCases.map(\.rawValue)) && abs(stages.values.reduce(0, +) - value) < 1e-9
+                        }
+                        #expect(stagesSum((predicted.body["predictions"] as? [[String: Any]])?.first), "\(predicted.body)")
                         // Inputs are checked against the model's, naming the field.
                         for (bad, field) in [([["title": ""]], "inputs[0].title"), ([input, ["title": "x", "duration_target": "long"]], "inputs[1].duration_target"),
                                              ([["title": "x", "colour": "red"]], "inputs[0].colour"), ([["title": "x", "duration_target": 5]], "inputs[0].duration_target"),
@@ -58,7 +74,8 @@ import Testing
                         #expect(arrived, "the new version reached the API without a restart")
                         predicted = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": [input, input]], token: token)
                         let values = predicted.body["predictions"] as? [[String: Any]] ?? []
-                        #expect(values.count == 2 && values.allSatisfy { $0["value"] as? Double != nil && $0["baseline"] as? Double != nil })
+                        #expect(values.count == 2 && values.allSatisfy { $0["value"] as? Double != nil && $0["baseline"] as? Double != nil && stagesSum($0) },
+                                "\(values)")
                         let detail = try await api.call(.get, "/ml-models/cost-estimator", token: token)
                         #expect((detail.body["model"] as? [String: Any])?["in_use"] as? String == "model")
                         #expect((detail.body["features"] as? [Any])?.count == CostEstimator.features.count)
@@ -94,18 +111,15 @@ import Testing
 
     @Test func theETAModelAnswersSubmissionsAndTheStatusFromWhatItPredictedThen() async throws {
         try await withDatabase { db in
-            let root = FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-eta-api-\(UUID().uuidString)")
+            let (service, storage, root) = try Self.models(db)
             defer { try? FileManager.default.removeItem(at: root) }
-            let storage = try FileArtifactStorage(root: root)
-            let service = ModelService(models: ActiveModels(registry: ModelRegistry(client: db.client, storage: storage, logger: db.logger)),
-                                       plan: .offline, client: db.client, logger: db.logger)
             try await db.seedPipelineHistory(count: 500, seed: 3)
             let version = try await ModelJobs(client: db.client, storage: storage, logger: db.logger).train(ETAEstimator.id)
             #expect(version.status == .active)
             try await withAPI(db, models: service) { api in
                 let token = try await signUp(api, db, "eta@example.com", tier: "enterprise")
                 let listed = try await api.call(.get, "/ml-models", token: token).body["models"] as? [[String: Any]] ?? []
-                #expect(listed.map { $0["id"] as? String ?? "" } == ["cost-estimator", "eta-estimator"])
+                #expect(listed.map { $0["id"] as? String ?? "" } == ["cost-estimator", "eta-estimator", "views-forecast"])
                 let predicted = try await api.call(.post, "/ml-models/eta-estimator/predict",
                                                    json: ["inputs": [["duration_target": 300], ["duration_target": 300, "batch_size": 20]]], token: token)
                 #expect(predicted.body["source"] as? String == "model", "\(predicted.body)")
@@ -143,6 +157,111 @@ import Testing
                 let health = try await api.call(.get, "/health")
                 #expect(health.status == .serviceUnavailable
                         && ((health.body["services"] as? [String: Any])?["ml_pipeline"] as? String)?.hasPrefix("unhealthy") == true, "\(health.body)")
+            }
+        }
+    }
+
+    @Test func aPublishedVideosAnalyticsCarryItsViewsForecastWhichIsLaterMeasuredAgainstYouTubesCount() async throws {
+        try await withDatabase { db in
+            let (service, storage, root) = try Self.models(db)
+            defer { try? FileManager.default.removeItem(at: root) }
+            try await withAPI(db, models: service) { api in
+                let token = try await signUp(api, db, "views@example.com", tier: "enterprise")
+                let userID = try #require(try await db.text("SELECT id FROM users WHERE email = 'views@example.com'"))
+                try await db.seedPublishedVideos(userID: userID, seed: 11)
+                let stranger = try await db.seedPublishedVideos(channels: 1, days: 20, seed: 12)
+                // The youngest video with two to six days of figures (one a day up to yesterday, Pacific), and one long past day 30.
+                let pacificToday = "(now() AT TIME ZONE 'America/Los_Angeles')::date"
+                let young = try #require(try await db.text("""
+                    SELECT id FROM videos
+                     WHERE user_id = \(userID) AND (published_at AT TIME ZONE 'America/Los_Angeles')::date BETWEEN \(unescaped: pacificToday) - 6 AND \(unescaped: pacificToday) - 2
+                     ORDER BY published_at DESC, id LIMIT 1
+                    """))
+                let observed = try await db.scalar("""
+                    SELECT (\(unescaped: pacificToday) - (published_at AT TIME ZONE 'America/Los_Angeles')::date)::int8 FROM videos WHERE id = \(young)
+                    """)
+                let old = try #require(try await db.text("SELECT id FROM videos WHERE user_id = \(userID) ORDER BY published_at LIMIT 1"))
+                func forecast(_ videoID: String) async throws -> [String: Any] {
+                    let reply = try await api.call(.get, "/videos/\(videoID)/analytics", token: token)
+                    return try #require(reply.body["forecast"] as? [String: Any], "\(reply.body)")
+                }
+                func horizons(_ forecast: [String: Any]) -> [Int: [String: Any]] {
+                    Dictionary(uniqueKeysWithValues: (forecast["horizons"] as? [[String: Any]] ?? []).map { ($0["day"] as? Int ?? 0, $0) })
+                }
+                // Untrained: the channel's median answers for what is ahead; what is past is YouTube's count.
+                var early = try await forecast(young)
+                #expect(early["source"] as? String == "baseline" && early["observed_days"] as? Int == observed && (2...6).contains(observed), "\(early)")
+                // The baseline's forecast is the channel's median at day 7 of its latest 50 videos
+                // whose first 7 days are all counted, computed here independently.
+                let baselineSeven = try #require(horizons(early)[7])
+                let median = try await db.scalar("""
+                    SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY total))::int8 FROM (
+                        SELECT sum(d.views) AS total FROM videos w
+                          JOIN video_analytics_daily d ON d.video_id = w.id
+                           AND d.day BETWEEN (w.published_at AT TIME ZONE 'America/Los_Angeles')::date
+                                         AND (w.published_at AT TIME ZONE 'America/Los_Angeles')::date + 6
+                         WHERE w.channel_id = (SELECT channel_id FROM videos WHERE id = \(young)) AND w.id <> \(young)
+                           AND (w.published_at AT TIME ZONE 'America/Los_Angeles')::date <= \(unescaped: pacificToday) - 7
+                         GROUP BY w.id, w.published_at HAVING count(*) = 7
+                         ORDER BY w.published_at DESC LIMIT 50) latest
+                    """)
+                let soFarBefore = try await db.scalar("SELECT coalesce(sum(views), 0)::int8 FROM video_analytics_daily WHERE video_id = \(young)")
+                #expect(baselineSeven["final"] as? Bool == false && baselineSeven["baseline"] as? Int == max(median, soFarBefore)
+                        && baselineSeven["views"] as? Int == baselineSeven["baseline"] as? Int, "\(baselineSeven) vs median \(median)")
+                let past = horizons(try await forecast(old))
+                let counted = try await db.scalar("SELECT sum(views)::int8 FROM (SELECT views FROM video_analytics_daily WHERE video_id = \(old) ORDER BY day LIMIT 30) d")
+                #expect(past[30]?["final"] as? Bool == true && past[30]?["views"] as? Int == counted, "\(past)")
+                #expect(past[30]?["baseline"] == nil)
+
+                // Trained, the model forecasts, on the analytics and in the overview's top videos.
+                let version = try await ModelJobs(client: db.client, storage: storage, logger: db.logger).train(ViewsForecast.id)
+                #expect(version.status == .active, "\(version.metrics)")
+                // (No reloader runs here: the first test shows the NOTIFY reaching a running API.)
+                await service.models.invalidate(ViewsForecast.id)
+                early = try await forecast(young)
+                #expect(early["source"] as? String == "model" && early["version"] as? Int == 1, "\(early)")
+                let seven = try #require(horizons(early)[7]), thirty = try #require(horizons(early)[30])
+                let soFar = try await db.scalar("SELECT coalesce(sum(views), 0)::int8 FROM video_analytics_daily WHERE video_id = \(young)")
+                #expect((seven["views"] as? Int ?? 0) >= soFar && (thirty["views"] as? Int ?? 0) >= (seven["views"] as? Int ?? 0), "\(early)")
+                let overview = try await api.call(.get, "/analytics/overview", token: token)
+                let top = overview.body["top_videos"] as? [[String: Any]] ?? []
+                #expect(!top.isEmpty && top.allSatisfy { $0["forecast_views_30d"] as? Int != nil }, "\(overview.body)")
+
+                // Predictions name the user's own published videos, and a horizon of 7 or 30.
+                let predicted = try await api.call(.post, "/ml-models/views-forecast/predict",
+                                                   json: ["inputs": [["video_id": young, "horizon": 7], ["video_id": young]]], token: token)
+                let values = predicted.body["predictions"] as? [[String: Any]] ?? []
+                #expect(predicted.body["source"] as? String == "model" && values.count == 2, "\(predicted.body)")
+                #expect(values.first?["value"] as? Double == (seven["views"] as? Int).map(Double.init))
+                for (bad, field) in [(["video_id": stranger.videoIDs[0]], "inputs[0].video_id"), (["video_id": young, "horizon": 8], "inputs[0].horizon"),
+                                     (["horizon": 7], "inputs[0].video_id"), (["video_id": young, "days": 7], "inputs[0].days")] as [([String: Any], String)] {
+                    let refused = try await api.call(.post, "/ml-models/views-forecast/predict", json: ["inputs": [bad]], token: token)
+                    #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field, "\(refused.body)")
+                }
+
+                // Each forecast still ahead is kept once per version; once the analytics cover the
+                // video's seventh day, the live error is the distance to YouTube's count.
+                #expect(try await db.scalar("SELECT count(*) FROM ml_predictions WHERE model_id = 'views-forecast' AND subject = \(young + "@7") AND version = 1") == 1)
+                try await db.client.query("""
+                    INSERT INTO video_analytics_daily (video_id, channel_id, day, views, minutes_watched, average_view_duration, likes, comments, shares,
+                                                       subscribers_gained, subscribers_lost)
+                    SELECT v.id, v.channel_id, d::date, 100, 0, 0, 0, 0, 0, 0, 0
+                      FROM videos v
+                     CROSS JOIN LATERAL generate_series(\(unescaped: pacificToday), (v.published_at AT TIME ZONE 'America/Los_Angeles')::date + 6,
+                                                        interval '1 day') d
+                     WHERE v.id = \(young)
+                    ON CONFLICT DO NOTHING
+                    """, logger: db.logger)
+                let actual = try await db.scalar("""
+                    SELECT sum(views)::int8 FROM video_analytics_daily
+                     WHERE video_id = \(young) AND day < (SELECT (published_at AT TIME ZONE 'America/Los_Angeles')::date + 7 FROM videos WHERE id = \(young))
+                    """)
+                let performance = try await api.call(.get, "/ml-models/performance", token: token)
+                let report = try #require((performance.body["models"] as? [[String: Any]])?.first { $0["model_id"] as? String == "views-forecast" })
+                let live = report["live"] as? [String: Any]
+                #expect(live?["window_days"] as? Int == 45 && live?["resolved"] as? Int == 1, "\(report)")
+                let mae = try #require(live?["mae"] as? Double)
+                #expect(abs(mae - abs(Double(seven["views"] as? Int ?? 0) - Double(actual))) < 1e-6, "\(mae) vs \(actual)")
             }
         }
     }

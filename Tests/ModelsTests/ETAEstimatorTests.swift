@@ -16,6 +16,10 @@ import Testing
             #expect(examples.count == 500)
             // Busy moments are rebuilt: some videos met others in flight, at every stage.
             #expect(examples.contains { $0.features[3] >= 3 }, "in_flight")
+            // The busy slots of each stage are rebuilt too: never more than the fleet's two, and all
+            // of them at busy moments.
+            let running = examples.map { Array($0.features.suffix(PipelineStage.allCases.count)) }
+            #expect(running.allSatisfy { $0.allSatisfy { (0...2).contains($0) } } && running.contains { $0.contains(2) }, "running_*")
             #expect(examples.allSatisfy { $0.actual > 0 && $0.features.count == ETAEstimator.features.count })
             let jobs = try ModelJobs.temporary(db)
             let first = try await jobs.train(ETAEstimator.id)

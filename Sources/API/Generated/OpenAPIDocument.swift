@@ -1637,7 +1637,7 @@ package enum OpenAPIDocument {
         "tags": [
           "Analytics"
         ],
-        "summary": "A published video's statistics over the last days, from its sync snapshots.",
+        "summary": "A published video's statistics over the last days, from its sync snapshots, and its views forecast for day 7 and day 30.",
         "security": [
           {
             "bearer": []
@@ -5400,6 +5400,13 @@ package enum OpenAPIDocument {
                 },
                 "high": {
                   "type": "number"
+                },
+                "stages": {
+                  "type": "object",
+                  "description": "The cost estimator's value per pipeline stage (script, voice, thumbnail, assemble, review), summing to value: by the model, or by the price table while the baseline answers.",
+                  "additionalProperties": {
+                    "type": "number"
+                  }
                 }
               }
             }
@@ -5437,7 +5444,7 @@ package enum OpenAPIDocument {
           },
           "live": {
             "type": "object",
-            "description": "Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.",
+            "description": "Predictions of the last window_days (7; 45 for the views forecast) whose outcome is known (the video finished, its day 7 or 30 passed), against it.",
             "required": [
               "window_days",
               "predictions",
@@ -7303,6 +7310,74 @@ package enum OpenAPIDocument {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/DailyVideoStats"
+            }
+          },
+          "forecast": {
+            "$ref": "#/components/schemas/ViewsForecast"
+          }
+        }
+      },
+      "ViewsForecast": {
+        "type": "object",
+        "description": "The video's views over its first 7 and 30 days (YouTube's Pacific days, the day of publication being day 1):\nforecast by the active views-forecast model (or, while it has none, by its baseline, the channel's median video\nat that age) while the day is ahead, YouTube's count once the analytics cover it. Absent for a video not published.\n",
+        "required": [
+          "source",
+          "observed_days",
+          "horizons"
+        ],
+        "properties": {
+          "source": {
+            "type": "string",
+            "enum": [
+              "model",
+              "baseline"
+            ]
+          },
+          "version": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "The model version that forecast."
+          },
+          "observed_days": {
+            "type": "integer",
+            "description": "Days since publication the synced analytics cover (0-30)."
+          },
+          "horizons": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "day",
+                "views",
+                "final"
+              ],
+              "properties": {
+                "day": {
+                  "type": "integer",
+                  "enum": [
+                    7,
+                    30
+                  ]
+                },
+                "views": {
+                  "type": "integer",
+                  "format": "int64"
+                },
+                "baseline": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ],
+                  "format": "int64",
+                  "description": "The channel's median video at that age; absent once final."
+                },
+                "final": {
+                  "type": "boolean",
+                  "description": "True when views is YouTube's count rather than a forecast."
+                }
+              }
             }
           }
         }
@@ -9739,6 +9814,13 @@ package enum OpenAPIDocument {
           "engagement": {
             "type": "number",
             "description": "(likes + comments + shares) / views."
+          },
+          "forecast_views_30d": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Its views over its first 30 days from publication: the views-forecast model's (or its baseline's) forecast while day 30 is ahead, YouTube's count after. Absent for videos not published through YTEmpire."
           }
         }
       },

@@ -6273,7 +6273,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
             }
         )
     }
-    /// A published video's statistics over the last days, from its sync snapshots.
+    /// A published video's statistics over the last days, from its sync snapshots, and its views forecast for day 7 and day 30.
     ///
     /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.

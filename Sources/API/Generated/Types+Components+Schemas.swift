@@ -502,6 +502,30 @@ extension Components {
                 package var low: Swift.Double?
                 /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/high`.
                 package var high: Swift.Double?
+                /// The cost estimator's value per pipeline stage (script, voice, thumbnail, assemble, review), summing to value: by the model, or by the price table while the baseline answers.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/stages`.
+                package struct StagesPayload: Codable, Hashable, Sendable {
+                    /// A container of undocumented properties.
+                    package var additionalProperties: [String: Swift.Double]
+                    /// Creates a new `StagesPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - additionalProperties: A container of undocumented properties.
+                    package init(additionalProperties: [String: Swift.Double] = .init()) {
+                        self.additionalProperties = additionalProperties
+                    }
+                    package init(from decoder: any Swift.Decoder) throws {
+                        additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                    }
+                    package func encode(to encoder: any Swift.Encoder) throws {
+                        try encoder.encodeAdditionalProperties(additionalProperties)
+                    }
+                }
+                /// The cost estimator's value per pipeline stage (script, voice, thumbnail, assemble, review), summing to value: by the model, or by the price table while the baseline answers.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PredictionResult/PredictionsPayload/stages`.
+                package var stages: Components.Schemas.PredictionResult.PredictionsPayloadPayload.StagesPayload?
                 /// Creates a new `PredictionsPayloadPayload`.
                 ///
                 /// - Parameters:
@@ -509,22 +533,26 @@ extension Components {
                 ///   - baseline: The baseline's answer for the same input.
                 ///   - low:
                 ///   - high:
+                ///   - stages: The cost estimator's value per pipeline stage (script, voice, thumbnail, assemble, review), summing to value: by the model, or by the price table while the baseline answers.
                 package init(
                     value: Swift.Double,
                     baseline: Swift.Double,
                     low: Swift.Double? = nil,
-                    high: Swift.Double? = nil
+                    high: Swift.Double? = nil,
+                    stages: Components.Schemas.PredictionResult.PredictionsPayloadPayload.StagesPayload? = nil
                 ) {
                     self.value = value
                     self.baseline = baseline
                     self.low = low
                     self.high = high
+                    self.stages = stages
                 }
                 package enum CodingKeys: String, CodingKey {
                     case value
                     case baseline
                     case low
                     case high
+                    case stages
                 }
             }
             /// - Remark: Generated from `#/components/schemas/PredictionResult/predictions`.
@@ -577,7 +605,7 @@ extension Components {
             package var heldOut: Components.Schemas.HeldOutMetrics?
             /// - Remark: Generated from `#/components/schemas/ModelPerformance/baseline_held_out`.
             package var baselineHeldOut: Components.Schemas.HeldOutMetrics?
-            /// Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            /// Predictions of the last window_days (7; 45 for the views forecast) whose outcome is known (the video finished, its day 7 or 30 passed), against it.
             ///
             /// - Remark: Generated from `#/components/schemas/ModelPerformance/live`.
             package struct LivePayload: Codable, Hashable, Sendable {
@@ -620,7 +648,7 @@ extension Components {
                     case baselineMae = "baseline_mae"
                 }
             }
-            /// Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            /// Predictions of the last window_days (7; 45 for the views forecast) whose outcome is known (the video finished, its day 7 or 30 passed), against it.
             ///
             /// - Remark: Generated from `#/components/schemas/ModelPerformance/live`.
             package var live: Components.Schemas.ModelPerformance.LivePayload
@@ -698,7 +726,7 @@ extension Components {
             ///   - version:
             ///   - heldOut:
             ///   - baselineHeldOut:
-            ///   - live: Predictions of the last 7 days whose outcome is known (e.g. the video finished), against it.
+            ///   - live: Predictions of the last window_days (7; 45 for the views forecast) whose outcome is known (the video finished, its day 7 or 30 passed), against it.
             ///   - drift:
             ///   - latencyMs:
             package init(
@@ -3158,6 +3186,8 @@ extension Components {
             package var lastSyncedAt: Foundation.Date?
             /// - Remark: Generated from `#/components/schemas/VideoAnalytics/daily`.
             package var daily: [Components.Schemas.DailyVideoStats]
+            /// - Remark: Generated from `#/components/schemas/VideoAnalytics/forecast`.
+            package var forecast: Components.Schemas.ViewsForecast?
             /// Creates a new `VideoAnalytics`.
             ///
             /// - Parameters:
@@ -3170,6 +3200,7 @@ extension Components {
             ///   - engagementRate: (likes + comments) / views of the latest snapshot.
             ///   - lastSyncedAt:
             ///   - daily:
+            ///   - forecast:
             package init(
                 videoId: Swift.String,
                 youtubeVideoId: Swift.String? = nil,
@@ -3179,7 +3210,8 @@ extension Components {
                 comments: Swift.Int64? = nil,
                 engagementRate: Swift.Double? = nil,
                 lastSyncedAt: Foundation.Date? = nil,
-                daily: [Components.Schemas.DailyVideoStats]
+                daily: [Components.Schemas.DailyVideoStats],
+                forecast: Components.Schemas.ViewsForecast? = nil
             ) {
                 self.videoId = videoId
                 self.youtubeVideoId = youtubeVideoId
@@ -3190,6 +3222,7 @@ extension Components {
                 self.engagementRate = engagementRate
                 self.lastSyncedAt = lastSyncedAt
                 self.daily = daily
+                self.forecast = forecast
             }
             package enum CodingKeys: String, CodingKey {
                 case videoId = "video_id"
@@ -3201,6 +3234,102 @@ extension Components {
                 case engagementRate = "engagement_rate"
                 case lastSyncedAt = "last_synced_at"
                 case daily
+                case forecast
+            }
+        }
+        /// The video's views over its first 7 and 30 days (YouTube's Pacific days, the day of publication being day 1):
+        /// forecast by the active views-forecast model (or, while it has none, by its baseline, the channel's median video
+        /// at that age) while the day is ahead, YouTube's count once the analytics cover it. Absent for a video not published.
+        ///
+        ///
+        /// - Remark: Generated from `#/components/schemas/ViewsForecast`.
+        package struct ViewsForecast: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/source`.
+            @frozen package enum SourcePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case model = "model"
+                case baseline = "baseline"
+            }
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/source`.
+            package var source: Components.Schemas.ViewsForecast.SourcePayload
+            /// The model version that forecast.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/version`.
+            package var version: Swift.Int?
+            /// Days since publication the synced analytics cover (0-30).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/observed_days`.
+            package var observedDays: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload`.
+            package struct HorizonsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload/day`.
+                @frozen package enum DayPayload: Int, Codable, Hashable, Sendable, CaseIterable {
+                    case _7 = 7
+                    case _30 = 30
+                }
+                /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload/day`.
+                package var day: Components.Schemas.ViewsForecast.HorizonsPayloadPayload.DayPayload
+                /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload/views`.
+                package var views: Swift.Int64
+                /// The channel's median video at that age; absent once final.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload/baseline`.
+                package var baseline: Swift.Int64?
+                /// True when views is YouTube's count rather than a forecast.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ViewsForecast/HorizonsPayload/final`.
+                package var final: Swift.Bool
+                /// Creates a new `HorizonsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - day:
+                ///   - views:
+                ///   - baseline: The channel's median video at that age; absent once final.
+                ///   - final: True when views is YouTube's count rather than a forecast.
+                package init(
+                    day: Components.Schemas.ViewsForecast.HorizonsPayloadPayload.DayPayload,
+                    views: Swift.Int64,
+                    baseline: Swift.Int64? = nil,
+                    final: Swift.Bool
+                ) {
+                    self.day = day
+                    self.views = views
+                    self.baseline = baseline
+                    self.final = final
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case day
+                    case views
+                    case baseline
+                    case final
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/horizons`.
+            package typealias HorizonsPayload = [Components.Schemas.ViewsForecast.HorizonsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/ViewsForecast/horizons`.
+            package var horizons: Components.Schemas.ViewsForecast.HorizonsPayload
+            /// Creates a new `ViewsForecast`.
+            ///
+            /// - Parameters:
+            ///   - source:
+            ///   - version: The model version that forecast.
+            ///   - observedDays: Days since publication the synced analytics cover (0-30).
+            ///   - horizons:
+            package init(
+                source: Components.Schemas.ViewsForecast.SourcePayload,
+                version: Swift.Int? = nil,
+                observedDays: Swift.Int,
+                horizons: Components.Schemas.ViewsForecast.HorizonsPayload
+            ) {
+                self.source = source
+                self.version = version
+                self.observedDays = observedDays
+                self.horizons = horizons
+            }
+            package enum CodingKeys: String, CodingKey {
+                case source
+                case version
+                case observedDays = "observed_days"
+                case horizons
             }
         }
         /// - Remark: Generated from `#/components/schemas/ConnectRequest`.
@@ -6118,6 +6247,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/TopVideo/engagement`.
             package var engagement: Swift.Double
+            /// Its views over its first 30 days from publication: the views-forecast model's (or its baseline's) forecast while day 30 is ahead, YouTube's count after. Absent for videos not published through YTEmpire.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TopVideo/forecast_views_30d`.
+            package var forecastViews30d: Swift.Int?
             /// Creates a new `TopVideo`.
             ///
             /// - Parameters:
@@ -6127,13 +6260,15 @@ extension Components {
             ///   - views:
             ///   - revenue:
             ///   - engagement: (likes + comments + shares) / views.
+            ///   - forecastViews30d: Its views over its first 30 days from publication: the views-forecast model's (or its baseline's) forecast while day 30 is ahead, YouTube's count after. Absent for videos not published through YTEmpire.
             package init(
                 videoId: Swift.String,
                 title: Swift.String,
                 youtubeVideoId: Swift.String? = nil,
                 views: Swift.Int,
                 revenue: Swift.Double,
-                engagement: Swift.Double
+                engagement: Swift.Double,
+                forecastViews30d: Swift.Int? = nil
             ) {
                 self.videoId = videoId
                 self.title = title
@@ -6141,6 +6276,7 @@ extension Components {
                 self.views = views
                 self.revenue = revenue
                 self.engagement = engagement
+                self.forecastViews30d = forecastViews30d
             }
             package enum CodingKeys: String, CodingKey {
                 case videoId = "video_id"
@@ -6149,6 +6285,7 @@ extension Components {
                 case views
                 case revenue
                 case engagement
+                case forecastViews30d = "forecast_views_30d"
             }
         }
         /// - Remark: Generated from `#/components/schemas/ChannelPerformance`.

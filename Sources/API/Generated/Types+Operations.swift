@@ -7874,7 +7874,7 @@ package enum Operations {
             }
         }
     }
-    /// A published video's statistics over the last days, from its sync snapshots.
+    /// A published video's statistics over the last days, from its sync snapshots, and its views forecast for day 7 and day 30.
     ///
     /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.

@@ -174,7 +174,7 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /videos/{video_id}/publish`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/publish/post(publishVideo)`.
     func publishVideo(_ input: Operations.PublishVideo.Input) async throws -> Operations.PublishVideo.Output
-    /// A published video's statistics over the last days, from its sync snapshots.
+    /// A published video's statistics over the last days, from its sync snapshots, and its views forecast for day 7 and day 30.
     ///
     /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.
@@ -904,7 +904,7 @@ extension APIProtocol {
             body: body
         ))
     }
-    /// A published video's statistics over the last days, from its sync snapshots.
+    /// A published video's statistics over the last days, from its sync snapshots, and its views forecast for day 7 and day 30.
     ///
     /// - Remark: HTTP `GET /videos/{video_id}/analytics`.
     /// - Remark: Generated from `#/paths//videos/{video_id}/analytics/get(getVideoAnalytics)`.
