@@ -93,7 +93,7 @@ extension APIService {
 
     private func tokenResponse(user: User, sessionID: String, refresh: SecretToken) async throws -> Components.Schemas.TokenResponse {
         Components.Schemas.TokenResponse(
-            accessToken: try await signer.issue(userID: user.id, sessionID: sessionID), refreshToken: refresh.value,
+            accessToken: try await signer.issue(userID: user.id, sessionID: sessionID, isOperator: user.isOperator), refreshToken: refresh.value,
             tokenType: .bearer, expiresIn: Int(auth.accessLifetime.seconds),
             user: .init(id: user.id, email: user.email, subscriptionTier: user.subscriptionTier))
     }

@@ -2,6 +2,7 @@ package import Foundation
 import Hummingbird
 package import OpenAPIRuntime
 import Domain
+import Queue
 import PostgresNIO
 
 /// Turns any error that reaches the edge into the `APIError` a client sees.
@@ -15,6 +16,17 @@ enum ErrorMapping {
         return String(reflecting: error)
     }
 
+    /// The queue's refusals of an operator's action (the admin API): a missing job or queue is
+    /// 404, a job in the wrong state (or a bulk count that changed) 409, a bad setting 400.
+    static func queueError(_ error: QueueError) -> APIError {
+        switch error.code {
+        case .jobNotFound, .queueNotFound: APIError(.notFound, code: "not_found", message: error.message)
+        case .invalidState: APIError(.conflict, code: "invalid_state", message: error.message)
+        case .invalidConfiguration: .validation(error.message)
+        default: APIError(.internalServerError, code: "internal_error", message: "An unexpected error occurred")
+        }
+    }
+
     static func apiError(for error: any Error) -> APIError {
         switch error {
         case let error as APIError:
@@ -23,6 +35,8 @@ enum ErrorMapping {
             return domainError(error)
         case let error as PaymentError:
             return paymentError(error)
+        case let error as QueueError:
+            return queueError(error)
         case let error as PostgresTransactionError:
             // What a transaction's closure threw (a domain rule, say) decides the answer.
             if let inner = error.closureError { return apiError(for: inner) }
@@ -35,6 +49,7 @@ enum ErrorMapping {
             if let inner = error.underlyingError as? APIError { return inner }
             if let inner = error.underlyingError as? DomainError { return domainError(inner) }
             if let inner = error.underlyingError as? PaymentError { return paymentError(inner) }
+            if let inner = error.underlyingError as? QueueError { return queueError(inner) }
             if let inner = error.underlyingError as? PostgresTransactionError { return apiError(for: inner) }
             if let inner = error.underlyingError as? PSQLError, ["22021", "22P05"].contains(inner.serverInfo?[.sqlState]) {
                 return apiError(for: inner)

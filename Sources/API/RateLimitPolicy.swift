@@ -18,6 +18,8 @@ public struct RateLimitPolicy: Sendable {
     public var analytics = Limit(requests: 500, window: .seconds(3600))
     /// Everything else: 1000 per hour.
     public var general = Limit(requests: 1000, window: .seconds(3600))
+    /// The operator console's API: 3000 per hour (a console polls and acts in bursts).
+    public var admin = Limit(requests: 3000, window: .seconds(3600))
     /// Failed logins per email, whatever address they come from (so a botnet cannot guess one
     /// account's password): 10 per 15 minutes, then 429 until the window ends.
     public var failedLoginsPerEmail = Limit(requests: 10, window: .seconds(900))
@@ -33,6 +35,7 @@ public struct RateLimitPolicy: Sendable {
         case "Authentication": ("authentication", authentication)
         case "Generation": ("video_generation", videoGeneration)
         case "Analytics": ("analytics", analytics)
+        case "Admin": ("admin", admin)
         default: ("general", general)
         }
     }

@@ -14,6 +14,9 @@ struct AccessClaims: JWTPayload, Equatable {
     var jti: IDClaim
     /// The session (login) the token belongs to; revoking it ends the token.
     var sid: String
+    /// Present and true for an operator when the token was issued: the console shows its
+    /// pages by it, while every admin request checks the database again.
+    var op: Bool?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
@@ -64,12 +67,12 @@ struct TokenSigner: Sendable {
     }
 
     /// A signed access token for a user's session.
-    func issue(userID: String, sessionID: String) async throws -> String {
+    func issue(userID: String, sessionID: String, isOperator: Bool = false) async throws -> String {
         let now = Date()
         let claims = AccessClaims(
             iss: .init(value: configuration.issuer), aud: .init(value: [configuration.audience]), sub: .init(value: userID),
             exp: .init(value: now.addingTimeInterval(configuration.accessLifetime.seconds)), iat: .init(value: now),
-            jti: .init(value: PrefixedID.make("jti_")), sid: sessionID)
+            jti: .init(value: PrefixedID.make("jti_")), sid: sessionID, op: isOperator ? true : nil)
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }
 

@@ -10,6 +10,8 @@ public struct User: Sendable, Equatable {
     public var emailVerified: Bool
     public var twoFactorEnabled: Bool
     public var createdAt: Date
+    /// May use the admin API and the console (granted from the command line only).
+    public var isOperator: Bool = false
 }
 
 /// The rules for what a user may type.

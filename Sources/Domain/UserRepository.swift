@@ -27,7 +27,8 @@ public struct UserRepository: Sendable {
 
     /// The columns `decode` reads, by name, qualified by a table alias.
     static func columns(_ alias: String = "users") -> String {
-        ["id", "email", "full_name", "company", "subscription_tier", "email_verified_at IS NOT NULL AS email_verified", "totp_enabled", "created_at"]
+        ["id", "email", "full_name", "company", "subscription_tier", "email_verified_at IS NOT NULL AS email_verified", "totp_enabled", "created_at",
+         "operator"]
             .map { "\(alias).\($0)" }.joined(separator: ", ")
     }
 
@@ -36,7 +37,7 @@ public struct UserRepository: Sendable {
         let c = NamedRow(row)
         return User(id: try c("id"), email: try c("email"), fullName: try c("full_name"), company: try c("company"),
                     subscriptionTier: try c("subscription_tier"), emailVerified: try c("email_verified"),
-                    twoFactorEnabled: try c("totp_enabled"), createdAt: try c("created_at"))
+                    twoFactorEnabled: try c("totp_enabled"), createdAt: try c("created_at"), isOperator: try c("operator"))
     }
 
     /// Inserts a user; an email already taken (case-insensitively) is a `conflict`.

@@ -134,3 +134,32 @@ extension QueueStore {
         }
     }
 }
+
+/// What one queue did lately.
+public struct QueueActivity: Sendable, Equatable {
+    /// Jobs that completed.
+    public var completed: Int
+    /// Attempts that failed (the job waits to retry or was given up).
+    public var failed: Int
+}
+
+extension QueueStore {
+    /// Per queue, what finished over the last `minutes`: completions by their finish time,
+    /// failures by the time of the attempt that failed.
+    public func activity(minutes: Int) async throws -> [String: QueueActivity] {
+        let rows = try await client.query("""
+            SELECT queue,
+                   count(*) FILTER (WHERE state = 'completed' AND finished_at >= now() - make_interval(mins => \(Int32(clamping: minutes)))),
+                   count(*) FILTER (WHERE state IN ('retryable', 'discarded') AND attempted_at >= now() - make_interval(mins => \(Int32(clamping: minutes))))
+              FROM jobs
+             WHERE (state = 'completed' AND finished_at >= now() - make_interval(mins => \(Int32(clamping: minutes))))
+                OR (state IN ('retryable', 'discarded') AND attempted_at >= now() - make_interval(mins => \(Int32(clamping: minutes))))
+             GROUP BY queue
+            """, logger: logger)
+        var activity: [String: QueueActivity] = [:]
+        for try await (queue, completed, failed) in rows.decode((String, Int64, Int64).self) {
+            activity[queue] = QueueActivity(completed: Int(completed), failed: Int(failed))
+        }
+        return activity
+    }
+}

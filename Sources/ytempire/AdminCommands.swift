@@ -1,5 +1,8 @@
 import ArgumentParser
+import Domain
 import Foundation
+import Logging
+import PostgresNIO
 import Queue
 
 struct QueuesCommand: AsyncParsableCommand {
@@ -31,7 +34,7 @@ struct QueuesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try global.makeLogger()
-            try await global.database().withClient { [name] client in try await QueueStore(client: client, logger: logger).pause(name) }
+            try await global.database().withClient { [name] client in try await OperatorActions.commandLine(client, logger).pause(queue: name) }
             print("paused \(name)")
         }
     }
@@ -43,7 +46,7 @@ struct QueuesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try global.makeLogger()
-            try await global.database().withClient { [name] client in try await QueueStore(client: client, logger: logger).resume(name) }
+            try await global.database().withClient { [name] client in try await OperatorActions.commandLine(client, logger).resume(queue: name) }
             print("resumed \(name)")
         }
     }
@@ -56,6 +59,7 @@ struct QueuesCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = try global.makeLogger()
             try await global.database().withClient { [name] client in
+                _ = try await OperatorActions.commandLine(client, logger).startDrain(queue: name)
                 try await QueueStore(client: client, logger: logger).drain(name) { count in
                     print("\(name): \(count) running")
                 }
@@ -74,11 +78,13 @@ struct QueuesCommand: AsyncParsableCommand {
             let logger = try global.makeLogger()
             let value: Int?
             if limit == "none" { value = nil } else {
-                guard let n = Int(limit), n > 0 else { throw ValidationError("limit must be a positive number or 'none' (got '\(limit)')") }
+                guard let n = Int(limit), (1...100_000).contains(n) else {
+                    throw ValidationError("limit must be a number from 1 to 100000 or 'none' (got '\(limit)')")
+                }
                 value = n
             }
             try await global.database().withClient { [name] client in
-                try await QueueStore(client: client, logger: logger).setConcurrencyLimit(name, limit: value)
+                try await OperatorActions.commandLine(client, logger).setLimit(queue: name, limit: value)
             }
             print("\(name): limit \(value.map(String.init) ?? "none")")
         }
@@ -88,7 +94,7 @@ struct QueuesCommand: AsyncParsableCommand {
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "Inspect, insert, cancel and retry jobs.",
-        subcommands: [List.self, Show.self, Insert.self, Cancel.self, Retry.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Show.self, Insert.self, Cancel.self, Retry.self, Discard.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Jobs, newest first.")
@@ -158,10 +164,10 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try global.makeLogger()
-            guard let state = try await global.database().withClient({ [id] client in try await JobStore(client: client, logger: logger).cancel(id: id) }) else {
-                throw CommandFailure("job \(id) not found")
+            let job = try await global.database().withClient { [id] client in
+                try await OperatorActions.commandLine(client, logger).cancel(job: id)
             }
-            print(state == .running ? "job \(id) is running; its worker was asked to stop it" : "job \(id) cancelled")
+            print(job.state == .running ? "job \(id) is running; its worker was asked to stop it" : "job \(id) cancelled")
         }
     }
 
@@ -172,11 +178,30 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try global.makeLogger()
-            guard try await global.database().withClient({ [id] client in try await JobStore(client: client, logger: logger).retry(id: id) }) != nil else {
-                throw CommandFailure("job \(id) not found")
-            }
+            _ = try await global.database().withClient { [id] client in try await OperatorActions.commandLine(client, logger).retry(job: id) }
             print("job \(id) is available again")
         }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give up on a waiting job: it never runs.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The job id.") var id: Int64
+
+        func run() async throws {
+            let logger = try global.makeLogger()
+            _ = try await global.database().withClient { [id] client in try await OperatorActions.commandLine(client, logger).discard(job: id) }
+            print("job \(id) discarded")
+        }
+    }
+}
+
+extension OperatorActions {
+    /// The actions of whoever runs the command (their login, as the audit log records it).
+    static func commandLine(_ client: PostgresClient, _ logger: Logger) -> OperatorActions {
+        let environment = ProcessInfo.processInfo.environment
+        let login = environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        return OperatorActions.fleet(actor: .commandLine(login: login), client: client, logger: logger)
     }
 }
 

@@ -71,7 +71,7 @@ struct APIOptions: ParsableArguments {
     }
 
     /// Rate limits from `YTEMPIRE_RATE_LIMITS`, e.g. `authentication=10/60,general=1000/3600`
-    /// (requests/seconds per category: authentication, video_generation, analytics, general);
+    /// (requests/seconds per category: authentication, video_generation, analytics, general, admin);
     /// categories not named keep the spec's limits.
     func rateLimitPolicy() throws -> RateLimitPolicy {
         var policy = RateLimitPolicy()
@@ -88,6 +88,7 @@ struct APIOptions: ParsableArguments {
             case "video_generation": policy.videoGeneration = limit
             case "analytics": policy.analytics = limit
             case "general": policy.general = limit
+            case "admin": policy.admin = limit
             default: throw ValidationError("YTEMPIRE_RATE_LIMITS: unknown category '\(parts[0])'")
             }
         }

@@ -12,7 +12,7 @@ struct YTEmpire: AsyncParsableCommand {
         abstract: "YTEmpire Fleet: the API, workers and dispatcher of a Postgres job-queue fleet.",
         subcommands: [
             UpCommand.self, APICommand.self, WorkerCommand.self, DispatcherCommand.self, MigrateCommand.self,
-            QueuesCommand.self, SchedulesCommand.self, JobsCommand.self, WorkersCommand.self, ModelsCommand.self, SandboxCommand.self, BenchCommand.self,
+            QueuesCommand.self, SchedulesCommand.self, JobsCommand.self, WorkersCommand.self, UsersCommand.self, ModelsCommand.self, SandboxCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -49,6 +49,11 @@ import Testing
             #expect(missing.output.contains("job 987654 not found"))
             let drain = try await run(["queues", "drain", "ops"], databaseURL: url)
             #expect(drain.output.contains("drained ops"))
+            // Each operator action is in the audit log, by the command line's login.
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM operator_audit
+                 WHERE actor LIKE 'cli:%' AND (action, target) IN (('queue.pause', 'ops'), ('job.cancel', \(String(id))), ('queue.drain', 'ops'))
+                """) == 3)
         }
     }
 

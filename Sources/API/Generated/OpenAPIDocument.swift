@@ -70,6 +70,10 @@ package enum OpenAPIDocument {
       "description": "Plans and their subscription on Stripe (or its sandbox): subscribing, upgrading (prorated now), downgrading and\ncancelling (at the period's end), cards and invoices. Money is integer cents with an ISO 4217 currency. The plan's\nlimits (videos a month, channels, YouTube accounts) follow the subscription: a failed renewal leaves it `past_due`\n(submissions refused with 402 `payment_required` after YTEMPIRE_PAYMENT_GRACE, 7 days by default), and the account\nfalls back to free when Stripe gives up or the subscription ends.\n"
     },
     {
+      "name": "Admin",
+      "description": "The operator console's API: queues (counts, pause, resume, drain, limits), jobs (search, detail, retry, cancel,\ndiscard, one or in bulk) and the audit log of every operator action. Operators only (granted from the command line:\n`ytempire users grant-operator EMAIL`), checked against the database on every request; anyone else gets 403.\nIts own rate-limit category (3000 requests an hour).\n"
+    },
+    {
       "name": "Stripe",
       "description": "Stripe's own webhook deliveries (public, signed, outside the users' rate limits)."
     },
@@ -4143,6 +4147,819 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/admin/queues": {
+      "get": {
+        "operationId": "adminListQueues",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Every queue: jobs per state, the oldest available job's age, throughput and failures over the last 5 minutes, running jobs against the limit.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminQueueList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/queues/{queue}/pause": {
+      "post": {
+        "operationId": "adminPauseQueue",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Stop every worker claiming from the queue (running jobs go on); recorded in the audit log.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/QueueName"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminQueue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/queues/{queue}/resume": {
+      "post": {
+        "operationId": "adminResumeQueue",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Let workers claim from the queue again; recorded in the audit log.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/QueueName"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminQueue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/queues/{queue}/drain": {
+      "post": {
+        "operationId": "adminDrainQueue",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Pause the queue to drain it: no job starts, the running ones finish (watch running fall to 0 on GET /admin/queues).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/QueueName"
+          }
+        ],
+        "responses": {
+          "202": {
+            "description": "Paused; the running jobs finish.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminQueue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/queues/{queue}/limit": {
+      "put": {
+        "operationId": "adminSetQueueLimit",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Set the most jobs of the queue running at once across the fleet, or remove the limit with null.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/QueueName"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AdminQueueLimit"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminQueue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/jobs": {
+      "get": {
+        "operationId": "adminSearchJobs",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Jobs by queue, kind, state, worker, creation time and an argument (e.g. arg=video_id:vid_…), newest first; pages continue with before=next_before.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AdminJobQueue"
+          },
+          {
+            "$ref": "#/components/parameters/AdminJobKind"
+          },
+          {
+            "$ref": "#/components/parameters/AdminJobState"
+          },
+          {
+            "$ref": "#/components/parameters/AdminJobWorker"
+          },
+          {
+            "$ref": "#/components/parameters/AdminCreatedFrom"
+          },
+          {
+            "$ref": "#/components/parameters/AdminCreatedTo"
+          },
+          {
+            "$ref": "#/components/parameters/AdminJobArg"
+          },
+          {
+            "$ref": "#/components/parameters/AdminBefore"
+          },
+          {
+            "$ref": "#/components/parameters/AdminLimit"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminJobPage"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/jobs/bulk": {
+      "post": {
+        "operationId": "adminBulkJobs",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Retry, cancel or discard every job a filter finds (at most 10,000), in one statement: without confirm_count it only counts; with it, it acts if the count is still the same.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AdminBulkRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminBulkResult"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/admin/jobs/{job_id}": {
+      "get": {
+        "operationId": "adminGetJob",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "A job with its arguments, every attempt's error, and the user and video it works for.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/JobID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminJobDetail"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/jobs/{job_id}/retry": {
+      "post": {
+        "operationId": "adminRetryJob",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Run a finished or waiting job again now. Recorded in the audit log.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/JobID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminJob"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/admin/jobs/{job_id}/cancel": {
+      "post": {
+        "operationId": "adminCancelJob",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Cancel a waiting job, or ask a running one's worker to stop it. Recorded in the audit log.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/JobID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminJob"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/admin/jobs/{job_id}/discard": {
+      "post": {
+        "operationId": "adminDiscardJob",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Give up on a waiting job: it never runs. Recorded in the audit log.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/JobID"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminJob"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          }
+        }
+      }
+    },
+    "/admin/workers": {
+      "get": {
+        "operationId": "adminWorkers",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Live workers (host, queues, running jobs, last heartbeat), the leaders, and the periodic schedules.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminWorkers"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/pipeline": {
+      "get": {
+        "operationId": "adminPipeline",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Across users: each stage's waiting and running work, its last hour (done, failed, p50/p99 seconds), videos by status, the money reservations hold now, and the last day's failures by code.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminPipeline"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/youtube": {
+      "get": {
+        "operationId": "adminYouTube",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Every connected YouTube account's quota today (used, limit, health, cooling down), the uploads waiting for quota, and the next reset.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminYouTube"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/webhooks": {
+      "get": {
+        "operationId": "adminWebhooks",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Webhook endpoints failing or disabled (scheme and host only), and deliveries by status.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminWebhooks"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
+    "/admin/audit": {
+      "get": {
+        "operationId": "adminAuditLog",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "Every operator action, newest first: who, what, its target or filter, how many jobs it changed.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AdminBefore"
+          },
+          {
+            "$ref": "#/components/parameters/AdminLimit"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminAuditPage"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/ml-models": {
       "get": {
         "operationId": "listModels",
@@ -4784,6 +5601,120 @@ package enum OpenAPIDocument {
       }
     },
     "parameters": {
+      "QueueName": {
+        "name": "queue",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64,
+          "pattern": "^[A-Za-z0-9_.-]+$"
+        }
+      },
+      "JobID": {
+        "name": "job_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "integer",
+          "format": "int64",
+          "minimum": 1
+        }
+      },
+      "AdminJobQueue": {
+        "name": "queue",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64,
+          "pattern": "^[A-Za-z0-9_.-]+$"
+        }
+      },
+      "AdminJobKind": {
+        "name": "kind",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 100,
+          "pattern": "^[^\\u0000]*$"
+        }
+      },
+      "AdminJobState": {
+        "name": "state",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "available",
+            "scheduled",
+            "running",
+            "retryable",
+            "completed",
+            "cancelled",
+            "discarded"
+          ]
+        }
+      },
+      "AdminJobWorker": {
+        "name": "worker",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200,
+          "pattern": "^[^\\u0000]*$"
+        }
+      },
+      "AdminCreatedFrom": {
+        "name": "created_from",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "format": "date-time"
+        }
+      },
+      "AdminCreatedTo": {
+        "name": "created_to",
+        "in": "query",
+        "schema": {
+          "type": "string",
+          "format": "date-time"
+        }
+      },
+      "AdminJobArg": {
+        "name": "arg",
+        "in": "query",
+        "description": "A top-level argument the job's must have, as name:value (e.g. video_id:vid_abc).",
+        "schema": {
+          "type": "string",
+          "minLength": 3,
+          "maxLength": 300,
+          "pattern": "^[A-Za-z0-9_]{1,64}:[^\\u0000]+$"
+        }
+      },
+      "AdminBefore": {
+        "name": "before",
+        "in": "query",
+        "description": "The next_before of the previous page.",
+        "schema": {
+          "type": "integer",
+          "format": "int64",
+          "minimum": 1
+        }
+      },
+      "AdminLimit": {
+        "name": "limit",
+        "in": "query",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 500,
+          "default": 50
+        }
+      },
       "ModelID": {
         "name": "model_id",
         "in": "path",
@@ -5006,6 +5937,16 @@ package enum OpenAPIDocument {
       },
       "Unprocessable": {
         "description": "The request is valid but cannot be done (cost_limit below the estimate).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+          }
+        }
+      },
+      "OperatorsOnly": {
+        "description": "Operators only.",
         "content": {
           "application/json": {
             "schema": {
@@ -5333,6 +6274,798 @@ package enum OpenAPIDocument {
                 }
               }
             }
+          }
+        }
+      },
+      "AdminQueueList": {
+        "type": "object",
+        "required": [
+          "queues"
+        ],
+        "properties": {
+          "queues": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AdminQueue"
+            }
+          }
+        }
+      },
+      "AdminQueue": {
+        "type": "object",
+        "required": [
+          "name",
+          "paused",
+          "counts",
+          "oldest_available_seconds",
+          "running",
+          "completed_last_5m",
+          "failed_last_5m"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "paused": {
+            "type": "boolean"
+          },
+          "concurrency_limit": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "The most jobs running at once across the fleet; null: no limit."
+          },
+          "counts": {
+            "type": "object",
+            "description": "Jobs per state.",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "oldest_available_seconds": {
+            "type": "number",
+            "description": "How long the oldest available job has waited; 0 when none waits."
+          },
+          "running": {
+            "type": "integer"
+          },
+          "completed_last_5m": {
+            "type": "integer"
+          },
+          "failed_last_5m": {
+            "type": "integer",
+            "description": "Attempts that failed in the last 5 minutes (retried or given up)."
+          }
+        }
+      },
+      "AdminQueueLimit": {
+        "type": "object",
+        "properties": {
+          "limit": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 1,
+            "maximum": 100000,
+            "description": "The most jobs running at once across the fleet; null or absent removes the limit."
+          }
+        }
+      },
+      "AdminJob": {
+        "type": "object",
+        "required": [
+          "id",
+          "queue",
+          "kind",
+          "state",
+          "priority",
+          "attempt",
+          "max_attempts",
+          "run_at",
+          "created_at",
+          "args"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "queue": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string"
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "available",
+              "scheduled",
+              "running",
+              "retryable",
+              "completed",
+              "cancelled",
+              "discarded"
+            ]
+          },
+          "priority": {
+            "type": "integer"
+          },
+          "attempt": {
+            "type": "integer"
+          },
+          "max_attempts": {
+            "type": "integer"
+          },
+          "run_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "attempted_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "finished_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "worker_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "cancel_requested": {
+            "type": "boolean"
+          },
+          "last_error": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "args": {
+            "type": "object",
+            "additionalProperties": true
+          }
+        }
+      },
+      "AdminJobPage": {
+        "type": "object",
+        "required": [
+          "jobs"
+        ],
+        "properties": {
+          "jobs": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AdminJob"
+            }
+          },
+          "next_before": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "description": "Pass as before for the next page; null on the last."
+          }
+        }
+      },
+      "AdminJobDetail": {
+        "type": "object",
+        "required": [
+          "job",
+          "errors"
+        ],
+        "properties": {
+          "job": {
+            "$ref": "#/components/schemas/AdminJob"
+          },
+          "errors": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "attempt",
+                "at",
+                "error"
+              ],
+              "properties": {
+                "attempt": {
+                  "type": "integer"
+                },
+                "at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "error": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "user": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "required": [
+              "id",
+              "email"
+            ],
+            "properties": {
+              "id": {
+                "type": "string"
+              },
+              "email": {
+                "type": "string"
+              }
+            }
+          },
+          "video": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "required": [
+              "id",
+              "title",
+              "status"
+            ],
+            "properties": {
+              "id": {
+                "type": "string"
+              },
+              "title": {
+                "type": "string"
+              },
+              "status": {
+                "type": "string"
+              }
+            }
+          }
+        }
+      },
+      "AdminJobFilter": {
+        "type": "object",
+        "description": "Each part narrows the filter; absent or null leaves it out.",
+        "properties": {
+          "queue": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": "^[A-Za-z0-9_.-]+$"
+          },
+          "kind": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 1,
+            "maxLength": 100,
+            "pattern": "^[^\\u0000]*$"
+          },
+          "state": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "available",
+              "scheduled",
+              "running",
+              "retryable",
+              "completed",
+              "cancelled",
+              "discarded",
+              null
+            ]
+          },
+          "worker": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": "^[^\\u0000]*$"
+          },
+          "created_from": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "created_to": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "args": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "Top-level arguments the jobs must have, e.g. {\"video_id\": \"vid_abc\"}.",
+            "maxProperties": 10,
+            "propertyNames": {
+              "pattern": "^[A-Za-z0-9_]{1,64}$"
+            },
+            "additionalProperties": {
+              "type": "string",
+              "maxLength": 200,
+              "pattern": "^[^\\u0000]*$"
+            }
+          }
+        }
+      },
+      "AdminWorkers": {
+        "type": "object",
+        "required": [
+          "workers",
+          "leaders",
+          "schedules"
+        ],
+        "properties": {
+          "workers": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "host",
+                "pid",
+                "queues",
+                "started_at",
+                "heartbeat_at",
+                "running"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "host": {
+                  "type": "string"
+                },
+                "pid": {
+                  "type": "integer"
+                },
+                "queues": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "started_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "heartbeat_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "running": {
+                  "type": "integer",
+                  "description": "Jobs it holds a lease on now."
+                }
+              }
+            }
+          },
+          "leaders": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "leader_id",
+                "elected_at",
+                "expires_at"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "leader_id": {
+                  "type": "string"
+                },
+                "elected_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "expires_at": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "schedules": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "kind",
+                "queue",
+                "paused"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "kind": {
+                  "type": "string"
+                },
+                "queue": {
+                  "type": "string"
+                },
+                "paused": {
+                  "type": "boolean"
+                },
+                "next_run_at": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "format": "date-time"
+                },
+                "last_run_at": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "format": "date-time"
+                }
+              }
+            }
+          }
+        }
+      },
+      "AdminPipeline": {
+        "type": "object",
+        "required": [
+          "stages",
+          "videos",
+          "reserved_now",
+          "failures_by_code"
+        ],
+        "properties": {
+          "stages": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "stage",
+                "pending",
+                "running",
+                "completed_last_hour",
+                "failed_last_hour"
+              ],
+              "properties": {
+                "stage": {
+                  "type": "string"
+                },
+                "pending": {
+                  "type": "integer",
+                  "description": "Stages of videos in progress not started yet."
+                },
+                "running": {
+                  "type": "integer"
+                },
+                "completed_last_hour": {
+                  "type": "integer"
+                },
+                "failed_last_hour": {
+                  "type": "integer"
+                },
+                "p50_seconds": {
+                  "type": [
+                    "number",
+                    "null"
+                  ]
+                },
+                "p99_seconds": {
+                  "type": [
+                    "number",
+                    "null"
+                  ]
+                }
+              }
+            }
+          },
+          "videos": {
+            "type": "object",
+            "description": "Videos per status.",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "reserved_now": {
+            "type": "number",
+            "description": "USD held by cost reservations now, across users."
+          },
+          "failures_by_code": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "code",
+                "count"
+              ],
+              "properties": {
+                "code": {
+                  "type": "string"
+                },
+                "count": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        }
+      },
+      "AdminYouTube": {
+        "type": "object",
+        "required": [
+          "accounts",
+          "waiting_uploads",
+          "next_reset"
+        ],
+        "properties": {
+          "accounts": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "account_id",
+                "user_id",
+                "email",
+                "channel_name",
+                "status",
+                "quota_used",
+                "quota_limit",
+                "health_score"
+              ],
+              "properties": {
+                "account_id": {
+                  "type": "string"
+                },
+                "user_id": {
+                  "type": "string"
+                },
+                "email": {
+                  "type": "string"
+                },
+                "channel_name": {
+                  "type": "string"
+                },
+                "status": {
+                  "type": "string"
+                },
+                "quota_used": {
+                  "type": "integer",
+                  "description": "Units spent today (Pacific)."
+                },
+                "quota_limit": {
+                  "type": "integer"
+                },
+                "health_score": {
+                  "type": "integer"
+                },
+                "cooling_until": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "format": "date-time"
+                },
+                "last_error": {
+                  "type": [
+                    "string",
+                    "null"
+                  ]
+                }
+              }
+            }
+          },
+          "waiting_uploads": {
+            "type": "integer",
+            "description": "Publications waiting for quota."
+          },
+          "next_reset": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "AdminWebhooks": {
+        "type": "object",
+        "required": [
+          "endpoints",
+          "deliveries"
+        ],
+        "properties": {
+          "endpoints": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "endpoint_id",
+                "user_id",
+                "host",
+                "status"
+              ],
+              "properties": {
+                "endpoint_id": {
+                  "type": "string"
+                },
+                "user_id": {
+                  "type": "string"
+                },
+                "host": {
+                  "type": "string",
+                  "description": "Scheme and host of the URL only."
+                },
+                "status": {
+                  "type": "string"
+                },
+                "disabled_reason": {
+                  "type": [
+                    "string",
+                    "null"
+                  ]
+                },
+                "failing_since": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "deliveries": {
+            "type": "object",
+            "description": "Deliveries per status.",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "AdminBulkAction": {
+        "type": "string",
+        "enum": [
+          "retry",
+          "cancel",
+          "discard"
+        ],
+        "description": "retry: finished or waiting jobs run again now; cancel: waiting jobs are cancelled, running ones asked to stop; discard: waiting jobs are given up on."
+      },
+      "AdminBulkRequest": {
+        "type": "object",
+        "required": [
+          "action",
+          "filter"
+        ],
+        "properties": {
+          "action": {
+            "$ref": "#/components/schemas/AdminBulkAction"
+          },
+          "filter": {
+            "$ref": "#/components/schemas/AdminJobFilter"
+          },
+          "confirm_count": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 10000,
+            "description": "The count a preview (this request without it, or with null) gave; the action runs only if the filter still finds as many."
+          }
+        }
+      },
+      "AdminBulkResult": {
+        "type": "object",
+        "required": [
+          "action",
+          "matched",
+          "applied",
+          "changed"
+        ],
+        "properties": {
+          "action": {
+            "$ref": "#/components/schemas/AdminBulkAction"
+          },
+          "matched": {
+            "type": "integer",
+            "description": "Jobs the filter finds that the action would change (at most 10,000)."
+          },
+          "applied": {
+            "type": "boolean"
+          },
+          "changed": {
+            "type": "integer"
+          }
+        }
+      },
+      "AdminAuditPage": {
+        "type": "object",
+        "required": [
+          "entries"
+        ],
+        "properties": {
+          "entries": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "actor",
+                "action",
+                "details",
+                "affected",
+                "at"
+              ],
+              "properties": {
+                "id": {
+                  "type": "integer",
+                  "format": "int64"
+                },
+                "actor": {
+                  "type": "string",
+                  "description": "The operator's user id, or cli:<login> for the command line."
+                },
+                "action": {
+                  "type": "string"
+                },
+                "target": {
+                  "type": [
+                    "string",
+                    "null"
+                  ]
+                },
+                "details": {
+                  "type": "object",
+                  "additionalProperties": true
+                },
+                "affected": {
+                  "type": "integer"
+                },
+                "at": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "next_before": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64"
           }
         }
       },

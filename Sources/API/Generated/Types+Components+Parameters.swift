@@ -18,6 +18,40 @@ package import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/parameters` section of the OpenAPI document.
     package enum Parameters {
+        /// - Remark: Generated from `#/components/parameters/QueueName`.
+        package typealias QueueName = Swift.String
+        /// - Remark: Generated from `#/components/parameters/JobID`.
+        package typealias JobID = Swift.Int64
+        /// - Remark: Generated from `#/components/parameters/AdminJobQueue`.
+        package typealias AdminJobQueue = Swift.String
+        /// - Remark: Generated from `#/components/parameters/AdminJobKind`.
+        package typealias AdminJobKind = Swift.String
+        /// - Remark: Generated from `#/components/parameters/AdminJobState`.
+        @frozen package enum AdminJobState: String, Codable, Hashable, Sendable, CaseIterable {
+            case available = "available"
+            case scheduled = "scheduled"
+            case running = "running"
+            case retryable = "retryable"
+            case completed = "completed"
+            case cancelled = "cancelled"
+            case discarded = "discarded"
+        }
+        /// - Remark: Generated from `#/components/parameters/AdminJobWorker`.
+        package typealias AdminJobWorker = Swift.String
+        /// - Remark: Generated from `#/components/parameters/AdminCreatedFrom`.
+        package typealias AdminCreatedFrom = Foundation.Date
+        /// - Remark: Generated from `#/components/parameters/AdminCreatedTo`.
+        package typealias AdminCreatedTo = Foundation.Date
+        /// A top-level argument the job's must have, as name:value (e.g. video_id:vid_abc).
+        ///
+        /// - Remark: Generated from `#/components/parameters/AdminJobArg`.
+        package typealias AdminJobArg = Swift.String
+        /// The next_before of the previous page.
+        ///
+        /// - Remark: Generated from `#/components/parameters/AdminBefore`.
+        package typealias AdminBefore = Swift.Int64
+        /// - Remark: Generated from `#/components/parameters/AdminLimit`.
+        package typealias AdminLimit = Swift.Int
         /// cost-estimator, eta-estimator or views-forecast.
         ///
         /// - Remark: Generated from `#/components/parameters/ModelID`.

@@ -158,6 +158,34 @@ extension Components {
                 self.body = body
             }
         }
+        package struct OperatorsOnly: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/OperatorsOnly/content`.
+            @frozen package enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/OperatorsOnly/content/application\/json`.
+                case json(Components.Schemas.ErrorEnvelope)
+                /// The associated value of the enum case if `self` is `.json`.
+                ///
+                /// - Throws: An error if `self` is not `.json`.
+                /// - SeeAlso: `.json`.
+                package var json: Components.Schemas.ErrorEnvelope {
+                    get throws {
+                        switch self {
+                        case let .json(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            package var body: Components.Responses.OperatorsOnly.Body
+            /// Creates a new `OperatorsOnly`.
+            ///
+            /// - Parameters:
+            ///   - body: Received HTTP response body
+            package init(body: Components.Responses.OperatorsOnly.Body) {
+                self.body = body
+            }
+        }
         package struct Conflict: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/Conflict/content`.
             @frozen package enum Body: Sendable, Hashable {

@@ -438,6 +438,1174 @@ extension Components {
                 case versions
             }
         }
+        /// - Remark: Generated from `#/components/schemas/AdminQueueList`.
+        package struct AdminQueueList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminQueueList/queues`.
+            package var queues: [Components.Schemas.AdminQueue]
+            /// Creates a new `AdminQueueList`.
+            ///
+            /// - Parameters:
+            ///   - queues:
+            package init(queues: [Components.Schemas.AdminQueue]) {
+                self.queues = queues
+            }
+            package enum CodingKeys: String, CodingKey {
+                case queues
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminQueue`.
+        package struct AdminQueue: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/name`.
+            package var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/paused`.
+            package var paused: Swift.Bool
+            /// The most jobs running at once across the fleet; null: no limit.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/concurrency_limit`.
+            package var concurrencyLimit: Swift.Int?
+            /// Jobs per state.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/counts`.
+            package struct CountsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int]
+                /// Creates a new `CountsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Jobs per state.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/counts`.
+            package var counts: Components.Schemas.AdminQueue.CountsPayload
+            /// How long the oldest available job has waited; 0 when none waits.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/oldest_available_seconds`.
+            package var oldestAvailableSeconds: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/running`.
+            package var running: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/completed_last_5m`.
+            package var completedLast5m: Swift.Int
+            /// Attempts that failed in the last 5 minutes (retried or given up).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueue/failed_last_5m`.
+            package var failedLast5m: Swift.Int
+            /// Creates a new `AdminQueue`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - paused:
+            ///   - concurrencyLimit: The most jobs running at once across the fleet; null: no limit.
+            ///   - counts: Jobs per state.
+            ///   - oldestAvailableSeconds: How long the oldest available job has waited; 0 when none waits.
+            ///   - running:
+            ///   - completedLast5m:
+            ///   - failedLast5m: Attempts that failed in the last 5 minutes (retried or given up).
+            package init(
+                name: Swift.String,
+                paused: Swift.Bool,
+                concurrencyLimit: Swift.Int? = nil,
+                counts: Components.Schemas.AdminQueue.CountsPayload,
+                oldestAvailableSeconds: Swift.Double,
+                running: Swift.Int,
+                completedLast5m: Swift.Int,
+                failedLast5m: Swift.Int
+            ) {
+                self.name = name
+                self.paused = paused
+                self.concurrencyLimit = concurrencyLimit
+                self.counts = counts
+                self.oldestAvailableSeconds = oldestAvailableSeconds
+                self.running = running
+                self.completedLast5m = completedLast5m
+                self.failedLast5m = failedLast5m
+            }
+            package enum CodingKeys: String, CodingKey {
+                case name
+                case paused
+                case concurrencyLimit = "concurrency_limit"
+                case counts
+                case oldestAvailableSeconds = "oldest_available_seconds"
+                case running
+                case completedLast5m = "completed_last_5m"
+                case failedLast5m = "failed_last_5m"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminQueueLimit`.
+        package struct AdminQueueLimit: Codable, Hashable, Sendable {
+            /// The most jobs running at once across the fleet; null or absent removes the limit.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminQueueLimit/limit`.
+            package var limit: Swift.Int?
+            /// Creates a new `AdminQueueLimit`.
+            ///
+            /// - Parameters:
+            ///   - limit: The most jobs running at once across the fleet; null or absent removes the limit.
+            package init(limit: Swift.Int? = nil) {
+                self.limit = limit
+            }
+            package enum CodingKeys: String, CodingKey {
+                case limit
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminJob`.
+        package struct AdminJob: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminJob/id`.
+            package var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AdminJob/queue`.
+            package var queue: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AdminJob/kind`.
+            package var kind: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AdminJob/state`.
+            @frozen package enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case available = "available"
+                case scheduled = "scheduled"
+                case running = "running"
+                case retryable = "retryable"
+                case completed = "completed"
+                case cancelled = "cancelled"
+                case discarded = "discarded"
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJob/state`.
+            package var state: Components.Schemas.AdminJob.StatePayload
+            /// - Remark: Generated from `#/components/schemas/AdminJob/priority`.
+            package var priority: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminJob/attempt`.
+            package var attempt: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminJob/max_attempts`.
+            package var maxAttempts: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminJob/run_at`.
+            package var runAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/AdminJob/created_at`.
+            package var createdAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/AdminJob/attempted_at`.
+            package var attemptedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/AdminJob/finished_at`.
+            package var finishedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/AdminJob/worker_id`.
+            package var workerId: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminJob/cancel_requested`.
+            package var cancelRequested: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/AdminJob/last_error`.
+            package var lastError: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminJob/args`.
+            package struct ArgsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
+                /// Creates a new `ArgsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJob/args`.
+            package var args: Components.Schemas.AdminJob.ArgsPayload
+            /// Creates a new `AdminJob`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - queue:
+            ///   - kind:
+            ///   - state:
+            ///   - priority:
+            ///   - attempt:
+            ///   - maxAttempts:
+            ///   - runAt:
+            ///   - createdAt:
+            ///   - attemptedAt:
+            ///   - finishedAt:
+            ///   - workerId:
+            ///   - cancelRequested:
+            ///   - lastError:
+            ///   - args:
+            package init(
+                id: Swift.Int64,
+                queue: Swift.String,
+                kind: Swift.String,
+                state: Components.Schemas.AdminJob.StatePayload,
+                priority: Swift.Int,
+                attempt: Swift.Int,
+                maxAttempts: Swift.Int,
+                runAt: Foundation.Date,
+                createdAt: Foundation.Date,
+                attemptedAt: Foundation.Date? = nil,
+                finishedAt: Foundation.Date? = nil,
+                workerId: Swift.String? = nil,
+                cancelRequested: Swift.Bool? = nil,
+                lastError: Swift.String? = nil,
+                args: Components.Schemas.AdminJob.ArgsPayload
+            ) {
+                self.id = id
+                self.queue = queue
+                self.kind = kind
+                self.state = state
+                self.priority = priority
+                self.attempt = attempt
+                self.maxAttempts = maxAttempts
+                self.runAt = runAt
+                self.createdAt = createdAt
+                self.attemptedAt = attemptedAt
+                self.finishedAt = finishedAt
+                self.workerId = workerId
+                self.cancelRequested = cancelRequested
+                self.lastError = lastError
+                self.args = args
+            }
+            package enum CodingKeys: String, CodingKey {
+                case id
+                case queue
+                case kind
+                case state
+                case priority
+                case attempt
+                case maxAttempts = "max_attempts"
+                case runAt = "run_at"
+                case createdAt = "created_at"
+                case attemptedAt = "attempted_at"
+                case finishedAt = "finished_at"
+                case workerId = "worker_id"
+                case cancelRequested = "cancel_requested"
+                case lastError = "last_error"
+                case args
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminJobPage`.
+        package struct AdminJobPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminJobPage/jobs`.
+            package var jobs: [Components.Schemas.AdminJob]
+            /// Pass as before for the next page; null on the last.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminJobPage/next_before`.
+            package var nextBefore: Swift.Int64?
+            /// Creates a new `AdminJobPage`.
+            ///
+            /// - Parameters:
+            ///   - jobs:
+            ///   - nextBefore: Pass as before for the next page; null on the last.
+            package init(
+                jobs: [Components.Schemas.AdminJob],
+                nextBefore: Swift.Int64? = nil
+            ) {
+                self.jobs = jobs
+                self.nextBefore = nextBefore
+            }
+            package enum CodingKeys: String, CodingKey {
+                case jobs
+                case nextBefore = "next_before"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminJobDetail`.
+        package struct AdminJobDetail: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/job`.
+            package var job: Components.Schemas.AdminJob
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/ErrorsPayload`.
+            package struct ErrorsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/ErrorsPayload/attempt`.
+                package var attempt: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/ErrorsPayload/at`.
+                package var at: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/ErrorsPayload/error`.
+                package var error: Swift.String
+                /// Creates a new `ErrorsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - attempt:
+                ///   - at:
+                ///   - error:
+                package init(
+                    attempt: Swift.Int,
+                    at: Foundation.Date,
+                    error: Swift.String
+                ) {
+                    self.attempt = attempt
+                    self.at = at
+                    self.error = error
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case attempt
+                    case at
+                    case error
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/errors`.
+            package typealias ErrorsPayload = [Components.Schemas.AdminJobDetail.ErrorsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/errors`.
+            package var errors: Components.Schemas.AdminJobDetail.ErrorsPayload
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/user`.
+            package struct UserPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/user/id`.
+                package var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/user/email`.
+                package var email: Swift.String
+                /// Creates a new `UserPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - email:
+                package init(
+                    id: Swift.String,
+                    email: Swift.String
+                ) {
+                    self.id = id
+                    self.email = email
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case id
+                    case email
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/user`.
+            package var user: Components.Schemas.AdminJobDetail.UserPayload?
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/video`.
+            package struct VideoPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/video/id`.
+                package var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/video/title`.
+                package var title: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminJobDetail/video/status`.
+                package var status: Swift.String
+                /// Creates a new `VideoPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - title:
+                ///   - status:
+                package init(
+                    id: Swift.String,
+                    title: Swift.String,
+                    status: Swift.String
+                ) {
+                    self.id = id
+                    self.title = title
+                    self.status = status
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case id
+                    case title
+                    case status
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJobDetail/video`.
+            package var video: Components.Schemas.AdminJobDetail.VideoPayload?
+            /// Creates a new `AdminJobDetail`.
+            ///
+            /// - Parameters:
+            ///   - job:
+            ///   - errors:
+            ///   - user:
+            ///   - video:
+            package init(
+                job: Components.Schemas.AdminJob,
+                errors: Components.Schemas.AdminJobDetail.ErrorsPayload,
+                user: Components.Schemas.AdminJobDetail.UserPayload? = nil,
+                video: Components.Schemas.AdminJobDetail.VideoPayload? = nil
+            ) {
+                self.job = job
+                self.errors = errors
+                self.user = user
+                self.video = video
+            }
+            package enum CodingKeys: String, CodingKey {
+                case job
+                case errors
+                case user
+                case video
+            }
+        }
+        /// Each part narrows the filter; absent or null leaves it out.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AdminJobFilter`.
+        package struct AdminJobFilter: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/queue`.
+            package var queue: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/kind`.
+            package var kind: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/state`.
+            @frozen package enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case available = "available"
+                case scheduled = "scheduled"
+                case running = "running"
+                case retryable = "retryable"
+                case completed = "completed"
+                case cancelled = "cancelled"
+                case discarded = "discarded"
+                case _empty_ = ""
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/state`.
+            package var state: Components.Schemas.AdminJobFilter.StatePayload?
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/worker`.
+            package var worker: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/created_from`.
+            package var createdFrom: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/created_to`.
+            package var createdTo: Foundation.Date?
+            /// Top-level arguments the jobs must have, e.g. {"video_id": "vid_abc"}.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/args`.
+            package struct ArgsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.String]
+                /// Creates a new `ArgsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Top-level arguments the jobs must have, e.g. {"video_id": "vid_abc"}.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminJobFilter/args`.
+            package var args: Components.Schemas.AdminJobFilter.ArgsPayload?
+            /// Creates a new `AdminJobFilter`.
+            ///
+            /// - Parameters:
+            ///   - queue:
+            ///   - kind:
+            ///   - state:
+            ///   - worker:
+            ///   - createdFrom:
+            ///   - createdTo:
+            ///   - args: Top-level arguments the jobs must have, e.g. {"video_id": "vid_abc"}.
+            package init(
+                queue: Swift.String? = nil,
+                kind: Swift.String? = nil,
+                state: Components.Schemas.AdminJobFilter.StatePayload? = nil,
+                worker: Swift.String? = nil,
+                createdFrom: Foundation.Date? = nil,
+                createdTo: Foundation.Date? = nil,
+                args: Components.Schemas.AdminJobFilter.ArgsPayload? = nil
+            ) {
+                self.queue = queue
+                self.kind = kind
+                self.state = state
+                self.worker = worker
+                self.createdFrom = createdFrom
+                self.createdTo = createdTo
+                self.args = args
+            }
+            package enum CodingKeys: String, CodingKey {
+                case queue
+                case kind
+                case state
+                case worker
+                case createdFrom = "created_from"
+                case createdTo = "created_to"
+                case args
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminWorkers`.
+        package struct AdminWorkers: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload`.
+            package struct WorkersPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/id`.
+                package var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/host`.
+                package var host: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/pid`.
+                package var pid: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/queues`.
+                package var queues: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/started_at`.
+                package var startedAt: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/heartbeat_at`.
+                package var heartbeatAt: Foundation.Date
+                /// Jobs it holds a lease on now.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/WorkersPayload/running`.
+                package var running: Swift.Int
+                /// Creates a new `WorkersPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - host:
+                ///   - pid:
+                ///   - queues:
+                ///   - startedAt:
+                ///   - heartbeatAt:
+                ///   - running: Jobs it holds a lease on now.
+                package init(
+                    id: Swift.String,
+                    host: Swift.String,
+                    pid: Swift.Int,
+                    queues: [Swift.String],
+                    startedAt: Foundation.Date,
+                    heartbeatAt: Foundation.Date,
+                    running: Swift.Int
+                ) {
+                    self.id = id
+                    self.host = host
+                    self.pid = pid
+                    self.queues = queues
+                    self.startedAt = startedAt
+                    self.heartbeatAt = heartbeatAt
+                    self.running = running
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case id
+                    case host
+                    case pid
+                    case queues
+                    case startedAt = "started_at"
+                    case heartbeatAt = "heartbeat_at"
+                    case running
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/workers`.
+            package typealias WorkersPayload = [Components.Schemas.AdminWorkers.WorkersPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/workers`.
+            package var workers: Components.Schemas.AdminWorkers.WorkersPayload
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/LeadersPayload`.
+            package struct LeadersPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/LeadersPayload/name`.
+                package var name: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/LeadersPayload/leader_id`.
+                package var leaderId: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/LeadersPayload/elected_at`.
+                package var electedAt: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/LeadersPayload/expires_at`.
+                package var expiresAt: Foundation.Date
+                /// Creates a new `LeadersPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - name:
+                ///   - leaderId:
+                ///   - electedAt:
+                ///   - expiresAt:
+                package init(
+                    name: Swift.String,
+                    leaderId: Swift.String,
+                    electedAt: Foundation.Date,
+                    expiresAt: Foundation.Date
+                ) {
+                    self.name = name
+                    self.leaderId = leaderId
+                    self.electedAt = electedAt
+                    self.expiresAt = expiresAt
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case name
+                    case leaderId = "leader_id"
+                    case electedAt = "elected_at"
+                    case expiresAt = "expires_at"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/leaders`.
+            package typealias LeadersPayload = [Components.Schemas.AdminWorkers.LeadersPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/leaders`.
+            package var leaders: Components.Schemas.AdminWorkers.LeadersPayload
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload`.
+            package struct SchedulesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/id`.
+                package var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/kind`.
+                package var kind: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/queue`.
+                package var queue: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/paused`.
+                package var paused: Swift.Bool
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/next_run_at`.
+                package var nextRunAt: Foundation.Date?
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/last_run_at`.
+                package var lastRunAt: Foundation.Date?
+                /// Creates a new `SchedulesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - kind:
+                ///   - queue:
+                ///   - paused:
+                ///   - nextRunAt:
+                ///   - lastRunAt:
+                package init(
+                    id: Swift.String,
+                    kind: Swift.String,
+                    queue: Swift.String,
+                    paused: Swift.Bool,
+                    nextRunAt: Foundation.Date? = nil,
+                    lastRunAt: Foundation.Date? = nil
+                ) {
+                    self.id = id
+                    self.kind = kind
+                    self.queue = queue
+                    self.paused = paused
+                    self.nextRunAt = nextRunAt
+                    self.lastRunAt = lastRunAt
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case id
+                    case kind
+                    case queue
+                    case paused
+                    case nextRunAt = "next_run_at"
+                    case lastRunAt = "last_run_at"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/schedules`.
+            package typealias SchedulesPayload = [Components.Schemas.AdminWorkers.SchedulesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/schedules`.
+            package var schedules: Components.Schemas.AdminWorkers.SchedulesPayload
+            /// Creates a new `AdminWorkers`.
+            ///
+            /// - Parameters:
+            ///   - workers:
+            ///   - leaders:
+            ///   - schedules:
+            package init(
+                workers: Components.Schemas.AdminWorkers.WorkersPayload,
+                leaders: Components.Schemas.AdminWorkers.LeadersPayload,
+                schedules: Components.Schemas.AdminWorkers.SchedulesPayload
+            ) {
+                self.workers = workers
+                self.leaders = leaders
+                self.schedules = schedules
+            }
+            package enum CodingKeys: String, CodingKey {
+                case workers
+                case leaders
+                case schedules
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminPipeline`.
+        package struct AdminPipeline: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload`.
+            package struct StagesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/stage`.
+                package var stage: Swift.String
+                /// Stages of videos in progress not started yet.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/pending`.
+                package var pending: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/running`.
+                package var running: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/completed_last_hour`.
+                package var completedLastHour: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/failed_last_hour`.
+                package var failedLastHour: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/p50_seconds`.
+                package var p50Seconds: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/StagesPayload/p99_seconds`.
+                package var p99Seconds: Swift.Double?
+                /// Creates a new `StagesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - stage:
+                ///   - pending: Stages of videos in progress not started yet.
+                ///   - running:
+                ///   - completedLastHour:
+                ///   - failedLastHour:
+                ///   - p50Seconds:
+                ///   - p99Seconds:
+                package init(
+                    stage: Swift.String,
+                    pending: Swift.Int,
+                    running: Swift.Int,
+                    completedLastHour: Swift.Int,
+                    failedLastHour: Swift.Int,
+                    p50Seconds: Swift.Double? = nil,
+                    p99Seconds: Swift.Double? = nil
+                ) {
+                    self.stage = stage
+                    self.pending = pending
+                    self.running = running
+                    self.completedLastHour = completedLastHour
+                    self.failedLastHour = failedLastHour
+                    self.p50Seconds = p50Seconds
+                    self.p99Seconds = p99Seconds
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case stage
+                    case pending
+                    case running
+                    case completedLastHour = "completed_last_hour"
+                    case failedLastHour = "failed_last_hour"
+                    case p50Seconds = "p50_seconds"
+                    case p99Seconds = "p99_seconds"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/stages`.
+            package typealias StagesPayload = [Components.Schemas.AdminPipeline.StagesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/stages`.
+            package var stages: Components.Schemas.AdminPipeline.StagesPayload
+            /// Videos per status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/videos`.
+            package struct VideosPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int]
+                /// Creates a new `VideosPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Videos per status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/videos`.
+            package var videos: Components.Schemas.AdminPipeline.VideosPayload
+            /// USD held by cost reservations now, across users.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/reserved_now`.
+            package var reservedNow: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/FailuresByCodePayload`.
+            package struct FailuresByCodePayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/FailuresByCodePayload/code`.
+                package var code: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminPipeline/FailuresByCodePayload/count`.
+                package var count: Swift.Int
+                /// Creates a new `FailuresByCodePayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - code:
+                ///   - count:
+                package init(
+                    code: Swift.String,
+                    count: Swift.Int
+                ) {
+                    self.code = code
+                    self.count = count
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case code
+                    case count
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/failures_by_code`.
+            package typealias FailuresByCodePayload = [Components.Schemas.AdminPipeline.FailuresByCodePayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminPipeline/failures_by_code`.
+            package var failuresByCode: Components.Schemas.AdminPipeline.FailuresByCodePayload
+            /// Creates a new `AdminPipeline`.
+            ///
+            /// - Parameters:
+            ///   - stages:
+            ///   - videos: Videos per status.
+            ///   - reservedNow: USD held by cost reservations now, across users.
+            ///   - failuresByCode:
+            package init(
+                stages: Components.Schemas.AdminPipeline.StagesPayload,
+                videos: Components.Schemas.AdminPipeline.VideosPayload,
+                reservedNow: Swift.Double,
+                failuresByCode: Components.Schemas.AdminPipeline.FailuresByCodePayload
+            ) {
+                self.stages = stages
+                self.videos = videos
+                self.reservedNow = reservedNow
+                self.failuresByCode = failuresByCode
+            }
+            package enum CodingKeys: String, CodingKey {
+                case stages
+                case videos
+                case reservedNow = "reserved_now"
+                case failuresByCode = "failures_by_code"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminYouTube`.
+        package struct AdminYouTube: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload`.
+            package struct AccountsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/account_id`.
+                package var accountId: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/user_id`.
+                package var userId: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/email`.
+                package var email: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/channel_name`.
+                package var channelName: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/status`.
+                package var status: Swift.String
+                /// Units spent today (Pacific).
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/quota_used`.
+                package var quotaUsed: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/quota_limit`.
+                package var quotaLimit: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/health_score`.
+                package var healthScore: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/cooling_until`.
+                package var coolingUntil: Foundation.Date?
+                /// - Remark: Generated from `#/components/schemas/AdminYouTube/AccountsPayload/last_error`.
+                package var lastError: Swift.String?
+                /// Creates a new `AccountsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - accountId:
+                ///   - userId:
+                ///   - email:
+                ///   - channelName:
+                ///   - status:
+                ///   - quotaUsed: Units spent today (Pacific).
+                ///   - quotaLimit:
+                ///   - healthScore:
+                ///   - coolingUntil:
+                ///   - lastError:
+                package init(
+                    accountId: Swift.String,
+                    userId: Swift.String,
+                    email: Swift.String,
+                    channelName: Swift.String,
+                    status: Swift.String,
+                    quotaUsed: Swift.Int,
+                    quotaLimit: Swift.Int,
+                    healthScore: Swift.Int,
+                    coolingUntil: Foundation.Date? = nil,
+                    lastError: Swift.String? = nil
+                ) {
+                    self.accountId = accountId
+                    self.userId = userId
+                    self.email = email
+                    self.channelName = channelName
+                    self.status = status
+                    self.quotaUsed = quotaUsed
+                    self.quotaLimit = quotaLimit
+                    self.healthScore = healthScore
+                    self.coolingUntil = coolingUntil
+                    self.lastError = lastError
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case accountId = "account_id"
+                    case userId = "user_id"
+                    case email
+                    case channelName = "channel_name"
+                    case status
+                    case quotaUsed = "quota_used"
+                    case quotaLimit = "quota_limit"
+                    case healthScore = "health_score"
+                    case coolingUntil = "cooling_until"
+                    case lastError = "last_error"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminYouTube/accounts`.
+            package typealias AccountsPayload = [Components.Schemas.AdminYouTube.AccountsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminYouTube/accounts`.
+            package var accounts: Components.Schemas.AdminYouTube.AccountsPayload
+            /// Publications waiting for quota.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminYouTube/waiting_uploads`.
+            package var waitingUploads: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminYouTube/next_reset`.
+            package var nextReset: Foundation.Date
+            /// Creates a new `AdminYouTube`.
+            ///
+            /// - Parameters:
+            ///   - accounts:
+            ///   - waitingUploads: Publications waiting for quota.
+            ///   - nextReset:
+            package init(
+                accounts: Components.Schemas.AdminYouTube.AccountsPayload,
+                waitingUploads: Swift.Int,
+                nextReset: Foundation.Date
+            ) {
+                self.accounts = accounts
+                self.waitingUploads = waitingUploads
+                self.nextReset = nextReset
+            }
+            package enum CodingKeys: String, CodingKey {
+                case accounts
+                case waitingUploads = "waiting_uploads"
+                case nextReset = "next_reset"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminWebhooks`.
+        package struct AdminWebhooks: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload`.
+            package struct EndpointsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/endpoint_id`.
+                package var endpointId: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/user_id`.
+                package var userId: Swift.String
+                /// Scheme and host of the URL only.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/host`.
+                package var host: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/status`.
+                package var status: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/disabled_reason`.
+                package var disabledReason: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/AdminWebhooks/EndpointsPayload/failing_since`.
+                package var failingSince: Foundation.Date?
+                /// Creates a new `EndpointsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - endpointId:
+                ///   - userId:
+                ///   - host: Scheme and host of the URL only.
+                ///   - status:
+                ///   - disabledReason:
+                ///   - failingSince:
+                package init(
+                    endpointId: Swift.String,
+                    userId: Swift.String,
+                    host: Swift.String,
+                    status: Swift.String,
+                    disabledReason: Swift.String? = nil,
+                    failingSince: Foundation.Date? = nil
+                ) {
+                    self.endpointId = endpointId
+                    self.userId = userId
+                    self.host = host
+                    self.status = status
+                    self.disabledReason = disabledReason
+                    self.failingSince = failingSince
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case endpointId = "endpoint_id"
+                    case userId = "user_id"
+                    case host
+                    case status
+                    case disabledReason = "disabled_reason"
+                    case failingSince = "failing_since"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminWebhooks/endpoints`.
+            package typealias EndpointsPayload = [Components.Schemas.AdminWebhooks.EndpointsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminWebhooks/endpoints`.
+            package var endpoints: Components.Schemas.AdminWebhooks.EndpointsPayload
+            /// Deliveries per status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminWebhooks/deliveries`.
+            package struct DeliveriesPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int]
+                /// Creates a new `DeliveriesPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Deliveries per status.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminWebhooks/deliveries`.
+            package var deliveries: Components.Schemas.AdminWebhooks.DeliveriesPayload
+            /// Creates a new `AdminWebhooks`.
+            ///
+            /// - Parameters:
+            ///   - endpoints:
+            ///   - deliveries: Deliveries per status.
+            package init(
+                endpoints: Components.Schemas.AdminWebhooks.EndpointsPayload,
+                deliveries: Components.Schemas.AdminWebhooks.DeliveriesPayload
+            ) {
+                self.endpoints = endpoints
+                self.deliveries = deliveries
+            }
+            package enum CodingKeys: String, CodingKey {
+                case endpoints
+                case deliveries
+            }
+        }
+        /// retry: finished or waiting jobs run again now; cancel: waiting jobs are cancelled, running ones asked to stop; discard: waiting jobs are given up on.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AdminBulkAction`.
+        @frozen package enum AdminBulkAction: String, Codable, Hashable, Sendable, CaseIterable {
+            case retry = "retry"
+            case cancel = "cancel"
+            case discard = "discard"
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminBulkRequest`.
+        package struct AdminBulkRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminBulkRequest/action`.
+            package var action: Components.Schemas.AdminBulkAction
+            /// - Remark: Generated from `#/components/schemas/AdminBulkRequest/filter`.
+            package var filter: Components.Schemas.AdminJobFilter
+            /// The count a preview (this request without it, or with null) gave; the action runs only if the filter still finds as many.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminBulkRequest/confirm_count`.
+            package var confirmCount: Swift.Int?
+            /// Creates a new `AdminBulkRequest`.
+            ///
+            /// - Parameters:
+            ///   - action:
+            ///   - filter:
+            ///   - confirmCount: The count a preview (this request without it, or with null) gave; the action runs only if the filter still finds as many.
+            package init(
+                action: Components.Schemas.AdminBulkAction,
+                filter: Components.Schemas.AdminJobFilter,
+                confirmCount: Swift.Int? = nil
+            ) {
+                self.action = action
+                self.filter = filter
+                self.confirmCount = confirmCount
+            }
+            package enum CodingKeys: String, CodingKey {
+                case action
+                case filter
+                case confirmCount = "confirm_count"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminBulkResult`.
+        package struct AdminBulkResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminBulkResult/action`.
+            package var action: Components.Schemas.AdminBulkAction
+            /// Jobs the filter finds that the action would change (at most 10,000).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminBulkResult/matched`.
+            package var matched: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminBulkResult/applied`.
+            package var applied: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/AdminBulkResult/changed`.
+            package var changed: Swift.Int
+            /// Creates a new `AdminBulkResult`.
+            ///
+            /// - Parameters:
+            ///   - action:
+            ///   - matched: Jobs the filter finds that the action would change (at most 10,000).
+            ///   - applied:
+            ///   - changed:
+            package init(
+                action: Components.Schemas.AdminBulkAction,
+                matched: Swift.Int,
+                applied: Swift.Bool,
+                changed: Swift.Int
+            ) {
+                self.action = action
+                self.matched = matched
+                self.applied = applied
+                self.changed = changed
+            }
+            package enum CodingKeys: String, CodingKey {
+                case action
+                case matched
+                case applied
+                case changed
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminAuditPage`.
+        package struct AdminAuditPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload`.
+            package struct EntriesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/id`.
+                package var id: Swift.Int64
+                /// The operator's user id, or cli:<login> for the command line.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/actor`.
+                package var actor: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/action`.
+                package var action: Swift.String
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/target`.
+                package var target: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/details`.
+                package struct DetailsPayload: Codable, Hashable, Sendable {
+                    /// A container of undocumented properties.
+                    package var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
+                    /// Creates a new `DetailsPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - additionalProperties: A container of undocumented properties.
+                    package init(additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()) {
+                        self.additionalProperties = additionalProperties
+                    }
+                    package init(from decoder: any Swift.Decoder) throws {
+                        additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                    }
+                    package func encode(to encoder: any Swift.Encoder) throws {
+                        try encoder.encodeAdditionalProperties(additionalProperties)
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/details`.
+                package var details: Components.Schemas.AdminAuditPage.EntriesPayloadPayload.DetailsPayload
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/affected`.
+                package var affected: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminAuditPage/EntriesPayload/at`.
+                package var at: Foundation.Date
+                /// Creates a new `EntriesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - actor: The operator's user id, or cli:<login> for the command line.
+                ///   - action:
+                ///   - target:
+                ///   - details:
+                ///   - affected:
+                ///   - at:
+                package init(
+                    id: Swift.Int64,
+                    actor: Swift.String,
+                    action: Swift.String,
+                    target: Swift.String? = nil,
+                    details: Components.Schemas.AdminAuditPage.EntriesPayloadPayload.DetailsPayload,
+                    affected: Swift.Int,
+                    at: Foundation.Date
+                ) {
+                    self.id = id
+                    self.actor = actor
+                    self.action = action
+                    self.target = target
+                    self.details = details
+                    self.affected = affected
+                    self.at = at
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case id
+                    case actor
+                    case action
+                    case target
+                    case details
+                    case affected
+                    case at
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AdminAuditPage/entries`.
+            package typealias EntriesPayload = [Components.Schemas.AdminAuditPage.EntriesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/AdminAuditPage/entries`.
+            package var entries: Components.Schemas.AdminAuditPage.EntriesPayload
+            /// - Remark: Generated from `#/components/schemas/AdminAuditPage/next_before`.
+            package var nextBefore: Swift.Int64?
+            /// Creates a new `AdminAuditPage`.
+            ///
+            /// - Parameters:
+            ///   - entries:
+            ///   - nextBefore:
+            package init(
+                entries: Components.Schemas.AdminAuditPage.EntriesPayload,
+                nextBefore: Swift.Int64? = nil
+            ) {
+                self.entries = entries
+                self.nextBefore = nextBefore
+            }
+            package enum CodingKeys: String, CodingKey {
+                case entries
+                case nextBefore = "next_before"
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/PredictRequest`.
         package struct PredictRequest: Codable, Hashable, Sendable {
             /// The model's inputs by name (GET /ml-models/{model_id} lists them).

@@ -423,6 +423,86 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /status`.
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output
+    /// Every queue: jobs per state, the oldest available job's age, throughput and failures over the last 5 minutes, running jobs against the limit.
+    ///
+    /// - Remark: HTTP `GET /admin/queues`.
+    /// - Remark: Generated from `#/paths//admin/queues/get(adminListQueues)`.
+    func adminListQueues(_ input: Operations.AdminListQueues.Input) async throws -> Operations.AdminListQueues.Output
+    /// Stop every worker claiming from the queue (running jobs go on); recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/pause`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/pause/post(adminPauseQueue)`.
+    func adminPauseQueue(_ input: Operations.AdminPauseQueue.Input) async throws -> Operations.AdminPauseQueue.Output
+    /// Let workers claim from the queue again; recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/resume`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/resume/post(adminResumeQueue)`.
+    func adminResumeQueue(_ input: Operations.AdminResumeQueue.Input) async throws -> Operations.AdminResumeQueue.Output
+    /// Pause the queue to drain it: no job starts, the running ones finish (watch running fall to 0 on GET /admin/queues).
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/drain`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/drain/post(adminDrainQueue)`.
+    func adminDrainQueue(_ input: Operations.AdminDrainQueue.Input) async throws -> Operations.AdminDrainQueue.Output
+    /// Set the most jobs of the queue running at once across the fleet, or remove the limit with null.
+    ///
+    /// - Remark: HTTP `PUT /admin/queues/{queue}/limit`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/limit/put(adminSetQueueLimit)`.
+    func adminSetQueueLimit(_ input: Operations.AdminSetQueueLimit.Input) async throws -> Operations.AdminSetQueueLimit.Output
+    /// Jobs by queue, kind, state, worker, creation time and an argument (e.g. arg=video_id:vid_…), newest first; pages continue with before=next_before.
+    ///
+    /// - Remark: HTTP `GET /admin/jobs`.
+    /// - Remark: Generated from `#/paths//admin/jobs/get(adminSearchJobs)`.
+    func adminSearchJobs(_ input: Operations.AdminSearchJobs.Input) async throws -> Operations.AdminSearchJobs.Output
+    /// Retry, cancel or discard every job a filter finds (at most 10,000), in one statement: without confirm_count it only counts; with it, it acts if the count is still the same.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/bulk`.
+    /// - Remark: Generated from `#/paths//admin/jobs/bulk/post(adminBulkJobs)`.
+    func adminBulkJobs(_ input: Operations.AdminBulkJobs.Input) async throws -> Operations.AdminBulkJobs.Output
+    /// A job with its arguments, every attempt's error, and the user and video it works for.
+    ///
+    /// - Remark: HTTP `GET /admin/jobs/{job_id}`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/get(adminGetJob)`.
+    func adminGetJob(_ input: Operations.AdminGetJob.Input) async throws -> Operations.AdminGetJob.Output
+    /// Run a finished or waiting job again now. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/retry`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/retry/post(adminRetryJob)`.
+    func adminRetryJob(_ input: Operations.AdminRetryJob.Input) async throws -> Operations.AdminRetryJob.Output
+    /// Cancel a waiting job, or ask a running one's worker to stop it. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/cancel`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/cancel/post(adminCancelJob)`.
+    func adminCancelJob(_ input: Operations.AdminCancelJob.Input) async throws -> Operations.AdminCancelJob.Output
+    /// Give up on a waiting job: it never runs. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/discard`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/discard/post(adminDiscardJob)`.
+    func adminDiscardJob(_ input: Operations.AdminDiscardJob.Input) async throws -> Operations.AdminDiscardJob.Output
+    /// Live workers (host, queues, running jobs, last heartbeat), the leaders, and the periodic schedules.
+    ///
+    /// - Remark: HTTP `GET /admin/workers`.
+    /// - Remark: Generated from `#/paths//admin/workers/get(adminWorkers)`.
+    func adminWorkers(_ input: Operations.AdminWorkers.Input) async throws -> Operations.AdminWorkers.Output
+    /// Across users: each stage's waiting and running work, its last hour (done, failed, p50/p99 seconds), videos by status, the money reservations hold now, and the last day's failures by code.
+    ///
+    /// - Remark: HTTP `GET /admin/pipeline`.
+    /// - Remark: Generated from `#/paths//admin/pipeline/get(adminPipeline)`.
+    func adminPipeline(_ input: Operations.AdminPipeline.Input) async throws -> Operations.AdminPipeline.Output
+    /// Every connected YouTube account's quota today (used, limit, health, cooling down), the uploads waiting for quota, and the next reset.
+    ///
+    /// - Remark: HTTP `GET /admin/youtube`.
+    /// - Remark: Generated from `#/paths//admin/youtube/get(adminYouTube)`.
+    func adminYouTube(_ input: Operations.AdminYouTube.Input) async throws -> Operations.AdminYouTube.Output
+    /// Webhook endpoints failing or disabled (scheme and host only), and deliveries by status.
+    ///
+    /// - Remark: HTTP `GET /admin/webhooks`.
+    /// - Remark: Generated from `#/paths//admin/webhooks/get(adminWebhooks)`.
+    func adminWebhooks(_ input: Operations.AdminWebhooks.Input) async throws -> Operations.AdminWebhooks.Output
+    /// Every operator action, newest first: who, what, its target or filter, how many jobs it changed.
+    ///
+    /// - Remark: HTTP `GET /admin/audit`.
+    /// - Remark: Generated from `#/paths//admin/audit/get(adminAuditLog)`.
+    func adminAuditLog(_ input: Operations.AdminAuditLog.Input) async throws -> Operations.AdminAuditLog.Output
     /// The models: what each predicts, whether the product uses it or its baseline now, and its held-out error beside the baseline's.
     ///
     /// - Remark: HTTP `GET /ml-models`.
@@ -1468,6 +1548,186 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//status/get(getStatus)`.
     package func getStatus(headers: Operations.GetStatus.Input.Headers = .init()) async throws -> Operations.GetStatus.Output {
         try await getStatus(Operations.GetStatus.Input(headers: headers))
+    }
+    /// Every queue: jobs per state, the oldest available job's age, throughput and failures over the last 5 minutes, running jobs against the limit.
+    ///
+    /// - Remark: HTTP `GET /admin/queues`.
+    /// - Remark: Generated from `#/paths//admin/queues/get(adminListQueues)`.
+    package func adminListQueues(headers: Operations.AdminListQueues.Input.Headers = .init()) async throws -> Operations.AdminListQueues.Output {
+        try await adminListQueues(Operations.AdminListQueues.Input(headers: headers))
+    }
+    /// Stop every worker claiming from the queue (running jobs go on); recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/pause`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/pause/post(adminPauseQueue)`.
+    package func adminPauseQueue(
+        path: Operations.AdminPauseQueue.Input.Path,
+        headers: Operations.AdminPauseQueue.Input.Headers = .init()
+    ) async throws -> Operations.AdminPauseQueue.Output {
+        try await adminPauseQueue(Operations.AdminPauseQueue.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Let workers claim from the queue again; recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/resume`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/resume/post(adminResumeQueue)`.
+    package func adminResumeQueue(
+        path: Operations.AdminResumeQueue.Input.Path,
+        headers: Operations.AdminResumeQueue.Input.Headers = .init()
+    ) async throws -> Operations.AdminResumeQueue.Output {
+        try await adminResumeQueue(Operations.AdminResumeQueue.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Pause the queue to drain it: no job starts, the running ones finish (watch running fall to 0 on GET /admin/queues).
+    ///
+    /// - Remark: HTTP `POST /admin/queues/{queue}/drain`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/drain/post(adminDrainQueue)`.
+    package func adminDrainQueue(
+        path: Operations.AdminDrainQueue.Input.Path,
+        headers: Operations.AdminDrainQueue.Input.Headers = .init()
+    ) async throws -> Operations.AdminDrainQueue.Output {
+        try await adminDrainQueue(Operations.AdminDrainQueue.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Set the most jobs of the queue running at once across the fleet, or remove the limit with null.
+    ///
+    /// - Remark: HTTP `PUT /admin/queues/{queue}/limit`.
+    /// - Remark: Generated from `#/paths//admin/queues/{queue}/limit/put(adminSetQueueLimit)`.
+    package func adminSetQueueLimit(
+        path: Operations.AdminSetQueueLimit.Input.Path,
+        headers: Operations.AdminSetQueueLimit.Input.Headers = .init(),
+        body: Operations.AdminSetQueueLimit.Input.Body
+    ) async throws -> Operations.AdminSetQueueLimit.Output {
+        try await adminSetQueueLimit(Operations.AdminSetQueueLimit.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Jobs by queue, kind, state, worker, creation time and an argument (e.g. arg=video_id:vid_…), newest first; pages continue with before=next_before.
+    ///
+    /// - Remark: HTTP `GET /admin/jobs`.
+    /// - Remark: Generated from `#/paths//admin/jobs/get(adminSearchJobs)`.
+    package func adminSearchJobs(
+        query: Operations.AdminSearchJobs.Input.Query = .init(),
+        headers: Operations.AdminSearchJobs.Input.Headers = .init()
+    ) async throws -> Operations.AdminSearchJobs.Output {
+        try await adminSearchJobs(Operations.AdminSearchJobs.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Retry, cancel or discard every job a filter finds (at most 10,000), in one statement: without confirm_count it only counts; with it, it acts if the count is still the same.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/bulk`.
+    /// - Remark: Generated from `#/paths//admin/jobs/bulk/post(adminBulkJobs)`.
+    package func adminBulkJobs(
+        headers: Operations.AdminBulkJobs.Input.Headers = .init(),
+        body: Operations.AdminBulkJobs.Input.Body
+    ) async throws -> Operations.AdminBulkJobs.Output {
+        try await adminBulkJobs(Operations.AdminBulkJobs.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A job with its arguments, every attempt's error, and the user and video it works for.
+    ///
+    /// - Remark: HTTP `GET /admin/jobs/{job_id}`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/get(adminGetJob)`.
+    package func adminGetJob(
+        path: Operations.AdminGetJob.Input.Path,
+        headers: Operations.AdminGetJob.Input.Headers = .init()
+    ) async throws -> Operations.AdminGetJob.Output {
+        try await adminGetJob(Operations.AdminGetJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Run a finished or waiting job again now. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/retry`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/retry/post(adminRetryJob)`.
+    package func adminRetryJob(
+        path: Operations.AdminRetryJob.Input.Path,
+        headers: Operations.AdminRetryJob.Input.Headers = .init()
+    ) async throws -> Operations.AdminRetryJob.Output {
+        try await adminRetryJob(Operations.AdminRetryJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Cancel a waiting job, or ask a running one's worker to stop it. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/cancel`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/cancel/post(adminCancelJob)`.
+    package func adminCancelJob(
+        path: Operations.AdminCancelJob.Input.Path,
+        headers: Operations.AdminCancelJob.Input.Headers = .init()
+    ) async throws -> Operations.AdminCancelJob.Output {
+        try await adminCancelJob(Operations.AdminCancelJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Give up on a waiting job: it never runs. Recorded in the audit log.
+    ///
+    /// - Remark: HTTP `POST /admin/jobs/{job_id}/discard`.
+    /// - Remark: Generated from `#/paths//admin/jobs/{job_id}/discard/post(adminDiscardJob)`.
+    package func adminDiscardJob(
+        path: Operations.AdminDiscardJob.Input.Path,
+        headers: Operations.AdminDiscardJob.Input.Headers = .init()
+    ) async throws -> Operations.AdminDiscardJob.Output {
+        try await adminDiscardJob(Operations.AdminDiscardJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Live workers (host, queues, running jobs, last heartbeat), the leaders, and the periodic schedules.
+    ///
+    /// - Remark: HTTP `GET /admin/workers`.
+    /// - Remark: Generated from `#/paths//admin/workers/get(adminWorkers)`.
+    package func adminWorkers(headers: Operations.AdminWorkers.Input.Headers = .init()) async throws -> Operations.AdminWorkers.Output {
+        try await adminWorkers(Operations.AdminWorkers.Input(headers: headers))
+    }
+    /// Across users: each stage's waiting and running work, its last hour (done, failed, p50/p99 seconds), videos by status, the money reservations hold now, and the last day's failures by code.
+    ///
+    /// - Remark: HTTP `GET /admin/pipeline`.
+    /// - Remark: Generated from `#/paths//admin/pipeline/get(adminPipeline)`.
+    package func adminPipeline(headers: Operations.AdminPipeline.Input.Headers = .init()) async throws -> Operations.AdminPipeline.Output {
+        try await adminPipeline(Operations.AdminPipeline.Input(headers: headers))
+    }
+    /// Every connected YouTube account's quota today (used, limit, health, cooling down), the uploads waiting for quota, and the next reset.
+    ///
+    /// - Remark: HTTP `GET /admin/youtube`.
+    /// - Remark: Generated from `#/paths//admin/youtube/get(adminYouTube)`.
+    package func adminYouTube(headers: Operations.AdminYouTube.Input.Headers = .init()) async throws -> Operations.AdminYouTube.Output {
+        try await adminYouTube(Operations.AdminYouTube.Input(headers: headers))
+    }
+    /// Webhook endpoints failing or disabled (scheme and host only), and deliveries by status.
+    ///
+    /// - Remark: HTTP `GET /admin/webhooks`.
+    /// - Remark: Generated from `#/paths//admin/webhooks/get(adminWebhooks)`.
+    package func adminWebhooks(headers: Operations.AdminWebhooks.Input.Headers = .init()) async throws -> Operations.AdminWebhooks.Output {
+        try await adminWebhooks(Operations.AdminWebhooks.Input(headers: headers))
+    }
+    /// Every operator action, newest first: who, what, its target or filter, how many jobs it changed.
+    ///
+    /// - Remark: HTTP `GET /admin/audit`.
+    /// - Remark: Generated from `#/paths//admin/audit/get(adminAuditLog)`.
+    package func adminAuditLog(
+        query: Operations.AdminAuditLog.Input.Query = .init(),
+        headers: Operations.AdminAuditLog.Input.Headers = .init()
+    ) async throws -> Operations.AdminAuditLog.Output {
+        try await adminAuditLog(Operations.AdminAuditLog.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// The models: what each predicts, whether the product uses it or its baseline now, and its held-out error beside the baseline's.
     ///
