@@ -27,6 +27,9 @@ public struct APIConfiguration: Sendable {
     public var metricsToken: String?
     /// The reverse proxies in front of the API, whose `X-Forwarded-For` is believed. Default none.
     public var trustedProxies = TrustedProxies()
+    /// Where Swagger UI's files are (`YTEMPIRE_DOCS_DIR`): `/docs` serves the reference from
+    /// them, or the project's own page without them.
+    public var docsDirectory: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8000, version: String = "1.0.0", cors: CORSPolicy = CORSPolicy(),
                 live: LiveConfiguration = LiveConfiguration()) {
@@ -60,7 +63,7 @@ public enum APIServer {
                                    youtube: YouTubeIntegration? = nil, secrets: TokenCipher? = nil, webhookPolicy: WebhookPolicy = WebhookPolicy(),
                                    live: LiveHub? = nil, metricsToken: String? = nil, trustedProxies: TrustedProxies = TrustedProxies(),
                                    payments: Payments? = nil, stripeWebhookSecrets: [String] = [], models: ModelService? = nil,
-                                   logger: Logger) async throws -> APIRouters {
+                                   docs: APIReference? = nil, logger: Logger) async throws -> APIRouters {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestIDMiddleware(allowedMethods: AllowedMethods(document: OpenAPIDocument.json, basePath: basePath),
                                                    trustedProxies: trustedProxies))
@@ -113,9 +116,13 @@ public enum APIServer {
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        router.get("/docs") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
+        if let docs {
+            docs.add(to: router)
+        } else {
+            router.get("/docs") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                         body: .init(byteBuffer: ByteBuffer(string: DocsPage.html)))
+            }
         }
         guard let live else { return APIRouters(http: router, webSocket: nil, passwords: service.passwords) }
         let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
@@ -150,7 +157,11 @@ public enum APIServer {
                                             rateLimits: rateLimits, cors: configuration.cors, plan: plan, artifacts: artifacts, youtube: youtube,
                                             secrets: secrets, webhookPolicy: webhookPolicy, live: live,
                                             metricsToken: configuration.metricsToken, trustedProxies: configuration.trustedProxies,
-                                            payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, models: models, logger: logger)
+                                            payments: payments, stripeWebhookSecrets: stripeWebhookSecrets, models: models,
+                                            docs: APIReference(directory: configuration.docsDirectory), logger: logger)
+        if configuration.docsDirectory != nil, APIReference(directory: configuration.docsDirectory) == nil {
+            logger.warning("YTEMPIRE_DOCS_DIR lacks Swagger UI's files: /docs serves the built-in page", metadata: ["dir": "\(configuration.docsDirectory ?? "")"])
+        }
         return application(routers, address: .hostname(configuration.host, port: configuration.port),
                            pingInterval: configuration.live.pingInterval, onServerRunning: { _ in
                                logger.info("API listening", metadata: ["url": "http://\(configuration.host):\(configuration.port)\(basePath)"])

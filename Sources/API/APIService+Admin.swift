@@ -202,7 +202,9 @@ extension APIService {
     // MARK: Shapes
 
     func adminQueue(_ name: String, _ actions: OperatorActions) async throws -> Components.Schemas.AdminQueue {
-        guard let summary = try await actions.queues.summary(name) else { throw APIError(.notFound, code: "not_found", message: "No queue is called \(name)") }
+        guard QueueName.isValid(name), let summary = try await actions.queues.summary(name) else {
+            throw APIError(.notFound, code: "not_found", message: "No such queue")
+        }
         return Self.adminQueue(summary, try await actions.queues.activity(minutes: 5)[name])
     }
 

@@ -219,9 +219,7 @@ public struct ModelService: Sendable {
         var asked: [(videoID: String, horizon: Int)] = []
         for (index, input) in inputs.enumerated() {
             let prefix = "inputs[\(index)]."
-            for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
-                throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
-            }
+            try Self.refuseUnknownInputs(input, of: description, prefix: prefix)
             guard case let .text(videoID)? = input["video_id"], !videoID.isEmpty, videoID.utf8.count <= 64 else {
                 throw DomainError(.invalid, "\(prefix)video_id must be the id of one of your published videos", field: prefix + "video_id")
             }
@@ -246,12 +244,22 @@ public struct ModelService: Sendable {
         return (version, predictions)
     }
 
+    /// Refuses a field the model does not take, naming it when its name is printable (a
+    /// hostile name, with control characters or too long, is not echoed back).
+    static func refuseUnknownInputs(_ input: [String: ModelInputValue], of description: ModelDescription, prefix: String) throws {
+        for key in input.keys.sorted() where !description.inputs.contains(where: { $0.name == key }) {
+            let printable = key.utf8.count <= 64 && !key.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.value == 0 }
+            guard printable else {
+                throw DomainError(.invalid, "\(prefix.dropLast()) has a field that is not an input of \(description.id)", field: String(prefix.dropLast()))
+            }
+            throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
+        }
+    }
+
     /// A model's features and its baseline's answer for one input.
     func features(_ description: ModelDescription, _ input: [String: ModelInputValue], snapshot: ETAEstimator.Snapshot?,
                   prefix: String) throws -> ModelInput {
-        for key in input.keys where !description.inputs.contains(where: { $0.name == key }) {
-            throw DomainError(.invalid, "\(prefix)\(key) is not an input of \(description.id)", field: prefix + key)
-        }
+        try Self.refuseUnknownInputs(input, of: description, prefix: prefix)
         func text(_ name: String) throws -> String? {
             switch input[name] {
             case nil: return nil

@@ -62,6 +62,7 @@ struct APIOptions: ParsableArguments {
         if let limit = try environmentNumber("YTEMPIRE_WS_MAX_SOCKETS_PER_USER", 1...10_000) { live.maxSocketsPerUser = limit }
         var configuration = APIConfiguration(host: host, port: port, cors: cors, live: live)
         configuration.metricsToken = environment["YTEMPIRE_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.docsDirectory = environment["YTEMPIRE_DOCS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         do {
             configuration.trustedProxies = try TrustedProxies(parsing: environment["YTEMPIRE_TRUSTED_PROXIES"] ?? "")
         } catch {

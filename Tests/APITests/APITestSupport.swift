@@ -88,11 +88,11 @@ struct APIClient {
 func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = TestAuth.generousLimits, cors: CORSPolicy = CORSPolicy(),
                           plan: PipelinePlan = .offline, artifacts: (any ArtifactStorage)? = nil, youtube: YouTubeIntegration? = nil,
                           secrets: TokenCipher? = nil, payments: Payments? = nil, stripeWebhookSecrets: [String] = [],
-                          models: ModelService? = nil, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
+                          models: ModelService? = nil, docs: APIReference? = nil, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
     let router = try await APIServer.makeRouters(client: db.client, registry: PrometheusCollectorRegistry(), version: "test",
                                                 auth: TestAuth.configuration, rateLimits: rateLimits, cors: cors, plan: plan,
                                                 artifacts: artifacts, youtube: youtube, secrets: secrets, payments: payments,
-                                                stripeWebhookSecrets: stripeWebhookSecrets, models: models, logger: db.logger).http
+                                                stripeWebhookSecrets: stripeWebhookSecrets, models: models, docs: docs, logger: db.logger).http
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 

@@ -50,10 +50,12 @@ import Testing
                         // Inputs are checked against the model's, naming the field.
                         for (bad, field) in [([["title": ""]], "inputs[0].title"), ([input, ["title": "x", "duration_target": "long"]], "inputs[1].duration_target"),
                                              ([["title": "x", "colour": "red"]], "inputs[0].colour"), ([["title": "x", "duration_target": 5]], "inputs[0].duration_target"),
-                                             ([["title": "x", "keywords": [1, 2]]], "inputs[0].keywords")] as [([[String: Any]], String)] {
+                                             ([["title": "x", "keywords": [1, 2]]], "inputs[0].keywords"),
+                                             // A hostile field name is not echoed back (the envelope never carries a NUL).
+                                             ([["title": "x", "bad\u{0}\u{1}": 1]], "inputs[0]")] as [([[String: Any]], String)] {
                             let refused = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": bad], token: token)
-                            #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field,
-                                    "\(refused.body)")
+                            #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field
+                                        && !(refused.body["message"] as? String ?? "").contains("\u{0}"), "\(refused.body)")
                         }
                         let tooMany = try await api.call(.post, "/ml-models/cost-estimator/predict",
                                                          json: ["inputs": Array(repeating: input, count: 1001)], token: token)

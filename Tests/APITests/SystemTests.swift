@@ -282,4 +282,35 @@ extension ContractTests {
         }
         #expect(open == AuthMiddleware.publicOperations)
     }
+
+    @Test func docsIsSwaggerUIFromThePackagesFilesAndServesNothingElseOfTheirDirectory() async throws {
+        let directory = try #require(ProcessInfo.processInfo.environment["YTEMPIRE_DOCS_DIR"],
+                                     "ops/test installs swagger-ui-py and names its files in YTEMPIRE_DOCS_DIR")
+        let reference = try #require(APIReference(directory: directory), "Swagger UI's files in \(directory)")
+        #expect(APIReference(directory: directory + "/no-such-directory") == nil, "without the files, the built-in page")
+        let bundle = try #require(FileManager.default.contents(atPath: directory + "/swagger-ui-bundle.js"))
+        try await withDatabase { db in
+            try await withAPI(db, docs: reference) { api in
+                try await api.client.execute(uri: "/docs", method: .get) { response in
+                    let html = String(buffer: response.body)
+                    #expect(response.status == .ok && html.contains("/docs/assets/swagger-ui-bundle.js") && html.contains("/docs/reference.js"))
+                    #expect(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere")
+                }
+                try await api.client.execute(uri: "/docs/reference.js", method: .get) { response in
+                    #expect(String(buffer: response.body).contains(#"url: "/openapi.json""#))
+                }
+                try await api.client.execute(uri: "/docs/assets/swagger-ui-bundle.js", method: .get) { response in
+                    #expect(response.status == .ok && Data(buffer: response.body) == bundle, "the package's file as it is")
+                    #expect(response.headers[.contentType]?.hasPrefix("application/javascript") == true)
+                }
+                // Only the files the page needs: not the rest of the directory, and no path.
+                for uri in ["/docs/assets/index.css", "/docs/assets/LICENSE", "/docs/assets/..%2F..%2Fswagger_ui%2F__init__.py",
+                            "/docs/assets/%2Fetc%2Fpasswd"] {
+                    try await api.client.execute(uri: uri, method: .get) { response in
+                        #expect(response.status == .notFound, "\(uri)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -64,6 +64,13 @@ ensure_python_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
+# Swagger UI's files for /docs, from PyPI's swagger-ui-py in .data/venv: installs it and
+# prints the directory (what YTEMPIRE_DOCS_DIR names).
+swagger_ui_dir() {
+  ensure_python_tools swagger_ui=swagger-ui-py >&2
+  "$ROOT/.data/venv/bin/python3" -c 'import os, swagger_ui; print(os.path.join(os.path.dirname(swagger_ui.__file__), "static"))'
+}
+
 pg_bin() {
   local dir
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)

@@ -12,6 +12,10 @@ package enum OpenAPIDocument {
   },
   "servers": [
     {
+      "url": "/api/v1",
+      "description": "this server (what /docs calls when you try an operation)"
+    },
+    {
       "url": "http://localhost:8000/api/v1",
       "description": "the embedded default (ops/up)"
     }
@@ -97,6 +101,12 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/RegisterRequest"
+              },
+              "example": {
+                "email": "user@example.com",
+                "password": "SecurePassword123!",
+                "full_name": "John Doe",
+                "company": "YTEmpire Inc"
               }
             }
           }
@@ -108,6 +118,12 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/RegisterResponse"
+                },
+                "example": {
+                  "user_id": "usr_123456",
+                  "email": "user@example.com",
+                  "message": "Registration successful. Please verify your email.",
+                  "verification_sent": true
                 }
               }
             }
@@ -147,6 +163,10 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/LoginRequest"
+              },
+              "example": {
+                "email": "user@example.com",
+                "password": "SecurePassword123!"
               }
             }
           }
@@ -158,6 +178,17 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/TokenResponse"
+                },
+                "example": {
+                  "access_token": "eyJ0eXAiOiJKV1QiLCJhbGc...",
+                  "refresh_token": "eyJ0eXAiOiJKV1QiLCJhbGc...",
+                  "token_type": "bearer",
+                  "expires_in": 3600,
+                  "user": {
+                    "id": "usr_123456",
+                    "email": "user@example.com",
+                    "subscription_tier": "professional"
+                  }
                 }
               }
             }
@@ -727,6 +758,23 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Profile"
+                },
+                "example": {
+                  "id": "usr_123456",
+                  "email": "user@example.com",
+                  "full_name": "John Doe",
+                  "subscription": {
+                    "tier": "professional",
+                    "videos_remaining": 950,
+                    "expires_at": "2024-09-15T00:00:00Z"
+                  },
+                  "usage": {
+                    "videos_generated": 50,
+                    "total_cost": 125.5,
+                    "average_cost_per_video": 2.51
+                  },
+                  "email_verified": true,
+                  "two_factor_enabled": false
                 }
               }
             }
@@ -828,6 +876,24 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/ChannelList"
+                },
+                "example": {
+                  "channels": [
+                    {
+                      "id": "ch_123456",
+                      "name": "Tech Reviews Channel",
+                      "youtube_channel_id": "UC123456789",
+                      "status": "active",
+                      "health_score": 95,
+                      "videos_count": 125,
+                      "subscribers": 50000,
+                      "monthly_views": 1500000,
+                      "created_at": "2024-07-01T10:00:00Z"
+                    }
+                  ],
+                  "total": 5,
+                  "page": 1,
+                  "pages": 1
                 }
               }
             }
@@ -866,6 +932,20 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/ChannelCreate"
+              },
+              "example": {
+                "name": "My Channel",
+                "youtube_channel_id": "UC123456789",
+                "category": "technology",
+                "target_audience": "tech_enthusiasts",
+                "posting_schedule": {
+                  "frequency": "daily",
+                  "preferred_times": [
+                    "09:00",
+                    "15:00",
+                    "20:00"
+                  ]
+                }
               }
             }
           }
@@ -1215,6 +1295,22 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/VideoGenerateRequest"
+              },
+              "example": {
+                "channel_id": "ch_123456",
+                "title": "Top 10 Tech Gadgets 2024",
+                "description": "Reviewing the latest technology gadgets",
+                "script_style": "informative",
+                "voice_id": "voice_professional_male",
+                "thumbnail_style": "modern",
+                "duration_target": 600,
+                "keywords": [
+                  "tech",
+                  "gadgets",
+                  "2024"
+                ],
+                "cost_limit": 3.0,
+                "quality_threshold": 85
               }
             }
           }
@@ -1226,6 +1322,13 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/VideoAccepted"
+                },
+                "example": {
+                  "video_id": "vid_789012",
+                  "status": "processing",
+                  "estimated_completion": "2024-08-15T12:30:00Z",
+                  "estimated_cost": 2.75,
+                  "websocket_channel": "video_updates_vid_789012"
                 }
               }
             }
@@ -2146,6 +2249,23 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/BatchRequest"
+              },
+              "example": {
+                "videos": [
+                  {
+                    "title": "Video 1",
+                    "channel_id": "ch_123"
+                  },
+                  {
+                    "title": "Video 2",
+                    "channel_id": "ch_123"
+                  }
+                ],
+                "processing_options": {
+                  "parallel": true,
+                  "priority": "high",
+                  "cost_limit_per_video": 3.0
+                }
               }
             }
           }
@@ -2340,6 +2460,14 @@ package enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/WebhookCreate"
+              },
+              "example": {
+                "url": "https://hooks.example.com/ytempire",
+                "events": [
+                  "video.completed",
+                  "video.published"
+                ],
+                "secret": "webhook_secret_key"
               }
             }
           }
@@ -2771,6 +2899,26 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/YouTubeAccountList"
+                },
+                "example": {
+                  "accounts": [
+                    {
+                      "account_id": "yt_acc_1",
+                      "email": "channel1@gmail.com",
+                      "channel_name": "Tech Channel 1",
+                      "status": "active",
+                      "quota_used": 2500,
+                      "quota_limit": 10000,
+                      "health_score": 98,
+                      "youtube_channel_id": "UC123456789",
+                      "analytics_access": "granted"
+                    }
+                  ],
+                  "total_accounts": 1,
+                  "aggregated_quota": {
+                    "used": 2500,
+                    "limit": 10000
+                  }
                 }
               }
             }
@@ -2920,6 +3068,20 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/AnalyticsOverview"
+                },
+                "example": {
+                  "period": "last_30_days",
+                  "from": "2024-07-17",
+                  "to": "2024-08-15",
+                  "metrics": {
+                    "total_views": 5000000,
+                    "total_revenue": 15000.0,
+                    "avg_view_duration": 450,
+                    "engagement_rate": 0.065,
+                    "subscriber_growth": 5000
+                  },
+                  "top_videos": [],
+                  "channel_performance": []
                 }
               }
             }
@@ -3812,6 +3974,21 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/CostSummary"
+                },
+                "example": {
+                  "period": "current_month",
+                  "from": "2024-08-01",
+                  "to": "2024-08-15",
+                  "total_cost": 700.0,
+                  "breakdown": {
+                    "openai": 400.0,
+                    "elevenlabs": 200.0,
+                    "dall-e": 100.0
+                  },
+                  "videos_generated": 300,
+                  "average_cost_per_video": 2.33,
+                  "reserved": 0.0,
+                  "assumed": 0.0
                 }
               }
             }
@@ -4068,6 +4245,16 @@ package enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Health"
+                },
+                "example": {
+                  "status": "healthy",
+                  "version": "1.0.0",
+                  "services": {
+                    "database": "healthy",
+                    "queue": "healthy",
+                    "ml_pipeline": "healthy"
+                  },
+                  "uptime": 864000
                 }
               }
             }

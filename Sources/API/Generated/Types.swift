@@ -1889,8 +1889,26 @@ extension APIProtocol {
 
 /// Server URLs defined in the OpenAPI document.
 package enum Servers {
-    /// the embedded default (ops/up)
+    /// this server (what /docs calls when you try an operation)
     package enum Server1 {
+        /// this server (what /docs calls when you try an operation)
+        package static func url() throws -> Foundation.URL {
+            try Foundation.URL(
+                validatingOpenAPIServerURL: "/api/v1",
+                variables: []
+            )
+        }
+    }
+    /// this server (what /docs calls when you try an operation)
+    @available(*, deprecated, renamed: "Servers.Server1.url")
+    package static func server1() throws -> Foundation.URL {
+        try Foundation.URL(
+            validatingOpenAPIServerURL: "/api/v1",
+            variables: []
+        )
+    }
+    /// the embedded default (ops/up)
+    package enum Server2 {
         /// the embedded default (ops/up)
         package static func url() throws -> Foundation.URL {
             try Foundation.URL(
@@ -1900,8 +1918,8 @@ package enum Servers {
         }
     }
     /// the embedded default (ops/up)
-    @available(*, deprecated, renamed: "Servers.Server1.url")
-    package static func server1() throws -> Foundation.URL {
+    @available(*, deprecated, renamed: "Servers.Server2.url")
+    package static func server2() throws -> Foundation.URL {
         try Foundation.URL(
             validatingOpenAPIServerURL: "http://localhost:8000/api/v1",
             variables: []
