@@ -7,13 +7,19 @@ import Queue
 /// video's owner, or the user its arguments or its `owner` name.
 public struct AdminJobOwners: Sendable {
     public struct Owner: Sendable, Equatable {
-        public var user: (id: String, email: String)?
-        public var video: (id: String, title: String, status: String)?
-
-        public static func == (lhs: Owner, rhs: Owner) -> Bool {
-            lhs.user?.id == rhs.user?.id && lhs.user?.email == rhs.user?.email && lhs.video?.id == rhs.video?.id
-                && lhs.video?.title == rhs.video?.title && lhs.video?.status == rhs.video?.status
+        public struct User: Sendable, Equatable {
+            public var id: String
+            public var email: String
         }
+
+        public struct Video: Sendable, Equatable {
+            public var id: String
+            public var title: String
+            public var status: String
+        }
+
+        public var user: User?
+        public var video: Video?
     }
 
     let client: PostgresClient
@@ -34,8 +40,8 @@ public struct AdminJobOwners: Sendable {
             """, logger: logger)
         for try await (videoID, title, status, userID, email) in rows.decode((String?, String?, String?, String?, String?).self) {
             var owner = Owner()
-            if let videoID, let title, let status { owner.video = (videoID, title, status) }
-            if let userID, let email { owner.user = (userID, email) }
+            if let videoID, let title, let status { owner.video = Owner.Video(id: videoID, title: title, status: status) }
+            if let userID, let email { owner.user = Owner.User(id: userID, email: email) }
             return owner
         }
         return Owner()

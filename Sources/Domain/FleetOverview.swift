@@ -65,12 +65,12 @@ public struct FleetOverview: Sendable {
         public var videos: [String: Int]
         /// What reservations hold now, across every user.
         public var reservedNow: Money
-        /// Videos failed in the last 24 hours, by error code.
-        public var failuresByCode: [(code: String, count: Int)]
+        /// Videos failed in the last 24 hours, by error code, the most frequent first.
+        public var failuresByCode: [Failures]
 
-        public static func == (lhs: Pipeline, rhs: Pipeline) -> Bool {
-            lhs.stages == rhs.stages && lhs.videos == rhs.videos && lhs.reservedNow == rhs.reservedNow
-                && lhs.failuresByCode.map(\.code) == rhs.failuresByCode.map(\.code) && lhs.failuresByCode.map(\.count) == rhs.failuresByCode.map(\.count)
+        public struct Failures: Sendable, Equatable {
+            public var code: String
+            public var count: Int
         }
     }
 
@@ -109,13 +109,13 @@ public struct FleetOverview: Sendable {
             .decode(Int64.self) {
             reserved = Money(micros: amount)
         }
-        var failures: [(code: String, count: Int)] = []
+        var failures: [Pipeline.Failures] = []
         for try await (code, count) in try await client.query("""
             SELECT coalesce(error_code, 'unknown'), count(*) FROM videos
              WHERE status = 'failed' AND updated_at >= now() - interval '24 hours'
              GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20
             """, logger: logger).decode((String, Int64).self) {
-            failures.append((code, Int(count)))
+            failures.append(Pipeline.Failures(code: code, count: Int(count)))
         }
         let order = PipelineStage.allCases.map(\.rawValue)
         return Pipeline(stages: figures.values.sorted { (order.firstIndex(of: $0.stage) ?? 99, $0.stage) < (order.firstIndex(of: $1.stage) ?? 99, $1.stage) },

@@ -317,33 +317,10 @@ public struct ModelService: Sendable {
         let version = version.map { Int32(clamping: $0) }
         switch id {
         case CostEstimator.id:
-            let rows = try await client.query("""
-                SELECT count(*),
-                       count(*) FILTER (WHERE v.status IN ('completed', 'published')),
-                       avg(abs(p.predicted - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published')),
-                       avg(abs(p.baseline - v.spent / 1e6)) FILTER (WHERE v.status IN ('completed', 'published'))
-                  FROM ml_predictions p JOIN videos v ON v.id = p.subject AND v.user_id = \(userID)
-                 WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
-                   AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
-                """, logger: logger)
-            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
-                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
-            }
-            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+            return try await finishedVideosError(id, version: version, userID: userID, days: days, outcome: "v.spent / 1e6")
         case ETAEstimator.id:
-            let rows = try await client.query("""
-                SELECT count(*),
-                       count(*) FILTER (WHERE v.status IN ('completed', 'published')),
-                       avg(abs(p.predicted - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published')),
-                       avg(abs(p.baseline - extract(epoch FROM v.finished_at - v.created_at))) FILTER (WHERE v.status IN ('completed', 'published'))
-                  FROM ml_predictions p JOIN videos v ON v.id = p.subject AND v.user_id = \(userID)
-                 WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
-                   AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
-                """, logger: logger)
-            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
-                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
-            }
-            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+            return try await finishedVideosError(id, version: version, userID: userID, days: days,
+                                                 outcome: "extract(epoch FROM v.finished_at - v.created_at)")
         case ViewsForecast.id:
             // A forecast is resolved once the analytics cover every day of its video's horizon.
             let rows = try await client.query("""
@@ -364,13 +341,33 @@ public struct ModelService: Sendable {
                        HAVING count(*) = p.horizon) a ON true
                  WHERE EXISTS (SELECT 1 FROM videos o WHERE o.id = p.video_id AND o.user_id = \(userID))
                 """, logger: logger)
-            for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
-                return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
-            }
-            return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
+            return try await Self.liveError(rows, days: days)
         default:
             throw DomainError(.notFound, "No model is called \(id)")
         }
+    }
+
+    /// The live error of a model whose subject is a video and whose outcome is known once it
+    /// finished: `outcome` (SQL over `v`, the video) against each prediction.
+    private func finishedVideosError(_ id: String, version: Int32?, userID: String, days: Int, outcome: String) async throws -> LiveError {
+        let rows = try await client.query("""
+            SELECT count(*),
+                   count(*) FILTER (WHERE v.status IN ('completed', 'published')),
+                   avg(abs(p.predicted - \(unescaped: outcome))) FILTER (WHERE v.status IN ('completed', 'published')),
+                   avg(abs(p.baseline - \(unescaped: outcome))) FILTER (WHERE v.status IN ('completed', 'published'))
+              FROM ml_predictions p JOIN videos v ON v.id = p.subject AND v.user_id = \(userID)
+             WHERE p.model_id = \(id) AND p.version IS NOT DISTINCT FROM \(version)
+               AND p.created_at >= now() - make_interval(days => \(Int32(clamping: days)))
+            """, logger: logger)
+        return try await Self.liveError(rows, days: days)
+    }
+
+    /// Reads (predictions, resolved, MAE, baseline MAE) from a live-error query.
+    private static func liveError(_ rows: PostgresRowSequence, days: Int) async throws -> LiveError {
+        for try await (count, resolved, mae, baseline) in rows.decode((Int64, Int64, Double?, Double?).self) {
+            return LiveError(windowDays: days, predictions: Int(count), resolved: Int(resolved), mae: mae, baselineMAE: baseline)
+        }
+        return LiveError(windowDays: days, predictions: 0, resolved: 0, mae: nil, baselineMAE: nil)
     }
 }
 

@@ -96,7 +96,7 @@ public struct OperatorActions: Sendable {
 
     private func requireQueue(_ name: String) async throws {
         guard QueueName.isValid(name) else { throw QueueError(.queueNotFound, "No queue has that name (1 to 64 letters, digits, '_', '-' or '.')") }
-        guard try await queues.summary(name) != nil else { throw QueueError(.queueNotFound, "No queue is called \(name)") }
+        guard try await queues.exists(name) else { throw QueueError(.queueNotFound, "No queue is called \(name)") }
     }
 
     // MARK: Jobs

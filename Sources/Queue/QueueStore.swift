@@ -34,11 +34,18 @@ public struct QueueStore: Sendable {
 
     /// Every queue known from the `queues` table or from its jobs, with counts per state.
     public func list() async throws -> [QueueSummary] {
+        try await summaries(named: nil)
+    }
+
+    /// The queues known from the `queues` table or from their jobs (only `name`'s when given),
+    /// with counts per state.
+    private func summaries(named name: String?) async throws -> [QueueSummary] {
         let rows = try await client.query("""
-            WITH names AS (SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs),
-            counts AS (SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state),
+            WITH names AS (SELECT name FROM queues WHERE \(name)::text IS NULL OR name = \(name)
+                           UNION SELECT DISTINCT queue FROM jobs WHERE \(name)::text IS NULL OR queue = \(name)),
+            counts AS (SELECT queue, state, count(*) AS n FROM jobs WHERE \(name)::text IS NULL OR queue = \(name) GROUP BY queue, state),
             oldest AS (SELECT queue, extract(epoch FROM now() - min(run_at))::float8 AS age
-                         FROM jobs WHERE state = 'available' GROUP BY queue)
+                         FROM jobs WHERE state = 'available' AND (\(name)::text IS NULL OR queue = \(name)) GROUP BY queue)
             SELECT n.name, q.paused_at IS NOT NULL, q.concurrency_limit,
                    coalesce((SELECT string_agg(c.state || '=' || c.n, ',') FROM counts c WHERE c.queue = n.name), ''),
                    coalesce(o.age, 0)
@@ -64,7 +71,16 @@ public struct QueueStore: Sendable {
 
     /// The summary of one queue, or nil when it is unknown.
     public func summary(_ name: String) async throws -> QueueSummary? {
-        try await list().first { $0.name == name }
+        try await summaries(named: name).first { $0.name == name }
+    }
+
+    /// Whether the queue is known: it has a row in `queues` or any job.
+    public func exists(_ name: String) async throws -> Bool {
+        let rows = try await client.query("""
+            SELECT EXISTS (SELECT 1 FROM queues WHERE name = \(name)) OR EXISTS (SELECT 1 FROM jobs WHERE queue = \(name))
+            """, logger: logger)
+        for try await known in rows.decode(Bool.self) { return known }
+        return false
     }
 
     /// Stops every worker claiming from the queue; claims check it in the same statement, and
