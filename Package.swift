@@ -96,8 +96,18 @@ let package = Package(
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                "Console",
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml", "Generated/openapi.sha256"]
+        ),
+        .target(
+            name: "Console",
+            dependencies: [
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Pages")]
         ),
         .systemLibrary(
             name: "CXGBoost",

@@ -112,6 +112,7 @@ public enum APIServer {
                             body: .init(byteBuffer: ByteBuffer(string: await metrics.render())))
         }
         addProbes(to: router, service: service)
+        try await AdminConsole.load().add(to: router)
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
@@ -126,6 +127,7 @@ public enum APIServer {
         }
         guard let live else { return APIRouters(http: router, webSocket: nil, passwords: service.passwords) }
         let routes = LiveRoutes(hub: live, tokens: tokens, channels: channels, analytics: LiveAnalytics(client: client, logger: logger),
+                                fleet: FleetPulse(client: client, maxAge: live.configuration.fleetRefresh, logger: logger),
                                 rateLimits: rateLimits, gate: RateLimitGate(limiter: limiter), trustedProxies: trustedProxies,
                                 pending: PendingSockets(limitPerAddress: live.configuration.maxPendingPerAddress,
                                                         limit: live.configuration.maxPending))

@@ -20,6 +20,24 @@ extension APIService {
         return .ok(.init(body: .json(.init(queues: try await actions.queues.list().map { Self.adminQueue($0, activity[$0.name]) }))))
     }
 
+    func adminActivity(_ input: Operations.AdminActivity.Input) async throws -> Operations.AdminActivity.Output {
+        let actions = try requireOperator()
+        let minutes = input.query.minutes ?? 60
+        guard (1...1440).contains(minutes) else {
+            throw APIError.validation("minutes must be from 1 to 1440", field: "minutes", issue: "out of range")
+        }
+        if let queue = input.query.queue, !QueueName.isValid(queue) {
+            throw APIError.validation("queue is 1 to 64 letters, digits, '_', '-' or '.'", field: "queue", issue: "invalid")
+        }
+        let series = try await actions.queues.history(minutes: minutes, queue: input.query.queue)
+        return .ok(.init(body: .json(.init(minutes: minutes, queue: input.query.queue, series: series.map(Self.adminMinute)))))
+    }
+
+    static func adminMinute(_ minute: QueueMinute) -> Components.Schemas.AdminMinute {
+        .init(at: minute.at, completed: minute.completed, failed: minute.failed, started: minute.started,
+              latencyP50Seconds: minute.latencyP50, latencyP95Seconds: minute.latencyP95)
+    }
+
     func adminPauseQueue(_ input: Operations.AdminPauseQueue.Input) async throws -> Operations.AdminPauseQueue.Output {
         let actions = try requireOperator()
         try await actions.pause(queue: input.path.queue)
@@ -122,12 +140,17 @@ extension APIService {
         _ = try requireOperator()
         let (workers, leaders) = try await FleetOverview(client: client, logger: logger).workers()
         let schedules = try await PeriodicJobStore(client: client, logger: logger).list()
+        let chores = try await ChoreRunStore(client: client, logger: logger).all()
         return .ok(.init(body: .json(.init(
             workers: workers.map {
                 .init(id: $0.record.id, host: $0.record.host, pid: $0.record.pid, queues: $0.record.queues, startedAt: $0.record.startedAt,
                       heartbeatAt: $0.record.heartbeatAt, running: $0.running)
             },
             leaders: leaders.map { .init(name: $0.name, leaderId: $0.leaderID, electedAt: $0.electedAt, expiresAt: $0.expiresAt) },
+            chores: chores.map {
+                .init(name: $0.name, leaderId: $0.leaderID, lastRunAt: $0.lastRunAt, durationMs: $0.durationMilliseconds,
+                      rowsChanged: $0.rowsChanged, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt)
+            },
             schedules: schedules.map {
                 .init(id: $0.id, kind: $0.kind, queue: $0.queue, paused: $0.paused, nextRunAt: $0.nextRunAt, lastRunAt: $0.lastRunAt)
             }))))

@@ -28,6 +28,8 @@ public struct LiveConfiguration: Sendable {
     /// looks again this often when nothing happens.
     public var analyticsMinInterval: Duration = .seconds(1)
     public var analyticsRefresh: Duration = .seconds(30)
+    /// The console's socket (`/ws/admin`) gets the fleet's snapshot this often.
+    public var fleetRefresh: Duration = .seconds(2)
 
     public init() {}
 }
@@ -41,6 +43,8 @@ struct LiveSubscription: Sendable, Equatable {
         case channel(String)
         /// Periodic figures (`/ws/analytics-stream`).
         case analytics
+        /// The fleet's queues and last hour, for operators (`/ws/admin`).
+        case fleet
     }
 
     var userID: String
@@ -60,6 +64,8 @@ enum LiveOutput: Sendable {
     case refresh(ContinuousClock.Instant)
     /// New analytics days were stored: an account socket sends the overview's headline figures.
     case overview(ContinuousClock.Instant)
+    /// Time for an operator's socket to send the fleet's snapshot.
+    case fleet
     /// The socket's authorization ended: send this `error` and close with 1008.
     case end(code: String, message: String)
 }
@@ -218,6 +224,7 @@ public final class LiveHub: Service, Sendable {
                 output = narrowedAway ? nil : .message(message)
             case .channel(let wanted): output = channelID == wanted && type != DomainEvents.analyticsUpdate ? .message(message) : nil
             case .analytics: output = .refresh(now)
+            case .fleet: output = nil
             }
             guard let output else { continue }
             relayed.increment()

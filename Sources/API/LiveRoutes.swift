@@ -36,8 +36,8 @@ final class LiveGrant: Sendable {
     let pendingPlace = Mutex<PendingSockets.Place?>(nil)
 }
 
-/// `WS /ws/{client_id}`, `WS /ws/video-updates/{channel_id}` and `WS /ws/analytics-stream`
-/// under the API's base path.
+/// `WS /ws/{client_id}`, `WS /ws/video-updates/{channel_id}`, `WS /ws/analytics-stream` and,
+/// for operators, `WS /ws/admin` under the API's base path.
 ///
 /// A client authenticates with its access token, either `?token=` on the URL (checked before
 /// the upgrade: a bad token or another user's channel is answered with the HTTP error
@@ -50,7 +50,9 @@ final class LiveGrant: Sendable {
 /// (`connected` first), `video.progress`, `video.completed`, `video.failed`,
 /// `video.cancelled`, `video.published`, and `analytics.update`: on the analytics stream the
 /// account's figures at a glance, on `/ws/{client_id}` the overview's headline figures (last 30
-/// days) each time a sync stores new YouTube Analytics days.
+/// days) each time a sync stores new YouTube Analytics days. `/ws/admin` (operators only, else
+/// 403) sends `fleet.snapshot` every `LiveConfiguration.fleetRefresh`: each queue as
+/// `GET /admin/queues` lists it, and the last hour as `GET /admin/activity` gives it.
 /// It may send `{"type": "ping"}` and gets a `pong`. On `/ws/{client_id}` it may send
 /// `{"type": "subscribe" | "unsubscribe", "channel": "video_updates_<video_id>"}` (a video's
 /// `websocket_channel`) to hear of chosen videos only (its account notifications still come);
@@ -60,6 +62,8 @@ struct LiveRoutes: Sendable {
     let tokens: AccessTokens
     let channels: ChannelRepository
     let analytics: LiveAnalytics
+    /// The fleet's snapshot for operators' sockets.
+    let fleet: FleetPulse
     let rateLimits: RateLimitPolicy
     let gate: RateLimitGate
     let trustedProxies: TrustedProxies
@@ -69,6 +73,7 @@ struct LiveRoutes: Sendable {
     /// Path → what the socket subscribes to, given the path's parameters.
     private static let endpoints: [(path: RouterPath, scope: @Sendable (Parameters) throws -> LiveSubscription.Scope)] = [
         ("\(APIServer.basePath)/ws/analytics-stream", { _ in .analytics }),
+        ("\(APIServer.basePath)/ws/admin", { _ in .fleet }),
         ("\(APIServer.basePath)/ws/video-updates/{channel_id}", { .channel(try $0.require("channel_id")) }),
         ("\(APIServer.basePath)/ws/{client_id}", { parameters in
             let clientID = try parameters.require("client_id")
@@ -135,6 +140,7 @@ struct LiveRoutes: Sendable {
         if case .channel(let channelID) = scope, try await channels.channel(id: channelID, userID: caller.user.id) == nil {
             throw APIError(.notFound, code: "not_found", message: "No channel \(channelID)")
         }
+        if scope == .fleet, !caller.user.isOperator { throw APIError(.forbidden, code: "forbidden", message: "Operators only") }
         let (category, limit) = rateLimits.category(forLive: scope)
         let headers = try await gate.admit(category: category, limit: limit, who: "user:\(caller.user.id)")
         return (LiveSubscription(userID: caller.user.id, scope: scope, sessionID: caller.sessionID, expiresAt: caller.expiresAt), headers)
@@ -231,6 +237,15 @@ struct LiveRoutes: Sendable {
                     }
                 }
             }
+            if scope == .fleet {
+                connection.send(.fleet)
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: configuration.fleetRefresh)
+                        connection.send(.fleet)
+                    }
+                }
+            }
             if scope == .analytics {
                 connection.send(.refresh(.now))
                 group.addTask {
@@ -289,6 +304,17 @@ struct LiveRoutes: Sendable {
                 return (code, message)
             case .message(let text):
                 try await outbound.write(.text(text))
+            case .fleet:
+                do {
+                    // The role is read again each time: a revoked operator's socket is closed.
+                    guard try await fleet.isOperator(userID) else { return ("forbidden", "Operators only") }
+                    try await outbound.write(.text(try await fleet.snapshot()))
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    // The database is unreachable for a moment (or a row would not decode): the next tick looks again.
+                    logger.warning("live: fleet snapshot unavailable", metadata: ["error": "\(String(reflecting: error))"])
+                }
             case .refresh(let asked):
                 // One look answers every request made before it started.
                 if let lastLook, asked < lastLook { continue }
@@ -329,6 +355,7 @@ struct LiveRoutes: Sendable {
         case .account(let clientID): data["client_id"] = clientID; data["subscription"] = "account"
         case .channel(let channelID): data["channel_id"] = channelID; data["subscription"] = "channel"
         case .analytics: data["subscription"] = "analytics"
+        case .fleet: data["subscription"] = "fleet"
         }
         return LiveMessage.text(type: LiveMessage.systemNotification, data: data)
     }

@@ -41,8 +41,12 @@ public struct RateLimitPolicy: Sendable {
     }
 
     /// The category a WebSocket connection counts in: the analytics stream as Analytics, the
-    /// others as General.
+    /// console's as Admin, the others as General.
     func category(forLive scope: LiveSubscription.Scope) -> (name: String, limit: Limit) {
-        scope == .analytics ? ("analytics", analytics) : ("general", general)
+        switch scope {
+        case .analytics: ("analytics", analytics)
+        case .fleet: ("admin", admin)
+        case .account, .channel: ("general", general)
+        }
     }
 }

@@ -58,10 +58,13 @@ struct RequestIDMiddleware: RouterMiddleware {
             }
             response.headers[.requestID] = requestID
             if response.headers[.contentType]?.lowercased().hasPrefix("text/html") == true {
-                // Our pages (the OAuth confirmation, the API reference) are never framed by
-                // another site: a button under someone else's frame could be clicked blindly.
+                // Our pages (the OAuth confirmation, the API reference, the console) are never
+                // framed by another site: a button under someone else's frame could be clicked
+                // blindly. A page with a fuller policy of its own (the console) keeps it.
                 response.headers[.xFrameOptions] = "DENY"
-                response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+                if response.headers[.contentSecurityPolicy] == nil {
+                    response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+                }
             }
             return response
         } catch {

@@ -30,7 +30,7 @@ public struct DispatcherServices: Sendable {
         elector = LeaderElector(store: LeaderStore(client: client, logger: logger), name: electionName, candidateID: candidateID,
                                 ttl: leaderTTL, logger: logger)
         maintainer = Maintainer(elector: elector, tasks: DispatcherChores.all(client: client, settings: settings, logger: logger) + extraTasks,
-                                notifier: notifier, logger: logger)
+                                notifier: notifier, runs: ChoreRunStore(client: client, logger: logger), logger: logger)
         webhooks = WebhookJobs(client: client, cipher: settings.cipher, policy: settings.webhookPolicy, logger: logger, addresses: addresses)
     }
 

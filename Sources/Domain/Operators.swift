@@ -30,10 +30,35 @@ public struct Operators: Sendable {
 
 extension OperatorActions {
     /// The operator actions of this product: a video's jobs (its stages, its publication) are
-    /// spared, since the video keeps its own state: it is cancelled, and resubmitted, as a video.
+    /// spared, since the video keeps its own state: it is cancelled as a video, and a failed
+    /// video's stage job is retried through `PipelineStore.retryFailed` (the video runs again).
     public static func fleet(actor: OperatorActor, client: PostgresClient, logger: Logger) -> OperatorActions {
         OperatorActions(actor: actor, client: client, logger: logger, sparing: ["video."],
                         sparingAdvice: "a video's jobs follow their video; cancel the video (POST /videos/{id}/cancel, by its owner), "
-                            + "and a video that failed is submitted again")
+                            + "and retry one job of a failed video to run the video again",
+                        sparedRetry: FailedVideoRetry(pipeline: PipelineStore(client: client, logger: logger)))
+    }
+}
+
+/// An operator's retry of a video's stage job: the failed video runs again from where it
+/// stopped (`PipelineStore.retryFailed`); the job returned is the retried stage's new job, or
+/// the first one enqueued.
+struct FailedVideoRetry: SparedJobRetry {
+    let pipeline: PipelineStore
+
+    func retry(_ job: Job, audit: @Sendable (Int64, [String: String], PostgresConnection) async throws -> Void) async throws -> Int64 {
+        guard PipelineStage(jobKind: job.kind) != nil, let args = try? job.decodeArgs(StageJobArgs.self) else {
+            throw QueueError(.invalidState, "job \(job.id) is a \(job.kind) job: it follows its video's publication, which retries itself")
+        }
+        @Sendable func successor(_ enqueued: [PipelineStage: Int64]) -> Int64? {
+            enqueued[args.stage] ?? PipelineStage.allCases.lazy.compactMap { enqueued[$0] }.first
+        }
+        let enqueued = try await pipeline.retryFailed(videoID: args.videoID) { enqueued, connection in
+            // retryFailed enqueues at least one stage whenever it succeeds.
+            guard let next = successor(enqueued) else { throw QueueError(.invalidState, "The video \(args.videoID) has no stage to run") }
+            try await audit(next, ["video_id": args.videoID], connection)
+        }
+        guard let next = successor(enqueued) else { throw QueueError(.invalidState, "The video \(args.videoID) has no stage to run") }
+        return next
     }
 }

@@ -265,8 +265,10 @@ public struct PipelineStore: Sendable {
     /// its other work is cancelled, the reason recorded, `video.failed` written.
     /// - Parameter completing: this worker's job to complete in the same transaction, if any.
     /// - Throws: `StageLostError` when `completing` is no longer this worker's.
+    /// - Parameter sparing: this worker's job, failing its last attempt, that the queue ends
+    ///   (discarded, with its error) rather than this cancelling it.
     public func failVideo(_ videoID: String, userID: String, code: String, message: String,
-                          completing job: JobLease? = nil) async throws {
+                          completing job: JobLease? = nil, sparing failingJob: Int64? = nil) async throws {
         try await client.withRetryingTransaction(logger: logger) { connection in
             let video = try await lockVideo(videoID, on: connection)
             if let job, !(try await jobs.complete(job, on: connection)) {
@@ -274,7 +276,7 @@ public struct PipelineStore: Sendable {
             }
             guard let video, video.status == .processing else { return }
             try await finishVideo(videoID, status: .failed, errorCode: code, message: message, on: connection,
-                                  sparing: job?.jobID)
+                                  sparing: job?.jobID ?? failingJob)
             if code == "cost_limit_exceeded" {
                 let data = DomainEvents.json(["video_id": videoID, "message": message])
                 try await DomainEvents.record(type: "cost.limit_reached", userID: userID, data: data, on: connection, logger: logger)

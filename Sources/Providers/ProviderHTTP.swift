@@ -10,6 +10,8 @@ import NIOHTTP1
 ///   backoff honouring `Retry-After` (a wait longer than `maximumWait` snoozes the job instead);
 /// - quota and credit errors (`insufficient_quota`), bad keys and bad requests are permanent:
 ///   never retried, the stage fails at once;
+/// - a request that could not connect (refused, timed out connecting) was never sent:
+///   `Unavailable`, not billed;
 /// - a request that went out and lost its answer (read timeout, dropped connection) may have
 ///   been billed: `UncertainProviderError`, never retried on the same reservation.
 public struct ProviderHTTP: Sendable {
@@ -55,10 +57,8 @@ public struct ProviderHTTP: Sendable {
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(bytes: body))
             let response: HTTPClientResponse
-            let bytes: ByteBuffer
             do {
                 response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
-                bytes = try await response.body.collect(upTo: maximumResponse)
             } catch let error as HTTPClientError where error == .connectTimeout {
                 // Nothing was sent: safe to try again on the same reservation.
                 if attempt < maximumAttempts { try await pause(attempt: attempt, retryAfter: nil); continue }
@@ -66,6 +66,19 @@ public struct ProviderHTTP: Sendable {
             } catch let error as NIOConnectionError {
                 if attempt < maximumAttempts { try await pause(attempt: attempt, retryAfter: nil); continue }
                 throw Unavailable(provider: provider, status: 0, message: "cannot connect: \(error)")
+            } catch let error as IOError where error.errnoCode == ECONNREFUSED {
+                // Refused (the client's pool already tried again while the request's time
+                // lasted): the request never left, so nothing was billed.
+                throw Unavailable(provider: provider, status: 0, message: "cannot connect: \(error)")
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw UncertainProviderError(provider: provider, message: "no answer: \(error)")
+            }
+            // The request went out: whatever breaks now may have been billed.
+            let bytes: ByteBuffer
+            do {
+                bytes = try await response.body.collect(upTo: maximumResponse)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

@@ -23,18 +23,26 @@ extension MaintenanceTask {
 }
 
 /// Runs each maintenance task on its interval while this process is the leader, and at once
-/// when its `wakeChannel` is notified.
+/// when its `wakeChannel` is notified. With a `ChoreRunStore` it records each task's runs for
+/// operators: a failure at once, a success at most every `recordEvery` per task (the fastest
+/// chores run every second).
 public struct Maintainer: Service {
     public let elector: LeaderElector
     public let tasks: [any MaintenanceTask]
     /// Delivers the tasks' wake channels (it must LISTEN on them); nil: intervals only.
     public let notifier: Notifier?
+    /// Where runs are recorded; nil: nowhere.
+    public let runs: ChoreRunStore?
+    public let recordEvery: Duration
     public let logger: Logger
 
-    public init(elector: LeaderElector, tasks: [any MaintenanceTask], notifier: Notifier? = nil, logger: Logger) {
+    public init(elector: LeaderElector, tasks: [any MaintenanceTask], notifier: Notifier? = nil, runs: ChoreRunStore? = nil,
+                recordEvery: Duration = .seconds(10), logger: Logger) {
         self.elector = elector
         self.tasks = tasks
         self.notifier = notifier
+        self.runs = runs
+        self.recordEvery = recordEvery
         self.logger = logger
     }
 
@@ -55,15 +63,31 @@ public struct Maintainer: Service {
                         doorbell = nil
                     }
                     group.addTask {
+                        var recorded: ContinuousClock.Instant?
                         while !Task.isCancelled {
                             if elector.isLeader {
+                                let started = ContinuousClock.now
+                                var changed = 0
+                                var failure: String?
                                 do {
-                                    let changed = try await task.runOnce()
+                                    changed = try await task.runOnce()
                                     if changed > 0 {
                                         logger.debug("maintenance", metadata: ["task": "\(task.name)", "rows": "\(changed)"])
                                     }
                                 } catch {
+                                    // Stopping: not a failure of the chore.
+                                    if Task.isCancelled { return }
+                                    failure = String(reflecting: error).prefix(500).description
                                     logger.warning("maintenance failed", metadata: ["task": "\(task.name)", "error": "\(String(reflecting: error))"])
+                                }
+                                if let runs, failure != nil || recorded.map({ $0.duration(to: .now) >= recordEvery }) ?? true {
+                                    do {
+                                        try await runs.record(task.name, leaderID: elector.candidateID, duration: started.duration(to: .now),
+                                                              rows: changed, error: failure)
+                                        recorded = .now
+                                    } catch {
+                                        logger.debug("maintenance: run not recorded", metadata: ["task": "\(task.name)", "error": "\(error)"])
+                                    }
                                 }
                             }
                             if let doorbell {

@@ -29,6 +29,17 @@ public struct OperatorAuditEntry: Sendable, Equatable {
     public var at: Date
 }
 
+/// Runs a spared job's work again through the domain that owns its state (a failed video's
+/// stages), where retrying the job alone would leave that state behind.
+public protocol SparedJobRetry: Sendable {
+    /// Sends `job`'s work back through its domain, calling `audit` in the same transaction
+    /// with the job that now does it, so the action and its audit line commit together.
+    /// - Returns: the id of the job that now does it (often a new one).
+    /// - Throws: `QueueError(.invalidState)` when the domain's state does not allow it.
+    func retry(_ job: Job, audit: @Sendable (_ successor: Int64, _ details: [String: String], PostgresConnection) async throws -> Void)
+        async throws -> Int64
+}
+
 /// What operators do to the queues and jobs, from the console (the admin API) or the command
 /// line: one implementation, every action written to the audit log (`operator_audit`) with
 /// who, what, its arguments and how many jobs it changed.
@@ -42,14 +53,18 @@ public struct OperatorActions: Sendable {
     public let sparing: [String]
     /// What to do instead, for an operator who tried a spared job.
     public let sparingAdvice: String
+    /// How a spared job is retried, if it can be.
+    public let sparedRetry: (any SparedJobRetry)?
     let client: PostgresClient
     let logger: Logger
 
     /// The most jobs one bulk action changes.
     public static let bulkCap = 10_000
 
-    public init(actor: OperatorActor, client: PostgresClient, logger: Logger, sparing: [String] = [], sparingAdvice: String = "") {
+    public init(actor: OperatorActor, client: PostgresClient, logger: Logger, sparing: [String] = [], sparingAdvice: String = "",
+                sparedRetry: (any SparedJobRetry)? = nil) {
         self.actor = actor
+        self.sparedRetry = sparedRetry
         self.client = client
         self.logger = logger
         self.sparing = sparing
@@ -101,8 +116,17 @@ public struct OperatorActions: Sendable {
 
     // MARK: Jobs
 
-    /// Runs a finished or waiting job again now.
+    /// Runs a finished or waiting job again now. A spared job's work runs again through its
+    /// domain (`sparedRetry`), possibly as a new job: the one returned.
     public func retry(job id: Int64) async throws -> Job {
+        if let sparedRetry, let before = try await jobs.job(id: id), sparing.contains(where: { before.kind.hasPrefix($0) }) {
+            let successor = try await sparedRetry.retry(before) { successor, details, connection in
+                try await record("job.retry", target: String(id), details: details.merging(["job": String(successor)]) { $1 },
+                                 affected: 1, on: connection)
+            }
+            guard let job = try await jobs.job(id: successor) else { throw QueueError(.jobNotFound, "No job \(successor)") }
+            return job
+        }
         let job = try await queueAction(id) { try await jobs.retry(id: id) }
         try await record("job.retry", target: String(id), affected: 1)
         return job
@@ -174,10 +198,16 @@ public struct OperatorActions: Sendable {
 
     /// Writes one line of the audit log (also for actions outside the queue: granting an operator).
     public func record(_ action: String, target: String?, details: [String: String] = [:], affected: Int = 0) async throws {
+        try await record(action, target: target, details: details, affected: affected, on: client)
+    }
+
+    /// Writes an audit line through `executor` (a transaction's connection, to commit with the action).
+    public func record(_ action: String, target: String?, details: [String: String] = [:], affected: Int = 0,
+                       on executor: any PostgresExecutor) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: try encoder.encode(details), as: UTF8.self)
-        try await client.query("""
+        try await executor.run("""
             INSERT INTO operator_audit (actor, action, target, details, affected)
             VALUES (\(actor.recorded), \(action), \(target), \(json)::jsonb, \(Int32(clamping: affected)))
             """, logger: logger)

@@ -83,7 +83,8 @@ public struct PipelineJobs: Sendable {
             // reserves afresh (so a retry can never spend more than the budget).
             try await pipeline.ledger.settleAssumed(jobID: job.id, attempt: job.attempt)
             if job.attempt >= job.maxAttempts {
-                try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description)
+                try await pipeline.failVideo(args.videoID, userID: args.userID, code: "provider_error", message: error.description,
+                                             sparing: job.id)
             }
             throw error
         } catch is CancellationError {
@@ -97,7 +98,8 @@ public struct PipelineJobs: Sendable {
             try await pipeline.ledger.release(jobID: job.id, attempt: job.attempt)
             if job.attempt >= job.maxAttempts {
                 try await pipeline.failVideo(args.videoID, userID: args.userID, code: "stage_failed",
-                                             message: "The \(stage.rawValue) stage failed \(job.attempt) times: \(String(describing: error).prefix(300))")
+                                             message: "The \(stage.rawValue) stage failed \(job.attempt) times: \(String(describing: error).prefix(300))",
+                                             sparing: job.id)
             }
             throw error
         }

@@ -46,6 +46,8 @@ struct BenchQueueCommand: AsyncParsableCommand {
     @Option(help: "Slots per worker: the most jobs one claim takes.") var concurrency = 100
     @Option(help: "Jobs per insert statement.") var insertBatch = 10_000
     @Option(help: "Enqueue-to-start samples, one every 20 ms.") var latencySamples = 500
+    @Flag(help: "Give each job a pipeline stage job's arguments (its own video_id, a user_id, stage, generation) instead of {}: what an index on args costs shows.")
+    var stageArgs = false
 
     func validate() throws {
         guard jobs > 0, workers > 0, concurrency > 0, insertBatch > 0, latencySamples > 0 else {
@@ -66,7 +68,8 @@ struct BenchQueueCommand: AsyncParsableCommand {
             let roundTrip = try await Self.measureRoundTrip(client: client, logger: logger)
             let latency = try await Self.measureLatency(database: database, client: client, queue: queue,
                                                         samples: settings.samples, logger: logger)
-            let insertRate = try await Self.measureInsert(store: store, queue: queue, jobs: settings.jobs, batch: settings.insertBatch)
+            let insertRate = try await Self.measureInsert(store: store, queue: queue, jobs: settings.jobs, batch: settings.insertBatch,
+                                                          stageArgs: stageArgs)
             let worked = try await Self.measureWork(database: database, client: client, queue: queue, jobs: settings.jobs,
                                                     workers: settings.workers, concurrency: settings.concurrency, logger: logger)
             try await client.query("DELETE FROM jobs WHERE queue = \(queue)", logger: logger)
@@ -74,6 +77,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
             return (insertRate, worked, latency, roundTrip)
         }
         let command = "ytempire bench queue --jobs \(jobs) --workers \(workers) --concurrency \(concurrency) --insert-batch \(insertBatch) --latency-samples \(latencySamples)"
+            + (stageArgs ? " --stage-args" : "")
         print("command:            \(command)")
         print("machine:            \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB")
         print(String(format: "bulk insert:        %.0f jobs/s (%d jobs in statements of %d)", report.0, jobs, insertBatch))
@@ -85,12 +89,18 @@ struct BenchQueueCommand: AsyncParsableCommand {
         print(json)
     }
 
-    static func measureInsert(store: JobStore, queue: String, jobs: Int, batch: Int) async throws -> Double {
+    static func measureInsert(store: JobStore, queue: String, jobs: Int, batch: Int, stageArgs: Bool) async throws -> Double {
         let start = ContinuousClock.now
         var remaining = jobs
         while remaining > 0 {
             let count = min(batch, remaining)
-            _ = try await store.insert(Array(repeating: NewJob(kind: "noop", queue: queue), count: count))
+            let batchJobs = stageArgs
+                ? (0..<count).map { index in
+                    NewJob(kind: "noop", args: #"{"video_id": "vid_\#(remaining - index)", "user_id": "usr_\#((remaining - index) % 1000)", "stage": "voice", "generation": 1}"#,
+                           queue: queue)
+                }
+                : Array(repeating: NewJob(kind: "noop", queue: queue), count: count)
+            _ = try await store.insert(batchJobs)
             remaining -= count
         }
         return Double(jobs) / (ContinuousClock.now - start).seconds

@@ -109,6 +109,17 @@ import Testing
         #expect(stub.requests.count == 3)
     }
 
+    @Test func aProviderThatRefusesConnectionsBilledNothing() async throws {
+        // A port nothing listens on: the request never left, so the stage's reservation is
+        // released rather than settled as possibly billed.
+        let port = try ProviderStub.unusedPort()
+        await #expect(throws: ProviderHTTP.Unavailable.self) {
+            try await OpenAIChatScriptWriter(endpoint: ProviderEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: "k"),
+                                             http: http(timeout: .seconds(3)))
+                .writeScript(request, model: "gpt-4o-mini")
+        }
+    }
+
     @Test func aLostAnswerIsUncertainAndNotRetried() async throws {
         var faults = ProviderStub.Faults()
         faults.slowEvery = 1

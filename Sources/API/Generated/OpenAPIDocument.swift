@@ -4584,6 +4584,74 @@ package enum OpenAPIDocument {
         }
       }
     },
+    "/admin/activity": {
+      "get": {
+        "operationId": "adminActivity",
+        "tags": [
+          "Admin"
+        ],
+        "summary": "The fleet's last minutes, minute by minute (the console's charts): jobs completed, attempts failed, and how long due jobs waited for a worker (p50, p95).",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "minutes",
+            "in": "query",
+            "description": "How many minutes, the current one last: 1 to 1440, default 60.",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1440,
+              "default": 60
+            }
+          },
+          {
+            "name": "queue",
+            "in": "query",
+            "description": "One queue's work only; absent: every queue.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 64,
+              "pattern": "^[A-Za-z0-9_.-]+$"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Done.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminActivity"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/OperatorsOnly"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          }
+        }
+      }
+    },
     "/admin/jobs": {
       "get": {
         "operationId": "adminSearchJobs",
@@ -6464,6 +6532,72 @@ package enum OpenAPIDocument {
           }
         }
       },
+      "AdminActivity": {
+        "type": "object",
+        "required": [
+          "minutes",
+          "series"
+        ],
+        "properties": {
+          "minutes": {
+            "type": "integer"
+          },
+          "queue": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "series": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AdminMinute"
+            }
+          }
+        }
+      },
+      "AdminMinute": {
+        "type": "object",
+        "required": [
+          "at",
+          "completed",
+          "failed",
+          "started"
+        ],
+        "properties": {
+          "at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The minute's start."
+          },
+          "completed": {
+            "type": "integer",
+            "description": "Jobs that completed in the minute."
+          },
+          "failed": {
+            "type": "integer",
+            "description": "Attempts that failed in the minute (retried later or given up)."
+          },
+          "started": {
+            "type": "integer",
+            "description": "Attempts that started in the minute (running and finished jobs' latest attempts)."
+          },
+          "latency_p50_seconds": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "Median time from due to claimed of those starts; null without starts."
+          },
+          "latency_p95_seconds": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "95th percentile of the same."
+          }
+        }
+      },
       "AdminQueueList": {
         "type": "object",
         "required": [
@@ -6810,6 +6944,7 @@ package enum OpenAPIDocument {
         "required": [
           "workers",
           "leaders",
+          "chores",
           "schedules"
         ],
         "properties": {
@@ -6880,6 +7015,54 @@ package enum OpenAPIDocument {
                 },
                 "expires_at": {
                   "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "chores": {
+            "type": "array",
+            "description": "The leader's chores (rescue, promotion, pruning, fan-out, …): each one's last recorded run and last failure.",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "leader_id",
+                "last_run_at",
+                "duration_ms",
+                "rows_changed"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "leader_id": {
+                  "type": "string",
+                  "description": "The leader that ran it."
+                },
+                "last_run_at": {
+                  "type": "string",
+                  "format": "date-time",
+                  "description": "Successful runs are recorded at most every 10 s per chore; failures at once."
+                },
+                "duration_ms": {
+                  "type": "integer"
+                },
+                "rows_changed": {
+                  "type": "integer"
+                },
+                "last_error": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "description": "The last failure, kept after later runs succeed."
+                },
+                "last_error_at": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
                   "format": "date-time"
                 }
               }

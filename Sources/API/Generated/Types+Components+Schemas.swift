@@ -438,6 +438,94 @@ extension Components {
                 case versions
             }
         }
+        /// - Remark: Generated from `#/components/schemas/AdminActivity`.
+        package struct AdminActivity: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AdminActivity/minutes`.
+            package var minutes: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/AdminActivity/queue`.
+            package var queue: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/AdminActivity/series`.
+            package var series: [Components.Schemas.AdminMinute]
+            /// Creates a new `AdminActivity`.
+            ///
+            /// - Parameters:
+            ///   - minutes:
+            ///   - queue:
+            ///   - series:
+            package init(
+                minutes: Swift.Int,
+                queue: Swift.String? = nil,
+                series: [Components.Schemas.AdminMinute]
+            ) {
+                self.minutes = minutes
+                self.queue = queue
+                self.series = series
+            }
+            package enum CodingKeys: String, CodingKey {
+                case minutes
+                case queue
+                case series
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AdminMinute`.
+        package struct AdminMinute: Codable, Hashable, Sendable {
+            /// The minute's start.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/at`.
+            package var at: Foundation.Date
+            /// Jobs that completed in the minute.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/completed`.
+            package var completed: Swift.Int
+            /// Attempts that failed in the minute (retried later or given up).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/failed`.
+            package var failed: Swift.Int
+            /// Attempts that started in the minute (running and finished jobs' latest attempts).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/started`.
+            package var started: Swift.Int
+            /// Median time from due to claimed of those starts; null without starts.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/latency_p50_seconds`.
+            package var latencyP50Seconds: Swift.Double?
+            /// 95th percentile of the same.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminMinute/latency_p95_seconds`.
+            package var latencyP95Seconds: Swift.Double?
+            /// Creates a new `AdminMinute`.
+            ///
+            /// - Parameters:
+            ///   - at: The minute's start.
+            ///   - completed: Jobs that completed in the minute.
+            ///   - failed: Attempts that failed in the minute (retried later or given up).
+            ///   - started: Attempts that started in the minute (running and finished jobs' latest attempts).
+            ///   - latencyP50Seconds: Median time from due to claimed of those starts; null without starts.
+            ///   - latencyP95Seconds: 95th percentile of the same.
+            package init(
+                at: Foundation.Date,
+                completed: Swift.Int,
+                failed: Swift.Int,
+                started: Swift.Int,
+                latencyP50Seconds: Swift.Double? = nil,
+                latencyP95Seconds: Swift.Double? = nil
+            ) {
+                self.at = at
+                self.completed = completed
+                self.failed = failed
+                self.started = started
+                self.latencyP50Seconds = latencyP50Seconds
+                self.latencyP95Seconds = latencyP95Seconds
+            }
+            package enum CodingKeys: String, CodingKey {
+                case at
+                case completed
+                case failed
+                case started
+                case latencyP50Seconds = "latency_p50_seconds"
+                case latencyP95Seconds = "latency_p95_seconds"
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/AdminQueueList`.
         package struct AdminQueueList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/AdminQueueList/queues`.
@@ -1017,6 +1105,73 @@ extension Components {
             package typealias LeadersPayload = [Components.Schemas.AdminWorkers.LeadersPayloadPayload]
             /// - Remark: Generated from `#/components/schemas/AdminWorkers/leaders`.
             package var leaders: Components.Schemas.AdminWorkers.LeadersPayload
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload`.
+            package struct ChoresPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/name`.
+                package var name: Swift.String
+                /// The leader that ran it.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/leader_id`.
+                package var leaderId: Swift.String
+                /// Successful runs are recorded at most every 10 s per chore; failures at once.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/last_run_at`.
+                package var lastRunAt: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/duration_ms`.
+                package var durationMs: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/rows_changed`.
+                package var rowsChanged: Swift.Int
+                /// The last failure, kept after later runs succeed.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/last_error`.
+                package var lastError: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/AdminWorkers/ChoresPayload/last_error_at`.
+                package var lastErrorAt: Foundation.Date?
+                /// Creates a new `ChoresPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - name:
+                ///   - leaderId: The leader that ran it.
+                ///   - lastRunAt: Successful runs are recorded at most every 10 s per chore; failures at once.
+                ///   - durationMs:
+                ///   - rowsChanged:
+                ///   - lastError: The last failure, kept after later runs succeed.
+                ///   - lastErrorAt:
+                package init(
+                    name: Swift.String,
+                    leaderId: Swift.String,
+                    lastRunAt: Foundation.Date,
+                    durationMs: Swift.Int,
+                    rowsChanged: Swift.Int,
+                    lastError: Swift.String? = nil,
+                    lastErrorAt: Foundation.Date? = nil
+                ) {
+                    self.name = name
+                    self.leaderId = leaderId
+                    self.lastRunAt = lastRunAt
+                    self.durationMs = durationMs
+                    self.rowsChanged = rowsChanged
+                    self.lastError = lastError
+                    self.lastErrorAt = lastErrorAt
+                }
+                package enum CodingKeys: String, CodingKey {
+                    case name
+                    case leaderId = "leader_id"
+                    case lastRunAt = "last_run_at"
+                    case durationMs = "duration_ms"
+                    case rowsChanged = "rows_changed"
+                    case lastError = "last_error"
+                    case lastErrorAt = "last_error_at"
+                }
+            }
+            /// The leader's chores (rescue, promotion, pruning, fan-out, …): each one's last recorded run and last failure.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/chores`.
+            package typealias ChoresPayload = [Components.Schemas.AdminWorkers.ChoresPayloadPayload]
+            /// The leader's chores (rescue, promotion, pruning, fan-out, …): each one's last recorded run and last failure.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AdminWorkers/chores`.
+            package var chores: Components.Schemas.AdminWorkers.ChoresPayload
             /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload`.
             package struct SchedulesPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/AdminWorkers/SchedulesPayload/id`.
@@ -1073,19 +1228,23 @@ extension Components {
             /// - Parameters:
             ///   - workers:
             ///   - leaders:
+            ///   - chores: The leader's chores (rescue, promotion, pruning, fan-out, …): each one's last recorded run and last failure.
             ///   - schedules:
             package init(
                 workers: Components.Schemas.AdminWorkers.WorkersPayload,
                 leaders: Components.Schemas.AdminWorkers.LeadersPayload,
+                chores: Components.Schemas.AdminWorkers.ChoresPayload,
                 schedules: Components.Schemas.AdminWorkers.SchedulesPayload
             ) {
                 self.workers = workers
                 self.leaders = leaders
+                self.chores = chores
                 self.schedules = schedules
             }
             package enum CodingKeys: String, CodingKey {
                 case workers
                 case leaders
+                case chores
                 case schedules
             }
         }

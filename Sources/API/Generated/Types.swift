@@ -448,6 +448,11 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /admin/queues/{queue}/limit`.
     /// - Remark: Generated from `#/paths//admin/queues/{queue}/limit/put(adminSetQueueLimit)`.
     func adminSetQueueLimit(_ input: Operations.AdminSetQueueLimit.Input) async throws -> Operations.AdminSetQueueLimit.Output
+    /// The fleet's last minutes, minute by minute (the console's charts): jobs completed, attempts failed, and how long due jobs waited for a worker (p50, p95).
+    ///
+    /// - Remark: HTTP `GET /admin/activity`.
+    /// - Remark: Generated from `#/paths//admin/activity/get(adminActivity)`.
+    func adminActivity(_ input: Operations.AdminActivity.Input) async throws -> Operations.AdminActivity.Output
     /// Jobs by queue, kind, state, worker, creation time and an argument (e.g. arg=video_id:vid_…), newest first; pages continue with before=next_before.
     ///
     /// - Remark: HTTP `GET /admin/jobs`.
@@ -1608,6 +1613,19 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// The fleet's last minutes, minute by minute (the console's charts): jobs completed, attempts failed, and how long due jobs waited for a worker (p50, p95).
+    ///
+    /// - Remark: HTTP `GET /admin/activity`.
+    /// - Remark: Generated from `#/paths//admin/activity/get(adminActivity)`.
+    package func adminActivity(
+        query: Operations.AdminActivity.Input.Query = .init(),
+        headers: Operations.AdminActivity.Input.Headers = .init()
+    ) async throws -> Operations.AdminActivity.Output {
+        try await adminActivity(Operations.AdminActivity.Input(
+            query: query,
+            headers: headers
         ))
     }
     /// Jobs by queue, kind, state, worker, creation time and an argument (e.g. arg=video_id:vid_…), newest first; pages continue with before=next_before.
