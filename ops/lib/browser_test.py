@@ -187,6 +187,38 @@ def click_confirm(driver):
     dialog.find_element(By.ID, "confirm-ok").click()
 
 
+# Every visible text's contrast against the background it sits on (WCAG 2: 4.5:1, 3:1 for
+# large text; disabled controls are exempt): the failures, as "text: ratio".
+CONTRAST = """
+const luminance = (rgb) => rgb.map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); })
+  .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+const parse = (color) => { const m = color.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+  const p = m[1].split(",").map(Number); return { rgb: p.slice(0, 3), alpha: p.length > 3 ? p[3] : 1 }; };
+const background = (element) => {
+  for (let e = element; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.alpha > 0.5) return c.rgb;
+  }
+  return [255, 255, 255];
+};
+const failures = [];
+for (const element of document.querySelectorAll("body *")) {
+  const text = [...element.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join("");
+  if (!text || element.closest("[hidden], dialog:not([open]), svg") || element.disabled) continue;
+  const rect = element.getBoundingClientRect();
+  if (rect.width === 0 || rect.height === 0) continue;
+  const style = getComputedStyle(element);
+  const fg = parse(style.color); if (!fg) continue;
+  const [a, b] = [luminance(fg.rgb), luminance(background(element))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+  const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) failures.push(`${text.slice(0, 40)}: ${ratio.toFixed(2)}`);
+}
+return failures;
+"""
+
+
 def search_jobs(driver, base, arg):
     driver.get(f"{base}/admin/jobs?arg={urllib.request.quote(arg)}")
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-job]"), f"jobs with {arg} are listed")
@@ -251,6 +283,11 @@ def main():
         code.send_keys(totp(secret, steps_ahead=1) + Keys.ENTER)
         wait(driver, lambda d: queue_cell(d, "video_script", 0) == "video_script", "the video_script queue is listed")
         wait(driver, lambda d: "Live" in d.find_element(By.ID, "live").text, "the queues page goes live over its socket")
+
+        step("every text on the queues page is readable: WCAG contrast 4.5:1 (3:1 large)")
+        low = driver.execute_script(CONTRAST)
+        if low:
+            fail(f"text below the contrast it needs: {low}")
 
         step("keyboard: the first Tab reaches the skip link")
         driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
