@@ -131,12 +131,21 @@ public struct JobStore: Sendable {
     /// migration: pause and concurrency limits are honoured there, in one round trip).
     public func claim(queue: String, workerID: String, limit: Int, lease: Duration) async throws -> [Job] {
         let rows = try await client.query("""
-            SELECT \(unescaped: Job.columnList) FROM queue_claim(\(queue), \(workerID), \(Int32(limit)), make_interval(secs => \(lease.seconds)))
+            SELECT \(unescaped: Job.columnList)
+              FROM queue_claim(\(queue), \(workerID), \(Int32(limit)), make_interval(secs => \(lease.seconds))),
+                   \(unescaped: Self.asynchronousCommit)
             """, logger: logger)
         var jobs: [Job] = []
         for try await row in rows { jobs.append(try Job(row: row)) }
         return jobs
     }
+
+    /// A FROM item that makes the statement's own transaction commit without waiting for the
+    /// WAL flush (`synchronous_commit=off`, for this transaction only). Claims, batch
+    /// completions, failed attempts and lease extensions use it: a lost one only re-runs a job,
+    /// which at-least-once allows, and it needs no session setting, so it holds through a
+    /// transaction pooler (PgBouncer) as on a direct connection.
+    static let asynchronousCommit = "set_config('synchronous_commit', 'off', true) AS asynchronous_commit"
 
     /// A subquery that wakes the workers of the queues with a concurrency limit among those of
     /// the rows of CTE `cte` (running jobs that just ended): a claim the limit cut short is
@@ -158,7 +167,8 @@ public struct JobStore: Sendable {
         let rows = try await client.query("""
             WITH done AS (
                 UPDATE jobs j SET state = 'completed', finished_at = now(), lease_until = NULL
-                  FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker)
+                  FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker),
+                       \(unescaped: Self.asynchronousCommit)
                  WHERE j.id = l.id AND j.attempt = l.attempt AND j.worker_id = l.worker AND j.state = 'running'
                 RETURNING j.id, j.attempt, j.worker_id, j.queue
             )
@@ -206,6 +216,7 @@ public struct JobStore: Sendable {
                        lease_until = NULL,
                        worker_id = CASE WHEN \(state) IN ('available', 'scheduled', 'retryable') THEN NULL ELSE worker_id END,
                        finished_at = CASE WHEN \(state) IN ('completed', 'cancelled', 'discarded') THEN now() END
+                  FROM \(unescaped: Self.asynchronousCommit)
                  WHERE id = \(lease.jobID) AND attempt = \(Int32(lease.attempt)) AND worker_id = \(lease.workerID) AND state = 'running'
                 RETURNING queue, state
             )
@@ -224,7 +235,8 @@ public struct JobStore: Sendable {
         guard !leases.isEmpty else { return [:] }
         let rows = try await client.query("""
             UPDATE jobs j SET lease_until = now() + make_interval(secs => \(lease.seconds))
-              FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker)
+              FROM unnest(\(leases.map(\.jobID)), \(leases.map { Int32($0.attempt) }), \(leases.map(\.workerID))) AS l(id, attempt, worker),
+                   \(unescaped: Self.asynchronousCommit)
              WHERE j.id = l.id AND j.attempt = l.attempt AND j.worker_id = l.worker AND j.state = 'running'
             RETURNING j.id, j.attempt, j.worker_id, j.cancel_requested_at IS NOT NULL
             """, logger: logger)

@@ -51,33 +51,34 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
-    /// Applies every pending migration, each in its own transaction.
+    /// Applies every pending migration, each in its own transaction. Each takes the migration
+    /// lock for its transaction only (`pg_advisory_xact_lock`) and looks again at what is
+    /// applied under it, so two processes migrating at once apply each migration once, and no
+    /// lock outlives a transaction: migrations run as well through a transaction pooler
+    /// (PgBouncer) as on a direct connection.
     /// - Returns: the versions applied by this call.
     @discardableResult
     public func migrate() async throws -> [Int] {
         try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
-            do {
-                let applied = try await appliedVersions(connection, createTable: true)
-                var done: [Int] = []
-                for migration in migrations where !applied.contains(migration.version) {
-                    try await connection.withTransaction(logger: logger) { tx in
-                        for statement in SQLScript.statements(in: migration.sql) {
-                            try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                        }
-                        try await tx.query("""
-                            INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))
-                            """, logger: logger)
+            var done: [Int] = []
+            for migration in migrations {
+                let applied = try await connection.withTransaction(logger: logger) { tx -> Bool in
+                    try await tx.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                    guard try await !appliedVersions(tx, createTable: true).contains(migration.version) else { return false }
+                    for statement in SQLScript.statements(in: migration.sql) {
+                        try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
+                    try await tx.query("""
+                        INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))
+                        """, logger: logger)
+                    return true
+                }
+                if applied {
                     logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
                     done.append(migration.version)
                 }
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                return done
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                throw error
             }
+            return done
         }
     }
 

@@ -29,8 +29,8 @@ public final class Worker: Service, Sendable {
     let onClaimRound: @Sendable (String, Int) -> Void
 
     /// - Parameters:
-    ///   - client: the pool claims, completions and heartbeats use (a pool with
-    ///     `synchronous_commit=off` is safe here: a lost claim or completion only re-runs a job).
+    ///   - client: the pool claims, completions and heartbeats use (claims and completions commit
+    ///     asynchronously by themselves, see `JobStore.asynchronousCommit`).
     ///   - handlerStore: the store handed to handlers for their own durable writes; default one on `client`.
     ///   - onCompleted: called with the ids of each committed completion batch (benchmarks count with it).
     ///   - onClaimRound: called after each claim with the queue and the number of jobs claimed

@@ -173,13 +173,16 @@ struct BenchQueueCommand: AsyncParsableCommand {
     static func withWorkers(database: Database, client: PostgresClient, queue: String, count: Int, slots: Int, registry: JobRegistry,
                             logger: Logger, onCompleted: @escaping @Sendable ([Int64]) -> Void,
                             _ body: @Sendable () async throws -> Void) async throws {
-        let notifier = Notifier(client: client, logger: logger)
-        let claimClients = (0..<count).map { _ in database.makeClient(maximumConnections: 3, relaxedDurability: true) }
+        // LISTEN on its own connection (YTEMPIRE_LISTEN_DATABASE_URL: Postgres itself when the
+        // URL benchmarked is a transaction pooler).
+        let listenClient = database.makeListenClient()
+        let notifier = Notifier(client: listenClient, logger: logger)
+        let claimClients = (0..<count).map { _ in database.makeClient(maximumConnections: 3) }
         let workers = claimClients.enumerated().map { index, claimClient in
             Worker(configuration: WorkerConfiguration(id: "bench-\(index)-\(UInt32.random(in: 0...UInt32.max))", queues: [queue: slots]),
                    client: claimClient, registry: registry, notifier: notifier, logger: logger, onCompleted: onCompleted)
         }
-        let services: [any Service] = [notifier] + claimClients.map { $0 as any Service } + workers.map { $0 as any Service }
+        let services: [any Service] = [listenClient, notifier] + claimClients.map { $0 as any Service } + workers.map { $0 as any Service }
         try await withRunningServices(services, logger: logger) { try await body() }
     }
 }

@@ -67,7 +67,7 @@ struct BenchWebhooksCommand: AsyncParsableCommand {
                                 logger: logger)
         var services: [any Service] = [receiver.application, notifier]
         for index in 0..<dispatchers {
-            let claimClient = database.makeClient(maximumConnections: 4, relaxedDurability: true)
+            let claimClient = database.makeClient(maximumConnections: 4)
             let worker = WorkerConfiguration(id: "bench-webhooks-\(index)-\(UInt32.random(in: 0...UInt32.max))", queues: [DispatcherServices.senderQueue: slots])
             let settings = DispatcherChores.Settings(emailTransport: LogEmailTransport(logger: logger, includeBodies: false), cipher: cipher,
                                                      webhookPolicy: policy, syncsChannels: false)

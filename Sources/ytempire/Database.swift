@@ -6,24 +6,37 @@ import Queue
 /// Opens the database named by `DATABASE_URL` (or `--database-url`) for one command.
 struct Database {
     let url: DatabaseURL
+    /// Where the process's one LISTEN connection goes (`YTEMPIRE_LISTEN_DATABASE_URL`, default
+    /// `url`): Postgres itself when `url` is a transaction pooler, which cannot keep a LISTEN.
+    var listenURL: DatabaseURL
     let logger: Logger
 
     /// Reads the URL from the flag or the environment, with a message that says how to set it.
     static func resolve(_ flag: String?, logger: Logger) throws -> Database {
-        guard let raw = flag ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !raw.isEmpty else {
+        let environment = ProcessInfo.processInfo.environment
+        guard let raw = flag ?? environment["DATABASE_URL"], !raw.isEmpty else {
             throw CommandFailure("DATABASE_URL is not set: export it (ops/up writes one to .data/env) or pass --database-url")
         }
-        return Database(url: try DatabaseURL(raw), logger: logger)
+        let url = try DatabaseURL(raw)
+        var listenURL = url
+        if let listen = environment["YTEMPIRE_LISTEN_DATABASE_URL"], !listen.isEmpty {
+            do { listenURL = try DatabaseURL(listen) } catch {
+                throw CommandFailure("YTEMPIRE_LISTEN_DATABASE_URL: \(error)")
+            }
+        }
+        return Database(url: url, listenURL: listenURL, logger: logger)
     }
 
-    /// Makes a client; `relaxedDurability` turns off synchronous commit for the session,
-    /// which workers use for claims and completions (at-least-once makes that safe).
-    func makeClient(maximumConnections: Int = 20, relaxedDurability: Bool = false) -> PostgresClient {
-        var configuration = url.clientConfiguration(maximumConnections: maximumConnections)
-        if relaxedDurability {
-            configuration.options.additionalStartupParameters = [("synchronous_commit", "off")]
-        }
-        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    /// A pool of one connection for the process's `Notifier` (LISTEN), on `listenURL`.
+    func makeListenClient() -> PostgresClient {
+        PostgresClient(configuration: listenURL.clientConfiguration(maximumConnections: 1), backgroundLogger: logger)
+    }
+
+    /// Makes a client. It sets nothing on its sessions (no startup parameters), so it works
+    /// through a transaction pooler (PgBouncer) as well as directly; the workers' claims and
+    /// completions commit asynchronously statement by statement (`JobStore`).
+    func makeClient(maximumConnections: Int = 20) -> PostgresClient {
+        PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
     }
 
     /// Runs `body` with a running client, turning connection failures into one clear line.

@@ -39,10 +39,13 @@ struct Fleet {
             let migrator = Migrator(client: admin, migrations: try Migration.all(), logger: logger)
             try await migrator.requireCurrent()
         }
-        var services: [any Service] = [client]
-        // One LISTEN connection per process: the queue's channels, the live events an API
-        // instance relays to its WebSocket clients, and the outbox wake-up of dispatchers.
-        let notifier = Notifier(client: client, channels: [NotificationChannel.jobs, NotificationChannel.control]
+        // One LISTEN connection per process, a pool of its own (on YTEMPIRE_LISTEN_DATABASE_URL,
+        // Postgres itself when DATABASE_URL is a transaction pooler): the queue's channels, the
+        // live events an API instance relays to its WebSocket clients, and the outbox wake-up of
+        // dispatchers.
+        let listenClient = database.makeListenClient()
+        var services: [any Service] = [client, listenClient]
+        let notifier = Notifier(client: listenClient, channels: [NotificationChannel.jobs, NotificationChannel.control]
                                     + (api == nil ? [] : [DomainEvents.liveChannel, ModelRegistry.channel])
                                     + (runsDispatcher ? DispatcherServices.channels : []), logger: logger)
         services.append(notifier)
@@ -79,7 +82,7 @@ struct Fleet {
             dispatcher = built
         }
         if let worker {
-            let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2), relaxedDurability: true)
+            let claimClient = database.makeClient(maximumConnections: max(2, worker.queues.count + 2))
             services.insert(claimClient, at: 1)
             let jobs = WorkerJobs(client: client, plan: pipeline.plan, providers: try pipeline.providers(),
                                   youtube: try integration.map { .init(integration: $0, storage: try pipeline.storage()) }, payments: payments,
