@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""The chaos run's driver (ops/chaos starts the fleet and calls this). Against a fleet of
+simulated hosts (ops/fleet), it runs a workload and, on a seeded random schedule, injects the
+faults a real fleet meets; then it lets the fleet settle and checks, from the database and
+what the webhook receiver saw, that nothing was lost, done twice or overspent. It prints the
+table and exits non-zero on any violation.
+
+Workload: queue jobs (no-op, and `sleep` ones that hold their slot), a batch of videos with
+the offline providers and tight cost limits, and webhook deliveries of their events to a
+receiver on the bridge. Faults: SIGKILL of a process (started again), SIGSTOP for longer than
+the lease then SIGCONT, a network partition of one host (its link dropped, then healed),
+Postgres restarted with `pg_ctl restart -m immediate`, and pg_terminate_backend of random
+connections. Each fault's time to heal: for a process, from the kill (restart), SIGCONT or
+healed link until its host heartbeats again; for Postgres, from the restart or the
+terminations until a new job completes.
+
+    chaos.py --seconds 120 --seed 7 --fleet ops/fleet --state .data/fleet --pg-port 54379 --pg-data DIR --pg-bin DIR [--net 10.77.0 --name ytf]
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API = None  # the first API host's base URL, set from --net
+
+
+def log(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+class Database:
+    def __init__(self, port):
+        self.port = port
+
+    def query(self, sql):
+        """Rows as lists of strings; retried while Postgres restarts."""
+        for attempt in range(60):
+            result = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "ytempire",
+                                     "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                                    capture_output=True, text=True)
+            if result.returncode == 0:
+                return [line.split("\t") for line in result.stdout.splitlines() if line]
+            time.sleep(0.5)
+        raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+
+    def value(self, sql):
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+
+def call(method, path, body=None, token=None, attempts=30):
+    """The API, retried while the fleet is being hurt."""
+    for attempt in range(attempts):
+        request = urllib.request.Request(API + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code < 500 and error.code != 429:
+                raise RuntimeError(f"{method} {path}: {error.code} {error.read().decode()}")
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{method} {path}: no answer")
+
+
+class Receiver:
+    """The webhook receiver on the bridge: every delivery as (webhook-id, body digest)."""
+
+    def __init__(self, host, port):
+        self.seen = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.seen.append((self.headers.get("webhook-id"), hashlib.sha256(body).hexdigest()))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def receipts(self):
+        with self.lock:
+            return list(self.seen)
+
+
+class Chaos:
+    def __init__(self, options):
+        self.options = options
+        self.db = Database(options.pg_port)
+        self.random = random.Random(options.seed)
+        self.faults = []          # (kind, target, seconds to heal)
+        self.probes = 0
+
+    def fleet(self, *args):
+        subprocess.run([self.options.fleet, *args], check=True, stdout=subprocess.DEVNULL)
+
+    def pid(self, host):
+        with open(os.path.join(self.options.state, f"{host}.pid")) as file:
+            return int(file.read().strip())
+
+    def hosts(self, role):
+        return sorted(name[:-4] for name in os.listdir(self.options.state) if name.endswith(".pid") and name.startswith(role))
+
+    def host_back(self, host, since):
+        """How long after `since` (the database's clock) the host's process heartbeats again."""
+        started = time.time()
+        while True:
+            back = self.db.value(f"""SELECT extract(epoch FROM min(heartbeat_at) - '{since}'::timestamptz) FROM workers
+                                      WHERE host = '{self.options.name}-{host}' AND heartbeat_at > '{since}'::timestamptz""")
+            if back:
+                return max(0.0, float(back))
+            if time.time() - started > 300:
+                return None
+            time.sleep(0.2)
+
+    def now(self):
+        return self.db.value("SELECT now()")
+
+    def probe(self):
+        """How long until a new job completes: the fleet works again."""
+        self.probes += 1
+        started = time.time()
+        job = self.db.value(f"INSERT INTO jobs (queue, kind, args) VALUES ('default', 'noop', '{{\"probe\": {self.probes}}}') RETURNING id")
+        while self.db.value(f"SELECT state FROM jobs WHERE id = {job}") != "completed":
+            if time.time() - started > 300:
+                return None
+            time.sleep(0.2)
+        return time.time() - started
+
+    # The faults. Each returns what it hit.
+
+    def kill(self):
+        host = self.random.choice(self.hosts("w") + self.hosts("d"))
+        os.kill(self.pid(host), signal.SIGKILL)
+        time.sleep(1)
+        since = self.now()
+        self.fleet("restart", host)
+        return host, self.host_back(host, since)
+
+    def pause(self):
+        host = self.random.choice(self.hosts("w"))
+        pid = self.pid(host)
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(self.options.lease + 5)   # longer than the lease: its jobs are rescued meanwhile
+        since = self.now()
+        os.kill(pid, signal.SIGCONT)
+        return host, self.host_back(host, since)
+
+    def partition(self):
+        host = self.random.choice(self.hosts("w") + self.hosts("d"))
+        self.fleet("partition", host)
+        time.sleep(self.random.uniform(5, self.options.lease + 10))
+        since = self.now()
+        self.fleet("heal", host)
+        return host, self.host_back(host, since)
+
+    def restart_postgres(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.options.pg_bin, "pg_ctl"), "-D", self.options.pg_data,
+                        "-m", "immediate", "-w", "restart"], check=True, stdout=subprocess.DEVNULL)
+        return "postgres", self.probe()
+
+    def terminate(self):
+        count = self.random.randint(2, 8)
+        self.db.query(f"""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                           WHERE datname = 'ytempire' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                           ORDER BY random() LIMIT {count}""")
+        return f"{count} connections", self.probe()
+
+    def run(self):
+        o = self.options
+        receiver = Receiver(o.receiver_host, o.receiver_port)
+        log("workload: a user, a channel, a webhook endpoint, queue jobs and a batch of videos")
+        email = f"chaos-{o.seed}@example.com"
+        call("POST", "/auth/register", {"email": email, "password": "Chaos-run-0123", "full_name": "Chaos Run"})
+        self.db.query(f"UPDATE users SET subscription_tier = 'enterprise' WHERE email = '{email}'")
+        token = call("POST", "/auth/login", {"email": email, "password": "Chaos-run-0123"})["access_token"]
+        user = self.db.value(f"SELECT id FROM users WHERE email = '{email}'")
+        channel = call("POST", "/channels", {"name": "Chaos"}, token=token)["id"]
+        call("POST", "/webhooks", {"url": f"http://{o.receiver_host}:{o.receiver_port}/hook",
+                                   "events": ["video.completed", "video.failed", "video.cancelled", "batch.completed", "cost.limit_reached"]},
+             token=token)
+        self.db.query(f"""INSERT INTO jobs (queue, kind, args)
+                          SELECT 'default', CASE WHEN n % 20 = 0 THEN 'sleep' ELSE 'noop' END,
+                                 CASE WHEN n % 20 = 0 THEN '{{"ms": 200}}' ELSE '{{}}' END::jsonb
+                            FROM generate_series(1, {o.jobs}) n""")
+        videos = [{"channel_id": channel, "title": f"Chaos video {n}", "duration_target": 10 + n % 7,
+                   "cost_limit": 0.25 if n % 4 else 0.02, "quality_threshold": 40} for n in range(o.videos)]
+        call("POST", "/videos/batch", {"videos": videos, "processing_options": {"parallel": True}}, token=token)
+
+        log(f"faults for {o.seconds} s (seed {o.seed})")
+        kinds = [("kill", self.kill), ("pause", self.pause), ("partition", self.partition),
+                 ("postgres restart", self.restart_postgres), ("terminate backends", self.terminate)]
+        deadline = time.time() + o.seconds
+        while time.time() < deadline:
+            kind, fault = kinds[len(self.faults) % len(kinds)] if len(self.faults) < len(kinds) else self.random.choice(kinds)
+            target, healed = fault()
+            self.faults.append((kind, target, healed))
+            log(f"{kind}: {target}; healed after {healed:.1f} s" if healed is not None else f"{kind}: {target}; NOT healed")
+            time.sleep(self.random.uniform(1, 4))
+
+        log("settling: every job, video and delivery to its end")
+        settle = time.time() + o.settle
+        while time.time() < settle:
+            open_jobs = int(self.db.value("SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'cancelled', 'discarded') AND queue <> 'ml'"))
+            open_videos = int(self.db.value("SELECT count(*) FROM videos WHERE status = 'processing'"))
+            open_deliveries = int(self.db.value("SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'sending')"))
+            if open_jobs == 0 and open_videos == 0 and open_deliveries == 0:
+                break
+            time.sleep(2)
+        return self.check(user, receiver)
+
+    def check(self, user, receiver):
+        o = self.options
+        violations = []
+        q = self.db.query
+        expected = o.jobs + self.probes
+        states = dict(q("SELECT state, count(*) FROM jobs WHERE queue = 'default' GROUP BY 1"))
+        completed = int(states.get("completed", 0))
+        discarded = int(states.get("discarded", 0))
+        if completed + discarded != expected or any(s not in ("completed", "discarded") for s in states):
+            violations.append(f"queue jobs: {states} of {expected}")
+        poisoned = int(self.db.value("""SELECT count(*) FROM jobs WHERE queue = 'default' AND state = 'discarded'
+                                          AND errors::text LIKE '%died%'""") or 0)
+        if discarded != poisoned:
+            violations.append(f"{discarded - poisoned} queue jobs discarded for another reason than their workers dying")
+        videos = q("""SELECT v.id, v.status, v.cost_limit, v.spent, v.reserved,
+                             coalesce((SELECT sum(amount) FROM cost_ledger l WHERE l.video_id = v.id), 0),
+                             (SELECT count(*) FROM cost_reservations r WHERE r.video_id = v.id),
+                             EXISTS (SELECT 1 FROM cost_ledger l WHERE l.video_id = v.id AND l.amount > l.reserved)
+                        FROM videos v""")
+        statuses = {}
+        for vid, status, limit, spent, reserved, ledger, holds, overrun in videos:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "processing":
+                violations.append(f"video {vid} still processing")
+            if int(ledger) != int(spent):
+                violations.append(f"video {vid}: ledger {ledger} != spent {spent}")
+            if int(spent) > int(limit) and overrun != "t":
+                violations.append(f"video {vid}: spent {spent} > cost_limit {limit}")
+            if int(holds) or int(reserved):
+                violations.append(f"video {vid}: {holds} reservations, {reserved} reserved")
+        events = q(f"""SELECT e.id, d.id, d.status FROM domain_events e
+                        LEFT JOIN webhook_deliveries d ON d.event_id = e.id
+                       WHERE e.user_id = '{user}' AND e.type IN ('video.completed', 'video.failed', 'video.cancelled',
+                                                                'batch.completed', 'cost.limit_reached')""")
+        receipts = receiver.receipts()
+        ids_by_body = {}
+        for webhook_id, digest in receipts:
+            ids_by_body.setdefault(digest, set()).add(webhook_id)
+        received_ids = {webhook_id for webhook_id, _ in receipts}
+        for event, delivery, status in events:
+            if not delivery or status != "succeeded" or delivery not in received_ids:
+                violations.append(f"event {event}: delivery {delivery or '-'} {status or 'missing'}, received: {delivery in received_ids}")
+        for digest, ids in ids_by_body.items():
+            if len(ids) > 1:
+                violations.append(f"one event delivered under {len(ids)} webhook-ids: {sorted(ids)}")
+        duplicates = len(receipts) - len(received_ids)
+
+        print()
+        print(f"chaos run: seed {o.seed}, {o.seconds} s of faults, lease {o.lease} s")
+        print()
+        print("| fault | injected | healed after, p50 | max |")
+        print("|---|---:|---:|---:|")
+        for kind in sorted({k for k, _, _ in self.faults}):
+            heals = [h for k, _, h in self.faults if k == kind and h is not None]
+            failed = len([1 for k, _, h in self.faults if k == kind and h is None])
+            print(f"| {kind} | {len([1 for k, _, _ in self.faults if k == kind])} | "
+                  f"{statistics.median(heals):.1f} s | {max(heals):.1f} s |" if heals else f"| {kind} | {failed} | never | never |")
+            if failed:
+                violations.append(f"{kind}: the fleet did not work again within 300 s ({failed} times)")
+        print()
+        print("| processed | count |")
+        print("|---|---:|")
+        print(f"| queue jobs completed | {completed} of {expected} |")
+        print(f"| queue jobs discarded after their workers died 3 times | {discarded} |")
+        for status, count in sorted(statuses.items()):
+            print(f"| videos {status} | {count} |")
+        print(f"| webhook events | {len(events)} |")
+        print(f"| deliveries received (retries included) | {len(receipts)} ({duplicates} repeats of a webhook-id) |")
+        print(f"| violations | {len(violations)} |")
+        for violation in violations[:50]:
+            print(f"VIOLATION: {violation}")
+        return 1 if violations else 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--videos", type=int, default=12)
+    parser.add_argument("--lease", type=int, default=10)
+    parser.add_argument("--settle", type=int, default=300)
+    parser.add_argument("--fleet", required=True)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--pg-port", type=int, required=True)
+    parser.add_argument("--pg-data", required=True)
+    parser.add_argument("--pg-bin", required=True)
+    parser.add_argument("--net", default="10.77.0", help="the fleet's /24 (its first three octets)")
+    parser.add_argument("--name", default="ytf", help="the fleet's namespace prefix")
+    parser.add_argument("--receiver-port", type=int, default=18899)
+    options = parser.parse_args()
+    options.receiver_host = f"{options.net}.1"
+    global API
+    API = f"http://{options.net}.11:8000/api/v1"
+    sys.exit(Chaos(options).run())
+
+
+if __name__ == "__main__":
+    main()
