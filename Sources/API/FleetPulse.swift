@@ -47,22 +47,15 @@ actor FleetPulse {
         async let activity = queues.activity(minutes: 5)
         async let history = queues.history(minutes: 60)
         let recent = try await activity
-        let queueObjects: [[String: Any]] = try await list.map { queue in
-            var object: [String: Any] = [
-                "name": queue.name, "paused": queue.paused, "running": queue.count(.running),
-                "oldest_available_seconds": queue.oldestAvailableAge,
-                "counts": Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, queue.count($0)) }),
-                "completed_last_5m": recent[queue.name]?.completed ?? 0, "failed_last_5m": recent[queue.name]?.failed ?? 0,
-            ]
-            object["concurrency_limit"] = queue.concurrencyLimit ?? NSNull()
-            return object
-        }
-        let series: [[String: Any]] = try await history.map { minute in
-            [
-                "at": minute.at.ISO8601Format(), "completed": minute.completed, "failed": minute.failed, "started": minute.started,
-                "latency_p50_seconds": minute.latencyP50 ?? NSNull(), "latency_p95_seconds": minute.latencyP95 ?? NSNull(),
-            ]
-        }
-        return LiveMessage.text(type: "fleet.snapshot", data: ["queues": queueObjects, "series": series])
+        // The same shapes as GET /admin/queues and GET /admin/activity answer.
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let queueList = Components.Schemas.AdminQueueList(queues: try await list.map { APIService.adminQueue($0, recent[$0.name]) })
+        let series = try await history.map(APIService.adminMinute)
+        let data: [String: Any] = [
+            "queues": (try JSONSerialization.jsonObject(with: try encoder.encode(queueList)) as? [String: Any])?["queues"] ?? [],
+            "series": try JSONSerialization.jsonObject(with: try encoder.encode(series)),
+        ]
+        return LiveMessage.text(type: "fleet.snapshot", data: data)
     }
 }

@@ -60,8 +60,10 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate() async throws -> [Int] {
         try await client.withConnection { connection in
+            // What is applied already needs no lock; only the rest is looked at again under it.
+            let known = try await appliedVersions(connection, createTable: false)
             var done: [Int] = []
-            for migration in migrations {
+            for migration in migrations where !known.contains(migration.version) {
                 let applied = try await connection.withTransaction(logger: logger) { tx -> Bool in
                     try await tx.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
                     guard try await !appliedVersions(tx, createTable: true).contains(migration.version) else { return false }
