@@ -8,6 +8,7 @@ import Synchronization
 /// once. Leases stay pending (and extended) until a statement succeeds.
 final class Completer: Sendable {
     private let store: JobStore
+    private let deadline: Duration
     private let batchSize: Int
     private let logger: Logger
     private let onCompleted: @Sendable ([JobLease]) -> Void
@@ -15,8 +16,10 @@ final class Completer: Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
-    init(store: JobStore, batchSize: Int, logger: Logger, onCompleted: @escaping @Sendable ([JobLease]) -> Void) {
+    /// - Parameter deadline: how long one write may go unanswered before it is given up and tried again.
+    init(store: JobStore, batchSize: Int, deadline: Duration, logger: Logger, onCompleted: @escaping @Sendable ([JobLease]) -> Void) {
         self.store = store
+        self.deadline = deadline
         self.batchSize = max(1, batchSize)
         self.logger = logger
         self.onCompleted = onCompleted
@@ -47,11 +50,12 @@ final class Completer: Sendable {
             let batch = pendingLeases.withLock { Array($0.prefix(batchSize)) }
             guard !batch.isEmpty else { return }
             do {
-                let done = try await store.complete(batch)
+                let done = try await withDeadline(deadline) { [store] in try await store.complete(batch) }
                 pendingLeases.withLock { $0.removeFirst(batch.count) }
                 if done.count < batch.count {
-                    logger.warning("jobs were taken from this worker before they completed",
-                                   metadata: ["count": "\(batch.count - done.count)"])
+                    let refused = Set(batch).subtracting(done).map { "\($0.jobID)@\($0.attempt)" }.sorted()
+                    logger.warning("completions refused: the jobs were taken from this worker before they completed",
+                                   metadata: ["count": "\(refused.count)", "jobs": "\(refused.joined(separator: ","))"])
                 }
                 onCompleted(done)
                 failures = 0

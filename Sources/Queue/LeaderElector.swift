@@ -47,7 +47,10 @@ public final class LeaderElector: Service, Sendable {
     public func electOnce() async {
         let won: Bool
         do {
-            won = try await store.acquireOrRenew(name: name, candidate: candidateID, ttl: ttl)
+            // Unanswered for a third of the lease: step down rather than lead on a lease that may be gone.
+            won = try await withDeadline(ttl / 3) { [store, name, candidateID, ttl] in
+                try await store.acquireOrRenew(name: name, candidate: candidateID, ttl: ttl)
+            }
         } catch {
             logger.warning("leader election failed", metadata: ["error": "\(String(reflecting: error))"])
             won = false

@@ -46,6 +46,11 @@ public struct Maintainer: Service {
         self.logger = logger
     }
 
+    /// How long one round of a chore may go unanswered before it is given up (and run again
+    /// at its next turn): long enough for a big prune, short enough that a lost answer does
+    /// not stop the rescue of a fleet's jobs for long.
+    static let choreDeadline: Duration = .seconds(120)
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
@@ -70,7 +75,7 @@ public struct Maintainer: Service {
                                 var changed = 0
                                 var failure: String?
                                 do {
-                                    changed = try await task.runOnce()
+                                    changed = try await withDeadline(Self.choreDeadline) { try await task.runOnce() }
                                     if changed > 0 {
                                         logger.debug("maintenance", metadata: ["task": "\(task.name)", "rows": "\(changed)"])
                                     }

@@ -10,6 +10,10 @@ enum StopReason: Sendable, Equatable {
     case released
     /// The heartbeat found the job no longer held by this worker (rescued elsewhere).
     case leaseLost
+    /// The lease is about to run out and no heartbeat could extend it (the database is
+    /// unreachable, the host cut off or paused): another worker may soon take the job, so
+    /// this one stops first.
+    case leaseExpiring
 }
 
 /// The jobs this worker process is running, with a way to stop each one.
@@ -23,6 +27,9 @@ final class RunningJobs: Sendable {
         var queue: String
         var stop: AsyncStream<StopReason>.Continuation
         var stopped: StopReason?
+        /// Until when the job is surely this worker's: when the claim or the last successful
+        /// extension was sent, plus the lease (the database set a later expiry than that).
+        var heldUntil: ContinuousClock.Instant
     }
 
     private struct State {
@@ -39,13 +46,13 @@ final class RunningJobs: Sendable {
     private static let earlyLimit = 1024
     private let state = Mutex(State())
 
-    /// Registers a job and returns the stream its runner watches; a stop requested before
-    /// the job got here is delivered at once.
-    func add(_ lease: JobLease, queue: String) -> AsyncStream<StopReason> {
+    /// Registers a job held until `heldUntil` and returns the stream its runner watches; a
+    /// stop requested before the job got here is delivered at once.
+    func add(_ lease: JobLease, queue: String, heldUntil: ContinuousClock.Instant) -> AsyncStream<StopReason> {
         let (stream, continuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingOldest(1))
         let early = state.withLock { state in
             let early = state.early.removeValue(forKey: lease.jobID)
-            state.entries[lease] = Entry(queue: queue, stop: continuation, stopped: early)
+            state.entries[lease] = Entry(queue: queue, stop: continuation, stopped: early, heldUntil: heldUntil)
             return early
         }
         if let early { continuation.yield(early) }
@@ -124,6 +131,20 @@ final class RunningJobs: Sendable {
     }
 
     var leases: [JobLease] { state.withLock { Array($0.entries.keys) } }
+
+    /// Records that a heartbeat extended `leases` until `instant`.
+    func renew(_ leases: some Sequence<JobLease>, until instant: ContinuousClock.Instant) {
+        state.withLock { state in
+            for lease in leases where state.entries[lease] != nil { state.entries[lease]?.heldUntil = instant }
+        }
+    }
+
+    /// Attempts not yet asked to stop whose lease runs out before `deadline`.
+    func expiring(before deadline: ContinuousClock.Instant) -> [JobLease] {
+        state.withLock { state in
+            state.entries.filter { $0.value.stopped == nil && $0.value.heldUntil < deadline }.map(\.key)
+        }
+    }
 
     var count: Int { state.withLock { $0.entries.count } }
 

@@ -24,8 +24,12 @@ extension Worker {
                         break rounds
                     case .claim(let limit):
                         let claimed: [Job]
+                        let sentAt = ContinuousClock.now
                         do {
-                            claimed = try await store.claim(queue: queue, workerID: configuration.id, limit: limit, lease: configuration.lease)
+                            // A claim that takes longer than a lease is given up: its jobs, if it took any, are rescued.
+                            claimed = try await withDeadline(configuration.lease) { [store, configuration] in
+                                try await store.claim(queue: queue, workerID: configuration.id, limit: limit, lease: configuration.lease)
+                            }
                         } catch {
                             logger.warning("claim failed", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
                             planner.claimFailed()
@@ -38,7 +42,8 @@ extension Worker {
                             if again { queues.insert(queue) } else { queues.remove(queue) }
                         }
                         for job in claimed {
-                            let stop = running.add(job.lease(workerID: configuration.id), queue: queue)
+                            let stop = running.add(job.lease(workerID: configuration.id), queue: queue,
+                                                   heldUntil: sentAt + configuration.lease)
                             jobs.addTask {
                                 await self.execute(job, stop: stop)
                                 if self.backlog.withLock({ $0.contains(queue) }) { self.kick(queue) }
@@ -137,6 +142,12 @@ extension Worker {
             return outcome
         }
         let stopReason = running.remove(lease)
+        if case .failure = result, let stopReason, stopReason == .leaseLost || stopReason == .leaseExpiring {
+            JobContext.logger(for: job, base: logger).warning("job stopped: it may no longer be this worker's", metadata: [
+                "job.attempt": "\(job.attempt)",
+                "reason": "\(stopReason == .leaseLost ? "taken over" : "lease running out unextended")",
+            ])
+        }
         await record(job, ending(of: result, stoppedFor: stopReason))
     }
 
@@ -153,6 +164,8 @@ extension Worker {
         case (.failure, .cancelRequested?): return .transition(.cancelled("cancel requested"))
         case (.failure, .released?): return .transition(.released)
         case (.failure, .leaseLost?): return .nothing
+        // Given back unspent if it is still ours once the database answers; refused if taken.
+        case (.failure, .leaseExpiring?): return .transition(.released)
         case (.failure, .timedOut(let limit)?): return .transition(.failed("timed out after \(limit)"))
         case (.failure(let error), nil): return .transition(.failed(String(describing: error)))
         }
@@ -180,7 +193,10 @@ extension Worker {
                                                  now: Date(), retryPolicy: configuration.retryPolicy)
             for attempt in 1...5 {
                 do {
-                    _ = try await store.finish(job.lease(workerID: configuration.id), transition: transition)
+                    let lease = job.lease(workerID: configuration.id)
+                    if try await !withDeadline(configuration.lease, { [store] in try await store.finish(lease, transition: transition) }) {
+                        logger.warning("job outcome refused: the job was taken from this worker", metadata: ["job.attempt": "\(job.attempt)"])
+                    }
                     return
                 } catch {
                     logger.error("recording a job outcome failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -50,7 +50,7 @@ public final class Worker: Service, Sendable {
         self.notifier = notifier
         let metrics = WorkerMetrics()
         self.metrics = metrics
-        self.completer = Completer(store: store, batchSize: configuration.completionBatchSize,
+        self.completer = Completer(store: store, batchSize: configuration.completionBatchSize, deadline: configuration.lease,
                                    logger: logger, onCompleted: { leases in
                                        metrics.completed.increment(by: leases.count)
                                        onCompleted(leases.map(\.jobID))
@@ -71,9 +71,11 @@ public final class Worker: Service, Sendable {
 
     public func run() async throws {
         let queues = configuration.queues.keys.sorted()
-        try await queueStore.ensure(queues)
-        try await workerStore.register(id: configuration.id, host: ProcessInfo.processInfo.hostName,
-                                       pid: Int(ProcessInfo.processInfo.processIdentifier), queues: queues)
+        try await untilAnswered("worker registration", logger: logger) { [queueStore, workerStore, configuration] in
+            try await queueStore.ensure(queues)
+            try await workerStore.register(id: configuration.id, host: ProcessInfo.processInfo.hostName,
+                                           pid: Int(ProcessInfo.processInfo.processIdentifier), queues: queues)
+        }
         logger.info("worker started", metadata: ["queues": "\(configuration.queues)"])
         let jobsEvents = notifier.subscribe(to: NotificationChannel.jobs)
         let controlEvents = notifier.subscribe(to: NotificationChannel.control)
@@ -82,6 +84,7 @@ public final class Worker: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { helpers in
                 helpers.addTask { await self.heartbeatLoop() }
+                helpers.addTask { await self.fenceLoop() }
                 helpers.addTask { await self.pollLoop() }
                 helpers.addTask { await self.listen(jobsEvents) }
                 helpers.addTask { await self.listen(controlEvents) }
@@ -151,8 +154,12 @@ public final class Worker: Service, Sendable {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             if Task.isCancelled { return }
             let runningLeases = running.leases
+            let sentAt = ContinuousClock.now
             do {
-                let held = try await store.extendLeases(runningLeases + completer.pending, by: configuration.lease)
+                let leases = runningLeases + completer.pending
+                let held = try await withDeadline(configuration.lease) { [store, configuration] in
+                    try await store.extendLeases(leases, by: configuration.lease)
+                }
                 for lease in runningLeases {
                     switch held[lease] {
                     case nil: running.stop(lease, reason: .leaseLost)
@@ -160,10 +167,25 @@ public final class Worker: Service, Sendable {
                     case false?: break
                     }
                 }
-                try await workerStore.heartbeat(id: configuration.id)
+                running.renew(held.keys, until: sentAt + configuration.lease)
+                try await withDeadline(configuration.lease) { [workerStore, configuration] in try await workerStore.heartbeat(id: configuration.id) }
             } catch {
                 logger.warning("heartbeat failed", metadata: ["error": "\(String(reflecting: error))"])
             }
+        }
+    }
+}
+
+extension Worker {
+    /// Stops the handlers whose lease is about to run out unextended, before another worker
+    /// can take their jobs: a worker cut off from the database, or one whose heartbeat hangs,
+    /// cannot learn that its jobs were rescued, so it assumes they will be. Independent of the
+    /// heartbeat, which may be stuck on a dead connection.
+    func fenceLoop() async {
+        let margin = min(configuration.heartbeatInterval / 2, configuration.lease / 4)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: margin / 2)
+            for lease in running.expiring(before: .now + margin) { running.stop(lease, reason: .leaseExpiring) }
         }
     }
 }

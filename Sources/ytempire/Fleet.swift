@@ -35,9 +35,12 @@ struct Fleet {
 
     func run(database: Database, logger: Logger) async throws {
         let client = database.makeClient(maximumConnections: 10)
-        try await database.withClient { admin in
-            let migrator = Migrator(client: admin, migrations: try Migration.all(), logger: logger)
-            try await migrator.requireCurrent()
+        // A process may start while its database restarts: it waits for an answer (a while) first.
+        try await untilAnswered("schema check", logger: logger, isPermanent: { $0 is QueueError }) {
+            try await database.withClient { admin in
+                let migrator = Migrator(client: admin, migrations: try Migration.all(), logger: logger)
+                try await migrator.requireCurrent()
+            }
         }
         // One LISTEN connection per process, a pool of its own (on YTEMPIRE_LISTEN_DATABASE_URL,
         // Postgres itself when DATABASE_URL is a transaction pooler): the queue's channels, the

@@ -178,4 +178,54 @@ import Testing
             #expect(stored.workerID == "someone-else")
         }
     }
+
+    /// A worker whose heartbeat cannot get through (here it waits on the job's row, locked by
+    /// another transaction, as it would on a connection to a database it is cut off from)
+    /// stops its handler before its lease runs out, so no other worker runs the job while it
+    /// still does; once it gets through, it gives the job back unspent.
+    @Test func aWorkerThatCannotExtendItsLeaseStopsItsHandlerBeforeTheLeaseRunsOut() async throws {
+        try await withQueueDatabase { db in
+            let harness = Harness(db: db)
+            let stoppedAt = Mutex<Date?>(nil)
+            let attempts = Atomic<Int>(0)
+            var registry = JobRegistry()
+            registry.register("sleeper") { _ in
+                guard attempts.add(1, ordering: .relaxed).newValue == 1 else { return .completed }
+                do { try await Task.sleep(for: .seconds(60)) } catch {
+                    stoppedAt.withLock { $0 = Date() }
+                    throw error
+                }
+                return .completed
+            }
+            let job = try await harness.store.insert(NewJob(kind: "sleeper"))
+            let worker = harness.workerConfiguration("cut-off", queues: ["default": 1], lease: .seconds(9))
+            try await harness.run(workers: [worker], registry: registry) {
+                try await expectEventually { try await harness.store.job(id: job.id)?.state == .running }
+                let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+                let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+                async let holder: Void = db.client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: db.logger)
+                    try await connection.query("SELECT 1 FROM jobs WHERE id = \(job.id) FOR UPDATE", logger: db.logger)
+                    lockedSignal.yield()
+                    for await _ in release { break }
+                    try await connection.query("ROLLBACK", logger: db.logger)
+                }
+                for await _ in locked { break }
+                try await expectEventually(timeout: .seconds(30)) { stoppedAt.withLock { $0 } != nil }
+                let running = try #require(try await harness.store.job(id: job.id))
+                let stopped = try #require(stoppedAt.withLock { $0 })
+                let leaseUntil = try #require(running.leaseUntil)
+                #expect(stopped < leaseUntil, "stopped at \(stopped), the lease ran until \(leaseUntil)")
+                #expect(running.state == .running && running.workerID == "cut-off", "nobody took it meanwhile")
+                releaseSignal.yield()
+                try await holder
+                // Given back (not spending its attempt) and run again.
+                try await expectEventually(timeout: .seconds(30)) { try await harness.store.job(id: job.id)?.state == .completed }
+            }
+            let stored = try #require(try await harness.store.job(id: job.id))
+            let runs = attempts.load(ordering: .relaxed)
+            #expect(runs == 2)
+            #expect(stored.errors.isEmpty, "released, not failed or rescued: \(stored.errors)")
+        }
+    }
 }

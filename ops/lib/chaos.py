@@ -5,14 +5,21 @@ faults a real fleet meets; then it lets the fleet settle and checks, from the da
 what the webhook receiver saw, that nothing was lost, done twice or overspent. It prints the
 table and exits non-zero on any violation.
 
-Workload: queue jobs (no-op, and `sleep` ones that hold their slot), a batch of videos with
-the offline providers and tight cost limits, and webhook deliveries of their events to a
-receiver on the bridge. Faults: SIGKILL of a process (started again), SIGSTOP for longer than
+Workload: queue jobs (no-op, `sleep` ones that hold their slot a moment, and a few that run
+three leases long, so a host cut off or paused is always holding some), a batch of videos with
+the offline providers and tight cost limits, each published as it completes to the YouTube
+sandbox over 15 connected accounts whose daily quota holds one upload each, and webhook
+deliveries of their events to a receiver on the bridge. Faults: SIGKILL of a process (started again), SIGSTOP for longer than
 the lease then SIGCONT, a network partition of one host (its link dropped, then healed),
 Postgres restarted with `pg_ctl restart -m immediate`, and pg_terminate_backend of random
 connections. Each fault's time to heal: for a process, from the kill (restart), SIGCONT or
 healed link until its host heartbeats again; for Postgres, from the restart or the
 terminations until a new job completes.
+
+Besides the end state it checks what stale holders did: every attempt rescued from a worker
+that was still alive (paused or cut off, not killed) must show in that worker's log as stopped
+("job stopped") or as refused when it reported ("job outcome refused", "completions refused"):
+a worker that loses a job stops its handler, and the guarded completion refuses its result.
 
     chaos.py --seconds 120 --seed 7 --fleet ops/fleet --state .data/fleet --pg-port 54379 --pg-data DIR --pg-bin DIR [--net 10.77.0 --name ytf]
 """
@@ -21,6 +28,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -28,6 +36,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,6 +84,20 @@ def call(method, path, body=None, token=None, attempts=30):
     raise RuntimeError(f"{method} {path}: no answer")
 
 
+def consent(url):
+    """The sandbox's consent page approves a login_hint at once: its redirect back, unfollowed."""
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+    try:
+        urllib.request.build_opener(Stay).open(url, timeout=20)
+    except urllib.error.HTTPError as answer:
+        if answer.code in (301, 302, 303):
+            return urllib.parse.parse_qs(urllib.parse.urlparse(answer.headers["Location"]).query)
+        raise
+    raise RuntimeError(f"{url}: no redirect")
+
+
 class Receiver:
     """The webhook receiver on the bridge: every delivery as (webhook-id, body digest)."""
 
@@ -109,6 +132,10 @@ class Chaos:
         self.random = random.Random(options.seed)
         self.faults = []          # (kind, target, seconds to heal)
         self.probes = 0
+        self.killed = set()       # pids this run SIGKILLed
+        self.long_jobs = 0
+        self.publish_requested = set()
+        self.publish_errors = []
 
     def fleet(self, *args):
         subprocess.run([self.options.fleet, *args], check=True, stdout=subprocess.DEVNULL)
@@ -150,7 +177,9 @@ class Chaos:
 
     def kill(self):
         host = self.random.choice(self.hosts("w") + self.hosts("d"))
-        os.kill(self.pid(host), signal.SIGKILL)
+        pid = self.pid(host)
+        self.killed.add(pid)
+        os.kill(pid, signal.SIGKILL)
         time.sleep(1)
         since = self.now()
         self.fleet("restart", host)
@@ -185,6 +214,42 @@ class Chaos:
                            ORDER BY random() LIMIT {count}""")
         return f"{count} connections", self.probe()
 
+    def top_up_long_jobs(self):
+        """Keeps a dozen jobs that run three leases long waiting or running, ahead of the backlog."""
+        o = self.options
+        waiting = int(self.db.value("""SELECT count(*) FROM jobs WHERE queue = 'default' AND priority = -1
+                                         AND state NOT IN ('completed', 'cancelled', 'discarded')"""))
+        if waiting < 12:
+            self.db.query(f"""INSERT INTO jobs (queue, kind, args, priority)
+                              SELECT 'default', 'sleep', '{{"ms": {o.lease * 3000}}}', -1 FROM generate_series(1, {12 - waiting})""")
+            self.long_jobs += 12 - waiting
+
+    def connect_accounts(self, token):
+        """Connects 15 YouTube accounts the way a user does: consent at the sandbox, confirm here."""
+        for n in range(15):
+            for attempt in range(10):
+                try:
+                    start = call("POST", "/youtube/oauth/connect", {"login_hint": f"chaos{self.options.seed}-{n}@example.com"}, token=token)
+                    back = consent(start["authorization_url"])
+                    # One try: a failed confirmation (the sandbox's injected errors) spent the state; start again.
+                    call("POST", "/youtube/oauth/callback", {"state": back["state"][0], "code": back["code"][0]}, attempts=1)
+                    break
+                except (RuntimeError, urllib.error.HTTPError) as error:
+                    log(f"connecting account {n} failed ({error}); again")
+            else:
+                raise RuntimeError(f"could not connect account {n}")
+
+    def publish_completed(self, token, user):
+        """Publishes each of the user's videos once it completes (the API answers 202 again for one on its way)."""
+        for (video,) in self.db.query(f"SELECT id FROM videos WHERE user_id = '{user}' AND status = 'completed'"):
+            if video in self.publish_requested:
+                continue
+            try:
+                call("POST", f"/videos/{video}/publish", {"privacy_status": "private"}, token=token)
+                self.publish_requested.add(video)
+            except RuntimeError as error:
+                self.publish_errors.append(str(error))
+
     def run(self):
         o = self.options
         receiver = Receiver(o.receiver_host, o.receiver_port)
@@ -195,8 +260,16 @@ class Chaos:
         token = call("POST", "/auth/login", {"email": email, "password": "Chaos-run-0123"})["access_token"]
         user = self.db.value(f"SELECT id FROM users WHERE email = '{email}'")
         channel = call("POST", "/channels", {"name": "Chaos"}, token=token)["id"]
+        self.connect_accounts(token)
+        stop_publishing = threading.Event()
+
+        def publisher():
+            while not stop_publishing.wait(2):
+                self.publish_completed(token, user)
+        threading.Thread(target=publisher, daemon=True).start()
         call("POST", "/webhooks", {"url": f"http://{o.receiver_host}:{o.receiver_port}/hook",
-                                   "events": ["video.completed", "video.failed", "video.cancelled", "batch.completed", "cost.limit_reached"]},
+                                   "events": ["video.completed", "video.failed", "video.cancelled", "video.published", "batch.completed",
+                                              "cost.limit_reached"]},
              token=token)
         self.db.query(f"""INSERT INTO jobs (queue, kind, args)
                           SELECT 'default', CASE WHEN n % 20 = 0 THEN 'sleep' ELSE 'noop' END,
@@ -211,6 +284,7 @@ class Chaos:
                  ("postgres restart", self.restart_postgres), ("terminate backends", self.terminate)]
         deadline = time.time() + o.seconds
         while time.time() < deadline:
+            self.top_up_long_jobs()
             kind, fault = kinds[len(self.faults) % len(kinds)] if len(self.faults) < len(kinds) else self.random.choice(kinds)
             target, healed = fault()
             self.faults.append((kind, target, healed))
@@ -220,19 +294,24 @@ class Chaos:
         log("settling: every job, video and delivery to its end")
         settle = time.time() + o.settle
         while time.time() < settle:
-            open_jobs = int(self.db.value("SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'cancelled', 'discarded') AND queue <> 'ml'"))
-            open_videos = int(self.db.value("SELECT count(*) FROM videos WHERE status = 'processing'"))
+            # Uploads waiting for tomorrow's quota are done for this run.
+            open_jobs = int(self.db.value("""SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'cancelled', 'discarded')
+                                               AND queue <> 'ml' AND NOT (queue = 'video_publish' AND state = 'scheduled')"""))
+            open_videos = int(self.db.value("""SELECT count(*) FROM videos WHERE status IN ('processing', 'publishing')
+                                                  OR (status = 'completed' AND user_id = '{user}')""".format(user=user)))
             open_deliveries = int(self.db.value("SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'sending')"))
             if open_jobs == 0 and open_videos == 0 and open_deliveries == 0:
                 break
             time.sleep(2)
+        stop_publishing.set()
+        time.sleep(2)   # the sandbox writes its state every second
         return self.check(user, receiver)
 
     def check(self, user, receiver):
         o = self.options
         violations = []
         q = self.db.query
-        expected = o.jobs + self.probes
+        expected = o.jobs + self.probes + self.long_jobs
         states = dict(q("SELECT state, count(*) FROM jobs WHERE queue = 'default' GROUP BY 1"))
         completed = int(states.get("completed", 0))
         discarded = int(states.get("discarded", 0))
@@ -260,7 +339,7 @@ class Chaos:
                 violations.append(f"video {vid}: {holds} reservations, {reserved} reserved")
         events = q(f"""SELECT e.id, d.id, d.status FROM domain_events e
                         LEFT JOIN webhook_deliveries d ON d.event_id = e.id
-                       WHERE e.user_id = '{user}' AND e.type IN ('video.completed', 'video.failed', 'video.cancelled',
+                       WHERE e.user_id = '{user}' AND e.type IN ('video.completed', 'video.failed', 'video.cancelled', 'video.published',
                                                                 'batch.completed', 'cost.limit_reached')""")
         receipts = receiver.receipts()
         ids_by_body = {}
@@ -274,6 +353,8 @@ class Chaos:
             if len(ids) > 1:
                 violations.append(f"one event delivered under {len(ids)} webhook-ids: {sorted(ids)}")
         duplicates = len(receipts) - len(received_ids)
+        published, uploads, accounts_used = self.check_youtube(user, violations)
+        stale = self.check_stale_holders(violations)
 
         print()
         print(f"chaos run: seed {o.seed}, {o.seconds} s of faults, lease {o.lease} s")
@@ -294,12 +375,89 @@ class Chaos:
         print(f"| queue jobs discarded after their workers died 3 times | {discarded} |")
         for status, count in sorted(statuses.items()):
             print(f"| videos {status} | {count} |")
+        print(f"| videos published (uploads at YouTube) | {published} ({uploads}) on {accounts_used} of 15 accounts |")
+        print(f"| attempts rescued from live workers: handler stopped / result refused | {stale[0]} / {stale[1]} |")
         print(f"| webhook events | {len(events)} |")
         print(f"| deliveries received (retries included) | {len(receipts)} ({duplicates} repeats of a webhook-id) |")
         print(f"| violations | {len(violations)} |")
         for violation in violations[:50]:
             print(f"VIOLATION: {violation}")
         return 1 if violations else 0
+
+
+    def check_youtube(self, user, violations):
+        """Every published video uploaded exactly once; no account asked for more than its quota."""
+        with open(os.path.join(self.options.state, "youtube-sandbox.json")) as file:
+            sandbox = json.load(file)
+        channels = {account["channelID"] for account in sandbox["accounts"].values()}
+        every_upload = {video["id"] for video in sandbox["videos"].values() if video["channelID"] in channels}
+        rows = self.db.query(f"""SELECT v.id, v.status, coalesce(p.status, '-'), coalesce(p.youtube_video_id, '')
+                                   FROM videos v LEFT JOIN publications p ON p.video_id = v.id WHERE v.user_id = '{user}'""")
+        published = 0
+        ours = set()   # the uploads our publications recorded (one waiting for quota may be up, its thumbnail not yet)
+        for video, status, publication, youtube_id in rows:
+            if status == "completed" and video not in self.publish_requested:
+                violations.append(f"video {video} completed but could not be published: {self.publish_errors[-1:]}")
+            if youtube_id:
+                ours.add(youtube_id)
+            if publication == "published":
+                published += 1
+            elif publication not in ("-", "waiting_quota", "failed"):
+                violations.append(f"video {video}: publication still {publication}")
+        # A video uploaded twice leaves an upload no publication names; one recorded but not at YouTube was lost there.
+        if every_upload != ours:
+            violations.append(f"uploads at YouTube {sorted(every_upload)} are not the published videos' {sorted(ours)}")
+        limit = self.options.youtube_quota
+        for key, units in sandbox.get("quota", {}).items():
+            if key.split("|")[0] in channels and units > limit:
+                violations.append(f"YouTube quota {key}: {units} units of {limit}")
+        if sandbox.get("quotaExceededAnswers", 0):
+            violations.append(f"YouTube answered quotaExceeded {sandbox['quotaExceededAnswers']} times: the allocator asked beyond an account's quota")
+        for account, used, limit_here in self.db.query(f"SELECT id, quota_used, quota_limit FROM youtube_accounts WHERE user_id = '{user}'"):
+            if int(used) > int(limit_here):
+                violations.append(f"account {account}: {used} of {limit_here} units")
+        accounts_used = len({video["channelID"] for video in sandbox["videos"].values() if video["channelID"] in channels})
+        return published, len(every_upload), accounts_used
+
+    def check_stale_holders(self, violations):
+        """Every attempt rescued from a worker that lived on is in that worker's log as stopped or refused."""
+        rescued = []
+        for job, attempt, error in self.db.query("""SELECT j.id, e->>'attempt', e->>'error' FROM jobs j, jsonb_array_elements(j.errors) e
+                                                     WHERE e->>'error' LIKE 'lease expired: worker %'
+                                                        OR e->>'error' LIKE 'discarded: the workers running%'"""):
+            worker = re.search(r"worker (\S+?)(?: stopped answering|\))", error)
+            rescued.append((job, attempt, worker.group(1) if worker else None))
+        stopped, refused = set(), set()
+        for name in os.listdir(self.options.state):
+            if not name.endswith(".log"):
+                continue
+            with open(os.path.join(self.options.state, name), errors="replace") as file:
+                for line in file:
+                    worker = re.search(r"worker\.id=(\S+)", line)
+                    if not worker:
+                        continue
+                    if "job stopped: it may no longer be this worker's" in line or "job outcome refused" in line:
+                        job, attempt = re.search(r"job\.id=(\d+)", line), re.search(r"job\.attempt=(\d+)", line)
+                        if job and attempt:
+                            target = stopped if "job stopped" in line else refused
+                            target.add((job.group(1), attempt.group(1), worker.group(1)))
+                    elif "completions refused" in line:
+                        listed = re.search(r"jobs=([\d@,]+)", line)
+                        for entry in (listed.group(1).split(",") if listed else []):
+                            job, _, attempt = entry.partition("@")
+                            refused.add((job, attempt, worker.group(1)))
+        counts = [0, 0]
+        for job, attempt, worker in rescued:
+            pid = re.search(r"-(\d+)-[0-9a-z]+$", worker or "")
+            if pid and int(pid.group(1)) in self.killed:
+                continue
+            if (job, attempt, worker) in stopped:
+                counts[0] += 1
+            elif (job, attempt, worker) in refused:
+                counts[1] += 1
+            else:
+                violations.append(f"job {job} attempt {attempt}: rescued from worker {worker}, which lived on, with no sign it stopped")
+        return counts
 
 
 def main():
@@ -318,6 +476,7 @@ def main():
     parser.add_argument("--net", default="10.77.0", help="the fleet's /24 (its first three octets)")
     parser.add_argument("--name", default="ytf", help="the fleet's namespace prefix")
     parser.add_argument("--receiver-port", type=int, default=18899)
+    parser.add_argument("--youtube-quota", type=int, default=1750, help="the sandbox's daily units per account")
     options = parser.parse_args()
     options.receiver_host = f"{options.net}.1"
     global API

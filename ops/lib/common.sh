@@ -131,6 +131,49 @@ stop_cluster() {
   as_pg_owner "$(pg_bin)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+ensure_pgbouncer() {
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || {
+    log "installing pgbouncer"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
+  }
+}
+
+# start_pgbouncer DIR LISTEN_ADDRESS PORT PG_PORT POOL_SIZE
+# Starts PgBouncer in transaction pooling mode in front of the `ytempire` database of the
+# cluster on 127.0.0.1:PG_PORT, with at most POOL_SIZE server connections; its pid is in
+# DIR/pgbouncer.pid, its log in DIR/pgbouncer.log.
+start_pgbouncer() {
+  local dir=$1 address=$2 port=$3 pg_port=$4 pool=$5
+  ensure_pgbouncer
+  mkdir -p "$dir"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+ytempire = host=127.0.0.1 port=$pg_port dbname=ytempire
+[pgbouncer]
+listen_addr = $address
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool
+max_db_connections = $pool
+max_client_conn = 2000
+server_login_retry = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  echo '"postgres" ""' >"$dir/userlist.txt"
+  [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$dir"
+  as_pg_owner /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini" || die "pgbouncer did not start"
+}
+
+# stop_pgbouncer DIR
+stop_pgbouncer() {
+  kill "$(cat "$1/pgbouncer.pid" 2>/dev/null)" 2>/dev/null || true
+}
+
 # psql_at PORT DB SQL
 psql_at() {
   psql -h 127.0.0.1 -p "$1" -U postgres -d "$2" -v ON_ERROR_STOP=1 -qAtX -c "$3"

@@ -6,47 +6,20 @@
 # when live events reach a WebSocket client and 20,000 queue jobs and three videos complete
 # within the time allowed.
 
-ensure_pgbouncer() {
-  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || {
-    log "installing pgbouncer"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
-  }
-}
-
 # pgbouncer_check BIN
 pgbouncer_check() {
   local bin=$1 pg_port=${YTEMPIRE_POOLED_PORT_PG:-54359} bouncer_port=${YTEMPIRE_PGBOUNCER_PORT:-54360}
   local api_port=${YTEMPIRE_POOLED_API_PORT:-18815} dir="$ROOT/.data/pgbouncer" pids=() status=0
-  ensure_pgbouncer
   start_cluster pooled-pg "$pg_port" "max_connections = 40" "fsync = off" "synchronous_commit = off" >/dev/null
   [ "$(psql_at "$pg_port" postgres "SHOW max_connections")" = 40 ] || die "the pooled cluster must allow exactly 40 connections"
   psql_at "$pg_port" postgres "DROP DATABASE IF EXISTS ytempire" >/dev/null
   psql_at "$pg_port" postgres "CREATE DATABASE ytempire" >/dev/null
-  rm -rf "$dir"; mkdir -p "$dir"
-  cat >"$dir/pgbouncer.ini" <<INI
-[databases]
-ytempire = host=127.0.0.1 port=$pg_port dbname=ytempire
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bouncer_port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 15
-max_db_connections = 15
-max_client_conn = 2000
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-INI
-  echo '"postgres" ""' >"$dir/userlist.txt"
-  [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$dir"
-  as_pg_owner /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini" || die "pgbouncer did not start"
+  rm -rf "$dir"
+  start_pgbouncer "$dir" 127.0.0.1 "$bouncer_port" "$pg_port" 15
   local pooled="postgres://postgres@127.0.0.1:$bouncer_port/ytempire" direct="postgres://postgres@127.0.0.1:$pg_port/ytempire"
   stop_all() {
     kill -TERM "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
-    kill "$(cat "$dir/pgbouncer.pid" 2>/dev/null)" 2>/dev/null || true
+    stop_pgbouncer "$dir"
   }
   # Twice, the second finding nothing to do: no migration lock outlives its transaction.
   for _ in 1 2; do
