@@ -17,34 +17,66 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 /// races it against the clock instead.
 public func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let work = Task { try await body() }
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let answer = FirstAnswer(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                guard !Task.isCancelled else { return }
-                work.cancel()
-                answer.resume(with: .failure(DeadlineExceeded(limit: limit)))
-            }
-            Task {
-                let result = await work.result
-                timer.cancel()
-                answer.resume(with: result)
-            }
-        }
-    } onCancel: {
+    let answer = FirstAnswer<T>()
+    let timer = Task {
+        try? await Task.sleep(for: limit)
+        guard !Task.isCancelled else { return }
         work.cancel()
+        answer.resume(with: .failure(DeadlineExceeded(limit: limit)))
+    }
+    Task {
+        let result = await work.result
+        timer.cancel()
+        answer.resume(with: result)
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { answer.install($0) }
+    } onCancel: {
+        // The caller goes at once, even when the call ignores its cancellation.
+        work.cancel()
+        timer.cancel()
+        answer.resume(with: .failure(CancellationError()))
     }
 }
 
-/// Resumes a continuation with whichever answer comes first.
+/// The first answer of several racing tasks, for a continuation that may be installed before
+/// or after it comes.
 private final class FirstAnswer<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+    private enum State {
+        case waiting
+        case installed(CheckedContinuation<T, any Error>)
+        case answered(Result<T, any Error>)
+        case delivered
+    }
 
-    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+    private let state = Mutex(State.waiting)
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        let ready = state.withLock { state -> Result<T, any Error>? in
+            guard case .answered(let result) = state else {
+                state = .installed(continuation)
+                return nil
+            }
+            state = .delivered
+            return result
+        }
+        if let ready { continuation.resume(with: ready) }
+    }
 
     func resume(with result: Result<T, any Error>) {
-        continuation.withLock { $0.take() }?.resume(with: result)
+        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            switch state {
+            case .waiting:
+                state = .answered(result)
+                return nil
+            case .installed(let continuation):
+                state = .delivered
+                return continuation
+            case .answered, .delivered:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
     }
 }
 

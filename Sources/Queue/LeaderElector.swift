@@ -14,7 +14,9 @@ public final class LeaderElector: Service, Sendable {
     public let ttl: Duration
     private let store: LeaderStore
     private let logger: Logger
-    private let leading = Mutex<Bool>(false)
+    /// Until when the won lease surely holds: when the winning round was sent, plus the lease,
+    /// less a fifth of it for scheduling; nil when not leading.
+    private let leading = Mutex<ContinuousClock.Instant?>(nil)
     private let changes = Mutex<[AsyncStream<Bool>.Continuation]>([])
 
     public init(store: LeaderStore, name: String = "maintenance", candidateID: String, ttl: Duration = .seconds(15), logger: Logger) {
@@ -25,8 +27,9 @@ public final class LeaderElector: Service, Sendable {
         self.logger = logger
     }
 
-    /// Whether this process currently holds the lease.
-    public var isLeader: Bool { leading.withLock { $0 } }
+    /// Whether this process holds the lease now: a round that won it, and not so long ago that
+    /// the lease may have run out meanwhile (a renewal unanswered, a paused process).
+    public var isLeader: Bool { leading.withLock { $0.map { ContinuousClock.now < $0 } ?? false } }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -36,8 +39,8 @@ public final class LeaderElector: Service, Sendable {
             }
         }
         if isLeader {
-            try? await store.resign(name: name, candidate: candidateID)
-            set(false)
+            try? await withDeadline(ttl / 3) { [store, name, candidateID] in try await store.resign(name: name, candidate: candidateID) }
+            set(nil)
             logger.info("resigned leadership")
         }
     }
@@ -46,6 +49,7 @@ public final class LeaderElector: Service, Sendable {
     /// nobody else can win before the old lease expires.
     public func electOnce() async {
         let won: Bool
+        let sentAt = ContinuousClock.now
         do {
             // Unanswered for a third of the lease: step down rather than lead on a lease that may be gone.
             won = try await withDeadline(ttl / 3) { [store, name, candidateID, ttl] in
@@ -55,16 +59,16 @@ public final class LeaderElector: Service, Sendable {
             logger.warning("leader election failed", metadata: ["error": "\(String(reflecting: error))"])
             won = false
         }
-        set(won)
+        set(won ? sentAt + ttl - ttl / 5 : nil)
     }
 
-    private func set(_ value: Bool) {
+    private func set(_ until: ContinuousClock.Instant?) {
         let changed = leading.withLock { current in
-            defer { current = value }
-            return current != value
+            defer { current = until }
+            return (current != nil) != (until != nil)
         }
         if changed {
-            logger.info(value ? "became leader" : "lost leadership", metadata: ["leader.candidate": "\(candidateID)"])
+            logger.info(until != nil ? "became leader" : "lost leadership", metadata: ["leader.candidate": "\(candidateID)"])
         }
     }
 }

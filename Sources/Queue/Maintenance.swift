@@ -87,8 +87,11 @@ public struct Maintainer: Service {
                                 }
                                 if let runs, failure != nil || recorded.map({ $0.duration(to: .now) >= recordEvery }) ?? true {
                                     do {
-                                        try await runs.record(task.name, leaderID: elector.candidateID, duration: started.duration(to: .now),
-                                                              rows: changed, error: failure)
+                                        let duration = started.duration(to: .now)
+                                        try await withDeadline(.seconds(10)) { [changed, failure] in
+                                            try await runs.record(task.name, leaderID: elector.candidateID, duration: duration,
+                                                                  rows: changed, error: failure)
+                                        }
                                         recorded = .now
                                     } catch {
                                         logger.debug("maintenance: run not recorded", metadata: ["task": "\(task.name)", "error": "\(error)"])

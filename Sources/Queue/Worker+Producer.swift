@@ -27,13 +27,29 @@ extension Worker {
                         let sentAt = ContinuousClock.now
                         do {
                             // A claim that takes longer than a lease is given up: its jobs, if it took any, are rescued.
-                            claimed = try await withDeadline(configuration.lease) { [store, configuration] in
-                                try await store.claim(queue: queue, workerID: configuration.id, limit: limit, lease: configuration.lease)
+                            claimed = try await withDeadline(configuration.lease) { [store, configuration, logger] in
+                                let jobs = try await store.claim(queue: queue, workerID: configuration.id, limit: limit, lease: configuration.lease)
+                                if Task.isCancelled, !jobs.isEmpty {
+                                    // Given up already: these jobs wait for the rescuer.
+                                    logger.warning("claim answered after it was given up; left to the rescuer", metadata: [
+                                        "queue": "\(queue)", "jobs": "\(jobs.map { "\($0.id)@\($0.attempt)" }.joined(separator: ","))",
+                                    ])
+                                }
+                                return jobs
                             }
                         } catch {
                             logger.warning("claim failed", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
                             planner.claimFailed()
                             backlog.withLock { _ = $0.remove(queue) }
+                            continue rounds
+                        }
+                        // Answered so late that the lease is about to run out: start nothing, leave
+                        // the jobs to the rescuer (another worker may take them any moment).
+                        if !claimed.isEmpty, ContinuousClock.now >= sentAt + configuration.lease - configuration.fenceMargin {
+                            logger.warning("claim answered too late to run its jobs; left to the rescuer", metadata: [
+                                "queue": "\(queue)", "jobs": "\(claimed.map { "\($0.id)@\($0.attempt)" }.joined(separator: ","))",
+                            ])
+                            planner.claimFailed()
                             continue rounds
                         }
                         metrics.claimed.increment(by: claimed.count)
@@ -164,8 +180,8 @@ extension Worker {
         case (.failure, .cancelRequested?): return .transition(.cancelled("cancel requested"))
         case (.failure, .released?): return .transition(.released)
         case (.failure, .leaseLost?): return .nothing
-        // Given back unspent if it is still ours once the database answers; refused if taken.
-        case (.failure, .leaseExpiring?): return .transition(.released)
+        // Left to the rescuer, like a worker that died: it counts toward the poison-pill rule.
+        case (.failure, .leaseExpiring?): return .nothing
         case (.failure, .timedOut(let limit)?): return .transition(.failed("timed out after \(limit)"))
         case (.failure(let error), nil): return .transition(.failed(String(describing: error)))
         }

@@ -100,7 +100,9 @@ public final class Worker: Service, Sendable {
         }
         completer.finish()
         await completions
-        try? await workerStore.deregister(id: configuration.id)
+        try? await withDeadline(configuration.heartbeatInterval) { [workerStore, configuration] in
+            try await workerStore.deregister(id: configuration.id)
+        }
         logger.info("worker stopped")
     }
 
@@ -157,7 +159,8 @@ public final class Worker: Service, Sendable {
             let sentAt = ContinuousClock.now
             do {
                 let leases = runningLeases + completer.pending
-                let held = try await withDeadline(configuration.lease) { [store, configuration] in
+                // One heartbeat's time: a lost answer is tried again at the next beat, not after the lease.
+                let held = try await withDeadline(configuration.heartbeatInterval) { [store, configuration] in
                     try await store.extendLeases(leases, by: configuration.lease)
                 }
                 for lease in runningLeases {
@@ -168,7 +171,9 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 running.renew(held.keys, until: sentAt + configuration.lease)
-                try await withDeadline(configuration.lease) { [workerStore, configuration] in try await workerStore.heartbeat(id: configuration.id) }
+                try await withDeadline(configuration.heartbeatInterval) { [workerStore, configuration] in
+                    try await workerStore.heartbeat(id: configuration.id)
+                }
             } catch {
                 logger.warning("heartbeat failed", metadata: ["error": "\(String(reflecting: error))"])
             }
@@ -182,7 +187,7 @@ extension Worker {
     /// cannot learn that its jobs were rescued, so it assumes they will be. Independent of the
     /// heartbeat, which may be stuck on a dead connection.
     func fenceLoop() async {
-        let margin = min(configuration.heartbeatInterval / 2, configuration.lease / 4)
+        let margin = configuration.fenceMargin
         while !Task.isCancelled {
             try? await Task.sleep(for: margin / 2)
             for lease in running.expiring(before: .now + margin) { running.stop(lease, reason: .leaseExpiring) }

@@ -9,8 +9,11 @@ public struct WorkerConfiguration: Sendable {
     /// How long a claimed job is held without a heartbeat before the rescuer may take it back.
     /// Default 30 s.
     public var lease: Duration
-    /// How often running jobs' leases are extended. Default lease / 3.
+    /// How often running jobs' leases are extended. Default lease / 3; at most lease / 2.
     public var heartbeatInterval: Duration
+    /// How long before its lease runs out unextended a running job is stopped (a sixth of the
+    /// lease): a heartbeat every third of the lease leaves it two missed extensions.
+    public var fenceMargin: Duration { lease / 6 }
     /// How often an idle producer looks for work when no notification arrived. Default 1 s.
     public var pollInterval: Duration
     /// How long a shutdown waits for running jobs before giving them back. Default 30 s.
@@ -29,7 +32,8 @@ public struct WorkerConfiguration: Sendable {
         self.id = id
         self.queues = queues
         self.lease = lease
-        self.heartbeatInterval = heartbeatInterval ?? lease / 3
+        // At most half the lease: an extension must land well before the fence's margin.
+        self.heartbeatInterval = min(heartbeatInterval ?? lease / 3, lease / 2)
         self.pollInterval = pollInterval
         self.shutdownGrace = shutdownGrace
         self.completionBatchSize = completionBatchSize

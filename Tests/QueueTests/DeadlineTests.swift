@@ -28,6 +28,17 @@ import Testing
         #expect(askedToStop, "the abandoned call was asked to stop")
     }
 
+    /// Cancelled, the caller goes at once even when the call ignores its cancellation.
+    @Test func aCancelledCallerDoesNotWaitForACallThatNeverAnswers() async throws {
+        let caller = Task {
+            try await withDeadline(.seconds(3600)) { () async -> Int in
+                await withUnsafeContinuation { (_: UnsafeContinuation<Int, Never>) in }
+            }
+        }
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+    }
+
     @Test func cancellingTheCallerCancelsTheCall() async throws {
         let caller = Task {
             try await withDeadline(.seconds(3600)) { () async throws -> Int in
