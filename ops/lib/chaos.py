@@ -26,6 +26,7 @@ guarded completion refuses its result.
     chaos.py --seconds 120 --seed 7 --fleet ops/fleet --state .data/fleet --pg-port 54379 --pg-data DIR --pg-bin DIR [--net 10.77.0 --name ytf]
 """
 import argparse
+import calendar
 import hashlib
 import json
 import os
@@ -314,12 +315,15 @@ class Chaos:
         o = self.options
         violations = []
         q = self.db.query
-        expected = o.jobs + self.probes + self.long_jobs
+        # The backlog went in as one statement; probes and long jobs may have gone in twice when
+        # an insert's answer was lost as Postgres restarted, so they are counted, not predicted.
         states = dict(q("SELECT state, count(*) FROM jobs WHERE queue = 'default' GROUP BY 1"))
         completed = int(states.get("completed", 0))
         discarded = int(states.get("discarded", 0))
-        if completed + discarded != expected or any(s not in ("completed", "discarded") for s in states):
-            violations.append(f"queue jobs: {states} of {expected}")
+        expected = completed + discarded
+        backlog = int(self.db.value("SELECT count(*) FROM jobs WHERE queue = 'default' AND priority = 0 AND NOT args ? 'probe'"))
+        if backlog != o.jobs or any(s not in ("completed", "discarded") for s in states):
+            violations.append(f"queue jobs: {states}; {backlog} of the {o.jobs} of the backlog found")
         poisoned = int(self.db.value("""SELECT count(*) FROM jobs WHERE queue = 'default' AND state = 'discarded'
                                           AND errors::text LIKE '%died%'""") or 0)
         if discarded != poisoned:
@@ -379,8 +383,8 @@ class Chaos:
         for status, count in sorted(statuses.items()):
             print(f"| videos {status} | {count} |")
         print(f"| videos published (uploads at YouTube) | {published} ({uploads}) on {accounts_used} of 15 accounts |")
-        print(f"| attempts rescued from live workers: stopped before the lease ran out / stopped on hearing / result refused | "
-              f"{stale[0]} / {stale[1]} / {stale[2]} |")
+        print(f"| attempts rescued from live workers: stopped before the lease ran out / stopped on hearing / result refused / "
+              f"claimed but the answer lost | {stale[0]} / {stale[1]} / {stale[2]} / {stale[3]} |")
         print(f"| webhook events | {len(events)} |")
         print(f"| deliveries received (retries included) | {len(receipts)} ({duplicates} repeats of a webhook-id) |")
         print(f"| violations | {len(violations)} |")
@@ -423,18 +427,26 @@ class Chaos:
     def check_stale_holders(self, violations):
         """Every attempt rescued from a worker that lived on is in that worker's log as stopped or refused."""
         rescued = []
-        for job, attempt, error, at in self.db.query("""SELECT j.id, e->>'attempt', e->>'error', extract(epoch FROM (e->>'at')::timestamptz)
+        for job, attempt, error, at, queue in self.db.query("""SELECT j.id, e->>'attempt', e->>'error', extract(epoch FROM (e->>'at')::timestamptz), j.queue
                                                           FROM jobs j, jsonb_array_elements(j.errors) e
                                                          WHERE e->>'error' LIKE 'lease expired: worker %'
                                                             OR e->>'error' LIKE 'discarded: the workers running%'"""):
             worker = re.search(r"worker (\S+?)(?: stopped answering|\))", error)
-            rescued.append((job, attempt, worker.group(1) if worker else None, float(at)))
+            rescued.append((job, attempt, worker.group(1) if worker else None, float(at), queue))
         fenced, stopped, refused = set(), set(), set()
+        failed_claims = {}   # (worker, queue) -> times its claims failed (error or no answer), epoch seconds
         for name in os.listdir(self.options.state):
             if not name.endswith(".log"):
                 continue
             with open(os.path.join(self.options.state, name), errors="replace") as file:
-                for line in file:
+                # An entry may span lines (a query in an error): its time opens it, its source ends it.
+                for entry in re.split(r"\n(?=\d{4}-\d\d-\d\dT)", file.read()):
+                    if "[Queue] claim failed" in entry:
+                        worker, queue = re.search(r"worker\.id=(\S+)", entry), re.search(r"queue=(\S+)", entry)
+                        when = calendar.timegm(time.strptime(entry[:19], "%Y-%m-%dT%H:%M:%S")) if len(entry) > 19 else None
+                        if worker and queue and when:
+                            failed_claims.setdefault((worker.group(1), queue.group(1)), []).append(when)
+                    line = entry.splitlines()[-1] if entry else ""
                     worker = re.search(r"worker\.id=(\S+)", line)
                     if not worker:
                         continue
@@ -446,16 +458,17 @@ class Chaos:
                     elif "left to the rescuer" in line:
                         # A claim answered too late to run, or after it was given up: nothing ran.
                         listed = re.search(r"jobs=([\d@,]+)", line)
-                        for entry in (listed.group(1).split(",") if listed else []):
-                            job, _, attempt = entry.partition("@")
+                        for item in (listed.group(1).split(",") if listed else []):
+                            job, _, attempt = item.partition("@")
                             fenced.add((job, attempt, worker.group(1)))
                     elif "completions refused" in line:
                         listed = re.search(r"jobs=([\d@,]+)", line)
-                        for entry in (listed.group(1).split(",") if listed else []):
-                            job, _, attempt = entry.partition("@")
+                        for item in (listed.group(1).split(",") if listed else []):
+                            job, _, attempt = item.partition("@")
                             refused.add((job, attempt, worker.group(1)))
-        counts = [0, 0, 0]
-        for job, attempt, worker, at in rescued:
+        counts = [0, 0, 0, 0]
+        lease = self.options.lease
+        for job, attempt, worker, at, queue in rescued:
             pid = re.search(r"-(\d+)-[0-9a-z]+$", worker or "")
             if pid and int(pid.group(1)) in self.killed and at >= self.killed[int(pid.group(1))]:
                 continue   # rescued after its worker was killed: nothing of it lived on
@@ -465,6 +478,11 @@ class Chaos:
                 counts[1] += 1
             elif (job, attempt, worker) in refused:
                 counts[2] += 1
+            elif any(at - lease - 15 <= when <= at + lease for when in failed_claims.get((worker, queue), [])):
+                # Taken by a claim whose answer never reached the worker: it logged the claim as
+                # failed about a lease before the rescue (or, paused meanwhile, when it woke).
+                # Nothing ran.
+                counts[3] += 1
             else:
                 violations.append(f"job {job} attempt {attempt}: rescued from worker {worker}, which lived on, with no sign it stopped")
         return counts
