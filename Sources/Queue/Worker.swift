@@ -100,7 +100,7 @@ public final class Worker: Service, Sendable {
         }
         completer.finish()
         await completions
-        try? await withDeadline(configuration.heartbeatInterval) { [workerStore, configuration] in
+        try? await withDeadline(heartbeatDeadline) { [workerStore, configuration] in
             try await workerStore.deregister(id: configuration.id)
         }
         logger.info("worker stopped")
@@ -118,6 +118,9 @@ public final class Worker: Service, Sendable {
     }
 
     var isStopping: Bool { stopping.withLock { $0 } }
+
+    /// How long a heartbeat's call may go unanswered: one beat, a second at least.
+    var heartbeatDeadline: Duration { max(configuration.heartbeatInterval, .seconds(1)) }
 
     func kick(_ queue: String) {
         kicks[queue]?.yield()
@@ -159,8 +162,9 @@ public final class Worker: Service, Sendable {
             let sentAt = ContinuousClock.now
             do {
                 let leases = runningLeases + completer.pending
-                // One heartbeat's time: a lost answer is tried again at the next beat, not after the lease.
-                let held = try await withDeadline(configuration.heartbeatInterval) { [store, configuration] in
+                // One heartbeat's time (a second at least): a lost answer is tried again at the next
+                // beat, not after the lease.
+                let held = try await withDeadline(heartbeatDeadline) { [store, configuration] in
                     try await store.extendLeases(leases, by: configuration.lease)
                 }
                 for lease in runningLeases {
@@ -171,7 +175,7 @@ public final class Worker: Service, Sendable {
                     }
                 }
                 running.renew(held.keys, until: sentAt + configuration.lease)
-                try await withDeadline(configuration.heartbeatInterval) { [workerStore, configuration] in
+                try await withDeadline(heartbeatDeadline) { [workerStore, configuration] in
                     try await workerStore.heartbeat(id: configuration.id)
                 }
             } catch {
