@@ -27,6 +27,9 @@ final class RunningJobs: Sendable {
         var queue: String
         var stop: AsyncStream<StopReason>.Continuation
         var stopped: StopReason?
+        /// When it was asked to stop, and whether its handler was reported as not returning since.
+        var stoppedAt: ContinuousClock.Instant?
+        var reportedOverdue = false
         /// Until when the job is surely this worker's: when the claim or the last successful
         /// extension was sent, plus the lease (the database set a later expiry than that).
         var heldUntil: ContinuousClock.Instant
@@ -96,15 +99,37 @@ final class RunningJobs: Sendable {
     }
 
     /// Asks a running attempt to stop; ignored when it is already stopping or gone.
-    func stop(_ lease: JobLease, reason: StopReason) {
+    /// - Returns: whether this call stopped it (false: already stopping, or gone).
+    @discardableResult
+    func stop(_ lease: JobLease, reason: StopReason) -> Bool {
         let continuation: AsyncStream<StopReason>.Continuation? = state.withLock { state in
             guard var entry = state.entries[lease], entry.stopped == nil else { return nil }
             entry.stopped = reason
+            entry.stoppedAt = .now
             state.entries[lease] = entry
             return entry.stop
         }
         continuation?.yield(reason)
+        return continuation != nil
     }
+
+    /// Attempts asked to stop more than `after` ago whose handler has still not returned, each
+    /// returned once (a handler that ignores cancellation keeps its slot; the guarded
+    /// completion refuses whatever it reports).
+    func overdue(after: Duration, now: ContinuousClock.Instant = .now) -> [(lease: JobLease, queue: String)] {
+        state.withLock { state in
+            var found: [(lease: JobLease, queue: String)] = []
+            for (lease, entry) in state.entries where !entry.reportedOverdue {
+                guard let stoppedAt = entry.stoppedAt, now - stoppedAt > after else { continue }
+                state.entries[lease]?.reportedOverdue = true
+                found.append((lease, entry.queue))
+            }
+            return found
+        }
+    }
+
+    /// The queue a running attempt belongs to.
+    func queue(of lease: JobLease) -> String? { state.withLock { $0.entries[lease]?.queue } }
 
     /// Asks every running attempt of a job to stop (an operator's cancel names the job, not
     /// the attempt). A cancel request for a job not here is remembered in case its claim is

@@ -158,10 +158,10 @@ extension Worker {
             return outcome
         }
         let stopReason = running.remove(lease)
-        if case .failure = result, let stopReason, stopReason == .leaseLost || stopReason == .leaseExpiring {
-            JobContext.logger(for: job, base: logger).warning("job stopped: it may no longer be this worker's", metadata: [
-                "job.attempt": "\(job.attempt)",
-                "reason": "\(stopReason == .leaseLost ? "taken over" : "lease running out unextended")",
+        if let stopReason, stopReason == .leaseLost || stopReason == .leaseExpiring {
+            // The stop itself was logged when it was decided (`stopUnheld`).
+            JobContext.logger(for: job, base: logger).debug("stopped job's handler returned", metadata: [
+                "job.attempt": "\(job.attempt)", "succeeded": "\((try? result.get()) != nil)",
             ])
         }
         await record(job, ending(of: result, stoppedFor: stopReason))

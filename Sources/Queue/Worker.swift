@@ -169,7 +169,7 @@ public final class Worker: Service, Sendable {
                 }
                 for lease in runningLeases {
                     switch held[lease] {
-                    case nil: running.stop(lease, reason: .leaseLost)
+                    case nil: stopUnheld(lease, reason: .leaseLost)
                     case true?: running.stop(lease, reason: .cancelRequested)
                     case false?: break
                     }
@@ -194,8 +194,24 @@ extension Worker {
         let margin = configuration.fenceMargin
         while !Task.isCancelled {
             try? await Task.sleep(for: margin / 2)
-            for lease in running.expiring(before: .now + margin) { running.stop(lease, reason: .leaseExpiring) }
+            for lease in running.expiring(before: .now + margin) { stopUnheld(lease, reason: .leaseExpiring) }
+            for (lease, queue) in running.overdue(after: configuration.lease) {
+                logger.warning("job handler still running a lease after it was stopped; its result will be refused", metadata: [
+                    "job.id": "\(lease.jobID)", "job.attempt": "\(lease.attempt)", "queue": "\(queue)",
+                ])
+            }
         }
+    }
+
+    /// Stops an attempt this worker may no longer hold, and says so at once: the decision is
+    /// what matters to whoever reads the log (a handler may take a while to return).
+    func stopUnheld(_ lease: JobLease, reason: StopReason) {
+        let queue = running.queue(of: lease)
+        guard running.stop(lease, reason: reason) else { return }
+        logger.warning("job stopped: it may no longer be this worker's", metadata: [
+            "job.id": "\(lease.jobID)", "job.attempt": "\(lease.attempt)", "queue": "\(queue ?? "?")",
+            "reason": "\(reason == .leaseLost ? "taken over" : "lease running out unextended")",
+        ])
     }
 }
 

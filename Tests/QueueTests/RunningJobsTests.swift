@@ -77,4 +77,23 @@ import Testing
         #expect(running.expiring(before: start + .seconds(25)) == [lease(2)])
         #expect(running.count == 2, "renewing an unknown lease adds nothing")
     }
+
+    /// A stopped attempt whose handler does not return is reported once, a lease after the stop;
+    /// one whose handler returned is not.
+    @Test func aStoppedHandlerThatDoesNotReturnIsReportedOnce() {
+        let running = RunningJobs()
+        _ = running.add(lease(1), queue: "q", heldUntil: held)
+        _ = running.add(lease(2), queue: "r", heldUntil: held)
+        _ = running.add(lease(3), queue: "q", heldUntil: held)
+        #expect(running.stop(lease(1), reason: .leaseExpiring))
+        #expect(!running.stop(lease(1), reason: .leaseLost), "already stopping: not stopped (nor logged) twice")
+        #expect(running.stop(lease(2), reason: .leaseLost))
+        running.remove(lease(2))
+        #expect(!running.stop(lease(2), reason: .leaseLost), "gone")
+        #expect(running.overdue(after: .seconds(10)).isEmpty, "not yet a lease")
+        let later = ContinuousClock.now + .seconds(11)
+        #expect(running.overdue(after: .seconds(10), now: later).map(\.lease) == [lease(1)], "the unstopped and the returned are not")
+        #expect(running.overdue(after: .seconds(10), now: later).isEmpty, "reported once")
+        #expect(running.queue(of: lease(1)) == "q" && running.queue(of: lease(2)) == nil)
+    }
 }
