@@ -88,6 +88,15 @@ public struct AnalyticsStore: Sendable {
         return false
     }
 
+    /// Records that Google answered `quotaExceeded` for the account's Analytics calls: its
+    /// Analytics quota counts as spent until the next quota day, so no call is made before.
+    public func exhaust(accountID: String, now: Date) async throws {
+        let day = QuotaDay.of(now)
+        try await client.query("""
+            UPDATE youtube_accounts SET analytics_quota_used = analytics_quota_limit, analytics_quota_day = \(day)::date WHERE id = \(accountID)
+            """, logger: logger)
+    }
+
     /// Records that Google refused the analytics scopes (or only the monetary one).
     public func markRefused(accountID: String, revenueOnly: Bool) async throws {
         try await client.query("""

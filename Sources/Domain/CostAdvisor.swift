@@ -33,7 +33,8 @@ public struct CostAdvisor: Sendable {
         self.logger = logger
     }
 
-    public func suggestions(userID: String) async throws -> (suggestions: [CostSuggestion], reason: String?, videosConsidered: Int, daysConsidered: Int) {
+    public func suggestions(userID: String, now: Date = Date()) async throws
+        -> (suggestions: [CostSuggestion], reason: String?, videosConsidered: Int, daysConsidered: Int) {
         let days = 30
         let videos = try await scalar("""
             SELECT count(DISTINCT video_id) FROM cost_ledger WHERE user_id = \(userID) AND created_at > now() - interval '30 days' AND amount > 0
@@ -45,17 +46,24 @@ public struct CostAdvisor: Sendable {
         var found = try await cheaperModels(userID: userID)
         found += try await redoneStages(userID: userID)
         found += try await failedSpend(userID: userID)
-        found += try await budgetPace(userID: userID)
+        found += try await budgetPace(userID: userID, now: now)
         found.sort { $0.projectedMonthlySaving > $1.projectedMonthlySaving }
         return (found, found.isEmpty ? "Nothing to save found in the last \(days) days" : nil, videos, days)
     }
 
     /// Per stage, a model whose reviewed videos scored within `scoreTolerance` of the costliest
-    /// model's, for less per call.
+    /// model's on that stage's own part of the review (the script's length and keyword
+    /// coverage, the voice's duration, the thumbnail; the whole score for the others), for less
+    /// per video.
     func cheaperModels(userID: String) async throws -> [CostSuggestion] {
         let rows = try await client.query("""
             WITH uses AS (
-                SELECT l.stage, l.provider || '/' || l.model AS model, l.video_id, sum(l.amount) AS amount, max(v.quality_score) AS score
+                SELECT l.stage, l.provider || '/' || l.model AS model, l.video_id, sum(l.amount) AS amount,
+                       max(coalesce(CASE l.stage
+                                        WHEN 'script' THEN least((v.quality->>'script_length')::int, (v.quality->>'keyword_coverage')::int)
+                                        WHEN 'voice' THEN (v.quality->>'audio_duration')::int
+                                        WHEN 'thumbnail' THEN (v.quality->>'thumbnail')::int
+                                    END, v.quality_score)) AS score
                   FROM cost_ledger l JOIN videos v ON v.id = l.video_id
                  WHERE l.user_id = \(userID) AND l.created_at > now() - interval '30 days' AND l.basis = 'actual' AND v.quality_score IS NOT NULL
                  GROUP BY 1, 2, 3
@@ -87,25 +95,29 @@ public struct CostAdvisor: Sendable {
         return result
     }
 
-    /// Stages paid for more than once on one video (redone after review or retried).
+    /// Stages run again on one video (a redo after a low review score, or a failed video
+    /// retried): every run after a stage's first is a job of its own, so the spend on the later
+    /// jobs is what the redos cost. Retried attempts within one run are not redos.
     func redoneStages(userID: String) async throws -> [CostSuggestion] {
         let rows = try await client.query("""
-            WITH per AS (
-                SELECT stage, video_id, count(*) AS calls, sum(amount) AS amount, min(amount) AS first
+            WITH runs AS (
+                SELECT stage, video_id, job_id, sum(amount) AS amount,
+                       min(job_id) OVER (PARTITION BY stage, video_id) AS first_job
                   FROM cost_ledger WHERE user_id = \(userID) AND created_at > now() - interval '30 days'
-                 GROUP BY 1, 2 HAVING count(*) > 1
+                 GROUP BY 1, 2, 3
             )
-            SELECT stage, count(*), sum(calls - 1)::int8, sum(amount - first)::int8 FROM per GROUP BY stage HAVING sum(amount - first) > 0
+            SELECT stage, count(DISTINCT video_id), count(*)::int8, sum(amount)::int8
+              FROM runs WHERE job_id <> first_job GROUP BY stage HAVING sum(amount) > 0
             """, logger: logger)
         var result: [CostSuggestion] = []
-        for try await (stage, videos, extraCalls, extra) in rows.decode((String, Int64, Int64, Int64).self) {
+        for try await (stage, videos, extraRuns, extra) in rows.decode((String, Int64, Int64, Int64).self) {
             result.append(CostSuggestion(
-                kind: .frequentRedo, title: "The \(stage) stage is paid for more than once",
-                detail: "\(videos) video\(videos == 1 ? "" : "s") paid for the \(stage) stage \(extraCalls) extra time\(extraCalls == 1 ? "" : "s") "
-                    + "(redone after review, or retried after a lost answer), costing \(Money(micros: extra)) in the last 30 days. "
-                    + "A quality threshold matched to what the stage can reach, or steadier providers, avoid it.",
+                kind: .frequentRedo, title: "The \(stage) stage is redone often",
+                detail: "\(videos) video\(videos == 1 ? "" : "s") ran the \(stage) stage \(extraRuns) more time\(extraRuns == 1 ? "" : "s") "
+                    + "(redone after a low review score, or retried after failing), costing \(Money(micros: extra)) in the last 30 days. "
+                    + "A quality threshold matched to what the stage reaches, or a model that reaches it the first time, avoids it.",
                 projectedMonthlySaving: Money(micros: extra),
-                evidence: ["videos": Double(videos), "extra_calls": Double(extraCalls), "extra_cost": Double(extra) / 1e6]))
+                evidence: ["videos": Double(videos), "extra_runs": Double(extraRuns), "extra_cost": Double(extra) / 1e6]))
         }
         return result
     }
@@ -128,27 +140,43 @@ public struct CostAdvisor: Sendable {
         return result
     }
 
-    /// A monthly budget the month's pace will reach before the month ends.
-    func budgetPace(userID: String) async throws -> [CostSuggestion] {
+    /// A daily or monthly budget that the spend so far, kept up at its pace, reaches before the
+    /// day or month ends (in the user's time zone). A warning: it saves nothing by itself.
+    func budgetPace(userID: String, now: Date) async throws -> [CostSuggestion] {
+        // How far into the day and the month `now` is, and what each period has spent.
         let rows = try await client.query("""
-            WITH t AS (SELECT cost_local_day(\(userID), now()) AS today)
-            SELECT b.monthly_budget, coalesce(p.spent, 0)::int8, extract(day FROM t.today)::int4,
-                   extract(day FROM (date_trunc('month', t.today) + interval '1 month - 1 day'))::int4
-              FROM t JOIN cost_budgets b ON b.user_id = \(userID) AND b.monthly_budget IS NOT NULL
-              LEFT JOIN cost_periods p ON p.user_id = b.user_id AND p.kind = 'month' AND p.starts_on = date_trunc('month', t.today)::date
+            WITH t AS (SELECT (\(now)::timestamptz AT TIME ZONE cost_user_zone(\(userID))) AS local_now),
+                 d AS (SELECT local_now, local_now::date AS today, date_trunc('month', local_now)::date AS month FROM t)
+            SELECT 'day', b.daily_budget, coalesce(p.spent, 0)::int8,
+                   extract(epoch FROM d.local_now - d.today::timestamp)::float8 / 86400, 1::float8
+              FROM d JOIN cost_budgets b ON b.user_id = \(userID) AND b.daily_budget IS NOT NULL
+              LEFT JOIN cost_periods p ON p.user_id = b.user_id AND p.kind = 'day' AND p.starts_on = d.today
+            UNION ALL
+            SELECT 'month', b.monthly_budget, coalesce(p.spent, 0)::int8,
+                   extract(epoch FROM d.local_now - d.month::timestamp)::float8 / 86400,
+                   extract(day FROM (d.month + interval '1 month' - interval '1 day'))::float8
+              FROM d JOIN cost_budgets b ON b.user_id = \(userID) AND b.monthly_budget IS NOT NULL
+              LEFT JOIN cost_periods p ON p.user_id = b.user_id AND p.kind = 'month' AND p.starts_on = d.month
             """, logger: logger)
         var result: [CostSuggestion] = []
-        for try await (budget, spent, day, length) in rows.decode((Int64, Int64, Int32, Int32).self) where day > 0 {
-            let projected = Double(spent) / Double(day) * Double(length)
+        for try await (period, budget, spent, elapsed, length) in rows.decode((String, Int64, Int64, Double, Double).self) {
+            // Too early in the period for a pace to mean anything: the first hour of a day, the first 1.25 days of a month.
+            guard elapsed >= length / 24, spent > 0 else { continue }
+            let rate = Double(spent) / elapsed
+            let projected = rate * length
             guard projected > Double(budget) else { continue }
-            let reachDay = spent > 0 ? min(Int(length), Int(exactly: (Double(budget) / (Double(spent) / Double(day))).rounded(.up)) ?? Int(length))
-                : Int(length)
+            let reached = min(length, max(elapsed, Double(budget) / rate))
+            let when = period == "day"
+                ? String(format: "around %02d:00", min(23, Int(exactly: (reached * 24).rounded(.down)) ?? 23))
+                : "around day \(min(Int(exactly: length.rounded()) ?? 31, Int(exactly: reached.rounded(.up)) ?? 31))"
+            let name = period == "day" ? "Today's" : "This month's"
             result.append(CostSuggestion(
-                kind: .budgetPace, title: "This month's budget runs out around day \(reachDay)",
-                detail: "\(Money(micros: spent)) spent in \(day) day\(day == 1 ? "" : "s") projects \(Money(micros: Int64(exactly: projected.rounded()) ?? Int64.max)) "
-                    + "for the month against a budget of \(Money(micros: budget)); later stages will stop with budget_exceeded.",
+                kind: .budgetPace, title: "\(name) budget runs out \(when)",
+                detail: "\(Money(micros: spent)) spent so far projects \(Money(micros: Int64(exactly: projected.rounded()) ?? Int64.max)) "
+                    + "for the \(period) against a budget of \(Money(micros: budget)); later stages will stop with budget_exceeded.",
                 projectedMonthlySaving: .zero,
-                evidence: ["spent": Double(spent) / 1e6, "budget": Double(budget) / 1e6, "projected": projected / 1e6, "day": Double(day)]))
+                evidence: ["spent": Double(spent) / 1e6, "budget": Double(budget) / 1e6, "projected": projected / 1e6,
+                           "elapsed_days": elapsed, "period_days": length]))
         }
         return result
     }

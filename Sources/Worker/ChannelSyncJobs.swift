@@ -101,8 +101,19 @@ public struct ChannelSyncJobs: Sendable {
 
     /// The channel's and its newest 50 published videos' days from `from` to `to`, their units
     /// taken from the account's Analytics quota first. A refused monetary scope is remembered
-    /// and the figures fetched again without revenue.
+    /// and the figures fetched again without revenue. Google's `quotaExceeded` (a 403 too) is
+    /// not a refusal: the account's Analytics quota counts as spent until the reset and its
+    /// grant stays as it was.
     func fetchAnalytics(_ target: SyncTarget, from: String, to: String, revenue wanted: Bool) async throws -> AnalyticsFetch {
+        do {
+            return try await fetchAnalyticsCharged(target, from: from, to: to, revenue: wanted)
+        } catch let error as YouTubeError where error.kind == .quotaExceeded {
+            try await analytics.exhaust(accountID: target.accountID, now: now())
+            return .noQuota
+        }
+    }
+
+    private func fetchAnalyticsCharged(_ target: SyncTarget, from: String, to: String, revenue wanted: Bool) async throws -> AnalyticsFetch {
         let videos = Array(target.videos.suffix(50))
         guard try await analytics.charge(accountID: target.accountID, units: 1 + videos.count, now: now()) else { return .noQuota }
         var revenue = wanted
@@ -115,13 +126,13 @@ public struct ChannelSyncJobs: Sendable {
             let channel: [AnalyticsDay]
             do {
                 channel = try await report(nil)
-            } catch let error as YouTubeError where error.status == 403 && revenue && !error.message.contains("insufficient") {
+            } catch let error as YouTubeError where error.refusesScopes && revenue && !error.message.contains("insufficient") {
                 try await analytics.markRefused(accountID: target.accountID, revenueOnly: true)
                 revenue = false
                 // The report again without revenue: one more unit.
                 guard try await analytics.charge(accountID: target.accountID, units: 1, now: now()) else { return .noQuota }
                 channel = try await report(nil)
-            } catch let error as YouTubeError where error.status == 403 {
+            } catch let error as YouTubeError where error.refusesScopes {
                 try await analytics.markRefused(accountID: target.accountID, revenueOnly: false)
                 return .refused
             }
@@ -131,4 +142,9 @@ public struct ChannelSyncJobs: Sendable {
         }
         return fetched ?? .disconnected
     }
+}
+
+private extension YouTubeError {
+    /// A 403 that refuses the call's scopes, not one that reports a spent quota.
+    var refusesScopes: Bool { status == 403 && kind != .quotaExceeded }
 }

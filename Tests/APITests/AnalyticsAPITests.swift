@@ -12,7 +12,7 @@ import Testing
         try await withDatabase { db in
             try await withAPI(db) { api in
                 let token = try await signUp(api, db, "numbers@example.com")
-                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Numbers"], token: token).body["id"] as? String)
+                let channel = try await api.call(.post, "/channels", json: ["name": "Numbers"], token: token).decode(Components.Schemas.Channel.self).id
                 let overview = try await api.call(.get, "/analytics/overview?period=last_7_days", token: token)
                     .decode(Components.Schemas.AnalyticsOverview.self)
                 #expect(overview.period == .last7Days)
@@ -34,16 +34,81 @@ import Testing
     @Test func everyAnalyticsReadCountsInTheAnalyticsCategory() async throws {
         try await withDatabase { db in
             var policy = TestAuth.generousLimits
-            policy.analytics = .init(requests: 3, window: TestAuth.longWindow)
+            policy.analytics = .init(requests: 4, window: TestAuth.longWindow)
             try await withAPI(db, rateLimits: policy) { api in
                 let token = try await signUp(api, db, "limited@example.com")
-                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Limited"], token: token).body["id"] as? String)
-                #expect(try await api.call(.get, "/analytics/overview", token: token).headers[.xRateLimitLimit] == "3")
-                #expect(try await api.call(.get, "/channels/\(channel)/analytics", token: token).headers[.xRateLimitRemaining] == "1")
+                let channel = try await api.call(.post, "/channels", json: ["name": "Limited"], token: token).decode(Components.Schemas.Channel.self).id
+                let video = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "Counted", "cost_limit": 5.0], token: token)
+                    .decode(Components.Schemas.VideoAccepted.self).videoId
+                #expect(try await api.call(.get, "/analytics/overview", token: token).headers[.xRateLimitLimit] == "4")
+                #expect(try await api.call(.get, "/channels/\(channel)/analytics", token: token).headers[.xRateLimitRemaining] == "2")
+                #expect(try await api.call(.get, "/videos/\(video)/analytics", token: token).headers[.xRateLimitRemaining] == "1")
                 #expect(try await api.call(.get, "/analytics/overview", token: token).status == .ok)
                 #expect(try await api.call(.get, "/analytics/overview", token: token).status == .tooManyRequests)
                 // Other reads are in the general category still.
                 #expect(try await api.call(.get, "/costs/summary", token: token).status == .ok)
+            }
+        }
+    }
+
+    /// Revenue and engagement through the router are the stored days summed by day, channel and
+    /// video: each figure below is worked out by hand from the days written.
+    @Test func revenueAndEngagementAreTheStoredDaysSummedByDayChannelAndVideo() async throws {
+        try await withDatabase { db in
+            try await withAPI(db) { api in
+                let token = try await signUp(api, db, "earned@example.com", tier: "starter")
+                func channel(_ name: String) async throws -> String {
+                    try await api.call(.post, "/channels", json: ["name": name], token: token).decode(Components.Schemas.Channel.self).id
+                }
+                func video(_ channel: String) async throws -> String {
+                    try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "Earner", "cost_limit": 5.0], token: token)
+                        .decode(Components.Schemas.VideoAccepted.self).videoId
+                }
+                let (a, b) = (try await channel("Alpha"), try await channel("Beta"))
+                let (videoA, videoB) = (try await video(a), try await video(b))
+                let (yesterday, before) = (QuotaDay.of(Date(), daysBefore: 1), QuotaDay.of(Date(), daysBefore: 2))
+                func day(_ day: String, views: Int64, duration: Int64, likes: Int64, comments: Int64, shares: Int64, dollars: Double) -> AnalyticsDay {
+                    AnalyticsDay(day: day, views: views, minutesWatched: views * duration / 60, averageViewDuration: duration, likes: likes,
+                                 comments: comments, shares: shares, subscribersGained: 0, subscribersLost: 0, revenue: Money(dollars: dollars))
+                }
+                let store = AnalyticsStore(client: db.client, logger: db.logger)
+                try await store.record(channelID: a, channel: [
+                    day(before, views: 500, duration: 120, likes: 10, comments: 5, shares: 0, dollars: 1),
+                    day(yesterday, views: 1000, duration: 60, likes: 50, comments: 10, shares: 5, dollars: 3),
+                ], videos: [videoA: [day(yesterday, views: 800, duration: 60, likes: 40, comments: 8, shares: 4, dollars: 2.4)]])
+                try await store.record(channelID: b, channel: [
+                    day(yesterday, views: 2000, duration: 30, likes: 20, comments: 0, shares: 10, dollars: 2.5),
+                ], videos: [videoB: [day(yesterday, views: 1500, duration: 30, likes: 15, comments: 0, shares: 9, dollars: 2)]])
+                // Another user's days are not this user's.
+                let stranger = try await signUp(api, db, "stranger-earned@example.com")
+                let theirs = try await api.call(.post, "/channels", json: ["name": "Theirs"], token: stranger).decode(Components.Schemas.Channel.self).id
+                try await store.record(channelID: theirs, channel: [day(yesterday, views: 9999, duration: 10, likes: 1, comments: 1, shares: 1, dollars: 99)],
+                                       videos: [:])
+
+                let revenue = try await api.call(.get, "/analytics/revenue?period=last_7_days", token: token).decode(Components.Schemas.AnalyticsRevenue.self)
+                #expect(revenue.totalRevenue == 6.5 && revenue.views == 3500)
+                #expect(abs(revenue.rpm - 6.5 * 1000 / 3500) < 1e-9)
+                #expect(revenue.series.filter { $0.views > 0 }.map { "\($0.day) \($0.revenue) \($0.views)" } == ["\(before) 1.0 500", "\(yesterday) 5.5 3000"])
+                #expect(revenue.byChannel.map { "\($0.id) \($0.revenue) \($0.views)" } == ["\(a) 4.0 1500", "\(b) 2.5 2000"], "by revenue, largest first")
+                #expect(abs((revenue.byChannel.first?.rpm ?? 0) - 4000.0 / 1500) < 1e-9)
+                #expect(revenue.byVideo.map { "\($0.id) \($0.revenue) \($0.views)" } == ["\(videoA) 2.4 800", "\(videoB) 2.0 1500"])
+                #expect(revenue.revenueComplete)
+
+                let engagement = try await api.call(.get, "/analytics/engagement?period=last_7_days", token: token)
+                    .decode(Components.Schemas.AnalyticsEngagement.self)
+                let totals = engagement.totals
+                #expect(totals.views == 3500)
+                #expect(abs(totals.likesPer1000 - 80.0 * 1000 / 3500) < 1e-9)
+                #expect(abs(totals.commentsPer1000 - 15.0 * 1000 / 3500) < 1e-9)
+                #expect(abs(totals.sharesPer1000 - 15.0 * 1000 / 3500) < 1e-9)
+                // Seconds weighted by views: (500·120 + 1000·60 + 2000·30) / 3500 = 51.4.
+                #expect(totals.avgViewDuration == 51)
+                let alpha = try #require(engagement.byChannel.first { $0.key == a })
+                #expect(alpha.views == 1500 && alpha.avgViewDuration == 80 && abs(alpha.likesPer1000 - 40) < 1e-9 && alpha.name == "Alpha")
+                let beta = try #require(engagement.byChannel.first { $0.key == b })
+                #expect(beta.views == 2000 && beta.avgViewDuration == 30 && abs(beta.sharesPer1000 - 5) < 1e-9)
+                #expect(engagement.byVideo.map(\.key) == [videoB, videoA], "most viewed first")
+                #expect(engagement.series.filter { $0.views > 0 }.map(\.key) == [before, yesterday])
             }
         }
     }
@@ -54,8 +119,8 @@ import Testing
         try await withDatabase { db in
             try await withAPI(db) { api in
                 let token = try await signUp(api, db, "cached@example.com")
-                let userID = try #require(try await api.call(.get, "/users/profile", token: token).body["id"] as? String)
-                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Cached"], token: token).body["id"] as? String)
+                let userID = try await api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
+                let channel = try await api.call(.post, "/channels", json: ["name": "Cached"], token: token).decode(Components.Schemas.Channel.self).id
                 @Sendable func overview() async throws -> Components.Schemas.AnalyticsOverview {
                     try await api.call(.get, "/analytics/overview", token: token).decode(Components.Schemas.AnalyticsOverview.self)
                 }

@@ -113,7 +113,7 @@ import Testing
         }
     }
 
-    @Test func theAdvisorFindsACheaperModelAndWastedSpendInTheUsersOwnLedger() async throws {
+    @Test func theAdvisorFindsACheaperModelRedosWastedSpendAndBudgetPaceInTheUsersOwnLedger() async throws {
         try await withDatabase { db in
             let harness = try PipelineHarness(db: db)
             let user = try await db.createUser()
@@ -121,30 +121,69 @@ import Testing
             let videos = try await harness.submission.submit(userID: user, try (0..<8).map {
                 try PipelineHarness.request(channelID: channel, title: "Advice \($0)")
             }, batch: BatchOptions()).videos.map(\.videoID)
-            // Four videos voiced by a dear model scoring 90, four by a cheap one scoring 87; one cheap one failed after spending.
-            for (index, video) in videos.enumerated() {
-                let dear = index < 4
+            func charge(_ job: Int64, _ video: String, _ stage: String, _ provider: String, _ model: String, _ amount: Int64) async throws {
                 try await db.client.query("""
                     INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
-                    VALUES (\(Int64(700_000 + index)), 1, \(video), \(user), 'voice', 'elevenlabs', \(dear ? "multilingual" : "turbo"), 1, 'call', 0,
-                            \(dear ? 400_000 : 100_000), 'actual')
+                    VALUES (\(job), 1, \(video), \(user), \(stage), \(provider), \(model), 1, 'call', 0, \(amount), 'actual')
                     """, logger: db.logger)
+            }
+            // Four videos voiced by a dear model, four by a cheap one; one cheap one failed after spending.
+            // On the voice's own part of the review the cheap model is 3 points behind; on the whole
+            // score (its scripts were weaker) 10: only the stage's part counts for the voice.
+            for (index, video) in videos.enumerated() {
+                let dear = index < 4
+                try await charge(Int64(700_000 + index), video, "voice", "elevenlabs", dear ? "multilingual" : "turbo", dear ? 400_000 : 100_000)
                 try await db.client.query("""
-                    UPDATE videos SET quality_score = \(Int32(dear ? 90 : 87)), spent = spent + \(dear ? 400_000 : 100_000),
+                    UPDATE videos SET quality_score = \(Int32(dear ? 90 : 80)),
+                           quality = jsonb_build_object('score', \(Int32(dear ? 90 : 80)), 'script_length', \(Int32(dear ? 90 : 70)),
+                                                        'keyword_coverage', 90, 'thumbnail', 85, 'audio_duration', \(Int32(dear ? 95 : 92))),
+                           spent = spent + \(dear ? 400_000 : 100_000),
                            status = \(index == 7 ? "failed" : "completed"), error_code = \(index == 7 ? "quality_below_threshold" : nil)
                      WHERE id = \(video)
                     """, logger: db.logger)
             }
-            let advice = try await CostAdvisor(client: db.client, logger: db.logger).suggestions(userID: user)
+            // One video's thumbnail redone after its review: a second run (a job of its own) of 4 cents;
+            // a retried attempt inside one run is not a redo.
+            try await charge(810_000, videos[1], "thumbnail", "openai", "dall-e-3", 40_000)
+            try await charge(810_001, videos[1], "thumbnail", "openai", "dall-e-3", 40_000)
+            try await db.client.query("""
+                INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
+                VALUES (810002, 1, \(videos[2]), \(user), 'thumbnail', 'openai', 'dall-e-3', 1, 'call', 0, 40000, 'assumed'),
+                       (810002, 2, \(videos[2]), \(user), 'thumbnail', 'openai', 'dall-e-3', 1, 'call', 0, 40000, 'actual')
+                """, logger: db.logger)
+            let advisor = CostAdvisor(client: db.client, logger: db.logger)
+            let advice = try await advisor.suggestions(userID: user)
             #expect(advice.reason == nil && advice.videosConsidered == 8)
             let cheaper = try #require(advice.suggestions.first { $0.kind == .cheaperModel })
             #expect(cheaper.title == "Use elevenlabs/turbo for the voice stage")
             // Four dear calls a month at 30 cents more each.
             #expect(cheaper.projectedMonthlySaving == Money(dollars: 1.2))
-            #expect(cheaper.evidence["average_score_cheaper"] == 87 && cheaper.evidence["average_score_expensive"] == 90)
+            #expect(cheaper.evidence["average_score_cheaper"] == 92 && cheaper.evidence["average_score_expensive"] == 95)
             let wasted = try #require(advice.suggestions.first { $0.kind == .failedSpend })
             #expect(wasted.projectedMonthlySaving == Money(dollars: 0.1) && wasted.evidence["videos"] == 1)
+            let redone = advice.suggestions.filter { $0.kind == .frequentRedo }
+            #expect(redone.count == 1)
+            #expect(redone.first?.title == "The thumbnail stage is redone often")
+            #expect(redone.first?.projectedMonthlySaving == Money(dollars: 0.04))
+            #expect(redone.first?.evidence["videos"] == 1 && redone.first?.evidence["extra_runs"] == 1)
             #expect(advice.suggestions.first?.kind == .cheaperModel, "largest saving first")
+            #expect(!advice.suggestions.contains { $0.kind == .budgetPace }, "no budgets set")
+
+            // Budgets, at noon on the 10th of a 30-day month (UTC, the user's zone), with a dollar spent that day.
+            let noon = try #require(ISO8601DateFormatter().date(from: "2030-06-10T12:00:00Z"))
+            try await db.client.query("SELECT cost_period_add(\(user), '2030-06-10'::date, 1000000, 0)", logger: db.logger)
+            try await db.client.query("INSERT INTO cost_budgets (user_id, daily_budget, monthly_budget) VALUES (\(user), 1500000, 3000000)",
+                                      logger: db.logger)
+            let pace = try await advisor.suggestions(userID: user, now: noon).suggestions.filter { $0.kind == .budgetPace }
+            // Today: $1 in half a day makes $2 against $1.50, reached at 18:00. The month: $1 in 9.5 days
+            // makes $3.16 against $3, reached on day 28.5.
+            #expect(pace.map(\.title).sorted() == ["This month's budget runs out around day 29", "Today's budget runs out around 18:00"])
+            #expect(pace.allSatisfy { $0.projectedMonthlySaving == .zero })
+            #expect(pace.first { $0.title.hasPrefix("Today") }?.evidence["projected"] == 2)
+            // A budget the pace stays within says nothing.
+            try await db.client.query("UPDATE cost_budgets SET daily_budget = 2500000, monthly_budget = 4000000 WHERE user_id = \(user)",
+                                      logger: db.logger)
+            #expect(try await advisor.suggestions(userID: user, now: noon).suggestions.filter { $0.kind == .budgetPace }.isEmpty)
         }
     }
 }

@@ -68,6 +68,47 @@ extension PublishingTests {
         }
     }
 
+    /// Google answers a spent Analytics quota with a 403 as it does a refused scope; the sync
+    /// must tell them apart, or one busy day would cost the account its grant.
+    @Test func aSpentAnalyticsQuotaWaitsForTheResetAndKeepsTheGrant() async throws {
+        // Every Analytics report costs more than the sandbox's day holds: Google says `quotaExceeded`.
+        try await withSetup(sandbox: { $0.costs["reports.query"] = 20_000 }) { setup in
+            let db = setup.db
+            let user = try await db.createUser()
+            let account = try await setup.connect(userID: user, email: "busy@example.com")
+            let channel = try await ChannelRepository(client: db.client, logger: db.logger)
+                .create(userID: user, ChannelChanges(name: "Busy", youtubeChannelID: account.youtubeChannelID)).id
+            let stats = ChannelStats(client: db.client, logger: db.logger)
+            let backfills = AnalyticsBackfills(client: db.client, logger: db.logger)
+            var answersAfterFirstSync = 0
+            try await runWorkers(setup) {
+                for round in 1...2 {
+                    _ = try await stats.requestSync(channelID: channel, userID: user)
+                    #expect(try await eventually(timeout: .seconds(60)) {
+                        try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'channel.sync' AND state = 'completed'") == round
+                    })
+                    if round == 1 {
+                        // The backfill the first sync started asks too (or finds the quota already spent) and waits.
+                        #expect(try await eventually(timeout: .seconds(60)) {
+                            try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'analytics.backfill' AND state = 'scheduled'") == 1
+                        })
+                        answersAfterFirstSync = setup.sandbox.quotaExceededAnswers
+                    }
+                }
+            }
+            #expect((1...2).contains(answersAfterFirstSync))
+            #expect(setup.sandbox.quotaExceededAnswers == answersAfterFirstSync, "nothing more is asked of Google before the reset")
+            #expect(try await setup.accounts.account(id: account.id, userID: user)?.analyticsAccess == .granted)
+            #expect(try await db.scalar("""
+                SELECT count(*) FROM youtube_accounts
+                 WHERE id = \(account.id) AND analytics_quota_used = analytics_quota_limit AND analytics_granted AND revenue_granted
+                """) == 1)
+            let backfill = try #require(try await backfills.backfill(channelID: channel))
+            #expect(backfill.status != .failed && backfill.lastError == nil && backfill.daysDone == 0)
+            #expect(try await db.scalar("SELECT count(*) FROM channel_analytics_daily WHERE channel_id = \(channel)") == 0)
+        }
+    }
+
     @Test func competitorsAndTheChartAreSnapshotDailyAndComparedWithTheUsersChannels() async throws {
         try await withSetup { setup in
             let db = setup.db

@@ -38,7 +38,7 @@ browser_check() {
   DATABASE_URL="$url" "$bin" migrate >/dev/null
   rm -rf "$ROOT/.data/browser-artifacts" "$ROOT/.data/browser-stripe.json"
   DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_KEY_DIR="$ROOT/.data/browser-keys" \
-    YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60,admin=100000/3600 \
+    YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60,admin=100000/3600,analytics=100000/3600 \
     YTEMPIRE_ARTIFACT_DIR="$ROOT/.data/browser-artifacts" YTEMPIRE_SANDBOX_PORT=$((api_port + 1)) \
     YTEMPIRE_STRIPE_SANDBOX_PORT=$((api_port + 2)) YTEMPIRE_STRIPE_SANDBOX_STATE="$ROOT/.data/browser-stripe.json" \
     YTEMPIRE_SCRIPT_PROVIDERS=openai/gpt-4o-mini YTEMPIRE_OPENAI_API_KEY=sk-console-check \

@@ -11,7 +11,7 @@ contract_check() {
   rm -f "$ROOT/.data/contract-stripe.json"
   # Workers for every stage but assembly: the fuzzer submits hour-long videos whose encodes
   # would swamp the machine, and the contract is about the API's answers.
-  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60,admin=100000/3600 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" \
+  DATABASE_URL="$url" LOG_LEVEL=warning YTEMPIRE_BCRYPT_COST=4 YTEMPIRE_RATE_LIMITS=authentication=100000/60,general=100000/3600,video_generation=100000/60,admin=100000/3600,analytics=100000/3600 YTEMPIRE_KEY_DIR="$ROOT/.data/contract-keys" \
     YTEMPIRE_ARTIFACT_DIR="$ROOT/.data/contract-artifacts" YTEMPIRE_SANDBOX_PORT=$((api_port + 1)) \
     YTEMPIRE_STRIPE_SANDBOX_PORT=$((api_port + 2)) YTEMPIRE_STRIPE_SANDBOX_STATE="$ROOT/.data/contract-stripe.json" \
     YTEMPIRE_WS_PING_INTERVAL=2 YTEMPIRE_QUEUES=default=4,video_script=4,video_voice=2,video_thumbnail=2,video_review=2,video_publish=2 "$bin" up --port "$api_port" &
