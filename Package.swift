@@ -210,7 +210,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Dispatcher", "Providers", "Domain", "Queue", "Sandbox", "TestSupport",
+            dependencies: ["Worker", "Dispatcher", "Providers", "Domain", "Models", "Queue", "Sandbox", "TestSupport",
                            .product(name: "CSV", package: "CSV.swift")]
         ),
         .testTarget(

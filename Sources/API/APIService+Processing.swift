@@ -103,8 +103,9 @@ extension APIService {
             try await storage.fetch(key: artifact.storageKey, to: file)
             text = try String(contentsOf: file, encoding: .utf8)
         }
+        guard let kind = Components.Schemas.ProcessingTask.KindPayload(video.kind) else { throw APIError.notFound }
         let schema = video.schema
-        return .init(taskId: video.id, kind: .init(rawValue: video.kind.rawValue) ?? .script, status: .init(rawValue: video.status.rawValue) ?? .failed,
+        return .init(taskId: video.id, kind: kind, status: .init(video.status),
                      estimatedCost: video.estimatedCost.dollars, actualCost: video.spent.dollars,
                      estimatedCompletion: video.progressSchema.estimatedCompletion, text: text,
                      artifact: schema.artifacts.first { $0.kind.rawValue == produced?.kind.rawValue },

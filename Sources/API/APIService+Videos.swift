@@ -124,9 +124,9 @@ extension Video {
     var schema: Components.Schemas.Video {
         let parts = quality.flatMap { try? JSONDecoder().decode(QualityReview.self, from: Data($0.utf8)) }
         return .init(
-            id: id, kind: .init(rawValue: kind.rawValue) ?? .video, channelId: channelID, batchId: batchID, title: request.title, description: request.description, tags: tags,
+            id: id, kind: .init(kind), channelId: channelID, batchId: batchID, title: request.title, description: request.description, tags: tags,
             scriptStyle: request.scriptStyle, voiceId: request.voiceID, thumbnailStyle: request.thumbnailStyle,
-            durationTarget: request.durationTarget, keywords: request.keywords, status: .init(rawValue: status.rawValue) ?? .failed,
+            durationTarget: request.durationTarget, keywords: request.keywords, status: .init(status),
             stage: stage, progress: progress, costLimit: request.costLimit.dollars, estimatedCost: estimatedCost.dollars,
             actualCost: spent.dollars, reservedCost: reserved.dollars, qualityThreshold: request.qualityThreshold,
             qualityScore: qualityScore,
@@ -156,7 +156,7 @@ extension Video {
             let total = ProcessingEstimate.seconds(for: [request])
             eta = max(createdAt.addingTimeInterval(total), Date().addingTimeInterval(total * Double(100 - progress) / 100))
         }
-        return .init(videoId: id, status: .init(rawValue: status.rawValue) ?? .failed, stage: stage, progress: progress,
+        return .init(videoId: id, status: .init(status), stage: stage, progress: progress,
                      spent: spent.dollars, reserved: reserved.dollars, costLimit: request.costLimit.dollars, estimatedCompletion: eta,
                      error: errorSchema)
     }

@@ -128,3 +128,40 @@ extension Components.Schemas.ComparedChannel.StatusPayload {
         }
     }
 }
+
+extension Components.Schemas.Video.KindPayload {
+    init(_ kind: VideoKind) {
+        switch kind {
+        case .video: self = .video
+        case .script: self = .script
+        case .voice: self = .voice
+        case .thumbnail: self = .thumbnail
+        }
+    }
+}
+
+extension Components.Schemas.ProcessingTask.KindPayload {
+    /// Nil for a whole video, which is not a processing task.
+    init?(_ kind: VideoKind) {
+        switch kind {
+        case .video: return nil
+        case .script: self = .script
+        case .voice: self = .voice
+        case .thumbnail: self = .thumbnail
+        }
+    }
+}
+
+extension Components.Schemas.VideoStatus {
+    init(_ status: Domain.VideoStatus) {
+        switch status {
+        case .processing: self = .processing
+        case .completed: self = .completed
+        case .failed: self = .failed
+        case .cancelled: self = .cancelled
+        case .publishing: self = .publishing
+        case .waitingQuota: self = .waitingQuota
+        case .published: self = .published
+        }
+    }
+}

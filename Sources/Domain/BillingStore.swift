@@ -85,11 +85,21 @@ public struct BillingAccount: Sendable, Equatable {
     public var cancelAtPeriodEnd: Bool
     public var pastDueSince: Date?
 
+    /// The columns `init(_:)` reads, by these names.
     static let columns = "user_id, stripe_customer_id, stripe_subscription_id, tier, pending_tier, status, current_period_start, current_period_end, cancel_at_period_end, past_due_since"
 
     init(_ row: PostgresRow) throws {
-        (userID, customerID, subscriptionID, tier, pendingTier, status, periodStart, periodEnd, cancelAtPeriodEnd, pastDueSince) =
-            try row.decode((String, String, String?, String?, String?, String, Date?, Date?, Bool, Date?).self)
+        let c = NamedRow(row)
+        userID = try c("user_id")
+        customerID = try c("stripe_customer_id")
+        subscriptionID = try c("stripe_subscription_id")
+        tier = try c("tier")
+        pendingTier = try c("pending_tier")
+        status = try c("status")
+        periodStart = try c("current_period_start")
+        periodEnd = try c("current_period_end")
+        cancelAtPeriodEnd = try c("cancel_at_period_end")
+        pastDueSince = try c("past_due_since")
     }
 
     /// The statuses of a subscription that has ended (or of none): a new one may replace it.

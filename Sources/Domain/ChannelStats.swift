@@ -91,7 +91,8 @@ public struct ChannelStats: Sendable {
         var found: (linked: String?, status: String?)?
         for try await row in rows.decode((String?, String?).self) { found = row }
         guard let found else { throw DomainError(.notFound, "No channel \(channelID)") }
-        guard found.linked != nil, found.status == "active" else {
+        let status = try found.status.map { try DatabaseValue.decode($0, column: "youtube_accounts.status", as: YouTubeAccountStatus.self) }
+        guard found.linked != nil, status == .active else {
             throw DomainError(.invalidState, found.linked == nil
                 ? "Set the channel's youtube_channel_id to a connected YouTube account's channel first"
                 : "The channel's YouTube account is not connected or needs reconnecting")

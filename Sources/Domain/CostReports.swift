@@ -122,7 +122,8 @@ public struct CostReports: Sendable {
         let rows = try await client.query("""
             WITH t AS (SELECT coalesce(\(toDay)::date, cost_local_day(\(userID), now())) AS d_to),
                  b AS (SELECT coalesce(\(fromDay)::date, t.d_to - 29) AS d_from, t.d_to FROM t),
-                 s AS (SELECT generate_series(date_trunc(\(unit), b.d_from::timestamp), b.d_to::timestamp, ('1 ' || \(unit))::interval)::date AS start
+                 s AS (SELECT generate_series(date_trunc(\(unit), b.d_from::timestamp), b.d_to::timestamp,
+                                                       make_interval(months => (\(unit)::text = 'month')::int, days => CASE \(unit)::text WHEN 'day' THEN 1 WHEN 'week' THEN 7 ELSE 0 END))::date AS start
                          FROM b WHERE b.d_from <= b.d_to
                           AND CASE \(unit)
                                 WHEN 'day' THEN b.d_to - b.d_from + 1

@@ -50,7 +50,7 @@ extension PipelineStore {
             }
             let generation = Int(found.generation) + 1
             let states = try await stageStates(videoID, on: connection)
-            let completed = Set(states.filter { $0.value.status == "completed" }.map(\.key))
+            let completed = Set(states.filter { $0.value.status == .completed }.map(\.key))
             let again = PipelineStage.allCases.filter { states[$0] != nil && !completed.contains($0) }
             guard !again.isEmpty else { throw QueueError(.invalidState, "Every stage of the video completed: nothing runs again") }
             try await connection.query("""

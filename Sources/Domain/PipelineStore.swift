@@ -163,14 +163,14 @@ public struct PipelineStore: Sendable {
             let stages = try await stageStates(args.videoID, on: connection)
             var next: [NewJob] = []
             for successor in args.stage.successors
-            where stages[successor]?.status == "pending" && successor.prerequisites.allSatisfy({ stages[$0]?.status == "completed" }) {
+            where stages[successor]?.status == .pending && successor.prerequisites.allSatisfy({ stages[$0]?.status == .completed }) {
                 let generation = stages[successor]?.generation ?? args.generation
                 next.append(try StageJobArgs(videoID: args.videoID, userID: args.userID, stage: successor, generation: generation)
                     .job(priority: video?.priority ?? 2))
             }
             try await enqueue(next, videoID: args.videoID, on: connection)
             try await updateProgress(args.videoID, on: connection)
-            if video?.kind != .video, stages.values.allSatisfy({ $0.status == "completed" }) {
+            if video?.kind != .video, stages.values.allSatisfy({ $0.status == .completed }) {
                 // A processing task is done when its stage is.
                 try await finishVideo(args.videoID, status: .completed, errorCode: nil, message: nil, on: connection)
                 return
@@ -438,11 +438,12 @@ public struct PipelineStore: Sendable {
         return nil
     }
 
-    func stageStates(_ videoID: String, on connection: PostgresConnection) async throws -> [PipelineStage: (status: String, generation: Int)] {
+    func stageStates(_ videoID: String, on connection: PostgresConnection) async throws -> [PipelineStage: (status: StageStatus, generation: Int)] {
         let rows = try await connection.query("SELECT stage, status, generation FROM video_stages WHERE video_id = \(videoID)", logger: logger)
-        var states: [PipelineStage: (status: String, generation: Int)] = [:]
+        var states: [PipelineStage: (status: StageStatus, generation: Int)] = [:]
         for try await (stage, status, generation) in rows.decode((String, String, Int32).self) {
-            states[try DatabaseValue.decode(stage, column: "video_stages.stage")] = (status, Int(generation))
+            states[try DatabaseValue.decode(stage, column: "video_stages.stage")] =
+                (try DatabaseValue.decode(status, column: "video_stages.status"), Int(generation))
         }
         return states
     }

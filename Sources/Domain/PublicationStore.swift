@@ -118,22 +118,24 @@ public struct PublicationStore: Sendable {
     public func work(videoID: String) async throws -> PublishWork? {
         let rows = try await client.query("""
             SELECT v.user_id, v.status, v.title, v.description, v.tags, p.privacy_status, c.youtube_channel_id,
-                   f.storage_key, coalesce(f.size_bytes, 0), t.storage_key, coalesce(t.content_type, 'image/png'),
-                   p.account_id, p.session_uri, p.youtube_video_id, p.thumbnail_set_at IS NOT NULL
+                   f.storage_key AS video_key, coalesce(f.size_bytes, 0) AS video_size, t.storage_key AS thumbnail_key,
+                   coalesce(t.content_type, 'image/png') AS thumbnail_type,
+                   p.account_id, p.session_uri, p.youtube_video_id, p.thumbnail_set_at IS NOT NULL AS thumbnail_done
               FROM videos v JOIN publications p ON p.video_id = v.id JOIN channels c ON c.id = v.channel_id
               LEFT JOIN artifacts f ON f.video_id = v.id AND f.kind = 'video'
               LEFT JOIN artifacts t ON t.video_id = v.id AND t.kind = 'thumbnail'
              WHERE v.id = \(videoID)
             """, logger: logger)
-        for try await row in rows.decode((String, String, String, String, [String], String, String?, String?, Int64, String?, String,
-                                          String?, String?, String?, Bool).self) {
-            let (userID, status, title, description, tags, privacy, linked, videoKey, size, thumbKey, thumbType,
-                 account, session, youtubeID, thumbDone) = row
-            return PublishWork(videoID: videoID, userID: userID, videoStatus: try DatabaseValue.decode(status, column: "videos.status"),
+        for try await row in rows {
+            let c = NamedRow(row)
+            let title: String = try c("title"), description: String = try c("description")
+            return PublishWork(videoID: videoID, userID: try c("user_id"),
+                               videoStatus: try DatabaseValue.decode(try c("status", as: String.self), column: "videos.status"),
                                metadata: UploadMetadata(title: String(title.prefix(100)), description: String(description.prefix(5000)),
-                                                        tags: tags, privacyStatus: privacy),
-                               linkedChannelID: linked, videoKey: videoKey, videoSize: size, thumbnailKey: thumbKey, thumbnailType: thumbType,
-                               accountID: account, sessionURI: session, youtubeVideoID: youtubeID, thumbnailDone: thumbDone)
+                                                        tags: try c("tags"), privacyStatus: try c("privacy_status")),
+                               linkedChannelID: try c("youtube_channel_id"), videoKey: try c("video_key"), videoSize: try c("video_size"),
+                               thumbnailKey: try c("thumbnail_key"), thumbnailType: try c("thumbnail_type"), accountID: try c("account_id"),
+                               sessionURI: try c("session_uri"), youtubeVideoID: try c("youtube_video_id"), thumbnailDone: try c("thumbnail_done"))
         }
         return nil
     }

@@ -284,10 +284,11 @@ public struct ReportStore: Sendable {
         return abandoned.count
     }
 
+    /// The columns `select` reads, by these names.
     static let columns = """
-        r.id, r.type, r.format, to_char(r.date_from, 'YYYY-MM-DD'), to_char(r.date_to, 'YYYY-MM-DD'), r.channel_ids, r.status, r.progress,
-        r.rows, r.size_bytes, r.sha256, r.error, r.storage_key, r.created_at, r.ready_at, r.expires_at, r.period, r.schedule_id,
-        p.cron, p.time_zone, p.next_run_at
+        r.id, r.type, r.format, to_char(r.date_from, 'YYYY-MM-DD') AS date_from, to_char(r.date_to, 'YYYY-MM-DD') AS date_to, r.channel_ids,
+        r.status, r.progress, r.rows, r.size_bytes, r.sha256, r.error, r.storage_key, r.created_at, r.ready_at, r.expires_at, r.period,
+        r.schedule_id, p.cron, p.time_zone, p.next_run_at
         """
 
     static func select(id: String, userID: String, on connection: PostgresConnection, logger: Logger) async throws -> Report? {
@@ -301,21 +302,20 @@ public struct ReportStore: Sendable {
         let rows = try await connection.query(query, logger: logger)
         var reports: [Report] = []
         for try await row in rows {
-            let c = row.makeRandomAccess()
-            let scheduleID = try c[17].decode(String?.self)
+            let c = NamedRow(row)
+            let scheduleID: String? = try c("schedule_id")
             let schedule = try scheduleID.map { id in
-                ReportSchedule(id: id, cron: try c[18].decode(String?.self) ?? "", timeZone: try c[19].decode(String?.self) ?? "",
-                               nextRunAt: try c[20].decode(Date?.self))
+                ReportSchedule(id: id, cron: try c("cron", as: String?.self) ?? "", timeZone: try c("time_zone", as: String?.self) ?? "",
+                               nextRunAt: try c("next_run_at"))
             }
             reports.append(Report(
-                id: try c[0].decode(String.self), type: try DatabaseValue.decode(try c[1].decode(String.self), column: "reports.type"),
-                format: try DatabaseValue.decode(try c[2].decode(String.self), column: "reports.format"), from: try c[3].decode(String.self),
-                to: try c[4].decode(String.self), channelIDs: try c[5].decode([String].self),
-                status: try DatabaseValue.decode(try c[6].decode(String.self), column: "reports.status"), progress: Int(try c[7].decode(Int32.self)),
-                rows: try c[8].decode(Int64?.self), sizeBytes: try c[9].decode(Int64?.self), sha256: try c[10].decode(String?.self),
-                error: try c[11].decode(String?.self), storageKey: try c[12].decode(String?.self), createdAt: try c[13].decode(Date.self),
-                readyAt: try c[14].decode(Date?.self), expiresAt: try c[15].decode(Date?.self), period: try c[16].decode(String?.self),
-                schedule: schedule))
+                id: try c("id"), type: try DatabaseValue.decode(try c("type", as: String.self), column: "reports.type"),
+                format: try DatabaseValue.decode(try c("format", as: String.self), column: "reports.format"), from: try c("date_from"),
+                to: try c("date_to"), channelIDs: try c("channel_ids"),
+                status: try DatabaseValue.decode(try c("status", as: String.self), column: "reports.status"),
+                progress: Int(try c("progress", as: Int32.self)), rows: try c("rows"), sizeBytes: try c("size_bytes"), sha256: try c("sha256"),
+                error: try c("error"), storageKey: try c("storage_key"), createdAt: try c("created_at"), readyAt: try c("ready_at"),
+                expiresAt: try c("expires_at"), period: try c("period"), schedule: schedule))
         }
         return reports
     }

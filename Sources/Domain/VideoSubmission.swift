@@ -243,15 +243,15 @@ public struct VideoSubmission: Sendable {
         let rows = try await connection.query("""
             SELECT id, status FROM channels WHERE user_id = \(userID) AND id = ANY(\(wanted))
             """, logger: logger)
-        var found: [String: String] = [:]
-        for try await (id, status) in rows.decode((String, String).self) { found[id] = status }
+        var found: [String: ChannelStatus] = [:]
+        for try await (id, status) in rows.decode((String, String).self) { found[id] = try DatabaseValue.decode(status, column: "channels.status") }
         for (index, request) in requests.enumerated() {
             let field = requests.count == 1 ? "channel_id" : "videos[\(index)].channel_id"
             guard let status = found[request.channelID] else {
                 throw DomainError(.notFound, "Channel \(request.channelID) not found", field: field)
             }
-            guard status == "active" else {
-                throw DomainError(.invalidState, "Channel \(request.channelID) is \(status); activate it first", field: field)
+            guard status == .active else {
+                throw DomainError(.invalidState, "Channel \(request.channelID) is \(status.rawValue); activate it first", field: field)
             }
         }
     }

@@ -48,14 +48,15 @@ public struct WebhookRepository: Sendable {
         self.logger = logger
     }
 
+    /// The columns `decode` reads, by these names.
     static let columns = "id, url, events, description, status, disabled_reason, failing_since, created_at, updated_at"
 
     static func decode(_ row: PostgresRow) throws -> WebhookEndpoint {
-        let (id, url, events, description, status, reason, failing, created, updated) =
-            try row.decode((String, String, [String], String?, String, String?, Date?, Date, Date).self)
-        return WebhookEndpoint(id: id, url: url, events: events, description: description,
-                               status: try DatabaseValue.decode(status, column: "webhook_endpoints.status"), disabledReason: reason,
-                               failingSince: failing, createdAt: created, updatedAt: updated)
+        let c = NamedRow(row)
+        return WebhookEndpoint(id: try c("id"), url: try c("url"), events: try c("events"), description: try c("description"),
+                               status: try DatabaseValue.decode(try c("status", as: String.self), column: "webhook_endpoints.status"),
+                               disabledReason: try c("disabled_reason"), failingSince: try c("failing_since"), createdAt: try c("created_at"),
+                               updatedAt: try c("updated_at"))
     }
 
     /// Checks a subscription list against the catalogue.

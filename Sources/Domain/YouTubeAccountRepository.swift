@@ -136,21 +136,24 @@ public struct YouTubeAccountRepository: Sendable {
         let day = QuotaDay.of(now)
         let rows = try await client.query("""
             SELECT id, email, youtube_channel_id, channel_name,
-                   CASE WHEN status = 'active' AND cooldown_until > \(now) THEN 'cooling_down' ELSE status END,
-                   (CASE WHEN quota_day = \(day)::date THEN quota_used ELSE 0 END)::int4, quota_limit,
-                   greatest(0, 100 - 10 * recent_failures)::int4, cooldown_until, last_error, created_at, analytics_granted, revenue_granted
+                   CASE WHEN status = 'active' AND cooldown_until > \(now) THEN 'cooling_down' ELSE status END AS status,
+                   (CASE WHEN quota_day = \(day)::date THEN quota_used ELSE 0 END)::int4 AS quota_used, quota_limit,
+                   greatest(0, 100 - 10 * recent_failures)::int4 AS health_score, cooldown_until, last_error, created_at,
+                   analytics_granted, revenue_granted
               FROM youtube_accounts WHERE \(unescaped: column) = \(value) AND user_id = \(userID)
              ORDER BY created_at, id
             """, logger: logger)
         let resets = QuotaDay.nextReset(after: now)
         var accounts: [YouTubeAccount] = []
-        for try await (id, email, channelID, name, status, used, limit, health, cooldown, error, created, analytics, revenue)
-            in rows.decode((String, String, String, String, String, Int32, Int32, Int32, Date?, String?, Date, Bool, Bool).self) {
-            accounts.append(YouTubeAccount(id: id, email: email, youtubeChannelID: channelID, channelName: name,
-                                           status: try DatabaseValue.decode(status, column: "youtube_accounts.status"),
-                                           quotaUsed: Int(used), quotaLimit: Int(limit), healthScore: Int(health), cooldownUntil: cooldown,
-                                           lastError: error, createdAt: created, quotaResetsAt: resets,
-                                           analyticsAccess: AnalyticsAccess(analytics: analytics, revenue: revenue)))
+        for try await row in rows {
+            let c = NamedRow(row)
+            accounts.append(YouTubeAccount(id: try c("id"), email: try c("email"), youtubeChannelID: try c("youtube_channel_id"),
+                                           channelName: try c("channel_name"),
+                                           status: try DatabaseValue.decode(try c("status", as: String.self), column: "youtube_accounts.status"),
+                                           quotaUsed: Int(try c("quota_used", as: Int32.self)), quotaLimit: Int(try c("quota_limit", as: Int32.self)),
+                                           healthScore: Int(try c("health_score", as: Int32.self)), cooldownUntil: try c("cooldown_until"),
+                                           lastError: try c("last_error"), createdAt: try c("created_at"), quotaResetsAt: resets,
+                                           analyticsAccess: AnalyticsAccess(analytics: try c("analytics_granted"), revenue: try c("revenue_granted"))))
         }
         return accounts
     }

@@ -37,7 +37,7 @@ public struct ModelMetrics: Codable, Sendable, Equatable {
 
 /// A trained version of a model, as the registry keeps it.
 public struct ModelVersion: Sendable, Equatable {
-    public enum Status: String, Sendable, Codable { case candidate, active, retired }
+    public enum Status: String, Sendable, Codable, CaseIterable { case candidate, active, retired }
 
     public var modelID: String
     public var version: Int
@@ -112,9 +112,10 @@ public struct ModelRegistry: Sendable {
         self.logger = logger
     }
 
+    /// The columns `version(_:)` reads, by these names.
     static let columns = """
-        model_id, version, algorithm, parameters::text, features::text, training_from, training_to, training_rows, calibration_rows,
-        test_rows, metrics::text, status, reason, artifact_key, training_ms, trained_at, activated_at
+        model_id, version, algorithm, parameters::text AS parameters, features::text AS features, training_from, training_to, training_rows,
+        calibration_rows, test_rows, metrics::text AS metrics, status, reason, artifact_key, training_ms, trained_at, activated_at
         """
 
     /// Records a trained model as the next version: active when it beats its baseline and
@@ -210,24 +211,17 @@ public struct ModelRegistry: Sendable {
     }
 
     static func version(_ row: PostgresRow) throws -> ModelVersion {
-        let (modelID, version, algorithm, parameters, features, from, to, trainingRows, calibrationRows) =
-            try row.decode((String, Int32, String, String, String, Date?, Date?, Int32, Int32).self)
-        let columns = row.makeRandomAccess()
-        let testRows = try columns[9].decode(Int32.self)
-        let metrics = try columns[10].decode(String.self)
-        let status = try columns[11].decode(String.self)
+        let c = NamedRow(row)
         let decoder = JSONDecoder()
-        guard let parsedStatus = ModelVersion.Status(rawValue: status) else {
-            throw DomainError(.invalid, "ml_models.status holds an unknown value '\(status)'")
-        }
         return ModelVersion(
-            modelID: modelID, version: Int(version), algorithm: algorithm,
-            parameters: try decoder.decode([String: String].self, from: Data(parameters.utf8)),
-            features: try decoder.decode([FeatureDefinition].self, from: Data(features.utf8)),
-            trainingFrom: from, trainingTo: to, trainingRows: Int(trainingRows), calibrationRows: Int(calibrationRows), testRows: Int(testRows),
-            metrics: try decoder.decode(ModelMetrics.self, from: Data(metrics.utf8)), status: parsedStatus,
-            reason: try columns[12].decode(String?.self), artifactKey: try columns[13].decode(String?.self),
-            trainingMilliseconds: Int(try columns[14].decode(Int32.self)), trainedAt: try columns[15].decode(Date.self),
-            activatedAt: try columns[16].decode(Date?.self))
+            modelID: try c("model_id"), version: Int(try c("version", as: Int32.self)), algorithm: try c("algorithm"),
+            parameters: try decoder.decode([String: String].self, from: Data(try c("parameters", as: String.self).utf8)),
+            features: try decoder.decode([FeatureDefinition].self, from: Data(try c("features", as: String.self).utf8)),
+            trainingFrom: try c("training_from"), trainingTo: try c("training_to"), trainingRows: Int(try c("training_rows", as: Int32.self)),
+            calibrationRows: Int(try c("calibration_rows", as: Int32.self)), testRows: Int(try c("test_rows", as: Int32.self)),
+            metrics: try decoder.decode(ModelMetrics.self, from: Data(try c("metrics", as: String.self).utf8)),
+            status: try DatabaseValue.decode(try c("status", as: String.self), column: "ml_models.status"),
+            reason: try c("reason"), artifactKey: try c("artifact_key"), trainingMilliseconds: Int(try c("training_ms", as: Int32.self)),
+            trainedAt: try c("trained_at"), activatedAt: try c("activated_at"))
     }
 }

@@ -31,33 +31,32 @@ public struct Job: Sendable, Equatable, Identifiable {
         try JSONDecoder().decode(Args.self, from: Data(args.utf8))
     }
 
-    /// The columns `init(row:)` decodes, in its order: every query that reads jobs selects these.
+    /// The columns `init(row:)` decodes, by these names: every query that reads jobs selects these.
     static let columnList = """
-        id, queue, kind, args::text, state, priority::int4, attempt, max_attempts, run_at, lease_until, \
-        worker_id, cancel_requested_at, unique_key, errors::text, created_at, attempted_at, finished_at
+        id, queue, kind, args::text AS args, state, priority::int4 AS priority, attempt, max_attempts, run_at, lease_until, \
+        worker_id, cancel_requested_at, unique_key, errors::text AS errors, created_at, attempted_at, finished_at
         """
 
     /// Decodes a row selected with `Job.columnList`.
     init(row: PostgresRow) throws {
-        let cells = row.makeRandomAccess()
-        id = try cells[0].decode(Int64.self)
-        queue = try cells[1].decode(String.self)
-        kind = try cells[2].decode(String.self)
-        args = try cells[3].decode(String.self)
-        let rawState = try cells[4].decode(String.self)
-        state = try DatabaseValue.decode(rawState, column: "jobs.state")
-        priority = Int(try cells[5].decode(Int32.self))
-        attempt = Int(try cells[6].decode(Int32.self))
-        maxAttempts = Int(try cells[7].decode(Int32.self))
-        runAt = try cells[8].decode(Date.self)
-        leaseUntil = try cells[9].decode(Date?.self)
-        workerID = try cells[10].decode(String?.self)
-        cancelRequestedAt = try cells[11].decode(Date?.self)
-        uniqueKey = try cells[12].decode(String?.self)
-        errorsJSON = try cells[13].decode(String.self)
-        createdAt = try cells[14].decode(Date.self)
-        attemptedAt = try cells[15].decode(Date?.self)
-        finishedAt = try cells[16].decode(Date?.self)
+        let column = NamedRow(row)
+        id = try column("id")
+        queue = try column("queue")
+        kind = try column("kind")
+        args = try column("args")
+        state = try DatabaseValue.decode(try column("state", as: String.self), column: "jobs.state")
+        priority = Int(try column("priority", as: Int32.self))
+        attempt = Int(try column("attempt", as: Int32.self))
+        maxAttempts = Int(try column("max_attempts", as: Int32.self))
+        runAt = try column("run_at")
+        leaseUntil = try column("lease_until")
+        workerID = try column("worker_id")
+        cancelRequestedAt = try column("cancel_requested_at")
+        uniqueKey = try column("unique_key")
+        errorsJSON = try column("errors")
+        createdAt = try column("created_at")
+        attemptedAt = try column("attempted_at")
+        finishedAt = try column("finished_at")
     }
 }
 

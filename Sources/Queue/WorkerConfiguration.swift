@@ -47,7 +47,7 @@ public struct WorkerConfiguration: Sendable {
         return "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(suffix)"
     }
 
-    /// Parses `default=16,video=8` (a bare name gets 10 slots).
+    /// Parses `default=16,video_script=8` (a bare name gets 10 slots).
     public static func parseQueues(_ spec: String) throws -> [String: Int] {
         var queues: [String: Int] = [:]
         for part in spec.split(separator: ",") {
@@ -66,7 +66,7 @@ public struct WorkerConfiguration: Sendable {
             queues[name] = slots
         }
         guard !queues.isEmpty else {
-            throw QueueError(.invalidConfiguration, "--queues needs at least one queue, e.g. default=16,video=8")
+            throw QueueError(.invalidConfiguration, "--queues needs at least one queue, e.g. default=16,video_script=8")
         }
         return queues
     }

@@ -8,7 +8,7 @@ import Worker
 
 /// Options of a process that runs workers.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Queues and slots per queue, e.g. default=16,video=8 (default: $YTEMPIRE_QUEUES or every video stage queue and default=16).")
+    @Option(help: "Queues and slots per queue, e.g. default=16,video_script=8 (default: $YTEMPIRE_QUEUES or default=16, every video stage queue, reports=2 and ml=1).")
     var queues: String?
 
     @Option(help: "Lease of a claimed job without a heartbeat.")

@@ -96,11 +96,20 @@ func withAPI<T: Sendable>(_ db: TestDatabase, rateLimits: RateLimitPolicy = Test
     return try await Application(router: router).test(.router) { client in try await body(APIClient(client: client)) }
 }
 
+/// The password the shared sign-up gives every test user.
+let testPassword = "CorrectHorse42battery"
+
 /// Registers and signs in a user, optionally on another plan; returns the access token.
 func signUp(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String? = nil) async throws -> String {
-    let password = "CorrectHorse42battery"
-    _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Test User"])
+    try await signUpWithTokens(api, db, email, tier: tier).access
+}
+
+/// Registers and signs in a user (with `testPassword`), optionally on another plan; returns
+/// both tokens of the login's reply, read as the contract's `TokenResponse`.
+func signUpWithTokens(_ api: APIClient, _ db: TestDatabase, _ email: String, tier: String? = nil) async throws -> (access: String, refresh: String) {
+    _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": testPassword, "full_name": "Test User"])
     if let tier { try await db.client.query("UPDATE users SET subscription_tier = \(tier) WHERE email = \(email)", logger: db.logger) }
-    let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
-    return try #require(reply.body["access_token"] as? String)
+    let tokens = try await api.call(.post, "/auth/login", json: ["email": email, "password": testPassword])
+        .decode(Components.Schemas.TokenResponse.self)
+    return (tokens.accessToken, tokens.refreshToken)
 }

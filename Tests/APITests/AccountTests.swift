@@ -31,13 +31,7 @@ import Testing
 }
 
 @Suite struct AccountTests {
-    let password = "CorrectHorse42battery"
-
-    func signUp(_ api: APIClient, _ email: String) async throws -> (access: String, refresh: String) {
-        _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "Grace Hopper"])
-        let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
-        return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
-    }
+    let password = testPassword
 
     /// The code an authenticator app shows for the URI's secret, `offset` seconds from now.
     func currentCode(_ uri: String, offset: TimeInterval = 0) throws -> String {
@@ -49,10 +43,10 @@ import Testing
     @Test func twoFactorOnAndOff() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let tokens = try await signUp(api, "grace@example.com")
+                let tokens = try await signUpWithTokens(api, db, "grace@example.com")
                 let setup = try await api.call(.post, "/auth/2fa/enable", token: tokens.access)
                 #expect(setup.status == .ok)
-                let uri = try #require(setup.body["otpauth_uri"] as? String)
+                let uri = try setup.decode(Components.Schemas.TwoFactorSetup.self).otpauthUri
                 #expect(uri.hasPrefix("otpauth://totp/"))
                 #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": "000000"], token: tokens.access).status == .unauthorized)
                 let code = try currentCode(uri)
@@ -65,13 +59,13 @@ import Testing
                 // On: login needs a code, and a code works once.
                 let withoutCode = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password])
                 #expect(withoutCode.status == .unauthorized)
-                #expect((withoutCode.body["details"] as? [String: String])?["field"] == "totp_code")
+                #expect(try withoutCode.decode(Components.Schemas.ErrorEnvelope.self).details?.field == "totp_code")
                 let replayed = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password, "totp_code": code])
                 #expect(replayed.status == .unauthorized, "the step used to enable cannot log in again")
                 let next = try currentCode(uri, offset: 30)
                 let withCode = try await api.call(.post, "/auth/login", json: ["email": "grace@example.com", "password": password, "totp_code": next])
                 #expect(withCode.status == .ok)
-                #expect(try await api.call(.get, "/users/profile", token: tokens.access).body["two_factor_enabled"] as? Bool == true)
+                #expect(try await api.call(.get, "/users/profile", token: tokens.access).decode(Components.Schemas.Profile.self).twoFactorEnabled)
 
                 // Off again with a fresh code... the next step was used by the login, so none is left
                 // in the window until time moves on; the used one is refused.
@@ -97,7 +91,7 @@ import Testing
             let cipher = try TokenCipher(key: Data(repeating: 9, count: 32))
             let secret = "ABCDEFGHIJKLMNOPQRST"
             try await withAPI(db, secrets: cipher) { api in
-                _ = try await signUp(api, "legacy@example.com")
+                _ = try await signUpWithTokens(api, db, "legacy@example.com")
             }
             func makeLegacy() async throws {
                 try await db.client.query("""
@@ -127,7 +121,7 @@ import Testing
     @Test func passwordResetRevokesEverySession() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let tokens = try await signUp(api, "reset@example.com")
+                let tokens = try await signUpWithTokens(api, db, "reset@example.com")
                 #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "reset@example.com"]).status == .accepted)
                 #expect(try await api.call(.post, "/auth/forgot-password", json: ["email": "nobody@example.com"]).status == .accepted)
                 let rows = try await db.client.query("SELECT body FROM email_outbox WHERE subject LIKE 'Reset%'", logger: db.logger)
@@ -155,12 +149,12 @@ import Testing
     @Test func aResetThatFirstProvesTheEmailRemovesASquattersSetup() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let squatter = try await signUp(api, "victim@example.com")
+                let squatter = try await signUpWithTokens(api, db, "victim@example.com")
                 let hook = try await api.call(.post, "/webhooks", json: ["url": "https://collector.example.net/in", "events": ["video.completed"]],
                                               token: squatter.access)
                 #expect(hook.status == .created)
                 let setup = try await api.call(.post, "/auth/2fa/enable", token: squatter.access)
-                let code = try currentCode(try #require(setup.body["otpauth_uri"] as? String))
+                let code = try currentCode(try setup.decode(Components.Schemas.TwoFactorSetup.self).otpauthUri)
                 #expect(try await api.call(.post, "/auth/2fa/verify", json: ["code": code], token: squatter.access).status == .ok)
                 try await db.client.query("""
                     INSERT INTO youtube_accounts (id, user_id, email, youtube_channel_id, channel_name, access_token, refresh_token,
@@ -180,10 +174,9 @@ import Testing
                 #expect(try await api.call(.get, "/users/profile", token: squatter.access).status == .unauthorized)
                 let owner = try await api.call(.post, "/auth/login", json: ["email": "victim@example.com", "password": newPassword])
                 #expect(owner.status == .ok, "no two-factor code asked: the squatter's 2FA is gone")
-                let access = try #require(owner.body["access_token"] as? String)
-                let profile = try await api.call(.get, "/users/profile", token: access)
-                #expect(profile.body["email_verified"] as? Bool == true)
-                #expect(profile.body["two_factor_enabled"] as? Bool == false)
+                let access = try owner.decode(Components.Schemas.TokenResponse.self).accessToken
+                let profile = try await api.call(.get, "/users/profile", token: access).decode(Components.Schemas.Profile.self)
+                #expect(profile.emailVerified && !profile.twoFactorEnabled)
                 #expect(try await db.scalar("SELECT count(*) FROM webhook_endpoints") == 0)
                 #expect(try await db.scalar("SELECT count(*) FROM youtube_accounts") == 0)
 
@@ -204,8 +197,8 @@ import Testing
     @Test func theCredentialPrunerRemovesOnlyWhatCanNoLongerBeUsed() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let live = try await signUp(api, "live@example.com")
-                let old = try await signUp(api, "old@example.com")
+                let live = try await signUpWithTokens(api, db, "live@example.com")
+                let old = try await signUpWithTokens(api, db, "old@example.com")
                 #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": old.refresh], token: old.access).status == .ok)
                 // Age the signed-out session and its tokens past the retention.
                 try await db.client.query("""
@@ -230,21 +223,20 @@ import Testing
     @Test func profileAndSettings() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let tokens = try await signUp(api, "settings@example.com")
+                let tokens = try await signUpWithTokens(api, db, "settings@example.com")
                 let updated = try await api.call(.put, "/users/profile", json: ["full_name": "Rear Admiral Hopper", "company": "Navy"], token: tokens.access)
                 #expect(updated.status == .ok)
-                #expect(updated.body["full_name"] as? String == "Rear Admiral Hopper")
-                #expect(updated.body["company"] as? String == "Navy")
-                let defaults = try await api.call(.get, "/users/settings", token: tokens.access)
-                #expect(defaults.body["timezone"] as? String == "UTC")
+                let profile = try updated.decode(Components.Schemas.Profile.self)
+                #expect(profile.fullName == "Rear Admiral Hopper" && profile.company == "Navy")
+                let defaults = try await api.call(.get, "/users/settings", token: tokens.access).decode(Components.Schemas.Settings.self)
+                #expect(defaults.timezone == "UTC")
                 let changed = try await api.call(.put, "/users/settings", json: ["timezone": "Europe/Berlin", "default_cost_limit": 2.5], token: tokens.access)
                 #expect(changed.status == .ok)
-                #expect(changed.body["timezone"] as? String == "Europe/Berlin")
-                #expect(changed.body["language"] as? String == "en")
-                #expect(changed.body["default_cost_limit"] as? Double == 2.5)
+                let settings = try changed.decode(Components.Schemas.Settings.self)
+                #expect(settings.timezone == "Europe/Berlin" && settings.language == "en" && settings.defaultCostLimit == 2.5)
                 let badZone = try await api.call(.put, "/users/settings", json: ["timezone": "Mars/Olympus"], token: tokens.access)
                 #expect(badZone.status == .badRequest)
-                #expect((badZone.body["details"] as? [String: String])?["field"] == "timezone")
+                #expect(try badZone.decode(Components.Schemas.ErrorEnvelope.self).details?.field == "timezone")
                 let badLimit = try await api.call(.put, "/users/settings", json: ["default_cost_limit": -1], token: tokens.access)
                 #expect(badLimit.status == .badRequest)
                 #expect(try await api.call(.get, "/users/settings").status == .unauthorized)
@@ -255,14 +247,13 @@ import Testing
     @Test func everyUserSeesAndChangesOnlyTheirOwnAccount() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let ada = try await signUp(api, "ada@tenancy.example.com")
-                let bob = try await signUp(api, "bob@tenancy.example.com")
+                let ada = try await signUpWithTokens(api, db, "ada@tenancy.example.com")
+                let bob = try await signUpWithTokens(api, db, "bob@tenancy.example.com")
                 _ = try await api.call(.put, "/users/profile", json: ["company": "Bob Corp"], token: bob.access)
                 _ = try await api.call(.put, "/users/settings", json: ["timezone": "Asia/Tokyo"], token: bob.access)
-                let adaProfile = try await api.call(.get, "/users/profile", token: ada.access)
-                #expect(adaProfile.body["email"] as? String == "ada@tenancy.example.com")
-                #expect(adaProfile.body["company"] == nil)
-                #expect(try await api.call(.get, "/users/settings", token: ada.access).body["timezone"] as? String == "UTC")
+                let adaProfile = try await api.call(.get, "/users/profile", token: ada.access).decode(Components.Schemas.Profile.self)
+                #expect(adaProfile.email == "ada@tenancy.example.com" && adaProfile.company == nil)
+                #expect(try await api.call(.get, "/users/settings", token: ada.access).decode(Components.Schemas.Settings.self).timezone == "UTC")
                 // Bob's refresh token cannot end Ada's session, nor Ada's code change Bob's 2FA.
                 #expect(try await api.call(.post, "/auth/logout", json: ["refresh_token": bob.refresh]).status == .ok)
                 #expect(try await api.call(.get, "/users/profile", token: ada.access).status == .ok)
@@ -294,11 +285,11 @@ import Testing
     @Test func deletingTheAccountCancelsItsJobsAndRemovesItsData() async throws {
         try await withDatabase { db in
             try await withAPI(db) { api in
-                let tokens = try await signUp(api, "leaving@example.com")
-                let other = try await signUp(api, "staying@example.com")
+                let tokens = try await signUpWithTokens(api, db, "leaving@example.com")
+                let other = try await signUpWithTokens(api, db, "staying@example.com")
                 let profile = try await api.call(.get, "/users/profile", token: tokens.access)
-                let userID = try #require(profile.body["id"] as? String)
-                let otherID = try #require(try await api.call(.get, "/users/profile", token: other.access).body["id"] as? String)
+                let userID = try profile.decode(Components.Schemas.Profile.self).id
+                let otherID = try await api.call(.get, "/users/profile", token: other.access).decode(Components.Schemas.Profile.self).id
                 let store = JobStore(client: db.client, logger: db.logger)
                 let mine = try await store.insert(NewJob(kind: "noop", owner: userID))
                 let theirs = try await store.insert(NewJob(kind: "noop", owner: otherID))

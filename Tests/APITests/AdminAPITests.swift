@@ -1,3 +1,4 @@
+@testable import API
 import Domain
 import Foundation
 import Hummingbird
@@ -26,7 +27,7 @@ import Testing
                 ]
                 for (method, path, body) in everyRoute {
                     let refused = try await api.call(method, path, json: body, token: token)
-                    #expect(refused.status == .forbidden && refused.body["error"] as? String == "forbidden", "\(path): \(refused.body)")
+                    #expect(try refused.status == .forbidden && (refused.decode(Components.Schemas.ErrorEnvelope.self).error) == "forbidden", "\(path): \(refused.body)")
                 }
                 #expect(try await db.scalar("""
                     SELECT count(*) FROM jobs j LEFT JOIN queues q ON q.name = j.queue
@@ -45,53 +46,56 @@ import Testing
                 }
                 // The same token works at once: the flag is read with the session.
                 let queues = try await api.call(.get, "/admin/queues", token: token)
-                let queue = try #require((queues.body["queues"] as? [[String: Any]])?.first { $0["name"] as? String == "admin_test" }, "\(queues.body)")
-                #expect((queue["counts"] as? [String: Int])?["available"] == 3 && queue["paused"] as? Bool == false)
+                let queue = try #require(try queues.decode(Components.Schemas.AdminQueueList.self).queues.first { $0.name == "admin_test" }, "\(queues.body)")
+                #expect(queue.counts.additionalProperties["available"] == 3 && !queue.paused)
                 #expect(try await api.call(.get, "/admin/queues", token: userToken).status == .forbidden)
 
                 let paused = try await api.call(.post, "/admin/queues/admin_test/pause", token: token)
-                #expect(paused.status == .ok && paused.body["paused"] as? Bool == true, "\(paused.body)")
-                #expect(try await api.call(.post, "/admin/queues/admin_test/resume", token: token).body["paused"] as? Bool == false)
+                #expect(try paused.status == .ok && paused.decode(Components.Schemas.AdminQueue.self).paused, "\(paused.body)")
+                #expect(try await api.call(.post, "/admin/queues/admin_test/resume", token: token).decode(Components.Schemas.AdminQueue.self).paused == false)
                 let drained = try await api.call(.post, "/admin/queues/admin_test/drain", token: token)
-                #expect(drained.status == .accepted && drained.body["paused"] as? Bool == true && drained.body["running"] as? Int == 0)
-                #expect(try await api.call(.put, "/admin/queues/admin_test/limit", json: ["limit": 2], token: token).body["concurrency_limit"] as? Int == 2)
+                #expect(try drained.status == .accepted && drained.decode(Components.Schemas.AdminQueue.self).paused && drained.decode(Components.Schemas.AdminQueue.self).running == 0)
+                #expect(try await api.call(.put, "/admin/queues/admin_test/limit", json: ["limit": 2], token: token).decode(Components.Schemas.AdminQueue.self).concurrencyLimit == 2)
                 let cleared = try await api.call(.put, "/admin/queues/admin_test/limit", json: ["limit": NSNull()], token: token)
-                #expect(cleared.status == .ok && cleared.body["concurrency_limit"] == nil && cleared.body["name"] as? String == "admin_test", "\(cleared.body)")
+                #expect(try cleared.status == .ok && cleared.decode(Components.Schemas.AdminQueue.self).concurrencyLimit == nil && cleared.decode(Components.Schemas.AdminQueue.self).name == "admin_test",
+                        "\(cleared.body)")
                 #expect(try await api.call(.put, "/admin/queues/admin_test/limit", json: ["limit": 0], token: token).status == .badRequest)
                 #expect(try await api.call(.post, "/admin/queues/no_such_queue/pause", token: token).status == .notFound)
 
                 // Jobs by their arguments, and pages by cursor.
                 let found = try await api.call(.get, "/admin/jobs?queue=admin_test&arg=video_id:vid_b", token: token)
-                let jobs = found.body["jobs"] as? [[String: Any]] ?? []
-                #expect(jobs.count == 1 && (jobs.first?["id"] as? Int).map(Int64.init) == ids[1], "\(found.body)")
-                #expect((jobs.first?["args"] as? [String: Any])?["video_id"] as? String == "vid_b")
-                let first = try await api.call(.get, "/admin/jobs?queue=admin_test&limit=2", token: token)
-                let next = try #require(first.body["next_before"] as? Int, "\(first.body)")
+                let jobs = try found.decode(Components.Schemas.AdminJobPage.self).jobs
+                #expect(jobs.count == 1 && jobs.first?.id == ids[1], "\(found.body)")
+                // Untyped on purpose: the job's arguments are free-form JSON.
+                #expect(((found.body["jobs"] as? [[String: Any]])?.first?["args"] as? [String: Any])?["video_id"] as? String == "vid_b")
+                let first = try await api.call(.get, "/admin/jobs?queue=admin_test&limit=2", token: token).decode(Components.Schemas.AdminJobPage.self)
+                let next = try #require(first.nextBefore)
                 let second = try await api.call(.get, "/admin/jobs?queue=admin_test&limit=2&before=\(next)", token: token)
-                #expect((first.body["jobs"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [Int(ids[2]), Int(ids[1])])
-                #expect((second.body["jobs"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [Int(ids[0])] && second.body["next_before"] == nil)
+                    .decode(Components.Schemas.AdminJobPage.self)
+                #expect(first.jobs.map(\.id) == [ids[2], ids[1]])
+                #expect(second.jobs.map(\.id) == [ids[0]] && second.nextBefore == nil)
                 for bad in ["arg=video_id", "arg=:x", "limit=501", "limit=0", "before=0", "queue=no%20spaces"] {
                     #expect(try await api.call(.get, "/admin/jobs?\(bad)", token: token).status == .badRequest, "\(bad)")
                 }
 
                 // One job: its owner, then discarded, retried and cancelled.
                 let detail = try await api.call(.get, "/admin/jobs/\(ids[0])", token: token)
-                #expect((detail.body["user"] as? [String: Any])?["email"] as? String == "ops@example.com", "\(detail.body)")
+                #expect(try detail.decode(Components.Schemas.AdminJobDetail.self).user?.email == "ops@example.com", "\(detail.body)")
                 #expect(try await api.call(.get, "/admin/jobs/987654321", token: token).status == .notFound)
-                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/discard", token: token).body["state"] as? String == "discarded")
+                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/discard", token: token).decode(Components.Schemas.AdminJob.self).state == .discarded)
                 let again = try await api.call(.post, "/admin/jobs/\(ids[0])/discard", token: token)
-                #expect(again.status == .conflict && again.body["error"] as? String == "invalid_state", "\(again.body)")
-                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/retry", token: token).body["state"] as? String == "available")
-                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/cancel", token: token).body["state"] as? String == "cancelled")
+                #expect(try again.status == .conflict && (again.decode(Components.Schemas.ErrorEnvelope.self).error) == "invalid_state", "\(again.body)")
+                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/retry", token: token).decode(Components.Schemas.AdminJob.self).state == .available)
+                #expect(try await api.call(.post, "/admin/jobs/\(ids[0])/cancel", token: token).decode(Components.Schemas.AdminJob.self).state == .cancelled)
 
                 // In bulk: a preview counts, a stale confirmation is refused, the right one acts.
                 let filter: [String: Any] = ["queue": "admin_test", "state": "available"]
                 let preview = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "discard", "filter": filter], token: token)
-                #expect(preview.body["matched"] as? Int == 2 && preview.body["applied"] as? Bool == false, "\(preview.body)")
+                #expect(try preview.decode(Components.Schemas.AdminBulkResult.self).matched == 2 && !preview.decode(Components.Schemas.AdminBulkResult.self).applied, "\(preview.body)")
                 let stale = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "discard", "filter": filter, "confirm_count": 3], token: token)
                 #expect(stale.status == .conflict)
                 let bulk = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "discard", "filter": filter, "confirm_count": 2], token: token)
-                #expect(bulk.body["changed"] as? Int == 2 && bulk.body["applied"] as? Bool == true, "\(bulk.body)")
+                #expect(try bulk.decode(Components.Schemas.AdminBulkResult.self).changed == 2 && bulk.decode(Components.Schemas.AdminBulkResult.self).applied, "\(bulk.body)")
                 #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE queue = 'admin_test' AND state = 'discarded'") == 2)
 
                 // Bulk retry: of two given-up jobs sharing a unique key, only the newer runs again.
@@ -102,22 +106,22 @@ import Testing
                 _ = try await store.discard(id: newer)
                 let given = ["queue": "admin_test", "state": "discarded"]
                 let retryCount = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "retry", "filter": given], token: token)
-                #expect(retryCount.body["matched"] as? Int == 3, "\(retryCount.body)")
+                #expect(try retryCount.decode(Components.Schemas.AdminBulkResult.self).matched == 3, "\(retryCount.body)")
                 let retried = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "retry", "filter": given, "confirm_count": 3], token: token)
-                #expect(retried.status == .ok && retried.body["changed"] as? Int == 3, "\(retried.body)")
+                #expect(try retried.status == .ok && retried.decode(Components.Schemas.AdminBulkResult.self).changed == 3, "\(retried.body)")
                 let (newerState, olderState) = (try await store.job(id: newer)?.state, try await store.job(id: older)?.state)
                 #expect(newerState == .available && olderState == .discarded)
 
                 // A video's jobs are spared: they follow their video.
                 let stage = try await store.insert(NewJob(kind: "video.script", args: #"{"video_id": "vid_x"}"#, queue: "admin_test")).id
                 let spared = try await api.call(.post, "/admin/jobs/\(stage)/cancel", token: token)
-                #expect(spared.status == .conflict && (spared.body["message"] as? String)?.contains("cancel the video") == true, "\(spared.body)")
+                #expect(try spared.status == .conflict && (spared.decode(Components.Schemas.ErrorEnvelope.self).message).contains("cancel the video") == true, "\(spared.body)")
                 let cancelCount = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "cancel", "filter": ["queue": "admin_test"]], token: token)
-                #expect(cancelCount.body["matched"] as? Int == 3, "the three retried jobs, not the stage's: \(cancelCount.body)")
+                #expect(try cancelCount.decode(Components.Schemas.AdminBulkResult.self).matched == 3, "the three retried jobs, not the stage's: \(cancelCount.body)")
                 let cancelled = try await api.call(.post, "/admin/jobs/bulk", json: ["action": "cancel", "filter": ["queue": "admin_test"], "confirm_count": 3],
                                                    token: token)
                 let stageState = try await store.job(id: stage)?.state
-                #expect(cancelled.body["changed"] as? Int == 3 && stageState == .available, "\(cancelled.body)")
+                #expect(try cancelled.decode(Components.Schemas.AdminBulkResult.self).changed == 3 && stageState == .available, "\(cancelled.body)")
                 #expect(try await api.call(.post, "/admin/jobs/bulk", json: ["action": "cancel", "filter": [:] as [String: Any], "confirm_count": 10_001],
                                            token: token).status == .badRequest)
 

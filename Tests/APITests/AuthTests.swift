@@ -22,7 +22,8 @@ import Testing
     func login(_ api: APIClient, _ email: String) async throws -> (access: String, refresh: String) {
         let reply = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
         #expect(reply.status == .ok)
-        return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
+        let tokens = try reply.decode(Components.Schemas.TokenResponse.self)
+        return (tokens.accessToken, tokens.refreshToken)
     }
 
     @Test func registerVerifyLoginProfileRefreshReuseLogout() async throws {
@@ -30,9 +31,9 @@ import Testing
             try await withAPI(db) { api in
                 let registered = try await register(api, "ada@example.com")
                 #expect(registered.status == .created)
-                #expect((registered.body["user_id"] as? String)?.hasPrefix("usr_") == true)
-                #expect(registered.body["verification_sent"] as? Bool == true)
-                #expect(registered.body["message"] as? String == "Registration successful. Please verify your email.")
+                let answer = try registered.decode(Components.Schemas.RegisterResponse.self)
+                #expect(answer.userId.hasPrefix("usr_") && answer.verificationSent && answer.email == "ada@example.com")
+                #expect(answer.message == "Registration successful. Please verify your email.")
 
                 // The verification email sits in the outbox; its token verifies once.
                 let rows = try await db.client.query("SELECT body FROM email_outbox WHERE recipient = 'ada@example.com'", logger: db.logger)
@@ -47,17 +48,16 @@ import Testing
                 let first = try await login(api, "ADA@example.com")
                 let profile = try await api.call(.get, "/users/profile", token: first.access)
                 #expect(profile.status == .ok)
-                #expect(profile.body["email"] as? String == "ada@example.com")
-                #expect(profile.body["email_verified"] as? Bool == true)
-                let subscription = try #require(profile.body["subscription"] as? [String: Any])
-                #expect(subscription["tier"] as? String == "free")
-                #expect(subscription["videos_remaining"] as? Int == 10)
-                #expect(subscription["expires_at"] is NSNull, "present and null: no paid period before payments")
+                let read = try profile.decode(Components.Schemas.Profile.self)
+                #expect(read.email == "ada@example.com" && read.emailVerified)
+                #expect(read.subscription.tier == "free" && read.subscription.videosRemaining == 10)
+                // Untyped on purpose: the key is present and null (the generated type cannot tell absent from null).
+                #expect((profile.body["subscription"] as? [String: Any])?["expires_at"] is NSNull, "no paid period before payments")
 
                 let rotated = try await api.call(.post, "/auth/refresh", json: ["refresh_token": first.refresh])
                 #expect(rotated.status == .ok)
-                let second = try #require(rotated.body["refresh_token"] as? String)
-                let secondAccess = try #require(rotated.body["access_token"] as? String)
+                let rotatedTokens = try rotated.decode(Components.Schemas.TokenResponse.self)
+                let (second, secondAccess) = (rotatedTokens.refreshToken, rotatedTokens.accessToken)
                 #expect(second != first.refresh)
                 #expect(try await api.call(.get, "/users/profile", token: secondAccess).status == .ok)
 
@@ -65,7 +65,7 @@ import Testing
                 // token and every access token of the session stop working.
                 let reuse = try await api.call(.post, "/auth/refresh", json: ["refresh_token": first.refresh])
                 #expect(reuse.status == .unauthorized)
-                #expect((reuse.body["message"] as? String)?.contains("already used") == true)
+                #expect(try (reuse.decode(Components.Schemas.ErrorEnvelope.self).message).contains("already used") == true)
                 #expect(try await api.call(.post, "/auth/refresh", json: ["refresh_token": second]).status == .unauthorized)
                 #expect(try await api.call(.get, "/users/profile", token: secondAccess).status == .unauthorized)
 
@@ -94,7 +94,7 @@ import Testing
                 let unknown = try await api.call(.post, "/auth/login", json: ["email": "nobody@example.com", "password": "WrongHorse42battery"])
                 let afterUnknown = passwords.computations
                 #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
-                #expect(wrong.body["message"] as? String == unknown.body["message"] as? String)
+                #expect(try (wrong.decode(Components.Schemas.ErrorEnvelope.self).message) == (unknown.decode(Components.Schemas.ErrorEnvelope.self).message))
                 #expect(afterWrong.hashes - before.hashes == 0 && afterWrong.verifications - before.verifications == 1)
                 #expect(afterUnknown.hashes - afterWrong.hashes == 0 && afterUnknown.verifications - afterWrong.verifications == 1)
             }
@@ -107,18 +107,18 @@ import Testing
                 #expect(try await register(api, "dup@example.com").status == .created)
                 let again = try await register(api, "DUP@example.com")
                 #expect(again.status == .conflict)
-                #expect(again.body["error"] as? String == "conflict")
+                #expect(try (again.decode(Components.Schemas.ErrorEnvelope.self).error) == "conflict")
                 let badEmail = try await register(api, "not-an-email")
                 #expect(badEmail.status == .badRequest)
-                #expect((badEmail.body["details"] as? [String: String])?["field"] == "email")
+                #expect(try (badEmail.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == "email")
                 let weak = try await api.call(.post, "/auth/register", json: ["email": "w@example.com", "password": "short", "full_name": "W"])
                 #expect(weak.status == .badRequest)
-                #expect((weak.body["details"] as? [String: String])?["field"] == "password")
+                #expect(try (weak.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == "password")
                 let wrongPassword = try await api.call(.post, "/auth/login", json: ["email": "dup@example.com", "password": "WrongPassword99"])
                 #expect(wrongPassword.status == .unauthorized)
                 let unknown = try await api.call(.post, "/auth/login", json: ["email": "nobody@example.com", "password": password])
                 #expect(unknown.status == .unauthorized)
-                #expect(unknown.body["message"] as? String == wrongPassword.body["message"] as? String, "no account enumeration")
+                #expect(try (unknown.decode(Components.Schemas.ErrorEnvelope.self).message) == (wrongPassword.decode(Components.Schemas.ErrorEnvelope.self).message), "no account enumeration")
             }
         }
     }
@@ -129,12 +129,12 @@ import Testing
                 for path in ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/verify-email"] {
                     let broken = try await api.call(.post, path, raw: "{not json")
                     #expect(broken.status == .badRequest, "\(path)")
-                    #expect(broken.body["error"] as? String == "validation_error", "\(path)")
+                    #expect(try (broken.decode(Components.Schemas.ErrorEnvelope.self).error) == "validation_error", "\(path)")
                     let wrongType = try await api.call(.post, path, json: ["email": 5, "password": true, "refresh_token": 1, "token": [1]])
                     #expect(wrongType.status == .badRequest, "\(path)")
                     let empty = try await api.call(.post, path, json: [:])
                     #expect(empty.status == .badRequest, "\(path)")
-                    #expect((empty.body["details"] as? [String: String])?["issue"] == "is required", "\(path)")
+                    #expect(try (empty.decode(Components.Schemas.ErrorEnvelope.self).details?.issue) == "is required", "\(path)")
                 }
             }
         }
@@ -152,7 +152,7 @@ import Testing
                 for (method, path) in routes {
                     let broken = try await api.call(method, path, raw: "{not json", token: tokens.access)
                     #expect(broken.status == .badRequest, "\(method) \(path)")
-                    #expect(broken.body["error"] as? String == "validation_error", "\(method) \(path)")
+                    #expect(try (broken.decode(Components.Schemas.ErrorEnvelope.self).error) == "validation_error", "\(method) \(path)")
                     let wrongType = try await api.call(method, path, json: ["full_name": 7, "timezone": false, "password": 1, "code": 123456, "email": [], "token": 1],
                                                        token: tokens.access)
                     #expect(wrongType.status == .badRequest, "\(method) \(path)")
@@ -160,7 +160,7 @@ import Testing
                 }
                 let tooLong = try await api.call(.put, "/users/profile", json: ["company": String(repeating: "x", count: 201)], token: tokens.access)
                 #expect(tooLong.status == .badRequest)
-                #expect((tooLong.body["details"] as? [String: String])?["field"] == "company")
+                #expect(try (tooLong.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == "company")
             }
         }
     }
@@ -209,7 +209,7 @@ import Testing
                                       ("garbage", "not.a.jwt"), ("empty", "")] {
                     let reply = try await api.call(.get, "/users/profile", token: token)
                     #expect(reply.status == .unauthorized, "\(name)")
-                    #expect(reply.body["error"] as? String == "unauthorized", "\(name)")
+                    #expect(try (reply.decode(Components.Schemas.ErrorEnvelope.self).error) == "unauthorized", "\(name)")
                 }
                 #expect(try await api.call(.get, "/users/profile").status == .unauthorized)
             }

@@ -10,10 +10,10 @@ import Testing
 @Suite struct CostAPITests {
     /// A video of the user's (through the API) and ledger rows written as the workers would.
     func videoWithSpend(_ api: APIClient, _ db: TestDatabase, _ token: String) async throws -> (videoID: String, userID: String) {
-        let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Costs"], token: token).body["id"] as? String)
+        let channel = try await api.call(.post, "/channels", json: ["name": "Costs"], token: token).decode(Components.Schemas.Channel.self).id
         let video = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "Ledger", "cost_limit": 5.0], token: token)
             .decode(Components.Schemas.VideoAccepted.self).videoId
-        let userID = try #require(try await api.call(.get, "/users/profile", token: token).body["id"] as? String)
+        let userID = try await api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
         try await db.client.query("""
             INSERT INTO cost_ledger (job_id, attempt, video_id, user_id, stage, provider, model, units, unit, unit_price, amount, basis)
             VALUES (900001, 1, \(video), \(userID), 'script', 'openai', 'gpt-4o', 1, 'call', 1.25, 1250000, 'actual'),
@@ -37,7 +37,7 @@ import Testing
                 #expect(limits.monthlyBudget == 120.5 && limits.dailyBudget == 10 && limits.defaultCostLimit == 2.5)
                 #expect(limits.alertThresholds == [0.25, 0.9])
                 // The default limit is the settings' one too.
-                #expect(try await api.call(.get, "/users/settings", token: token).body["default_cost_limit"] as? Double == 2.5)
+                #expect(try await api.call(.get, "/users/settings", token: token).decode(Components.Schemas.Settings.self).defaultCostLimit == 2.5)
                 // Budgets are replaced: absent means none; the rest is kept.
                 let cleared = try await api.call(.put, "/costs/limits", json: ["daily_budget": 3], token: token).decode(Components.Schemas.CostLimits.self)
                 #expect(cleared.monthlyBudget == nil && cleared.dailyBudget == 3 && cleared.alertThresholds == [0.25, 0.9])
@@ -45,7 +45,7 @@ import Testing
                                            ["default_cost_limit": 5000]] {
                     let reply = try await api.call(.put, "/costs/limits", json: bad, token: token)
                     #expect(reply.status == .badRequest, "\(bad)")
-                    #expect(reply.body["error"] as? String == "validation_error")
+                    #expect(try (reply.decode(Components.Schemas.ErrorEnvelope.self).error) == "validation_error")
                 }
             }
         }
@@ -102,7 +102,7 @@ import Testing
                 let token = try await signUp(api, db, "budget@example.com")
                 let advice = try await api.call(.get, "/costs/optimization", token: token).decode(Components.Schemas.CostOptimization.self)
                 #expect(advice.suggestions.isEmpty && advice.reason?.contains("Too little history") == true)
-                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Budget"], token: token).body["id"] as? String)
+                let channel = try await api.call(.post, "/channels", json: ["name": "Budget"], token: token).decode(Components.Schemas.Channel.self).id
                 _ = try await api.call(.put, "/costs/limits", json: ["monthly_budget": 0.001], token: token)
                 let refused = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "Too dear", "cost_limit": 5.0, "duration_target": 30],
                                                  token: token)

@@ -139,8 +139,8 @@ final class Slot<T: Sendable>: Sendable {
                 let (a, b) = (instances[0], instances[1])
                 let owner = try await signUp(a.api, db, "live@example.com", tier: "professional")
                 let stranger = try await signUp(a.api, db, "other@example.com")
-                let channel = try #require(try await a.api.call(.post, "/channels", json: ["name": "Live"], token: owner).body["id"] as? String)
-                let otherChannel = try #require(try await a.api.call(.post, "/channels", json: ["name": "Other"], token: owner).body["id"] as? String)
+                let channel = try await a.api.call(.post, "/channels", json: ["name": "Live"], token: owner).decode(Components.Schemas.Channel.self).id
+                let otherChannel = try await a.api.call(.post, "/channels", json: ["name": "Other"], token: owner).decode(Components.Schemas.Channel.self).id
 
                 // Three sockets on B: the channel's updates (token in the URL), the account's
                 // (token as the first message), and a stranger's account; the analytics stream on A.
@@ -163,11 +163,11 @@ final class Slot<T: Sendable>: Sendable {
                                     "quality_threshold": 60,
                                 ], token: owner)
                                 #expect(accepted.status == .accepted)
-                                let videoID = try #require(accepted.body["video_id"] as? String)
+                                let videoID = try accepted.decode(Components.Schemas.VideoAccepted.self).videoId
                                 let elsewhere = try await a.api.call(.post, "/videos/generate", json: [
                                     "channel_id": otherChannel, "title": "Another channel", "duration_target": 20, "quality_threshold": 60,
                                 ], token: owner)
-                                let elsewhereID = try #require(elsewhere.body["video_id"] as? String)
+                                let elsewhereID = try elsewhere.decode(Components.Schemas.VideoAccepted.self).videoId
                                 #expect(try await fleet.run(workers: 1) { try await fleet.waitForVideos() })
 
                                 for socket in [updates, account] {
@@ -194,7 +194,7 @@ final class Slot<T: Sendable>: Sendable {
                                 })
 
                                 // Outbox events other than video changes arrive as system notifications.
-                                let ownerID = try #require(try await a.api.call(.get, "/users/profile", token: owner).body["id"] as? String)
+                                let ownerID = try await a.api.call(.get, "/users/profile", token: owner).decode(Components.Schemas.Profile.self).id
                                 try await DomainEvents.record(type: "quota.warning", userID: ownerID, data: #"{"account_id": "yta_1", "percent": 80}"#,
                                                               on: db.client, logger: db.logger)
                                 #expect(try await account.waitFor { message in
@@ -229,17 +229,17 @@ final class Slot<T: Sendable>: Sendable {
                 let server = instances[0]
                 let owner = try await signUp(server.api, db, "owner@example.com")
                 let intruder = try await signUp(server.api, db, "intruder@example.com")
-                let channel = try #require(try await server.api.call(.post, "/channels", json: ["name": "Mine"], token: owner).body["id"] as? String)
+                let channel = try await server.api.call(.post, "/channels", json: ["name": "Mine"], token: owner).decode(Components.Schemas.Channel.self).id
 
                 // Requests that are not upgraded get the reason as the HTTP error envelope.
                 let foreign = try await server.api.call(.get, "/ws/video-updates/\(channel)?token=\(intruder)")
                 #expect(foreign.status == .notFound)
-                #expect(foreign.body["error"] as? String == "not_found")
+                #expect(try (foreign.decode(Components.Schemas.ErrorEnvelope.self).error) == "not_found")
                 #expect(try await server.api.call(.get, "/ws/video-updates/\(channel)?token=garbage").status == .unauthorized)
                 #expect(try await server.api.call(.get, "/ws/bad%20id?token=\(owner)").status == .badRequest)
                 let plain = try await server.api.call(.get, "/ws/video-updates/\(channel)?token=\(owner)")
                 #expect(plain.status == .upgradeRequired)
-                #expect(plain.body["error"] as? String == "upgrade_required")
+                #expect(try (plain.decode(Components.Schemas.ErrorEnvelope.self).error) == "upgrade_required")
 
                 // An upgrade with a refused token or another user's channel does not happen.
                 await #expect(throws: (any Error).self) {
@@ -324,7 +324,8 @@ final class Slot<T: Sendable>: Sendable {
                 _ = try await one.api.call(.post, "/auth/register", json: ["email": "socket@example.com", "password": password, "full_name": "S"])
                 func login() async throws -> (access: String, refresh: String) {
                     let reply = try await one.api.call(.post, "/auth/login", json: ["email": "socket@example.com", "password": password])
-                    return (try #require(reply.body["access_token"] as? String), try #require(reply.body["refresh_token"] as? String))
+                    let tokens = try reply.decode(Components.Schemas.TokenResponse.self)
+                    return (tokens.accessToken, tokens.refreshToken)
                 }
                 let first = try await login(), second = try await login()
                 let ((cClose, bClose), aClose) = try await LiveSocket.connect(one.url("/ws/a?token=\(first.access)"), logger: logger) { a in
@@ -359,7 +360,7 @@ final class Slot<T: Sendable>: Sendable {
             auth.accessLifetime = .seconds(8)
             try await withLiveInstances(db, count: 1, auth: auth) { instances in
                 let reply = try await instances[0].api.call(.post, "/auth/login", json: ["email": "socket@example.com", "password": "NewHorse55staple"])
-                let access = try #require(reply.body["access_token"] as? String)
+                let access = try reply.decode(Components.Schemas.TokenResponse.self).accessToken
                 let (errors, close) = try await LiveSocket.connect(instances[0].url("/ws/short?token=\(access)"), logger: logger) { socket in
                     _ = try await eventually { socket.isClosed }
                     return socket.messages(of: "error").compactMap { ($0["data"] as? [String: Any])?["error"] as? String }
@@ -375,7 +376,7 @@ final class Slot<T: Sendable>: Sendable {
             try await withLiveInstances(db, count: 1) { instances in
                 let server = instances[0]
                 let token = try await signUp(server.api, db, "narrow@example.com")
-                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let userID = try await server.api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
                 @Sendable func notify(_ videoID: String, progress: Int) async throws {
                     try await db.client.query("""
                         SELECT pg_notify(\(DomainEvents.liveChannel), json_build_object('type', 'video.progress', 'user_id', \(userID)::text,
@@ -430,7 +431,7 @@ final class Slot<T: Sendable>: Sendable {
                 }
                 let refused = try await server.api.call(.get, "/ws/analytics-stream?token=\(owner)")
                 #expect(refused.status == .tooManyRequests)
-                #expect(refused.body["error"] as? String == "rate_limit_exceeded")
+                #expect(try (refused.decode(Components.Schemas.ErrorEnvelope.self).error) == "rate_limit_exceeded")
                 #expect(refused.headers[.retryAfter].flatMap { Int($0) }.map { $0 > 0 } == true)
                 #expect(refused.headers[.xRateLimitRemaining] == "0")
                 // Authenticating by first message: an error message, then close code 1013 (try again later).
@@ -493,7 +494,7 @@ final class Slot<T: Sendable>: Sendable {
             try await withLiveInstances(db, count: 1, configuration: configuration) { instances in
                 let server = instances[0]
                 let token = try await signUp(server.api, db, "slow@example.com")
-                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let userID = try await server.api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
                 let filler = String(repeating: "x", count: 6000)
                 let (rounds, _) = try await LiveSocket.connect(server.url("/ws/fast?token=\(token)"), logger: logger) { fast in
                     try await LiveSocket.connect(server.url("/ws/slow?token=\(token)"), read: false, logger: logger) { _ in
@@ -531,7 +532,8 @@ final class Slot<T: Sendable>: Sendable {
                 let server = instances[0]
                 let token = try await signUp(server.api, db, "headline@example.com")
                 let stranger = try await signUp(server.api, db, "quiet@example.com")
-                let channel = try #require(try await server.api.call(.post, "/channels", json: ["name": "Live"], token: token).body["id"] as? String)
+                let channel = try await server.api.call(.post, "/channels", json: ["name": "Live"], token: token).decode(Components.Schemas.Channel.self).id
+                let theirs = try await server.api.call(.post, "/channels", json: ["name": "Quiet"], token: stranger).decode(Components.Schemas.Channel.self).id
                 let yesterday = QuotaDay.of(Date(), daysBefore: 1), older = QuotaDay.of(Date(), daysBefore: 40)
                 @Sendable func day(_ date: String, _ views: Int64) -> AnalyticsDay {
                     AnalyticsDay(day: date, views: views, minutesWatched: views, averageViewDuration: 60, likes: views / 10, comments: 0, shares: 0,
@@ -553,12 +555,15 @@ final class Slot<T: Sendable>: Sendable {
                         #expect(abs((metrics["engagement_rate"] as? Double ?? 0) - 0.1) < 1e-9)
                         // The same figures as GET /analytics/overview.
                         let overview = try await server.api.call(.get, "/analytics/overview", token: token)
-                        #expect((overview.body["metrics"] as? [String: Any])?["total_views"] as? Int == 1_000)
-                        try await Task.sleep(for: .milliseconds(300))
-                        return other.messages(of: "analytics.update").isEmpty
+                        #expect(try overview.decode(Components.Schemas.AnalyticsOverview.self).metrics.totalViews == 1_000)
+                        // The stranger's own days, stored after the user's: updates reach sockets in commit
+                        // order, so once the stranger hears its own, one misrouted earlier would be there too.
+                        try await AnalyticsStore(client: db.client, logger: db.logger).record(channelID: theirs, channel: [day(yesterday, 777)], videos: [:])
+                        #expect(try await other.waitFor { $0["type"] as? String == "analytics.update" })
+                        return other.messages(of: "analytics.update").map { (($0["data"] as? [String: Any])?["metrics"] as? [String: Any])?["total_views"] as? Int }
                     }.0
                 }
-                #expect(seen, "another user's socket hears nothing")
+                #expect(seen == [777], "another user's socket hears only its own figures")
             }
         }
     }
@@ -568,7 +573,7 @@ final class Slot<T: Sendable>: Sendable {
             try await withLiveInstances(db, count: 1) { instances in
                 let server = instances[0]
                 let token = try await signUp(server.api, db, "progress@example.com")
-                let userID = try #require(try await server.api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let userID = try await server.api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
                 let store = ReportStore(client: db.client, logger: db.logger)
                 let today = QuotaDay.of(Date())
                 let (queued, _) = try await store.create(userID: userID, request: ReportRequest(type: .summary, format: .csv, from: today, to: today,

@@ -1,3 +1,4 @@
+@testable import API
 import Domain
 import Foundation
 import Models
@@ -35,18 +36,18 @@ import Testing
                         let token = try await signUp(api, db, "models@example.com", tier: "enterprise")
                         // Nothing trained: the baseline answers, and says so.
                         let listed = try await api.call(.get, "/ml-models", token: token)
-                        let summary = (listed.body["models"] as? [[String: Any]])?.first
-                        #expect(summary?["id"] as? String == "cost-estimator" && summary?["in_use"] as? String == "baseline", "\(listed.body)")
-                        #expect((summary?["reason"] as? String)?.contains("not trained") == true)
+                        let summary = try listed.decode(Components.Schemas.ModelList.self).models.first
+                        #expect(summary?.id == "cost-estimator" && summary?.inUse == .baseline, "\(listed.body)")
+                        #expect(summary?.reason?.contains("not trained") == true)
                         let input: [String: Any] = ["title": "How Postgres queues work", "duration_target": 600, "script_style": "review"]
                         var predicted = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": [input]], token: token)
-                        #expect(predicted.status == .ok && predicted.body["source"] as? String == "baseline", "\(predicted.body)")
+                        #expect(try predicted.status == .ok && predicted.decode(Components.Schemas.PredictionResult.self).source == .baseline, "\(predicted.body)")
                         // Per stage, the price table's answer, summing to the total.
-                        func stagesSum(_ prediction: [String: Any]?) -> Bool {
-                            guard let stages = prediction?["stages"] as? [String: Double], let value = prediction?["value"] as? Double else { return false }
+                        func stagesSum(_ prediction: Components.Schemas.PredictionResult.PredictionsPayloadPayload?) -> Bool {
+                            guard let stages = prediction?.stages?.additionalProperties, let value = prediction?.value else { return false }
                             return Set(stages.keys) == Set(PipelineStage.allCases.map(\.rawValue)) && abs(stages.values.reduce(0, +) - value) < 1e-9
                         }
-                        #expect(stagesSum((predicted.body["predictions"] as? [[String: Any]])?.first), "\(predicted.body)")
+                        #expect(try stagesSum(predicted.decode(Components.Schemas.PredictionResult.self).predictions.first), "\(predicted.body)")
                         // Inputs are checked against the model's, naming the field.
                         for (bad, field) in [([["title": ""]], "inputs[0].title"), ([input, ["title": "x", "duration_target": "long"]], "inputs[1].duration_target"),
                                              ([["title": "x", "colour": "red"]], "inputs[0].colour"), ([["title": "x", "duration_target": 5]], "inputs[0].duration_target"),
@@ -54,8 +55,8 @@ import Testing
                                              // A hostile field name is not echoed back (the envelope never carries a NUL).
                                              ([["title": "x", "bad\u{0}\u{1}": 1]], "inputs[0]")] as [([[String: Any]], String)] {
                             let refused = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": bad], token: token)
-                            #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field
-                                        && !(refused.body["message"] as? String ?? "").contains("\u{0}"), "\(refused.body)")
+                            #expect(try refused.status == .badRequest && (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == field
+                                        && !(refused.decode(Components.Schemas.ErrorEnvelope.self).message).contains("\u{0}"), "\(refused.body)")
                         }
                         let tooMany = try await api.call(.post, "/ml-models/cost-estimator/predict",
                                                          json: ["inputs": Array(repeating: input, count: 1001)], token: token)
@@ -71,22 +72,20 @@ import Testing
                         #expect(version.status == .active)
                         let arrived = try await eventually(timeout: .seconds(15)) {
                             let reply = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": [input]], token: token)
-                            return reply.body["source"] as? String == "model" && reply.body["version"] as? Int == 1
+                            let result = try reply.decode(Components.Schemas.PredictionResult.self)
+                            return result.source == .model && result.version == 1
                         }
                         #expect(arrived, "the new version reached the API without a restart")
                         predicted = try await api.call(.post, "/ml-models/cost-estimator/predict", json: ["inputs": [input, input]], token: token)
-                        let values = predicted.body["predictions"] as? [[String: Any]] ?? []
-                        #expect(values.count == 2 && values.allSatisfy { $0["value"] as? Double != nil && $0["baseline"] as? Double != nil && stagesSum($0) },
-                                "\(values)")
-                        let detail = try await api.call(.get, "/ml-models/cost-estimator", token: token)
-                        #expect((detail.body["model"] as? [String: Any])?["in_use"] as? String == "model")
-                        #expect((detail.body["features"] as? [Any])?.count == CostEstimator.features.count)
-                        #expect((detail.body["inputs"] as? [[String: Any]])?.contains { $0["name"] as? String == "duration_target" } == true)
-                        #expect((detail.body["versions"] as? [[String: Any]])?.first?["status"] as? String == "active")
+                        let values = try predicted.decode(Components.Schemas.PredictionResult.self).predictions
+                        #expect(values.count == 2 && values.allSatisfy { $0.value.isFinite && $0.baseline.isFinite && stagesSum($0) }, "\(values)")
+                        let detail = try await api.call(.get, "/ml-models/cost-estimator", token: token).decode(Components.Schemas.ModelDetail.self)
+                        #expect(detail.model.inUse == .model && detail.features.count == CostEstimator.features.count)
+                        #expect(detail.inputs.contains { $0.name == "duration_target" } && detail.versions.first?.status == .active)
 
                         // A submission is estimated by the model, and its real cost, once the video has
                         // run through the pipeline, is what the live error is measured against.
-                        let channel = try #require(try await api.call(.post, "/channels", json: ["name": "Live"], token: token).body["id"] as? String)
+                        let channel = try await api.call(.post, "/channels", json: ["name": "Live"], token: token).decode(Components.Schemas.Channel.self).id
                         let submitted = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "Live error",
                                                                                              "duration_target": 20, "cost_limit": 5.0], token: token)
                         #expect(submitted.status.code == 202 || submitted.status.code == 201, "\(submitted.body)")
@@ -120,18 +119,19 @@ import Testing
             #expect(version.status == .active)
             try await withAPI(db, models: service) { api in
                 let token = try await signUp(api, db, "eta@example.com", tier: "enterprise")
-                let listed = try await api.call(.get, "/ml-models", token: token).body["models"] as? [[String: Any]] ?? []
-                #expect(listed.map { $0["id"] as? String ?? "" } == ["cost-estimator", "eta-estimator", "views-forecast"])
+                let listed = try await api.call(.get, "/ml-models", token: token).decode(Components.Schemas.ModelList.self).models
+                #expect(listed.map(\.id) == ["cost-estimator", "eta-estimator", "views-forecast"])
                 let predicted = try await api.call(.post, "/ml-models/eta-estimator/predict",
                                                    json: ["inputs": [["duration_target": 300], ["duration_target": 300, "batch_size": 20]]], token: token)
-                #expect(predicted.body["source"] as? String == "model", "\(predicted.body)")
-                let values = predicted.body["predictions"] as? [[String: Any]] ?? []
-                #expect(values.count == 2 && values.allSatisfy { ($0["high"] as? Double ?? 0) >= ($0["value"] as? Double ?? 1) && $0["low"] as? Double == $0["value"] as? Double })
+                let result = try predicted.decode(Components.Schemas.PredictionResult.self)
+                #expect(result.source == .model, "\(predicted.body)")
+                let values = result.predictions
+                #expect(values.count == 2 && values.allSatisfy { ($0.high ?? 0) >= $0.value && $0.low == $0.value })
                 let refused = try await api.call(.post, "/ml-models/eta-estimator/predict", json: ["inputs": [["batch_size": 0]]], token: token)
-                #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == "inputs[0].batch_size")
+                #expect(try refused.status == .badRequest && (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == "inputs[0].batch_size")
 
                 // A submission's estimated_completion is the model's, kept for its status and the live error.
-                let channel = try #require(try await api.call(.post, "/channels", json: ["name": "ETA"], token: token).body["id"] as? String)
+                let channel = try await api.call(.post, "/channels", json: ["name": "ETA"], token: token).decode(Components.Schemas.Channel.self).id
                 let before = Date()
                 let submitted = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "When done", "duration_target": 300],
                                                    token: token)
@@ -241,7 +241,7 @@ import Testing
                 for (bad, field) in [(["video_id": stranger.videoIDs[0]], "inputs[0].video_id"), (["video_id": young, "horizon": 8], "inputs[0].horizon"),
                                      (["horizon": 7], "inputs[0].video_id"), (["video_id": young, "days": 7], "inputs[0].days")] as [([String: Any], String)] {
                     let refused = try await api.call(.post, "/ml-models/views-forecast/predict", json: ["inputs": [bad]], token: token)
-                    #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field, "\(refused.body)")
+                    #expect(try refused.status == .badRequest && (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == field, "\(refused.body)")
                 }
 
                 // Each forecast still ahead is kept once per version; once the analytics cover the

@@ -21,8 +21,8 @@ import Testing
                 }
                 let limited = try await api.call(.post, "/auth/login", json: ["email": "a@example.com", "password": "WrongPassword1"])
                 #expect(limited.status == .tooManyRequests)
-                #expect(limited.body["error"] as? String == "rate_limit_exceeded")
-                let retryAfter = try #require(limited.body["retry_after"] as? Int)
+                #expect(try (limited.decode(Components.Schemas.ErrorEnvelope.self).error) == "rate_limit_exceeded")
+                let retryAfter = try #require(try limited.decode(Components.Schemas.ErrorEnvelope.self).retryAfter)
                 #expect((1...Int(TestAuth.longWindow.components.seconds)).contains(retryAfter))
                 #expect(limited.headers[.retryAfter] == String(retryAfter))
                 #expect(limited.headers[.xRateLimitRemaining] == "0")
@@ -42,7 +42,7 @@ import Testing
                 for email in ["one@example.com", "two@example.com"] {
                     _ = try await api.call(.post, "/auth/register", json: ["email": email, "password": password, "full_name": "N"])
                     let login = try await api.call(.post, "/auth/login", json: ["email": email, "password": password])
-                    tokens.append(try #require(login.body["access_token"] as? String))
+                    tokens.append(try login.decode(Components.Schemas.TokenResponse.self).accessToken)
                 }
                 return tokens
             }

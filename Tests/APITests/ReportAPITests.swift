@@ -16,7 +16,7 @@ import Testing
             try await withAPI(db, artifacts: try fleet.storage) { api in
                 let token = try await signUp(api, db, "reports@example.com", tier: "enterprise")
                 let stranger = try await signUp(api, db, "nosy@example.com")
-                let userID = try #require(try await api.call(.get, "/users/profile", token: token).body["id"] as? String)
+                let userID = try await api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self).id
                 let history = try await db.createReportHistory(userID: userID)
                 let available = try await api.call(.get, "/reports/available", token: token).decode(Components.Schemas.ReportTypeList.self)
                 #expect(available.reports.map(\._type.rawValue) == ReportType.allCases.map(\.rawValue))
@@ -114,7 +114,7 @@ import Testing
                 for (schedule, field) in [(["cron": "61 * * * *"], "schedule.cron"), (["cron": "@daily", "time_zone": "Mars/Olympus"], "schedule.time_zone"),
                                           (["cron": "*/5 * * * *"], "schedule.cron")] {
                     let refused = try await api.call(.post, "/reports/generate", json: ["type": "summary", "format": "csv", "schedule": schedule], token: token)
-                    #expect(refused.status == .badRequest && (refused.body["details"] as? [String: Any])?["field"] as? String == field, "\(refused.body)")
+                    #expect(try refused.status == .badRequest && (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == field, "\(refused.body)")
                 }
                 let withDates = try await api.call(.post, "/reports/generate", json: [
                     "type": "summary", "format": "csv", "date_from": "2026-11-01", "date_to": "2026-11-02", "schedule": ["cron": "@daily"],

@@ -53,8 +53,8 @@ import Testing
                 #expect(try await api.call(.post, "/channels", json: ["name": "Only one"], token: token).status == .created)
                 let second = try await api.call(.post, "/channels", json: ["name": "One too many"], token: token)
                 #expect(second.status == .forbidden)
-                #expect(second.body["error"] as? String == "forbidden")
-                #expect((second.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
+                #expect(try (second.decode(Components.Schemas.ErrorEnvelope.self).error) == "forbidden")
+                #expect(try (second.decode(Components.Schemas.ErrorEnvelope.self).details?.reason) == "plan_limit_reached")
             }
         }
     }
@@ -62,8 +62,7 @@ import Testing
 
 @Suite struct VideoAPITests {
     func channel(_ api: APIClient, _ token: String) async throws -> String {
-        let reply = try await api.call(.post, "/channels", json: ["name": "Main"], token: token)
-        return try #require(reply.body["id"] as? String)
+        try await api.call(.post, "/channels", json: ["name": "Main"], token: token).decode(Components.Schemas.Channel.self).id
     }
 
     @Test func aSubmittedVideoIsQueuedAndCanBeReadAndCancelled() async throws {
@@ -93,18 +92,19 @@ import Testing
                 let listed = try await api.call(.get, "/videos?status=processing&channel_id=\(channel)", token: token)
                     .decode(Components.Schemas.VideoList.self)
                 #expect(listed.total == 1 && listed.videos.map(\.id) == [id])
-                #expect(try await api.call(.get, "/videos?status=completed", token: token).body["total"] as? Int == 0)
-                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z", token: token).body["total"] as? Int == 0)
-                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z&date_to=2020-01-01T00:00:00Z", token: token).body["total"] as? Int == 0)
+                #expect(try await api.call(.get, "/videos?status=completed", token: token).decode(Components.Schemas.VideoList.self).total == 0)
+                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z", token: token).decode(Components.Schemas.VideoList.self).total == 0)
+                #expect(try await api.call(.get, "/videos?date_from=2030-01-01T00:00:00Z&date_to=2020-01-01T00:00:00Z", token: token).decode(Components.Schemas.VideoList.self).total == 0)
                 #expect(try await api.call(.get, "/videos?channel_id=\(String(repeating: "c", count: 65))", token: token).status == .badRequest)
                 let renamed = try await api.call(.put, "/videos/\(id)", json: ["title": "Renamed", "tags": ["a", "b"]], token: token)
-                #expect(renamed.body["title"] as? String == "Renamed")
-                let cancelled = try await api.call(.post, "/videos/\(id)/cancel", token: token)
-                #expect(cancelled.body["status"] as? String == "cancelled")
+                    .decode(Components.Schemas.Video.self)
+                #expect(renamed.title == "Renamed" && renamed.tags == ["a", "b"])
+                let cancelled = try await api.call(.post, "/videos/\(id)/cancel", token: token).decode(Components.Schemas.VideoProgress.self)
+                #expect(cancelled.status == .cancelled)
                 #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled' AND args->>'video_id' = \(id)") == 1)
                 #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'video.cancelled'") == 1)
-                let profile = try await api.call(.get, "/users/profile", token: token)
-                #expect((profile.body["subscription"] as? [String: Any])?["videos_remaining"] as? Int == 9)
+                let profile = try await api.call(.get, "/users/profile", token: token).decode(Components.Schemas.Profile.self)
+                #expect(profile.subscription.videosRemaining == 9)
                 #expect(try await api.call(.delete, "/videos/\(id)", token: token).status == .ok)
                 #expect(try await api.call(.get, "/videos/\(id)/status", token: token).status == .notFound)
             }
@@ -131,7 +131,7 @@ import Testing
                 // 600 s of speech at $0.001 a character is about $9: a $1 ceiling cannot cover it.
                 let tooCheap = try await submit(["channel_id": channel, "title": "x", "cost_limit": 1])
                 #expect(tooCheap.status == .unprocessableContent)
-                #expect(tooCheap.body["error"] as? String == "cost_limit_exceeded")
+                #expect(try (tooCheap.decode(Components.Schemas.ErrorEnvelope.self).error) == "cost_limit_exceeded")
                 #expect(try await db.scalar("SELECT count(*) FROM videos") == 0)
             }
         }
@@ -147,14 +147,13 @@ import Testing
                 let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "batch-1"]
                 let first = try await api.call(.post, "/batch/videos", json: body, token: token, headers: key)
                 #expect(first.status == .accepted)
-                let batch = try #require(first.body["batch_id"] as? String)
-                #expect((first.body["video_ids"] as? [String])?.count == 25)
-                #expect(first.body["replayed"] as? Bool == false)
+                let accepted = try first.decode(Components.Schemas.BatchAccepted.self)
+                let batch = accepted.batchId
+                #expect(accepted.videoIds.count == 25 && accepted.total == 25 && !accepted.replayed)
                 let retry = try await api.call(.post, "/batch/videos", json: body, token: token, headers: key)
                 #expect(retry.status == .accepted, "\(retry.body)")
-                #expect(retry.body["batch_id"] as? String == batch)
-                #expect(retry.body["replayed"] as? Bool == true)
-                #expect(retry.body["video_ids"] as? [String] == first.body["video_ids"] as? [String])
+                let replayed = try retry.decode(Components.Schemas.BatchAccepted.self)
+                #expect(replayed.batchId == batch && replayed.replayed && replayed.videoIds == accepted.videoIds)
                 let different = try await api.call(.post, "/videos/batch", json: ["videos": [["title": "Other", "channel_id": channel]]],
                                                    token: token, headers: key)
                 #expect(different.status == .conflict)
@@ -165,16 +164,14 @@ import Testing
                 bad[7]["duration_target"] = 1
                 let refused = try await api.call(.post, "/videos/batch", json: ["videos": bad], token: token)
                 #expect(refused.status == .badRequest)
-                #expect((refused.body["details"] as? [String: Any])?["field"] as? String == "videos[7].duration_target")
+                #expect(try (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.field) == "videos[7].duration_target")
                 #expect(try await db.scalar("SELECT count(*) FROM videos") == 25)
                 let tooMany = (0..<1001).map { ["title": "V\($0)", "channel_id": channel] as [String: Any] }
                 #expect(try await api.call(.post, "/videos/batch", json: ["videos": tooMany], token: token).status == .badRequest)
-                let status = try await api.call(.get, "/batch/\(batch)/status", token: token)
-                #expect(status.body["total"] as? Int == 25)
-                #expect((status.body["counts"] as? [String: Any])?["processing"] as? Int == 25)
-                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token)
-                #expect(cancelled.body["status"] as? String == "cancelled")
-                #expect((cancelled.body["counts"] as? [String: Any])?["cancelled"] as? Int == 25)
+                let status = try await api.call(.get, "/batch/\(batch)/status", token: token).decode(Components.Schemas.BatchProgress.self)
+                #expect(status.total == 25 && status.counts.additionalProperties["processing"] == 25)
+                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token).decode(Components.Schemas.BatchProgress.self)
+                #expect(cancelled.status == .cancelled && cancelled.counts.additionalProperties["cancelled"] == 25)
                 #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 25)
                 #expect(try await db.scalar("SELECT count(*) FROM domain_events WHERE type = 'batch.completed'") == 1)
             }
@@ -190,11 +187,11 @@ import Testing
                 let videos = (0..<1000).map { ["title": "Video \($0)", "channel_id": main] as [String: Any] }
                 let submitted = try await api.call(.post, "/batch/videos", json: ["videos": videos], token: token)
                 #expect(submitted.status == .accepted, "\(submitted.body)")
-                let batch = try #require(submitted.body["batch_id"] as? String)
+                let batch = try submitted.decode(Components.Schemas.BatchAccepted.self).batchId
                 let lone = try await api.call(.post, "/videos/generate", json: ["title": "Elsewhere", "channel_id": other], token: token)
-                let loneID = try #require(lone.body["video_id"] as? String)
-                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token)
-                #expect((cancelled.body["counts"] as? [String: Any])?["cancelled"] as? Int == 1000)
+                let loneID = try lone.decode(Components.Schemas.VideoAccepted.self).videoId
+                let cancelled = try await api.call(.post, "/batch/\(batch)/cancel", token: token).decode(Components.Schemas.BatchProgress.self)
+                #expect(cancelled.counts.additionalProperties["cancelled"] == 1000)
                 #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE state = 'cancelled'") == 1000)
                 #expect(try await db.scalar("""
                     SELECT count(DISTINCT data->>'video_id') FROM domain_events
@@ -222,8 +219,8 @@ import Testing
                 let eleven = (0..<11).map { ["title": "V\($0)", "channel_id": channel] as [String: Any] }
                 let refused = try await api.call(.post, "/batch/videos", json: ["videos": eleven], token: token)
                 #expect(refused.status == .forbidden)
-                #expect(refused.body["error"] as? String == "forbidden")
-                #expect((refused.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
+                #expect(try (refused.decode(Components.Schemas.ErrorEnvelope.self).error) == "forbidden")
+                #expect(try (refused.decode(Components.Schemas.ErrorEnvelope.self).details?.reason) == "plan_limit_reached")
                 #expect(try await api.call(.post, "/batch/videos", json: ["videos": Array(eleven.prefix(10))], token: token).status == .accepted)
                 #expect(try await api.call(.post, "/videos/generate", json: ["title": "one more", "channel_id": channel], token: token).status == .forbidden)
             }
@@ -236,8 +233,10 @@ import Testing
                 let owner = try await signUp(api, db, "owner@example.com")
                 let intruder = try await signUp(api, db, "intruder@example.com")
                 let channel = try await channel(api, owner)
-                let video = try #require(try await api.call(.post, "/videos/generate", json: ["title": "Mine", "channel_id": channel], token: owner).body["video_id"] as? String)
-                let batch = try #require(try await api.call(.post, "/batch/videos", json: ["videos": [["title": "Mine too", "channel_id": channel]]], token: owner).body["batch_id"] as? String)
+                let video = try await api.call(.post, "/videos/generate", json: ["title": "Mine", "channel_id": channel], token: owner)
+                    .decode(Components.Schemas.VideoAccepted.self).videoId
+                let batch = try await api.call(.post, "/batch/videos", json: ["videos": [["title": "Mine too", "channel_id": channel]]], token: owner)
+                    .decode(Components.Schemas.BatchAccepted.self).batchId
                 let probes: [(HTTPRequest.Method, String, [String: Any]?)] = [
                     (.get, "/channels/\(channel)", nil), (.put, "/channels/\(channel)", ["name": "Taken"]), (.delete, "/channels/\(channel)", nil),
                     (.get, "/videos/\(video)", nil), (.put, "/videos/\(video)", ["title": "Taken"]), (.delete, "/videos/\(video)", nil),
@@ -254,12 +253,12 @@ import Testing
                     let reply = try await api.call(method, path, json: json, token: intruder)
                     #expect(reply.status == .notFound, "\(method) \(path)")
                 }
-                #expect(try await api.call(.get, "/videos", token: intruder).body["total"] as? Int == 0)
-                #expect(try await api.call(.get, "/channels", token: intruder).body["total"] as? Int == 0)
-                #expect(try await api.call(.get, "/video-processing/queue", token: intruder).body["processing"] as? Int == 0)
+                #expect(try await api.call(.get, "/videos", token: intruder).decode(Components.Schemas.VideoList.self).total == 0)
+                #expect(try await api.call(.get, "/channels", token: intruder).decode(Components.Schemas.ChannelList.self).total == 0)
+                #expect(try await api.call(.get, "/video-processing/queue", token: intruder).decode(Components.Schemas.ProcessingQueue.self).processing == 0)
                 // Nothing of the owner's changed.
-                #expect(try await api.call(.get, "/videos/\(video)", token: owner).body["status"] as? String == "processing")
-                #expect(try await api.call(.get, "/channels/\(channel)", token: owner).body["name"] as? String == "Main")
+                #expect(try await api.call(.get, "/videos/\(video)", token: owner).decode(Components.Schemas.Video.self).status == .processing)
+                #expect(try await api.call(.get, "/channels/\(channel)", token: owner).decode(Components.Schemas.Channel.self).name == "Main")
             }
         }
     }

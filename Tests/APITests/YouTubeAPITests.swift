@@ -29,7 +29,7 @@ import Testing
     func connect(_ api: APIClient, _ sandbox: YouTubeSandbox, token: String, email: String) async throws -> APIClient.Reply {
         let started = try await api.call(.post, "/youtube/oauth/connect", json: ["login_hint": email], token: token)
         #expect(started.status == .ok, "\(started.body)")
-        let url = try #require(started.body["authorization_url"] as? String)
+        let url = try started.decode(Components.Schemas.ConnectStart.self).authorizationUrl
         let redirect = try #require(sandbox.consent(to: url, as: email))
         return try await confirm(api, redirect: redirect)
     }
@@ -61,22 +61,21 @@ import Testing
             for index in 0..<15 {
                 let connected = try await connect(api, sandbox, token: token, email: "creator\(index)@example.com")
                 #expect(connected.status == .created, "\(connected.body) \(String(decoding: connected.data, as: UTF8.self))")
-                #expect((connected.body["account_id"] as? String)?.hasPrefix("yt_acc_") == true)
-                #expect(connected.body["youtube_channel_id"] as? String == sandbox.channelID(email: "creator\(index)@example.com"))
+                let account = try connected.decode(Components.Schemas.YouTubeAccount.self)
+                #expect(account.accountId.hasPrefix("yt_acc_") && account.youtubeChannelId == sandbox.channelID(email: "creator\(index)@example.com"))
             }
-            let list = try await api.call(.get, "/youtube/accounts", token: token)
-            #expect(list.body["total_accounts"] as? Int == 15)
-            let aggregated = list.body["aggregated_quota"] as? [String: Any]
-            #expect(aggregated?["used"] as? Int == 0 && aggregated?["limit"] as? Int == 150_000)
+            let list = try await api.call(.get, "/youtube/accounts", token: token).decode(Components.Schemas.YouTubeAccountList.self)
+            #expect(list.totalAccounts == 15)
+            #expect(list.aggregatedQuota.used == 0 && list.aggregatedQuota.limit == 150_000)
             // The 16th is refused before anyone is sent to Google.
             let sixteenth = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
             #expect(sixteenth.status == .forbidden)
-            #expect(sixteenth.body["error"] as? String == "forbidden")
-            #expect((sixteenth.body["details"] as? [String: Any])?["reason"] as? String == "plan_limit_reached")
+            #expect(try (sixteenth.decode(Components.Schemas.ErrorEnvelope.self).error) == "forbidden")
+            #expect(try (sixteenth.decode(Components.Schemas.ErrorEnvelope.self).details?.reason) == "plan_limit_reached")
 
             // Tokens are sealed: neither column holds the token, and a sealed value does not open for another row.
             let accounts = YouTubeAccountRepository(client: db.client, cipher: youtube.cipher, policy: youtube.policy, logger: db.logger)
-            let first = try #require((list.body["accounts"] as? [[String: Any]])?.first?["account_id"] as? String)
+            let first = try #require(list.accounts.first?.accountId)
             let credentials = try #require(try await accounts.credentials(accountID: first))
             #expect(try await youtube.gateway.email(accessToken: credentials.accessToken) == "creator0@example.com")
             #expect(try await db.scalar("""
@@ -89,23 +88,22 @@ import Testing
 
             let quota = try await api.call(.get, "/youtube/accounts/\(first)/quota", token: token)
             #expect(quota.status == .ok)
-            #expect(quota.body["used"] as? Int == 0 && quota.body["limit"] as? Int == 10_000)
-            #expect(quota.body["available"] as? Int == 9_900)
-            #expect(quota.body["uploads_available"] as? Int == 6)
-            #expect((quota.body["costs"] as? [String: Any])?["videos.insert"] as? Int == 1600)
+            let figures = try quota.decode(Components.Schemas.AccountQuota.self)
+            #expect(figures.used == 0 && figures.limit == 10_000 && figures.available == 9_900 && figures.uploadsAvailable == 6)
+            #expect(figures.costs?.additionalProperties["videos.insert"] == 1600)
 
             // Another user sees none of it.
             let stranger = try await signUp(api, db, "stranger@example.com")
             #expect(try await api.call(.get, "/youtube/accounts/\(first)/quota", token: stranger).status == .notFound)
             #expect(try await api.call(.delete, "/youtube/accounts/\(first)", token: stranger).status == .notFound)
-            #expect((try await api.call(.get, "/youtube/accounts", token: stranger)).body["total_accounts"] as? Int == 0)
+            #expect(try await api.call(.get, "/youtube/accounts", token: stranger).decode(Components.Schemas.YouTubeAccountList.self).totalAccounts == 0)
             // A free plan holds one account.
             #expect(try await connect(api, sandbox, token: stranger, email: "solo@example.com").status == .created)
             #expect(try await api.call(.post, "/youtube/oauth/connect", json: [:], token: stranger).status == .forbidden)
 
             #expect(try await api.call(.delete, "/youtube/accounts/\(first)", token: token).status == .ok)
             #expect(try await api.call(.get, "/youtube/accounts/\(first)/quota", token: token).status == .notFound)
-            #expect((try await api.call(.get, "/youtube/accounts", token: token)).body["total_accounts"] as? Int == 14)
+            #expect(try await api.call(.get, "/youtube/accounts", token: token).decode(Components.Schemas.YouTubeAccountList.self).totalAccounts == 14)
         }
     }
 
@@ -114,14 +112,14 @@ import Testing
             let token = try await signUp(api, db, "callback@example.com")
             #expect(try await api.call(.get, "/youtube/oauth/callback?state=made-up&code=4%2Fx").status == .forbidden)
             let started = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
-            let url = try #require(started.body["authorization_url"] as? String)
+            let url = try started.decode(Components.Schemas.ConnectStart.self).authorizationUrl
             let declined = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: token)
-            let declinedURL = try #require(declined.body["authorization_url"] as? String)
+            let declinedURL = try declined.decode(Components.Schemas.ConnectStart.self).authorizationUrl
             let declinedState = try #require(URLComponents(string: declinedURL)?.queryItems?.first { $0.name == "state" }?.value)
             // The user said no at Google.
             let denied = try await api.call(.get, "/youtube/oauth/callback?state=\(declinedState)&error=access_denied")
             #expect(denied.status == .forbidden)
-            #expect((denied.body["message"] as? String)?.contains("access_denied") == true)
+            #expect(try (denied.decode(Components.Schemas.ErrorEnvelope.self).message).contains("access_denied") == true)
             let redirect = try #require(sandbox.consent(to: url, as: "once@example.com"))
             let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
             #expect(try await confirm(api, redirect: redirect).status == .created)
@@ -138,7 +136,7 @@ import Testing
         try await withYouTube { db, api, sandbox, _ in
             let attacker = try await signUp(api, db, "attacker@example.com")
             let started = try await api.call(.post, "/youtube/oauth/connect", json: [:], token: attacker)
-            let url = try #require(started.body["authorization_url"] as? String)
+            let url = try started.decode(Components.Schemas.ConnectStart.self).authorizationUrl
             // The victim consents at Google with their own channel.
             let redirect = try #require(sandbox.consent(to: url, as: "victim-channel@example.com"))
             let query = try #require(URLComponents(string: redirect)?.percentEncodedQuery)
@@ -152,7 +150,7 @@ import Testing
             // The victim closes the page: nothing was stored, and the page can be shown again.
             #expect(try await db.scalar("SELECT count(*) FROM youtube_accounts") == 0)
             #expect(try await api.call(.get, "/youtube/oauth/callback?" + query).status == .ok)
-            #expect((try await api.call(.get, "/youtube/accounts", token: attacker)).body["total_accounts"] as? Int == 0)
+            #expect(try await api.call(.get, "/youtube/accounts", token: attacker).decode(Components.Schemas.YouTubeAccountList.self).totalAccounts == 0)
             // A made-up state cannot be confirmed either.
             let forged = try await api.call(.post, "/youtube/oauth/callback", json: ["state": "made-up", "code": "4/x"])
             #expect(forged.status == .forbidden)
@@ -164,7 +162,7 @@ import Testing
     @Test func publishingAskedForChecksTheVideoAndIsIdempotent() async throws {
         try await withYouTube { db, api, sandbox, _ in
             let token = try await signUp(api, db, "publisher@example.com", tier: "professional")
-            let channel = try #require((try await api.call(.post, "/channels", json: ["name": "Main"], token: token)).body["id"] as? String)
+            let channel = try await api.call(.post, "/channels", json: ["name": "Main"], token: token).decode(Components.Schemas.Channel.self).id
             let user = try #require(try await db.client.query("SELECT id FROM users WHERE email = 'publisher@example.com'", logger: db.logger)
                 .decode(String.self).first { _ in true })
             let storage = try FileArtifactStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("ytempire-api-\(UUID().uuidString)"))
@@ -172,20 +170,20 @@ import Testing
             // No account yet.
             let early = try await api.call(.post, "/videos/\(video.id)/publish", token: token)
             #expect(early.status == .conflict, "\(early.body)")
-            #expect(early.body["error"] as? String == "invalid_state")
+            #expect(try (early.decode(Components.Schemas.ErrorEnvelope.self).error) == "invalid_state")
             #expect(try await connect(api, sandbox, token: token, email: "pub@example.com").status == .created)
             let queued = try await api.call(.post, "/videos/\(video.id)/publish", json: ["privacy_status": "unlisted"], token: token)
             #expect(queued.status == .accepted, "\(queued.body)")
-            #expect(queued.body["status"] as? String == "queued")
+            #expect(try queued.decode(Components.Schemas.Publication.self).status == .queued)
             // Asking again returns the same publication, not a second upload.
             #expect(try await api.call(.post, "/videos/\(video.id)/publish", token: token).status == .accepted)
             #expect(try await db.scalar("SELECT count(*) FROM jobs WHERE kind = 'video.publish'") == 1)
-            let shown = try await api.call(.get, "/videos/\(video.id)", token: token)
-            #expect(shown.body["status"] as? String == "publishing")
+            let shown = try await api.call(.get, "/videos/\(video.id)", token: token).decode(Components.Schemas.Video.self)
+            #expect(shown.status == .publishing)
             #expect(try await api.call(.post, "/videos/\(video.id)/publish", json: ["privacy_status": "secret"], token: token).status == .badRequest)
             // Unfinished videos cannot be published; another user's answer 404.
-            let processing = try #require((try await api.call(.post, "/videos/generate", json: ["title": "Later", "channel_id": channel],
-                                                               token: token)).body["video_id"] as? String)
+            let processing = try await api.call(.post, "/videos/generate", json: ["title": "Later", "channel_id": channel], token: token)
+                .decode(Components.Schemas.VideoAccepted.self).videoId
             #expect(try await api.call(.post, "/videos/\(processing)/publish", token: token).status == .conflict)
             let stranger = try await signUp(api, db, "other-publisher@example.com")
             #expect(try await api.call(.post, "/videos/\(video.id)/publish", token: stranger).status == .notFound)
@@ -193,34 +191,34 @@ import Testing
             // Before any sync the analytics have nothing to show, and say so.
             let analytics = try await api.call(.get, "/videos/\(video.id)/analytics", token: token)
             #expect(analytics.status == .ok)
-            #expect(analytics.body["views"] is NSNull || analytics.body["views"] == nil)
-            #expect((analytics.body["daily"] as? [Any])?.isEmpty == true)
+            let figures = try analytics.decode(Components.Schemas.VideoAnalytics.self)
+            #expect(figures.views == nil && figures.daily.isEmpty)
         }
     }
 
     @Test func channelSyncNeedsALinkedAccountAndAnalyticsAreScoped() async throws {
         try await withYouTube { db, api, sandbox, _ in
             let token = try await signUp(api, db, "syncer@example.com", tier: "starter")
-            let unlinked = try #require((try await api.call(.post, "/channels", json: ["name": "Unlinked"], token: token)).body["id"] as? String)
+            let unlinked = try await api.call(.post, "/channels", json: ["name": "Unlinked"], token: token).decode(Components.Schemas.Channel.self).id
             #expect(try await api.call(.post, "/channels/\(unlinked)/sync", token: token).status == .conflict)
             let account = try await connect(api, sandbox, token: token, email: "synced@example.com")
-            let youtubeChannel = try #require(account.body["youtube_channel_id"] as? String)
-            let linked = try #require((try await api.call(.post, "/channels", json: ["name": "Linked", "youtube_channel_id": youtubeChannel],
-                                                          token: token)).body["id"] as? String)
+            let youtubeChannel = try account.decode(Components.Schemas.YouTubeAccount.self).youtubeChannelId
+            let linked = try await api.call(.post, "/channels", json: ["name": "Linked", "youtube_channel_id": youtubeChannel], token: token)
+                .decode(Components.Schemas.Channel.self).id
             let sync = try await api.call(.post, "/channels/\(linked)/sync", token: token)
             #expect(sync.status == .accepted)
-            let jobID = try #require(sync.body["job_id"] as? Int)
+            let jobID = try sync.decode(Components.Schemas.SyncAccepted.self).jobId
             // A second request within the minute shares the job.
-            #expect((try await api.call(.post, "/channels/\(linked)/sync", token: token)).body["job_id"] as? Int == jobID)
+            #expect(try await api.call(.post, "/channels/\(linked)/sync", token: token).decode(Components.Schemas.SyncAccepted.self).jobId == jobID)
             let analytics = try await api.call(.get, "/channels/\(linked)/analytics?days=7", token: token)
             #expect(analytics.status == .ok)
-            #expect(analytics.body["days"] as? Int == 7)
-            #expect((analytics.body["daily"] as? [Any])?.isEmpty == true)
+            let figures = try analytics.decode(Components.Schemas.ChannelAnalytics.self)
+            #expect(figures.days == 7 && figures.daily.isEmpty)
             #expect(try await api.call(.get, "/channels/\(linked)/analytics?days=0", token: token).status == .badRequest)
             let health = try await api.call(.get, "/channels/\(linked)/health", token: token)
             #expect(health.status == .ok)
-            #expect(health.body["health_score"] as? Int == 80, "\(health.body)")
-            #expect(((health.body["factors"] as? [[String: Any]])?.first?["factor"] as? String) == "never synced")
+            let score = try health.decode(Components.Schemas.ChannelHealth.self)
+            #expect(score.healthScore == 80 && score.factors.first?.factor == "never synced", "\(health.body)")
             let stranger = try await signUp(api, db, "nosy@example.com")
             for path in ["/channels/\(linked)/analytics", "/channels/\(linked)/health"] {
                 #expect(try await api.call(.get, path, token: stranger).status == .notFound)

@@ -60,7 +60,15 @@ import Testing
             let leaderID = try #require(try await leaders.currentLeader(name: "maintenance"))
             let leader = try #require(children.first { leaderID.contains("-\($0.pid)-") })
             let follower = try #require(children.first { $0 !== leader })
-            try await Task.sleep(for: .seconds(3.5))
+            // It renews its lease past a whole first term (3 s) without ever being elected anew.
+            let elected = try await db.scalar("SELECT (extract(epoch FROM elected_at) * 1000000)::int8 FROM leader WHERE name = 'maintenance'")
+            try await expectEventually(timeout: .seconds(30)) {
+                try await db.scalar("""
+                    SELECT count(*) FROM leader
+                     WHERE name = 'maintenance' AND leader_id = \(leaderID) AND (extract(epoch FROM elected_at) * 1000000)::int8 = \(elected)
+                       AND expires_at > elected_at + interval '6 seconds'
+                    """) == 1
+            }
             #expect(try await leaders.currentLeader(name: "maintenance") == leaderID)
 
             leader.signal(SIGKILL)

@@ -83,21 +83,6 @@ final class TestClock: Sendable {
         }
     }
 
-    @Test func theQuotaDayIsPacificAndDSTAware() throws {
-        let formatter = ISO8601DateFormatter()
-        // Noon in Los Angeles on the spring-forward day (PDT after 02:00): the next day starts 12 hours later, at 07:00 UTC.
-        let spring = try #require(formatter.date(from: "2026-03-08T19:00:00Z"))
-        #expect(QuotaDay.of(spring) == "2026-03-08")
-        #expect(QuotaDay.nextReset(after: spring) == formatter.date(from: "2026-03-09T07:00:00Z"))
-        // Before midnight Pacific it is still the previous day, whatever UTC says.
-        let lateEvening = try #require(formatter.date(from: "2026-11-30T07:30:00Z"))
-        #expect(QuotaDay.of(lateEvening) == "2026-11-29")
-        #expect(QuotaDay.nextReset(after: lateEvening) == formatter.date(from: "2026-11-30T08:00:00Z"))
-        // The autumn day lasts 25 hours: it starts at 07:00 UTC and the next at 08:00 UTC the day after.
-        let autumn = try #require(formatter.date(from: "2026-11-01T12:00:00Z"))
-        #expect(QuotaDay.nextReset(after: autumn) == formatter.date(from: "2026-11-02T08:00:00Z"))
-    }
-
     @Test func fifteenAccountsNeverOverspendSpreadEvenlyAndTheOverflowWaitsForTheReset() async throws {
         try await withSetup { setup in
             let db = setup.db
@@ -279,7 +264,7 @@ final class TestClock: Sendable {
             let overview = try await store.overview(userID: user, days: 30, now: setup.clock.now)
             // The same figures computed independently from the sandbox's own days.
             var views = 0, engaged = 0, growth = 0, seconds = 0, revenueMicros: Int64 = 0
-            var perVideo: [String: Int] = [:]
+            var perVideo: [String: Int] = [:], viewsByDay: [String: Int] = [:]
             for channel in channels {
                 let days = setup.sandbox.dailyMetrics(channelID: channel.youtubeID, from: overview.from, to: overview.to)
                 #expect(!days.isEmpty)
@@ -292,7 +277,10 @@ final class TestClock: Sendable {
                 for (_, day) in Dictionary(grouping: days, by: \.day) {
                     revenueMicros += Money(dollars: (day.reduce(0.0) { $0 + $1.estimatedRevenue } * 1000).rounded() / 1000).micros
                 }
-                for day in days { perVideo[day.videoID, default: 0] += day.views }
+                for day in days {
+                    perVideo[day.videoID, default: 0] += day.views
+                    viewsByDay[day.day, default: 0] += day.views
+                }
             }
             #expect(overview.totalViews == Int64(views) && views > 0)
             #expect(overview.subscriberGrowth == Int64(growth))
@@ -308,6 +296,10 @@ final class TestClock: Sendable {
             let byDay = try await store.figures(userID: user, from: overview.from, to: overview.to, grouping: .day)
             let dayKeys = byDay.map { $0.key ?? "" }
             #expect(dayKeys == dayKeys.sorted() && byDay.reduce(0) { $0 + $1.views } == Int64(views))
+            #expect(Dictionary(uniqueKeysWithValues: byDay.map { ($0.key ?? "", Int($0.views)) }).filter { $0.value > 0 }
+                        == viewsByDay.filter { $0.value > 0 }, "each day's views are the sandbox's for that day")
+            // RPM: revenue per thousand views, against the sandbox's revenue.
+            #expect(abs(total.rpm - Double(revenueMicros) / 1000 / Double(views)) < 1e-3)
             let byVideo = try await store.figures(userID: user, from: overview.from, to: overview.to, grouping: .video, orderByRevenue: true)
             #expect(byVideo.count == 6 && byVideo.reduce(0) { $0 + $1.views } == Int64(views))
             #expect(zip(byVideo, byVideo.dropFirst()).allSatisfy { ($0.revenue ?? .zero) >= ($1.revenue ?? .zero) })

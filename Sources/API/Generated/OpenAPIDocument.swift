@@ -10693,6 +10693,19 @@ package enum OpenAPIDocument {
           }
         }
       },
+      "VideoStatus": {
+        "type": "string",
+        "enum": [
+          "processing",
+          "completed",
+          "failed",
+          "cancelled",
+          "publishing",
+          "waiting_quota",
+          "published"
+        ],
+        "description": "A video's (or processing task's) status."
+      },
       "VideoError": {
         "type": "object",
         "required": [
@@ -10703,7 +10716,7 @@ package enum OpenAPIDocument {
           "code": {
             "type": "string",
             "pattern": "^[^\\u0000]*$",
-            "description": "cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ..."
+            "description": "cost_limit_exceeded, budget_exceeded, quality_below_threshold, stage_failed, provider_error, ..."
           },
           "message": {
             "type": "string",
@@ -10801,16 +10814,7 @@ package enum OpenAPIDocument {
             }
           },
           "status": {
-            "type": "string",
-            "enum": [
-              "processing",
-              "completed",
-              "failed",
-              "cancelled",
-              "publishing",
-              "waiting_quota",
-              "published"
-            ]
+            "$ref": "#/components/schemas/VideoStatus"
           },
           "stage": {
             "type": [
@@ -10981,16 +10985,7 @@ package enum OpenAPIDocument {
             "pattern": "^[^\\u0000]*$"
           },
           "status": {
-            "type": "string",
-            "enum": [
-              "processing",
-              "completed",
-              "failed",
-              "cancelled",
-              "publishing",
-              "waiting_quota",
-              "published"
-            ]
+            "$ref": "#/components/schemas/VideoStatus"
           },
           "stage": {
             "type": [
@@ -11490,16 +11485,7 @@ package enum OpenAPIDocument {
             ]
           },
           "status": {
-            "type": "string",
-            "enum": [
-              "processing",
-              "completed",
-              "failed",
-              "cancelled",
-              "publishing",
-              "waiting_quota",
-              "published"
-            ]
+            "$ref": "#/components/schemas/VideoStatus"
           },
           "estimated_cost": {
             "type": "number"

@@ -6141,9 +6141,21 @@ extension Components {
                 case keywordCoverage = "keyword_coverage"
             }
         }
+        /// A video's (or processing task's) status.
+        ///
+        /// - Remark: Generated from `#/components/schemas/VideoStatus`.
+        @frozen package enum VideoStatus: String, Codable, Hashable, Sendable, CaseIterable {
+            case processing = "processing"
+            case completed = "completed"
+            case failed = "failed"
+            case cancelled = "cancelled"
+            case publishing = "publishing"
+            case waitingQuota = "waiting_quota"
+            case published = "published"
+        }
         /// - Remark: Generated from `#/components/schemas/VideoError`.
         package struct VideoError: Codable, Hashable, Sendable {
-            /// cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ...
+            /// cost_limit_exceeded, budget_exceeded, quality_below_threshold, stage_failed, provider_error, ...
             ///
             /// - Remark: Generated from `#/components/schemas/VideoError/code`.
             package var code: Swift.String
@@ -6152,7 +6164,7 @@ extension Components {
             /// Creates a new `VideoError`.
             ///
             /// - Parameters:
-            ///   - code: cost_limit_exceeded, quality_below_threshold, stage_failed, provider_error, ...
+            ///   - code: cost_limit_exceeded, budget_exceeded, quality_below_threshold, stage_failed, provider_error, ...
             ///   - message:
             package init(
                 code: Swift.String,
@@ -6204,17 +6216,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Video/keywords`.
             package var keywords: [Swift.String]
             /// - Remark: Generated from `#/components/schemas/Video/status`.
-            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case processing = "processing"
-                case completed = "completed"
-                case failed = "failed"
-                case cancelled = "cancelled"
-                case publishing = "publishing"
-                case waitingQuota = "waiting_quota"
-                case published = "published"
-            }
-            /// - Remark: Generated from `#/components/schemas/Video/status`.
-            package var status: Components.Schemas.Video.StatusPayload
+            package var status: Components.Schemas.VideoStatus
             /// - Remark: Generated from `#/components/schemas/Video/stage`.
             package var stage: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Video/progress`.
@@ -6302,7 +6304,7 @@ extension Components {
                 thumbnailStyle: Swift.String,
                 durationTarget: Swift.Int,
                 keywords: [Swift.String],
-                status: Components.Schemas.Video.StatusPayload,
+                status: Components.Schemas.VideoStatus,
                 stage: Swift.String? = nil,
                 progress: Swift.Int,
                 costLimit: Swift.Double,
@@ -6459,17 +6461,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/VideoProgress/video_id`.
             package var videoId: Swift.String
             /// - Remark: Generated from `#/components/schemas/VideoProgress/status`.
-            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case processing = "processing"
-                case completed = "completed"
-                case failed = "failed"
-                case cancelled = "cancelled"
-                case publishing = "publishing"
-                case waitingQuota = "waiting_quota"
-                case published = "published"
-            }
-            /// - Remark: Generated from `#/components/schemas/VideoProgress/status`.
-            package var status: Components.Schemas.VideoProgress.StatusPayload
+            package var status: Components.Schemas.VideoStatus
             /// - Remark: Generated from `#/components/schemas/VideoProgress/stage`.
             package var stage: Swift.String?
             /// - Remark: Generated from `#/components/schemas/VideoProgress/progress`.
@@ -6498,7 +6490,7 @@ extension Components {
             ///   - error:
             package init(
                 videoId: Swift.String,
-                status: Components.Schemas.VideoProgress.StatusPayload,
+                status: Components.Schemas.VideoStatus,
                 stage: Swift.String? = nil,
                 progress: Swift.Int,
                 spent: Swift.Double,
@@ -7017,17 +7009,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/ProcessingTask/kind`.
             package var kind: Components.Schemas.ProcessingTask.KindPayload
             /// - Remark: Generated from `#/components/schemas/ProcessingTask/status`.
-            @frozen package enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case processing = "processing"
-                case completed = "completed"
-                case failed = "failed"
-                case cancelled = "cancelled"
-                case publishing = "publishing"
-                case waitingQuota = "waiting_quota"
-                case published = "published"
-            }
-            /// - Remark: Generated from `#/components/schemas/ProcessingTask/status`.
-            package var status: Components.Schemas.ProcessingTask.StatusPayload
+            package var status: Components.Schemas.VideoStatus
             /// - Remark: Generated from `#/components/schemas/ProcessingTask/estimated_cost`.
             package var estimatedCost: Swift.Double
             /// - Remark: Generated from `#/components/schemas/ProcessingTask/actual_cost`.
@@ -7060,7 +7042,7 @@ extension Components {
             package init(
                 taskId: Swift.String,
                 kind: Components.Schemas.ProcessingTask.KindPayload,
-                status: Components.Schemas.ProcessingTask.StatusPayload,
+                status: Components.Schemas.VideoStatus,
                 estimatedCost: Swift.Double,
                 actualCost: Swift.Double,
                 estimatedCompletion: Foundation.Date? = nil,
