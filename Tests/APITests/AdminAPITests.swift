@@ -127,13 +127,16 @@ import Testing
 
                 // The audit log: every action, by the operator, newest first.
                 let audit = try await api.call(.get, "/admin/audit?limit=100", token: token)
-                let entries = audit.body["entries"] as? [[String: Any]] ?? []
-                let actions = entries.map { $0["action"] as? String ?? "" }
+                let entries = try audit.decode(Components.Schemas.AdminAuditPage.self).entries
+                let actions = entries.map(\.action)
                 #expect(actions == ["jobs.cancel", "jobs.retry", "jobs.discard", "job.cancel", "job.retry", "job.discard", "queue.limit", "queue.limit",
                                     "queue.drain", "queue.resume", "queue.pause", "operator.grant"], "\(actions)")
-                #expect(entries.dropLast().allSatisfy { $0["actor"] as? String == operatorID } && entries.last?["actor"] as? String == "cli:test")
-                let discardEntry = try #require(entries.first { $0["action"] as? String == "jobs.discard" })
-                #expect((discardEntry["details"] as? [String: Any])?["state"] as? String == "available" && discardEntry["affected"] as? Int == 2)
+                #expect(entries.dropLast().allSatisfy { $0.actor == operatorID } && entries.last?.actor == "cli:test")
+                let discardEntry = try #require(entries.first { $0.action == "jobs.discard" })
+                #expect(discardEntry.affected == 2)
+                // Untyped on purpose: an entry's details are free-form JSON.
+                let rawEntries = audit.body["entries"] as? [[String: Any]] ?? []
+                #expect((rawEntries.first { $0["action"] as? String == "jobs.discard" }?["details"] as? [String: Any])?["state"] as? String == "available")
 
                 // Revoked: refused at once, with the same token.
                 try await Operators(client: db.client, logger: db.logger).set(email: "ops@example.com", granted: false, by: .commandLine(login: "test"))
@@ -158,9 +161,10 @@ import Testing
                     INSERT INTO leader (name, leader_id, expires_at) VALUES ('fleet-test', 'w-far', now() + interval '30 seconds')
                     """, logger: db.logger)
                 let workers = try await api.call(.get, "/admin/workers", token: token)
-                let far = try #require((workers.body["workers"] as? [[String: Any]])?.first { $0["id"] as? String == "w-far" }, "\(workers.body)")
-                #expect(far["host"] as? String == "host-b" && far["running"] as? Int == 1 && far["queues"] as? [String] == ["video_script"])
-                #expect((workers.body["leaders"] as? [[String: Any]])?.contains { $0["name"] as? String == "fleet-test" && $0["leader_id"] as? String == "w-far" } == true)
+                let fleet = try workers.decode(Components.Schemas.AdminWorkers.self)
+                let far = try #require(fleet.workers.first { $0.id == "w-far" }, "\(workers.body)")
+                #expect(far.host == "host-b" && far.running == 1 && far.queues == ["video_script"])
+                #expect(fleet.leaders.contains { $0.name == "fleet-test" && $0.leaderId == "w-far" })
 
                 // Another user's videos through a simulated fleet in the last minutes, and money held now.
                 try await db.seedPipelineHistory(count: 40, seed: 8)
@@ -169,12 +173,11 @@ import Testing
                     SELECT 999999, 1, id, 'voice', 'elevenlabs', 'eleven_multilingual_v2', 1500000 FROM videos ORDER BY id LIMIT 1
                     """, logger: db.logger)
                 let pipeline = try await api.call(.get, "/admin/pipeline", token: token)
-                let stages = pipeline.body["stages"] as? [[String: Any]] ?? []
-                #expect(stages.map { $0["stage"] as? String ?? "" } == PipelineStage.allCases.map(\.rawValue), "\(pipeline.body)")
-                let voice = try #require(stages.first { $0["stage"] as? String == "voice" })
-                #expect(voice["completed_last_hour"] as? Int == 40 && (voice["p50_seconds"] as? Double ?? 0) > 0
-                        && (voice["p99_seconds"] as? Double ?? 0) >= (voice["p50_seconds"] as? Double ?? 0), "\(voice)")
-                #expect((pipeline.body["videos"] as? [String: Int])?["completed"] == 40 && pipeline.body["reserved_now"] as? Double == 1.5)
+                let figures = try pipeline.decode(Components.Schemas.AdminPipeline.self)
+                #expect(figures.stages.map(\.stage) == PipelineStage.allCases.map(\.rawValue), "\(pipeline.body)")
+                let voice = try #require(figures.stages.first { $0.stage == "voice" })
+                #expect(voice.completedLastHour == 40 && (voice.p50Seconds ?? 0) > 0 && (voice.p99Seconds ?? 0) >= (voice.p50Seconds ?? 0), "\(voice)")
+                #expect(figures.videos.additionalProperties["completed"] == 40 && figures.reservedNow == 1.5)
 
                 // Every user's YouTube accounts with today's quota, and failing webhooks by host only.
                 let owner = try await db.createUser()
@@ -185,16 +188,17 @@ import Testing
                             (now() AT TIME ZONE 'America/Los_Angeles')::date, 1650, 2)
                     """, logger: db.logger)
                 let youtube = try await api.call(.get, "/admin/youtube", token: token)
-                let account = try #require((youtube.body["accounts"] as? [[String: Any]])?.first, "\(youtube.body)")
-                #expect(account["quota_used"] as? Int == 1650 && account["health_score"] as? Int == 80 && account["user_id"] as? String == owner)
-                #expect(youtube.body["waiting_uploads"] as? Int == 0 && youtube.body["next_reset"] as? String != nil)
+                let quota = try youtube.decode(Components.Schemas.AdminYouTube.self)
+                let account = try #require(quota.accounts.first, "\(youtube.body)")
+                #expect(account.quotaUsed == 1650 && account.healthScore == 80 && account.userId == owner)
+                #expect(quota.waitingUploads == 0 && quota.nextReset > Date())
                 try await db.client.query("""
                     INSERT INTO webhook_endpoints (id, user_id, url, events, secret, failing_since)
                     VALUES ('wh_fleet', \(owner), 'https://hooks.example.com/secret-path?token=abc', '{video.completed}', '\\x00', now() - interval '1 hour')
                     """, logger: db.logger)
                 let webhooks = try await api.call(.get, "/admin/webhooks", token: token)
-                let endpoint = try #require((webhooks.body["endpoints"] as? [[String: Any]])?.first, "\(webhooks.body)")
-                #expect(endpoint["host"] as? String == "https://hooks.example.com" && !String(decoding: webhooks.data, as: UTF8.self).contains("secret-path"))
+                let endpoint = try #require(try webhooks.decode(Components.Schemas.AdminWebhooks.self).endpoints.first, "\(webhooks.body)")
+                #expect(endpoint.host == "https://hooks.example.com" && !String(decoding: webhooks.data, as: UTF8.self).contains("secret-path"))
             }
         }
     }

@@ -71,20 +71,19 @@ import Testing
                       ('other', 'noop', 'completed', 1, now() - interval '2 h', now() - interval '2 h', now() - interval '2 h', now() - interval '2 h', '[]')
                     """, logger: db.logger)
                 let activity = try await api.call(.get, "/admin/activity?minutes=60&queue=minutes", token: token)
-                let series = try #require(activity.body["series"] as? [[String: Any]], "\(activity.body)")
+                let series = try activity.decode(Components.Schemas.AdminActivity.self).series
                 #expect(series.count == 60)
                 // The previous minute, or the one before if a minute began between the insert and the read.
-                let busy = series.indices.filter { (series[$0]["completed"] as? Int ?? 0) > 0 }
+                let busy = series.indices.filter { series[$0].completed > 0 }
                 #expect(busy.count == 1 && busy.allSatisfy { $0 >= 57 }, "\(busy)")
                 let minute = try #require(busy.first.map { series[$0] })
-                #expect(minute["completed"] as? Int == 2 && minute["failed"] as? Int == 2 && minute["started"] as? Int == 2, "\(minute)")
-                #expect((minute["latency_p50_seconds"] as? Double).map { abs($0 - 7) < 0.5 } == true, "\(minute)")
+                #expect(minute.completed == 2 && minute.failed == 2 && minute.started == 2, "\(minute)")
+                #expect(minute.latencyP50Seconds.map { abs($0 - 7) < 0.5 } == true, "\(minute)")
                 #expect(series.indices.filter { !busy.contains($0) }.allSatisfy {
-                    series[$0]["completed"] as? Int == 0 && series[$0]["latency_p50_seconds"] == nil && series[$0]["failed"] as? Int == 0
+                    series[$0].completed == 0 && series[$0].latencyP50Seconds == nil && series[$0].failed == 0
                 })
-                let fleet = try await api.call(.get, "/admin/activity?minutes=180", token: token)
-                let all = try #require(fleet.body["series"] as? [[String: Any]])
-                #expect(all.count == 180 && all.reduce(0) { $0 + ($1["completed"] as? Int ?? 0) } == 3)
+                let all = try await api.call(.get, "/admin/activity?minutes=180", token: token).decode(Components.Schemas.AdminActivity.self).series
+                #expect(all.count == 180 && all.reduce(0) { $0 + $1.completed } == 3)
                 for bad in ["minutes=0", "minutes=1441", "minutes=x", "queue=no%20spaces"] {
                     let refused = try await api.call(.get, "/admin/activity?\(bad)", token: token)
                     #expect(refused.status == .badRequest, "\(bad): \(refused.body)")
@@ -140,12 +139,14 @@ import Testing
                 // A later success keeps the failure visible.
                 try await runs.record("pruner", leaderID: "leader-2", duration: .milliseconds(7), rows: 10, error: nil)
                 let workers = try await api.call(.get, "/admin/workers", token: token)
-                let chores = try #require(workers.body["chores"] as? [[String: Any]], "\(workers.body)")
-                #expect(chores.map { $0["name"] as? String } == ["pruner", "rescuer"])
-                #expect(chores[0]["leader_id"] as? String == "leader-2" && chores[0]["rows_changed"] as? Int == 10
-                        && chores[0]["duration_ms"] as? Int == 7 && chores[0]["last_error"] as? String == "connection reset"
-                        && chores[0]["last_error_at"] is String)
-                #expect(chores[1]["rows_changed"] as? Int == 3 && chores[1]["last_error"] == nil)
+                let chores = try workers.decode(Components.Schemas.AdminWorkers.self).chores
+                #expect(chores.map(\.name) == ["pruner", "rescuer"], "\(workers.body)")
+                #expect(chores.count == 2)
+                if chores.count == 2 {
+                    #expect(chores[0].leaderId == "leader-2" && chores[0].rowsChanged == 10 && chores[0].durationMs == 7
+                            && chores[0].lastError == "connection reset" && chores[0].lastErrorAt != nil)
+                    #expect(chores[1].rowsChanged == 3 && chores[1].lastError == nil)
+                }
             }
         }
     }

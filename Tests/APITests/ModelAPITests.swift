@@ -92,17 +92,16 @@ import Testing
                         #expect(try await db.scalar("SELECT count(*) FROM ml_predictions WHERE model_id = 'cost-estimator'") == 1)
                         #expect(try await fleet.waitForVideos())
                         let performance = try await api.call(.get, "/ml-models/performance", token: token)
-                        let report = try #require((performance.body["models"] as? [[String: Any]])?.first, "\(performance.body)")
-                        let live = report["live"] as? [String: Any]
-                        #expect(report["in_use"] as? String == "model" && live?["resolved"] as? Int == 1, "\(report)")
+                        let report = try #require(try performance.decode(Components.Schemas.ModelPerformanceReport.self).models.first, "\(performance.body)")
+                        #expect(report.inUse == .model && report.live.resolved == 1, "\(report)")
                         let expectedMAE = try await db.client.query("""
                             SELECT abs(p.predicted - v.spent / 1e6) FROM ml_predictions p JOIN videos v ON v.id = p.subject
                             """, logger: db.logger)
                         var mae: Double?
                         for try await value in expectedMAE.decode(Double.self) { mae = value }
-                        #expect(live?["mae"] as? Double == mae)
-                        #expect(((report["latency_ms"] as? [String: Any])?["count"] as? Int ?? 0) >= 2)
-                        let heldOut = try #require((report["held_out"] as? [String: Any])?["mae"] as? Double)
+                        #expect(report.live.mae == mae)
+                        #expect(report.latencyMs.count >= 2)
+                        let heldOut = try #require(report.heldOut?.mae)
                         #expect(abs(heldOut - version.metrics.model.mae) < 1e-12, "the held-out error is the registry's")
                     }
                 }
@@ -136,32 +135,32 @@ import Testing
                 let submitted = try await api.call(.post, "/videos/generate", json: ["channel_id": channel, "title": "When done", "duration_target": 300],
                                                    token: token)
                 let answered = Date()
-                let videoID = try #require(submitted.body["video_id"] as? String, "\(submitted.body)")
+                let accepted = try submitted.decode(Components.Schemas.VideoAccepted.self)
+                let videoID = accepted.videoId
                 let kept = try await service.storedCompletion(videoID: videoID)
                 let seconds = try #require(kept)
                 #expect(try await db.scalar("SELECT count(*) FROM ml_predictions WHERE model_id = 'eta-estimator' AND version = 1") == 1)
-                let promised = try #require(ISO8601DateFormatter().date(from: (submitted.body["estimated_completion"] as? String ?? "")
-                                                                        .replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
+                let promised = accepted.estimatedCompletion
                 // The kept estimate counted from some moment while the request ran (whole seconds on the wire).
                 #expect(promised >= before.addingTimeInterval(seconds - 1) && promised <= answered.addingTimeInterval(seconds + 1),
                         "\(promised) vs \(seconds) s from between \(before) and \(answered)")
-                let status = try await api.call(.get, "/videos/\(videoID)/status", token: token)
-                let eta = try #require(ISO8601DateFormatter().date(from: (status.body["estimated_completion"] as? String ?? "")
-                                                                   .replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
+                let status = try await api.call(.get, "/videos/\(videoID)/status", token: token).decode(Components.Schemas.VideoProgress.self)
+                let eta = try #require(status.estimatedCompletion)
                 #expect(eta.timeIntervalSince(before) >= seconds - 2, "the status ETA starts from what was predicted")
 
                 // An active version whose artifact is gone: the baseline answers, and /health says why.
                 // (Looked at until it answers: /health gives each probe 2 s, which a loaded machine can exceed.)
                 #expect(try await eventually {
-                    (try await api.call(.get, "/health").body["services"] as? [String: Any])?["ml_pipeline"] as? String == "healthy"
+                    try await api.call(.get, "/health").decode(Components.Schemas.Health.self).services.additionalProperties["ml_pipeline"] == "healthy"
                 })
                 try FileManager.default.removeItem(at: root)
                 await service.models.invalidate(nil)
                 let fallback = try await api.call(.post, "/ml-models/eta-estimator/predict", json: ["inputs": [["duration_target": 300]]], token: token)
-                #expect(fallback.status == .ok && fallback.body["source"] as? String == "baseline", "\(fallback.body)")
+                #expect(try fallback.status == .ok && fallback.decode(Components.Schemas.PredictionResult.self).source == .baseline, "\(fallback.body)")
                 let health = try await api.call(.get, "/health")
-                #expect(health.status == .serviceUnavailable
-                        && ((health.body["services"] as? [String: Any])?["ml_pipeline"] as? String)?.hasPrefix("unhealthy") == true, "\(health.body)")
+                #expect(try health.status == .serviceUnavailable
+                        && health.decode(Components.Schemas.Health.self).services.additionalProperties["ml_pipeline"]?.hasPrefix("unhealthy") == true,
+                        "\(health.body)")
             }
         }
     }
@@ -186,16 +185,16 @@ import Testing
                     SELECT (\(unescaped: pacificToday) - (published_at AT TIME ZONE 'America/Los_Angeles')::date)::int8 FROM videos WHERE id = \(young)
                     """)
                 let old = try #require(try await db.text("SELECT id FROM videos WHERE user_id = \(userID) ORDER BY published_at LIMIT 1"))
-                func forecast(_ videoID: String) async throws -> [String: Any] {
+                func forecast(_ videoID: String) async throws -> Components.Schemas.ViewsForecast {
                     let reply = try await api.call(.get, "/videos/\(videoID)/analytics", token: token)
-                    return try #require(reply.body["forecast"] as? [String: Any], "\(reply.body)")
+                    return try #require(try reply.decode(Components.Schemas.VideoAnalytics.self).forecast, "\(reply.body)")
                 }
-                func horizons(_ forecast: [String: Any]) -> [Int: [String: Any]] {
-                    Dictionary(uniqueKeysWithValues: (forecast["horizons"] as? [[String: Any]] ?? []).map { ($0["day"] as? Int ?? 0, $0) })
+                func horizons(_ forecast: Components.Schemas.ViewsForecast) -> [Int: Components.Schemas.ViewsForecast.HorizonsPayloadPayload] {
+                    Dictionary(forecast.horizons.map { ($0.day.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
                 }
                 // Untrained: the channel's median answers for what is ahead; what is past is YouTube's count.
                 var early = try await forecast(young)
-                #expect(early["source"] as? String == "baseline" && early["observed_days"] as? Int == observed && (2...6).contains(observed), "\(early)")
+                #expect(early.source == .baseline && early.observedDays == observed && (2...6).contains(observed), "\(early)")
                 // The baseline's forecast is the channel's median at day 7 of its latest 50 videos
                 // whose first 7 days are all counted, computed here independently.
                 let baselineSeven = try #require(horizons(early)[7])
@@ -211,12 +210,11 @@ import Testing
                          ORDER BY w.published_at DESC LIMIT 50) latest
                     """)
                 let soFarBefore = try await db.scalar("SELECT coalesce(sum(views), 0)::int8 FROM video_analytics_daily WHERE video_id = \(young)")
-                #expect(baselineSeven["final"] as? Bool == false && baselineSeven["baseline"] as? Int == max(median, soFarBefore)
-                        && baselineSeven["views"] as? Int == baselineSeven["baseline"] as? Int, "\(baselineSeven) vs median \(median)")
+                #expect(!baselineSeven.final && baselineSeven.baseline == Int64(max(median, soFarBefore))
+                        && baselineSeven.views == baselineSeven.baseline, "\(baselineSeven) vs median \(median)")
                 let past = horizons(try await forecast(old))
                 let counted = try await db.scalar("SELECT sum(views)::int8 FROM (SELECT views FROM video_analytics_daily WHERE video_id = \(old) ORDER BY day LIMIT 30) d")
-                #expect(past[30]?["final"] as? Bool == true && past[30]?["views"] as? Int == counted, "\(past)")
-                #expect(past[30]?["baseline"] == nil)
+                #expect(past[30]?.final == true && past[30]?.views == Int64(counted) && past[30]?.baseline == nil, "\(past)")
 
                 // Trained, the model forecasts, on the analytics and in the overview's top videos.
                 let version = try await ModelJobs(client: db.client, storage: storage, logger: db.logger).train(ViewsForecast.id)
@@ -224,20 +222,20 @@ import Testing
                 // (No reloader runs here: the first test shows the NOTIFY reaching a running API.)
                 await service.models.invalidate(ViewsForecast.id)
                 early = try await forecast(young)
-                #expect(early["source"] as? String == "model" && early["version"] as? Int == 1, "\(early)")
+                #expect(early.source == .model && early.version == 1, "\(early)")
                 let seven = try #require(horizons(early)[7]), thirty = try #require(horizons(early)[30])
                 let soFar = try await db.scalar("SELECT coalesce(sum(views), 0)::int8 FROM video_analytics_daily WHERE video_id = \(young)")
-                #expect((seven["views"] as? Int ?? 0) >= soFar && (thirty["views"] as? Int ?? 0) >= (seven["views"] as? Int ?? 0), "\(early)")
+                #expect(seven.views >= Int64(soFar) && thirty.views >= seven.views, "\(early)")
                 let overview = try await api.call(.get, "/analytics/overview", token: token)
-                let top = overview.body["top_videos"] as? [[String: Any]] ?? []
-                #expect(!top.isEmpty && top.allSatisfy { $0["forecast_views_30d"] as? Int != nil }, "\(overview.body)")
+                let top = try overview.decode(Components.Schemas.AnalyticsOverview.self).topVideos
+                #expect(!top.isEmpty && top.allSatisfy { $0.forecastViews30d != nil }, "\(overview.body)")
 
                 // Predictions name the user's own published videos, and a horizon of 7 or 30.
                 let predicted = try await api.call(.post, "/ml-models/views-forecast/predict",
                                                    json: ["inputs": [["video_id": young, "horizon": 7], ["video_id": young]]], token: token)
-                let values = predicted.body["predictions"] as? [[String: Any]] ?? []
-                #expect(predicted.body["source"] as? String == "model" && values.count == 2, "\(predicted.body)")
-                #expect(values.first?["value"] as? Double == (seven["views"] as? Int).map(Double.init))
+                let result = try predicted.decode(Components.Schemas.PredictionResult.self)
+                #expect(result.source == .model && result.predictions.count == 2, "\(predicted.body)")
+                #expect(result.predictions.first?.value == Double(seven.views))
                 for (bad, field) in [(["video_id": stranger.videoIDs[0]], "inputs[0].video_id"), (["video_id": young, "horizon": 8], "inputs[0].horizon"),
                                      (["horizon": 7], "inputs[0].video_id"), (["video_id": young, "days": 7], "inputs[0].days")] as [([String: Any], String)] {
                     let refused = try await api.call(.post, "/ml-models/views-forecast/predict", json: ["inputs": [bad]], token: token)
@@ -262,11 +260,10 @@ import Testing
                      WHERE video_id = \(young) AND day < (SELECT (published_at AT TIME ZONE 'America/Los_Angeles')::date + 7 FROM videos WHERE id = \(young))
                     """)
                 let performance = try await api.call(.get, "/ml-models/performance", token: token)
-                let report = try #require((performance.body["models"] as? [[String: Any]])?.first { $0["model_id"] as? String == "views-forecast" })
-                let live = report["live"] as? [String: Any]
-                #expect(live?["window_days"] as? Int == 45 && live?["resolved"] as? Int == 1, "\(report)")
-                let mae = try #require(live?["mae"] as? Double)
-                #expect(abs(mae - abs(Double(seven["views"] as? Int ?? 0) - Double(actual))) < 1e-6, "\(mae) vs \(actual)")
+                let report = try #require(try performance.decode(Components.Schemas.ModelPerformanceReport.self).models.first { $0.modelId == "views-forecast" })
+                #expect(report.live.windowDays == 45 && report.live.resolved == 1, "\(report)")
+                let mae = try #require(report.live.mae)
+                #expect(abs(mae - abs(Double(seven.views) - Double(actual))) < 1e-6, "\(mae) vs \(actual)")
             }
         }
     }
